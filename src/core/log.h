@@ -1,0 +1,30 @@
+/* Leveled, thread-tagged logging to stderr or a file, safe to call from any thread. */
+#ifndef HEARTH_LOG_H
+#define HEARTH_LOG_H
+
+#include <stdbool.h>
+
+enum log_level { LOG_OFF, LOG_ERROR, LOG_WARN, LOG_INFO, LOG_DEBUG };
+
+/* Parses Firecracker's level names (Off, Error, Warning, Info, Debug, Trace;
+ * case-insensitive). Returns false for anything else. */
+bool log_parse_level(const char *name, enum log_level *out);
+
+/* Sets the instance id shown on every line and the threshold. path == NULL
+ * logs to stderr. Returns 0, or -errno when the file cannot be opened. */
+int log_init(const char *instance_id, enum log_level level, const char *path);
+void log_close(void);
+
+/* Names the calling thread in log lines ("main", "vcpu0", ...). */
+void log_set_thread_name(const char *name);
+
+bool log_enabled(enum log_level level);
+void log_write(enum log_level level, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+#define log_error(...) log_write(LOG_ERROR, __VA_ARGS__)
+#define log_warn(...)  log_write(LOG_WARN, __VA_ARGS__)
+#define log_info(...)  log_write(LOG_INFO, __VA_ARGS__)
+#define log_debug(...) log_write(LOG_DEBUG, __VA_ARGS__)
+
+#endif

@@ -1,0 +1,91 @@
+/* Guest RAM mapping and checked guest-physical address translation. */
+#include "core/mem.h"
+
+#include "boot/layout.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#ifndef MAP_HUGE_2MB
+#define MAP_HUGE_2MB (21 << 26)
+#endif
+
+int guest_mem_init(struct guest_mem *mem, uint64_t bytes, bool huge_pages)
+{
+    memset(mem, 0, sizeof(*mem));
+    if (bytes == 0 || bytes > LAYOUT_MAX_RAM)
+        return -EINVAL;
+    if (huge_pages && bytes % (2ULL << 20))
+        return -EINVAL;
+
+    int flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE;
+    if (huge_pages)
+        flags |= MAP_HUGETLB | MAP_HUGE_2MB;
+    void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, flags, -1, 0);
+    if (p == MAP_FAILED)
+        return -errno;
+    /* Guest RAM never belongs in a core dump of the monitor. */
+    madvise(p, bytes, MADV_DONTDUMP);
+
+    mem->host = p;
+    mem->map_size = bytes;
+    mem->huge_pages = huge_pages;
+    uint64_t low = bytes < LAYOUT_MMIO_GAP_START ? bytes : LAYOUT_MMIO_GAP_START;
+    mem->regions[0] = (struct mem_region){ .gpa = 0, .size = low, .host = mem->host };
+    mem->nregions = 1;
+    if (bytes > low) {
+        mem->regions[1] = (struct mem_region){
+            .gpa = LAYOUT_MMIO_GAP_END, .size = bytes - low, .host = mem->host + low
+        };
+        mem->nregions = 2;
+    }
+    return 0;
+}
+
+void guest_mem_free(struct guest_mem *mem)
+{
+    if (mem->host)
+        munmap(mem->host, mem->map_size);
+    memset(mem, 0, sizeof(*mem));
+}
+
+void *gpa_to_hva(const struct guest_mem *mem, uint64_t gpa, uint64_t len)
+{
+    if (len == 0)
+        return NULL;
+    for (int i = 0; i < mem->nregions; i++) {
+        const struct mem_region *r = &mem->regions[i];
+        /* Written so that no sum can overflow: gpa >= r->gpa first. */
+        if (gpa < r->gpa)
+            continue;
+        uint64_t off = gpa - r->gpa;
+        if (off >= r->size || len > r->size - off)
+            continue;
+        return r->host + off;
+    }
+    return NULL;
+}
+
+int guest_write(const struct guest_mem *mem, uint64_t gpa, const void *src, uint64_t len)
+{
+    void *dst = gpa_to_hva(mem, gpa, len);
+    if (!dst)
+        return -EFAULT;
+    memcpy(dst, src, len);
+    return 0;
+}
+
+int guest_read(const struct guest_mem *mem, uint64_t gpa, void *dst, uint64_t len)
+{
+    const void *src = gpa_to_hva(mem, gpa, len);
+    if (!src)
+        return -EFAULT;
+    memcpy(dst, src, len);
+    return 0;
+}
+
+uint64_t guest_mem_low_end(const struct guest_mem *mem)
+{
+    return mem->regions[0].size;
+}

@@ -1,0 +1,94 @@
+/* MMIO/PIO trap registry: range lookup, access checks, unclaimed accounting. */
+#include "core/trap.h"
+
+#include "core/log.h"
+
+#include <errno.h>
+#include <string.h>
+
+#define UNCLAIMED_LOG_INTERVAL_NS 1000000000LL
+
+void trap_init(struct trap_registry *reg)
+{
+    memset(reg, 0, sizeof(*reg));
+}
+
+int trap_register(struct trap_registry *reg, enum trap_space space, uint64_t base,
+                  uint64_t len, const struct trap_ops *ops, void *dev)
+{
+    if (len == 0 || base + len < base || !ops)
+        return -EINVAL;
+    if (reg->nranges == TRAP_MAX_RANGES)
+        return -ENOSPC;
+    for (int i = 0; i < reg->nranges; i++) {
+        const struct trap_range *r = &reg->ranges[i];
+        if (r->space == space && base < r->base + r->len && r->base < base + len)
+            return -EEXIST;
+    }
+    reg->ranges[reg->nranges++] =
+        (struct trap_range){ .space = space, .base = base, .len = len, .ops = ops, .dev = dev };
+    return 0;
+}
+
+static const struct trap_range *find(const struct trap_registry *reg, enum trap_space space,
+                                     uint64_t addr, uint32_t len)
+{
+    for (int i = 0; i < reg->nranges; i++) {
+        const struct trap_range *r = &reg->ranges[i];
+        if (r->space != space || addr < r->base)
+            continue;
+        uint64_t off = addr - r->base;
+        if (off < r->len && len <= r->len - off)
+            return r;
+    }
+    return NULL;
+}
+
+static int64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static void note_unclaimed(struct trap_registry *reg, enum trap_space space, uint64_t addr,
+                           uint32_t len, bool is_write)
+{
+    uint64_t total = atomic_fetch_add(&reg->unclaimed, 1) + 1;
+    int64_t now = now_ns();
+    int64_t next = atomic_load(&reg->next_log_ns);
+    /* One line per interval at most; whoever wins the exchange logs it. */
+    if (now < next ||
+        !atomic_compare_exchange_strong(&reg->next_log_ns, &next, now + UNCLAIMED_LOG_INTERVAL_NS))
+        return;
+    uint64_t since = total - atomic_exchange(&reg->unclaimed_logged, total);
+    log_warn("unclaimed %s %s at 0x%llx (%u bytes); %llu unclaimed since last report, %llu total",
+             space == TRAP_PIO ? "port" : "mmio", is_write ? "write" : "read",
+             (unsigned long long)addr, len, (unsigned long long)since,
+             (unsigned long long)total);
+}
+
+bool trap_dispatch(struct trap_registry *reg, enum trap_space space, uint64_t addr,
+                   uint8_t *data, uint32_t len, bool is_write)
+{
+    const struct trap_range *r = NULL;
+    if (len == 1 || len == 2 || len == 4 || len == 8)
+        r = find(reg, space, addr, len);
+    if (!r) {
+        if (!is_write)
+            memset(data, 0xff, len > 8 ? 8 : len);
+        note_unclaimed(reg, space, addr, len, is_write);
+        return false;
+    }
+    trap_fn *fn = is_write ? r->ops->write : r->ops->read;
+    if (fn)
+        fn(r->dev, addr - r->base, data, len);
+    else if (!is_write)
+        memset(data, 0xff, len);
+    return true;
+}
+
+uint64_t trap_unclaimed_count(struct trap_registry *reg)
+{
+    return atomic_load(&reg->unclaimed);
+}

@@ -1,0 +1,171 @@
+/* vCPU threads: KVM_RUN, exit dispatch through the trap registry, and the
+ * fatal exits that stop the VM with a reason and the guest RIP. */
+#include "core/log.h"
+#include "core/vm.h"
+
+#include <errno.h>
+#include <linux/kvm.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+
+#define VCPU_KICK_SIGNAL (SIGRTMIN + 1)
+
+static void kick_handler(int sig)
+{
+    (void)sig; /* exists only so KVM_RUN returns -EINTR */
+}
+
+static unsigned long long guest_rip(struct vcpu *v)
+{
+    struct kvm_regs regs;
+    if (ioctl(v->fd, KVM_GET_REGS, &regs) < 0)
+        return ~0ULL;
+    return regs.rip;
+}
+
+static void handle_io(struct vcpu *v)
+{
+    struct kvm_run *run = v->run;
+    uint8_t *data = (uint8_t *)run + run->io.data_offset;
+    bool is_write = run->io.direction == KVM_EXIT_IO_OUT;
+    /* A rep ins/outs arrives as `count` back-to-back accesses. */
+    for (uint32_t i = 0; i < run->io.count; i++, data += run->io.size)
+        trap_dispatch(&v->vm->traps, TRAP_PIO, run->io.port, data, run->io.size, is_write);
+}
+
+static void handle_internal_error(struct vcpu *v)
+{
+    struct kvm_run *run = v->run;
+    char extra[160] = "";
+    int off = 0;
+    uint32_t n = run->internal.ndata;
+    if (n > sizeof(run->internal.data) / sizeof(run->internal.data[0]))
+        n = sizeof(run->internal.data) / sizeof(run->internal.data[0]);
+    for (uint32_t i = 0; i < n && off < (int)sizeof(extra) - 20; i++)
+        off += snprintf(extra + off, sizeof(extra) - (size_t)off, " 0x%llx",
+                        (unsigned long long)run->internal.data[i]);
+    const char *what = run->internal.suberror == KVM_INTERNAL_ERROR_EMULATION
+                           ? " (instruction emulation failed)"
+                           : "";
+    vm_request_stop(v->vm, HEARTH_EXIT_ERROR,
+                    "vcpu%d: KVM_EXIT_INTERNAL_ERROR suberror %u%s at guest rip 0x%llx; data:%s",
+                    v->id, run->internal.suberror, what, guest_rip(v), n ? extra : " none");
+}
+
+/* Handles one exit; returns false when the vCPU must stop running. */
+static bool handle_exit(struct vcpu *v)
+{
+    struct kvm_run *run = v->run;
+    struct vm *vm = v->vm;
+    switch (run->exit_reason) {
+    case KVM_EXIT_IO:
+        handle_io(v);
+        return true;
+    case KVM_EXIT_MMIO:
+        trap_dispatch(&vm->traps, TRAP_MMIO, run->mmio.phys_addr, run->mmio.data,
+                      run->mmio.len, run->mmio.is_write);
+        return true;
+    case KVM_EXIT_INTR:
+        return true;
+    case KVM_EXIT_SHUTDOWN:
+        vm_request_stop(vm, HEARTH_EXIT_ERROR,
+                        "vcpu%d: triple fault (KVM_EXIT_SHUTDOWN) at guest rip 0x%llx", v->id,
+                        guest_rip(v));
+        return false;
+    case KVM_EXIT_INTERNAL_ERROR:
+        handle_internal_error(v);
+        return false;
+    case KVM_EXIT_FAIL_ENTRY:
+        vm_request_stop(vm, HEARTH_EXIT_ERROR,
+                        "vcpu%d: KVM_EXIT_FAIL_ENTRY hardware reason 0x%llx on cpu %u at guest "
+                        "rip 0x%llx",
+                        v->id,
+                        (unsigned long long)run->fail_entry.hardware_entry_failure_reason,
+                        run->fail_entry.cpu, guest_rip(v));
+        return false;
+    case KVM_EXIT_SYSTEM_EVENT:
+        if (run->system_event.type == KVM_SYSTEM_EVENT_RESET ||
+            run->system_event.type == KVM_SYSTEM_EVENT_SHUTDOWN) {
+            vm_request_stop(vm, HEARTH_EXIT_OK, "vcpu%d: guest %s", v->id,
+                            run->system_event.type == KVM_SYSTEM_EVENT_RESET ? "reset"
+                                                                             : "shutdown");
+            return false;
+        }
+        break;
+    case KVM_EXIT_HLT:
+        vm_request_stop(vm, HEARTH_EXIT_OK, "vcpu%d: guest halted", v->id);
+        return false;
+    default:
+        break;
+    }
+    vm_request_stop(vm, HEARTH_EXIT_ERROR, "vcpu%d: unexpected KVM exit %u at guest rip 0x%llx",
+                    v->id, run->exit_reason, guest_rip(v));
+    return false;
+}
+
+static void *vcpu_thread(void *arg)
+{
+    struct vcpu *v = arg;
+    char name[16];
+    snprintf(name, sizeof(name), "vcpu%d", v->id);
+    log_set_thread_name(name);
+
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, VCPU_KICK_SIGNAL);
+    pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+
+    while (!atomic_load(&v->vm->stopping)) {
+        if (ioctl(v->fd, KVM_RUN, 0) < 0) {
+            if (errno == EINTR || errno == EAGAIN) {
+                v->run->immediate_exit = 0;
+                continue;
+            }
+            vm_request_stop(v->vm, HEARTH_EXIT_ERROR, "vcpu%d: KVM_RUN: %s", v->id,
+                            strerror(errno));
+            break;
+        }
+        if (!handle_exit(v))
+            break;
+    }
+    return NULL;
+}
+
+int vm_start_vcpus(struct vm *vm)
+{
+    struct sigaction sa = { .sa_handler = kick_handler };
+    sigemptyset(&sa.sa_mask);
+    if (sigaction(VCPU_KICK_SIGNAL, &sa, NULL) < 0)
+        return -errno;
+    for (int i = 0; i < vm->nvcpus; i++) {
+        struct vcpu *v = &vm->vcpus[i];
+        int r = pthread_create(&v->thread, NULL, vcpu_thread, v);
+        if (r) {
+            vm_request_stop(vm, HEARTH_EXIT_ERROR, "starting vcpu%d: %s", i, strerror(r));
+            return -r;
+        }
+        v->thread_started = true;
+    }
+    return 0;
+}
+
+void vm_join_vcpus(struct vm *vm)
+{
+    for (int i = 0; i < vm->nvcpus; i++) {
+        struct vcpu *v = &vm->vcpus[i];
+        if (!v->thread_started)
+            continue;
+        /* immediate_exit covers a kick that lands just before KVM_RUN. */
+        v->run->immediate_exit = 1;
+        pthread_kill(v->thread, VCPU_KICK_SIGNAL);
+    }
+    for (int i = 0; i < vm->nvcpus; i++) {
+        struct vcpu *v = &vm->vcpus[i];
+        if (v->thread_started) {
+            pthread_join(v->thread, NULL);
+            v->thread_started = false;
+        }
+    }
+}

@@ -1,0 +1,189 @@
+/* KVM VM lifecycle: creation, memory slots, irqchip, stop requests. */
+#include "core/vm.h"
+
+#include "boot/layout.h"
+#include "core/log.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/kvm.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+static int fail(char *err, size_t errlen, const char *what, int e)
+{
+    snprintf(err, errlen, "%s: %s", what, strerror(e));
+    return -e;
+}
+
+static int check_caps(struct vm *vm, char *err, size_t errlen)
+{
+    static const struct { int cap; const char *name; } required[] = {
+        { KVM_CAP_IRQCHIP, "KVM_CAP_IRQCHIP" },
+        { KVM_CAP_USER_MEMORY, "KVM_CAP_USER_MEMORY" },
+        { KVM_CAP_SET_TSS_ADDR, "KVM_CAP_SET_TSS_ADDR" },
+        { KVM_CAP_PIT2, "KVM_CAP_PIT2" },
+        { KVM_CAP_EXT_CPUID, "KVM_CAP_EXT_CPUID" },
+        { KVM_CAP_IMMEDIATE_EXIT, "KVM_CAP_IMMEDIATE_EXIT" },
+    };
+    for (size_t i = 0; i < sizeof(required) / sizeof(required[0]); i++) {
+        if (ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, required[i].cap) <= 0) {
+            snprintf(err, errlen, "KVM lacks %s", required[i].name);
+            return -ENOTSUP;
+        }
+    }
+    return 0;
+}
+
+static int set_memslots(struct vm *vm, char *err, size_t errlen)
+{
+    for (int i = 0; i < vm->mem.nregions; i++) {
+        const struct mem_region *r = &vm->mem.regions[i];
+        struct kvm_userspace_memory_region slot = {
+            .slot = (uint32_t)i,
+            .guest_phys_addr = r->gpa,
+            .memory_size = r->size,
+            .userspace_addr = (uint64_t)(uintptr_t)r->host,
+        };
+        if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &slot) < 0)
+            return fail(err, errlen, "KVM_SET_USER_MEMORY_REGION", errno);
+    }
+    return 0;
+}
+
+static int create_vcpus(struct vm *vm, int nvcpus, char *err, size_t errlen)
+{
+    vm->vcpu_mmap_size = ioctl(vm->kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
+    if (vm->vcpu_mmap_size < (int)sizeof(struct kvm_run))
+        return fail(err, errlen, "KVM_GET_VCPU_MMAP_SIZE", errno ? errno : EINVAL);
+    for (int i = 0; i < nvcpus; i++) {
+        struct vcpu *v = &vm->vcpus[i];
+        v->vm = vm;
+        v->id = i;
+        v->fd = ioctl(vm->vm_fd, KVM_CREATE_VCPU, i);
+        if (v->fd < 0)
+            return fail(err, errlen, "KVM_CREATE_VCPU", errno);
+        vm->nvcpus = i + 1;
+        v->run = mmap(NULL, (size_t)vm->vcpu_mmap_size, PROT_READ | PROT_WRITE, MAP_SHARED,
+                      v->fd, 0);
+        if (v->run == MAP_FAILED) {
+            v->run = NULL;
+            return fail(err, errlen, "mmap(kvm_run)", errno);
+        }
+    }
+    return 0;
+}
+
+int vm_create(struct vm *vm, uint64_t mem_bytes, bool huge_pages, int nvcpus, char *err,
+              size_t errlen)
+{
+    memset(vm, 0, sizeof(*vm));
+    vm->kvm_fd = vm->vm_fd = vm->stop_efd = -1;
+    trap_init(&vm->traps);
+    int r;
+    if (nvcpus < 1 || nvcpus > VM_MAX_VCPUS) {
+        snprintf(err, errlen, "vcpu count %d outside 1..%d", nvcpus, VM_MAX_VCPUS);
+        return -EINVAL;
+    }
+
+    vm->stop_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (vm->stop_efd < 0) {
+        r = fail(err, errlen, "eventfd", errno);
+        goto out;
+    }
+    vm->kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+    if (vm->kvm_fd < 0) {
+        r = fail(err, errlen, "open /dev/kvm", errno);
+        goto out;
+    }
+    if (ioctl(vm->kvm_fd, KVM_GET_API_VERSION, 0) != KVM_API_VERSION) {
+        snprintf(err, errlen, "unsupported KVM API version");
+        r = -ENOTSUP;
+        goto out;
+    }
+    if ((r = check_caps(vm, err, errlen)) < 0)
+        goto out;
+    vm->vm_fd = ioctl(vm->kvm_fd, KVM_CREATE_VM, 0);
+    if (vm->vm_fd < 0) {
+        r = fail(err, errlen, "KVM_CREATE_VM", errno);
+        goto out;
+    }
+    if (ioctl(vm->vm_fd, KVM_SET_TSS_ADDR, (unsigned long)LAYOUT_KVM_TSS) < 0) {
+        r = fail(err, errlen, "KVM_SET_TSS_ADDR", errno);
+        goto out;
+    }
+    if (ioctl(vm->vm_fd, KVM_CREATE_IRQCHIP, 0) < 0) {
+        r = fail(err, errlen, "KVM_CREATE_IRQCHIP", errno);
+        goto out;
+    }
+    struct kvm_pit_config pit = { .flags = KVM_PIT_SPEAKER_DUMMY };
+    if (ioctl(vm->vm_fd, KVM_CREATE_PIT2, &pit) < 0) {
+        r = fail(err, errlen, "KVM_CREATE_PIT2", errno);
+        goto out;
+    }
+    if ((r = guest_mem_init(&vm->mem, mem_bytes, huge_pages)) < 0) {
+        fail(err, errlen, huge_pages ? "mapping guest memory with 2 MiB huge pages"
+                                     : "mapping guest memory", -r);
+        goto out;
+    }
+    if ((r = set_memslots(vm, err, errlen)) < 0)
+        goto out;
+    if ((r = create_vcpus(vm, nvcpus, err, errlen)) < 0)
+        goto out;
+    return 0;
+out:
+    vm_destroy(vm);
+    return r;
+}
+
+void vm_destroy(struct vm *vm)
+{
+    for (int i = 0; i < vm->nvcpus; i++) {
+        struct vcpu *v = &vm->vcpus[i];
+        if (v->run)
+            munmap(v->run, (size_t)vm->vcpu_mmap_size);
+        if (v->fd >= 0)
+            close(v->fd);
+    }
+    vm->nvcpus = 0;
+    if (vm->vm_fd >= 0)
+        close(vm->vm_fd);
+    if (vm->kvm_fd >= 0)
+        close(vm->kvm_fd);
+    if (vm->stop_efd >= 0)
+        close(vm->stop_efd);
+    vm->vm_fd = vm->kvm_fd = vm->stop_efd = -1;
+    guest_mem_free(&vm->mem);
+}
+
+int vm_irq_line(struct vm *vm, uint32_t gsi, int level)
+{
+    struct kvm_irq_level irq = { .irq = gsi, .level = (uint32_t)level };
+    return ioctl(vm->vm_fd, KVM_IRQ_LINE, &irq) < 0 ? -errno : 0;
+}
+
+void vm_irq_pulse(struct vm *vm, uint32_t gsi)
+{
+    vm_irq_line(vm, gsi, 1);
+    vm_irq_line(vm, gsi, 0);
+}
+
+void vm_request_stop(struct vm *vm, int exit_code, const char *fmt, ...)
+{
+    bool expected = false;
+    if (!atomic_compare_exchange_strong(&vm->stopping, &expected, true))
+        return;
+    vm->exit_code = exit_code;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(vm->stop_reason, sizeof(vm->stop_reason), fmt, ap);
+    va_end(ap);
+    uint64_t one = 1;
+    ssize_t w = write(vm->stop_efd, &one, sizeof(one));
+    (void)w;
+}

@@ -1,0 +1,73 @@
+/* A KVM virtual machine: its fds, guest RAM, trap registry, vCPUs, and the
+ * single place that decides when and why the VM stops. */
+#ifndef HEARTH_VM_H
+#define HEARTH_VM_H
+
+#include "core/mem.h"
+#include "core/trap.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+
+#define VM_MAX_VCPUS 32
+
+/* Process exit codes, aligned with Firecracker's where they overlap. */
+enum hearth_exit {
+    HEARTH_EXIT_OK = 0,            /* guest asked for a reset / clean stop */
+    HEARTH_EXIT_ERROR = 1,         /* host failure or a guest that broke the VM */
+    HEARTH_EXIT_BAD_CONFIG = 152,  /* configuration rejected before start */
+    HEARTH_EXIT_ARG_PARSING = 153, /* command line rejected */
+};
+
+struct vm;
+
+struct vcpu {
+    struct vm *vm;
+    int id;
+    int fd;
+    struct kvm_run *run;
+    pthread_t thread;
+    bool thread_started;
+};
+
+struct vm {
+    int kvm_fd;
+    int vm_fd;
+    int vcpu_mmap_size;
+    struct guest_mem mem;
+    struct trap_registry traps;
+    int nvcpus;
+    struct vcpu vcpus[VM_MAX_VCPUS];
+
+    atomic_bool stopping;   /* set once, by the first vm_request_stop */
+    int exit_code;          /* valid once stopping */
+    char stop_reason[256];
+    int stop_efd;           /* readable once stopping: wakes the event loop */
+};
+
+/* Opens /dev/kvm, creates the VM with an in-kernel irqchip and PIT, maps
+ * `mem_bytes` of RAM and creates `nvcpus` vCPUs (not yet configured or
+ * running). On failure everything is released and a message is in err. */
+int vm_create(struct vm *vm, uint64_t mem_bytes, bool huge_pages, int nvcpus, char *err,
+              size_t errlen);
+void vm_destroy(struct vm *vm);
+
+/* Raises (level 1) or lowers (0) a GSI on the in-kernel irqchip. */
+int vm_irq_line(struct vm *vm, uint32_t gsi, int level);
+/* Pulses an edge-triggered GSI. */
+void vm_irq_pulse(struct vm *vm, uint32_t gsi);
+
+/* Asks the VM to stop with `exit_code`. The first request wins; later ones
+ * are ignored. Safe from any thread, never blocks. */
+void vm_request_stop(struct vm *vm, int exit_code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Starts one thread per vCPU running KVM_RUN and the exit dispatch. */
+int vm_start_vcpus(struct vm *vm);
+/* Kicks every vCPU out of KVM_RUN and joins its thread. */
+void vm_join_vcpus(struct vm *vm);
+
+#endif

@@ -1,0 +1,38 @@
+/* The i8042 keyboard controller, present so guests can reset the machine:
+ * command 0xFE on port 0x64 stops the VM with exit status 0. */
+#ifndef HEARTH_I8042_H
+#define HEARTH_I8042_H
+
+#include "core/trap.h"
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#define I8042_DATA_PORT 0x60
+#define I8042_CMD_PORT 0x64
+#define I8042_BUF_CAP 16
+
+typedef void i8042_reset_fn(void *ctx);
+typedef void i8042_irq_fn(void *ctx);
+
+struct i8042 {
+    pthread_mutex_t lock;
+    uint8_t status;
+    uint8_t ctr;         /* controller configuration ("command byte") */
+    uint8_t pending_cmd; /* command waiting for its data byte, or 0 */
+    uint8_t buf[I8042_BUF_CAP];
+    int buf_head, buf_count;
+    i8042_reset_fn *reset;
+    i8042_irq_fn *irq;
+    void *ctx;
+};
+
+/* Both ports use these ops; register data at 0x60 and command at 0x64. */
+extern const struct trap_ops i8042_data_ops;
+extern const struct trap_ops i8042_cmd_ops;
+
+void i8042_init(struct i8042 *k, i8042_reset_fn *reset, i8042_irq_fn *irq, void *ctx);
+void i8042_destroy(struct i8042 *k);
+
+#endif

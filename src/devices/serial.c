@@ -1,0 +1,220 @@
+/* 16550A UART emulation for COM1. */
+#include "devices/serial.h"
+
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+
+enum {
+    REG_DATA = 0, /* RBR / THR, or DLL with DLAB */
+    REG_IER = 1,  /* or DLM with DLAB */
+    REG_IIR = 2,  /* read; FCR on write */
+    REG_LCR = 3,
+    REG_MCR = 4,
+    REG_LSR = 5,
+    REG_MSR = 6,
+    REG_SCR = 7,
+};
+
+#define IER_RDI 0x01
+#define IER_THRI 0x02
+#define IIR_NONE 0x01
+#define IIR_THRI 0x02
+#define IIR_RDI 0x04
+#define IIR_FIFO 0xc0
+#define FCR_ENABLE 0x01
+#define FCR_CLEAR_RX 0x02
+#define LCR_DLAB 0x80
+#define LSR_DR 0x01
+#define LSR_THRE 0x20
+#define LSR_TEMT 0x40
+#define MCR_LOOP 0x10
+#define MSR_CTS 0x10
+#define MSR_DSR 0x20
+#define MSR_DCD 0x80
+
+static void write_all(int fd, const uint8_t *p, size_t n)
+{
+    while (n > 0) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return; /* the console is gone; the guest must not notice */
+        p += w;
+        n -= (size_t)w;
+    }
+}
+
+static void flush_locked(struct serial *s)
+{
+    if (s->tx_len && s->out_fd >= 0)
+        write_all(s->out_fd, s->tx, s->tx_len);
+    s->tx_len = 0;
+}
+
+static uint8_t iir_locked(const struct serial *s)
+{
+    uint8_t fifo = (s->fcr & FCR_ENABLE) ? IIR_FIFO : 0;
+    if ((s->ier & IER_RDI) && s->rx_count)
+        return fifo | IIR_RDI;
+    if ((s->ier & IER_THRI) && s->thr_pending)
+        return fifo | IIR_THRI;
+    return fifo | IIR_NONE;
+}
+
+static void update_irq_locked(struct serial *s)
+{
+    int level = (iir_locked(s) & IIR_NONE) ? 0 : 1;
+    if (level != s->irq_level) {
+        s->irq_level = level;
+        if (s->irq)
+            s->irq(s->irq_ctx, level);
+    }
+}
+
+static void rx_put_locked(struct serial *s, uint8_t b)
+{
+    if (s->rx_count == SERIAL_RX_CAP) {
+        s->rx_dropped++;
+        return;
+    }
+    s->rx[(s->rx_head + s->rx_count) % SERIAL_RX_CAP] = b;
+    s->rx_count++;
+}
+
+static void transmit_locked(struct serial *s, uint8_t b)
+{
+    if (s->mcr & MCR_LOOP) {
+        rx_put_locked(s, b);
+    } else {
+        s->tx[s->tx_len++] = b;
+        if (b == '\n' || s->tx_len == SERIAL_TX_CAP)
+            flush_locked(s);
+    }
+    s->thr_pending = true; /* transmission is instant: THR is empty again */
+}
+
+static uint8_t msr_locked(const struct serial *s)
+{
+    if (!(s->mcr & MCR_LOOP))
+        return MSR_DCD | MSR_DSR | MSR_CTS;
+    /* Loopback mirrors the modem outputs onto the inputs (Linux probes this). */
+    return (uint8_t)(((s->mcr & 0x02) << 3) | ((s->mcr & 0x01) << 5) | ((s->mcr & 0x04) << 4) |
+                     ((s->mcr & 0x08) << 4));
+}
+
+static void serial_read(void *dev, uint64_t offset, uint8_t *data, uint32_t len)
+{
+    struct serial *s = dev;
+    uint8_t v = 0;
+    pthread_mutex_lock(&s->lock);
+    switch (offset) {
+    case REG_DATA:
+        if (s->lcr & LCR_DLAB) {
+            v = s->dll;
+        } else if (s->rx_count) {
+            v = s->rx[s->rx_head];
+            s->rx_head = (s->rx_head + 1) % SERIAL_RX_CAP;
+            s->rx_count--;
+        }
+        break;
+    case REG_IER:
+        v = (s->lcr & LCR_DLAB) ? s->dlm : s->ier;
+        break;
+    case REG_IIR:
+        v = iir_locked(s);
+        if ((v & 0x0f) == IIR_THRI)
+            s->thr_pending = false; /* reading IIR acknowledges THRE */
+        break;
+    case REG_LCR: v = s->lcr; break;
+    case REG_MCR: v = s->mcr; break;
+    case REG_LSR: v = (uint8_t)(LSR_THRE | LSR_TEMT | (s->rx_count ? LSR_DR : 0)); break;
+    case REG_MSR: v = msr_locked(s); break;
+    case REG_SCR: v = s->scr; break;
+    default: break;
+    }
+    update_irq_locked(s);
+    pthread_mutex_unlock(&s->lock);
+    memset(data, 0, len);
+    data[0] = v;
+}
+
+static void serial_write(void *dev, uint64_t offset, uint8_t *data, uint32_t len)
+{
+    (void)len;
+    struct serial *s = dev;
+    uint8_t v = data[0];
+    pthread_mutex_lock(&s->lock);
+    switch (offset) {
+    case REG_DATA:
+        if (s->lcr & LCR_DLAB)
+            s->dll = v;
+        else
+            transmit_locked(s, v);
+        break;
+    case REG_IER:
+        if (s->lcr & LCR_DLAB) {
+            s->dlm = v;
+        } else {
+            if (!(s->ier & IER_THRI) && (v & IER_THRI))
+                s->thr_pending = true; /* enabling THRI with THR empty fires at once */
+            s->ier = v & 0x0f;
+        }
+        break;
+    case REG_IIR:
+        s->fcr = v;
+        if (v & FCR_CLEAR_RX)
+            s->rx_head = s->rx_count = 0;
+        break;
+    case REG_LCR: s->lcr = v; break;
+    case REG_MCR: s->mcr = v & 0x1f; break;
+    case REG_SCR: s->scr = v; break;
+    default: break; /* LSR and MSR are read-only */
+    }
+    update_irq_locked(s);
+    pthread_mutex_unlock(&s->lock);
+}
+
+const struct trap_ops serial_ops = {
+    .name = "serial",
+    .read = serial_read,
+    .write = serial_write,
+};
+
+void serial_init(struct serial *s, int out_fd, serial_irq_fn *irq, void *irq_ctx)
+{
+    memset(s, 0, sizeof(*s));
+    pthread_mutex_init(&s->lock, NULL);
+    s->out_fd = out_fd;
+    s->irq = irq;
+    s->irq_ctx = irq_ctx;
+    s->dll = 0x0c; /* 9600 baud, as firmware would leave it */
+    s->lcr = 0x03; /* 8N1 */
+    s->mcr = 0x08; /* OUT2 */
+}
+
+void serial_destroy(struct serial *s)
+{
+    serial_flush(s);
+    pthread_mutex_destroy(&s->lock);
+}
+
+size_t serial_push_input(struct serial *s, const uint8_t *data, size_t len)
+{
+    pthread_mutex_lock(&s->lock);
+    size_t room = SERIAL_RX_CAP - s->rx_count;
+    size_t n = len < room ? len : room;
+    for (size_t i = 0; i < len; i++)
+        rx_put_locked(s, data[i]);
+    update_irq_locked(s);
+    pthread_mutex_unlock(&s->lock);
+    return n;
+}
+
+void serial_flush(struct serial *s)
+{
+    pthread_mutex_lock(&s->lock);
+    flush_locked(s);
+    pthread_mutex_unlock(&s->lock);
+}
