@@ -91,6 +91,7 @@ gdt_desc:
     /* Identity map of 0-4 GiB with 2 MiB pages; the top GiB (MMIO) uncached. */
     .section .data
     .balign 4096
+    .globl pml4, pdpt
 pml4:
     .quad pdpt + 3
     .fill 511, 8, 0

@@ -45,12 +45,17 @@ static inline void mmio_write16(uint64_t a, uint16_t v) { *(volatile uint16_t *)
 static inline void mmio_write32(uint64_t a, uint32_t v) { *(volatile uint32_t *)a = v; }
 static inline void mmio_write64(uint64_t a, uint64_t v) { *(volatile uint64_t *)a = v; }
 
+/* Identity-maps the 1 GiB region holding `phys` (which may be above the
+ * 4 GiB the boot code maps) so it can be dereferenced; false past 512 GiB. */
+bool map_identity_gib(uint64_t phys);
+
 /* COM1. */
 void serial_write(const char *s, size_t n);
 /* Returns the next received byte, or -1 after `polls` empty status reads. */
 int serial_getc(uint32_t polls);
 
-/* Formatting: %d %i %u %x %X %c %s %p %%, with l/ll/z, width, '0' and '-'. */
+/* Formatting: %d %i %u %x %X %c %s %p %%, with l/ll/z, width, '0', '-' and
+ * precision for strings (%.4s). */
 int vsnprintf(char *buf, size_t size, const char *fmt, va_list ap);
 int snprintf(char *buf, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 int printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

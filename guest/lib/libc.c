@@ -108,6 +108,10 @@ int vsnprintf(char *buf, size_t size, const char *fmt, va_list ap)
         }
         for (; *fmt >= '0' && *fmt <= '9'; fmt++)
             width = width * 10 + (*fmt - '0');
+        int prec = -1;
+        if (*fmt == '.')
+            for (prec = 0, fmt++; *fmt >= '0' && *fmt <= '9'; fmt++)
+                prec = prec * 10 + (*fmt - '0');
         for (; *fmt == 'l' || *fmt == 'z'; fmt++)
             lng++;
         switch (*fmt) {
@@ -136,11 +140,13 @@ int vsnprintf(char *buf, size_t size, const char *fmt, va_list ap)
             const char *s = va_arg(ap, const char *);
             if (!s)
                 s = "(null)";
-            int len = (int)strlen(s);
+            int len = 0;
+            while (s[len] && (prec < 0 || len < prec))
+                len++;
             for (; !left && width > len; width--)
                 put(&o, ' ');
-            while (*s)
-                put(&o, *s++);
+            for (int i = 0; i < len; i++)
+                put(&o, s[i]);
             for (; left && width > len; width--)
                 put(&o, ' ');
             break;

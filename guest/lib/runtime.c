@@ -50,6 +50,28 @@ static void from_zero_page(uint64_t zp)
     }
 }
 
+extern uint64_t pdpt[512];
+static uint64_t high_pd[8][512] __attribute__((aligned(4096)));
+static int high_pds_used;
+
+bool map_identity_gib(uint64_t phys)
+{
+    uint64_t idx = phys >> 30;
+    if (idx >= 512)
+        return false;
+    if (pdpt[idx] & 1)
+        return true;
+    if (high_pds_used == 8)
+        return false;
+    uint64_t *pd = high_pd[high_pds_used++];
+    for (uint64_t i = 0; i < 512; i++)
+        pd[i] = (idx << 30) | (i << 21) | 0x83;
+    pdpt[idx] = (uint64_t)pd | 3;
+    uint64_t cr3;
+    __asm__ volatile("mov %%cr3, %0; mov %0, %%cr3" : "=r"(cr3)::"memory");
+    return true;
+}
+
 void guest_start(uint64_t kind, uint64_t info);
 void guest_start(uint64_t kind, uint64_t info)
 {
@@ -59,6 +81,9 @@ void guest_start(uint64_t kind, uint64_t info)
         from_start_info(info);
     else
         from_zero_page(info);
+    /* Like an init marking boot complete, when asked to. */
+    if (opt_get(&g_boot, "boot_timer", NULL, 0))
+        mmio_write8(0xc0000000ull, 123);
     guest_main(&g_boot);
     tap_done();
 }

@@ -58,7 +58,10 @@ static int check_keys(struct ctx *c, const char *path, json_t *obj, const char *
     for (const char *const *r = required; r && *r; r++) {
         if (!json_object_get(obj, *r)) {
             char p[128];
-            snprintf(p, sizeof(p), "%s.%s", path, *r);
+            if (strcmp(path, "(root)") == 0)
+                snprintf(p, sizeof(p), "%s", *r);
+            else
+                snprintf(p, sizeof(p), "%s.%s", path, *r);
             return fail(c, p, "missing required field");
         }
     }
@@ -75,8 +78,6 @@ static int get_string(struct ctx *c, const char *path, json_t *obj, const char *
         return 0;
     if (!json_is_string(v))
         return fail(c, p, "must be a string, got %s", type_name(v));
-    if (strlen(json_string_value(v)) != json_string_length(v))
-        return fail(c, p, "must not contain NUL characters");
     *out = strdup(json_string_value(v));
     return *out ? 0 : fail(c, p, "out of memory");
 }

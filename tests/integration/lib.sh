@@ -1,0 +1,109 @@
+# Shared helpers for integration tests: boot a payload with hearth, then
+# assert on its exit status, guest output and log. Sourced by each test.
+# A test exits 0 (pass), 1 (fail) or 77 (skipped: says why).
+set -u
+
+BUILD=${BUILD:?BUILD must point at the build directory}
+BUILD=$(cd "$BUILD" && pwd)
+HEARTH=$BUILD/hearth
+GUEST=$BUILD/guest
+TIMEOUT=${TIMEOUT:-30}
+T=$(mktemp -d /tmp/hearth-test.XXXXXX)
+trap 'rm -rf "$T"' EXIT
+CHECKS=0
+
+fail() {
+    echo "FAIL: $*"
+    for f in out log err; do
+        if [ -s "$T/$f" ]; then
+            echo "--- $f (last 40 lines)"
+            tail -n 40 "$T/$f"
+        fi
+    done
+    exit 1
+}
+
+skip() {
+    echo "SKIP: $*"
+    exit 77
+}
+
+pass() {
+    echo "ok - $* ($CHECKS checks)"
+    exit 0
+}
+
+# vm_config KERNEL BOOT_ARGS [VCPUS] [MEM_MIB] [EXTRA_JSON_MEMBERS]
+vm_config() {
+    local extra=${5:-}
+    cat > "$T/vm.json" <<JSON
+{
+  "boot-source": {"kernel_image_path": "$1", "boot_args": "$2"},
+  "machine-config": {"vcpu_count": ${3:-1}, "mem_size_mib": ${4:-128}}${extra:+,
+  $extra}
+}
+JSON
+}
+
+# run_hearth [ARGS...]: boots $T/vm.json; stdin from $STDIN (default
+# /dev/null); sets RC; guest output in $T/out, log in $T/log.
+run_hearth() {
+    : > "$T/log"
+    timeout -k 5 "$TIMEOUT" "$HEARTH" --config-file "$T/vm.json" --no-api --log-path "$T/log" \
+        "$@" < "${STDIN:-/dev/null}" > "$T/out" 2> "$T/err"
+    RC=$?
+    [ "$RC" -ne 124 ] && [ "$RC" -ne 137 ] || fail "hearth did not finish within ${TIMEOUT}s"
+}
+
+expect_rc() {
+    CHECKS=$((CHECKS + 1))
+    [ "$RC" -eq "$1" ] || fail "exit status $RC, expected $1"
+}
+
+expect_out() {
+    CHECKS=$((CHECKS + 1))
+    grep -Eq -- "$1" "$T/out" || fail "guest output lacks /$1/"
+}
+
+expect_no_out() {
+    CHECKS=$((CHECKS + 1))
+    ! grep -Eq -- "$1" "$T/out" || fail "guest output unexpectedly has /$1/"
+}
+
+expect_log() {
+    CHECKS=$((CHECKS + 1))
+    grep -Eq -- "$1" "$T/log" || fail "log lacks /$1/"
+}
+
+expect_no_log() {
+    CHECKS=$((CHECKS + 1))
+    ! grep -Eq -- "$1" "$T/log" || fail "log unexpectedly has /$1/"
+}
+
+expect_err() {
+    CHECKS=$((CHECKS + 1))
+    grep -Eq -- "$1" "$T/err" || fail "stderr lacks /$1/"
+}
+
+# The guest's TAP report: at least MIN results, none failed.
+expect_guest_pass() {
+    local min=${1:-1}
+    CHECKS=$((CHECKS + 1))
+    ! grep -q '^not ok' "$T/out" || fail "guest reported failures"
+    local line
+    line=$(grep -E '^# guest: [0-9]+ passed, 0 failed' "$T/out") || fail "no clean guest summary"
+    local n=${line#\# guest: }
+    n=${n%% *}
+    [ "$n" -ge "$min" ] || fail "guest ran $n checks, expected at least $min"
+}
+
+# The guest booted and ran to the reset: hearth exit 0, all checks passed.
+expect_clean_run() {
+    expect_rc 0
+    expect_guest_pass "${1:-1}"
+    expect_log 'VM stopped: guest requested a reset through the i8042'
+}
+
+have_hw_virt() {
+    grep -Eqw 'vmx|svm' /proc/cpuinfo
+}
