@@ -242,7 +242,7 @@ int vmm_run(const struct vm_config *cfg, const struct vmm_options *opt)
     if (m->sig_fd >= 0)
         close(m->sig_fd);
     loop_destroy(&m->loop);
-    vm_destroy(&m->vm);
+    vm_destroy_detached(&m->vm);
     free(m);
     return code;
 }

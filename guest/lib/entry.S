@@ -64,15 +64,8 @@ common64:
     mov %eax, %fs
     mov %eax, %gs
     lea stack_top(%rip), %rsp
-    mov %rdi, %r12
-    mov %rsi, %r13
-    lea __bss_start(%rip), %rdi
-    lea __bss_end(%rip), %rcx
-    sub %rdi, %rcx
-    xor %eax, %eax
-    rep stosb
-    mov %r12, %rdi
-    mov %r13, %rsi
+    /* No bss clearing: ELF loaders zero it and bzImage RAM starts zeroed,
+     * and guest kernel mode may be emulated instruction by instruction. */
     call guest_start
 1:  hlt
     jmp 1b

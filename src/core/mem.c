@@ -25,8 +25,10 @@ int guest_mem_init(struct guest_mem *mem, uint64_t bytes, bool huge_pages)
     void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, flags, -1, 0);
     if (p == MAP_FAILED)
         return -errno;
-    /* Guest RAM never belongs in a core dump of the monitor. */
+    /* Guest RAM never belongs in a core dump of the monitor, nor in a
+     * forked child (KVM keeps using the parent's mapping). */
     madvise(p, bytes, MADV_DONTDUMP);
+    madvise(p, bytes, MADV_DONTFORK);
 
     mem->host = p;
     mem->map_size = bytes;

@@ -13,6 +13,7 @@
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/types.h>
 #include <unistd.h>
 
 static int fail(char *err, size_t errlen, const char *what, int e)
@@ -117,6 +118,15 @@ int vm_create(struct vm *vm, uint64_t mem_bytes, bool huge_pages, int nvcpus, ch
         r = fail(err, errlen, "KVM_SET_TSS_ADDR", errno);
         goto out;
     }
+    /* Memory slots go in before the irqchip exists: afterwards every slot
+     * update waits for an SRCU grace period (~7 ms on a nested host). */
+    if ((r = guest_mem_init(&vm->mem, mem_bytes, huge_pages)) < 0) {
+        fail(err, errlen, huge_pages ? "mapping guest memory with 2 MiB huge pages"
+                                     : "mapping guest memory", -r);
+        goto out;
+    }
+    if ((r = set_memslots(vm, err, errlen)) < 0)
+        goto out;
     if (ioctl(vm->vm_fd, KVM_CREATE_IRQCHIP, 0) < 0) {
         r = fail(err, errlen, "KVM_CREATE_IRQCHIP", errno);
         goto out;
@@ -126,19 +136,45 @@ int vm_create(struct vm *vm, uint64_t mem_bytes, bool huge_pages, int nvcpus, ch
         r = fail(err, errlen, "KVM_CREATE_PIT2", errno);
         goto out;
     }
-    if ((r = guest_mem_init(&vm->mem, mem_bytes, huge_pages)) < 0) {
-        fail(err, errlen, huge_pages ? "mapping guest memory with 2 MiB huge pages"
-                                     : "mapping guest memory", -r);
-        goto out;
-    }
-    if ((r = set_memslots(vm, err, errlen)) < 0)
-        goto out;
     if ((r = create_vcpus(vm, nvcpus, err, errlen)) < 0)
         goto out;
     return 0;
 out:
     vm_destroy(vm);
     return r;
+}
+
+/* The child side of vm_destroy_detached: async-signal-safe calls only. */
+static void teardown_child(struct vm *vm, int wait_fd)
+{
+    char c;
+    /* EOF arrives once the parent has dropped its references (or exited). */
+    while (read(wait_fd, &c, 1) < 0 && errno == EINTR)
+        ;
+    for (int i = 0; i < vm->nvcpus; i++)
+        close(vm->vcpus[i].fd);
+    close(vm->vm_fd);
+    close(vm->kvm_fd);
+    _exit(0);
+}
+
+void vm_destroy_detached(struct vm *vm)
+{
+    int p[2];
+    if (vm->vm_fd < 0 || pipe2(p, O_CLOEXEC) < 0) {
+        vm_destroy(vm);
+        return;
+    }
+    pid_t pid = fork();
+    if (pid == 0) {
+        close(p[1]);
+        teardown_child(vm, p[0]);
+    }
+    close(p[0]);
+    if (pid < 0)
+        log_debug("fork for detached teardown failed: %s", strerror(errno));
+    vm_destroy(vm); /* cheap while the child still holds the VM */
+    close(p[1]);
 }
 
 void vm_destroy(struct vm *vm)

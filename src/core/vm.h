@@ -55,6 +55,12 @@ int vm_create(struct vm *vm, uint64_t mem_bytes, bool huge_pages, int nvcpus, ch
               size_t errlen);
 void vm_destroy(struct vm *vm);
 
+/* Like vm_destroy, but KVM's own teardown of the VM (irqchip and PIT wait
+ * for RCU/SRCU grace periods, ~20 ms on a nested host) finishes in a short
+ * child process, so the caller can exit as soon as the VM has stopped.
+ * Call only once no other thread uses the VM. Falls back to vm_destroy. */
+void vm_destroy_detached(struct vm *vm);
+
 /* Raises (level 1) or lowers (0) a GSI on the in-kernel irqchip. */
 int vm_irq_line(struct vm *vm, uint32_t gsi, int level);
 /* Pulses an edge-triggered GSI. */
