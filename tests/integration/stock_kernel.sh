@@ -1,0 +1,50 @@
+#!/bin/bash
+# A stock Debian cloud kernel boots far enough to prove the loaders and the
+# boot structures: its extracted vmlinux (PVH entry) prints the banner and an
+# e820 map matching the configured memory; its bzImage runs the decompressor,
+# which reads our command line. (linux_userspace.sh boots it to userspace.)
+. "$(dirname "$0")/lib.sh"
+
+KDIR=$BUILD/kernel
+if ! "$(dirname "$0")/../../scripts/fetch-kernel.sh" "$KDIR" > "$T/fetch" 2>&1; then
+    cat "$T/fetch"
+    skip "could not download linux-image-cloud-amd64 from the Debian archive"
+fi
+
+# boot_until KERNEL PATTERN SECONDS: boots, waits for PATTERN on the console,
+# then stops hearth with SIGTERM (which must end it cleanly with status 1).
+boot_until() {
+    cat > "$T/vm.json" <<JSON
+{"boot-source": {"kernel_image_path": "$1",
+  "boot_args": "earlyprintk=serial,ttyS0 console=ttyS0 reboot=k panic=-1 nokaslr"},
+ "machine-config": {"vcpu_count": 1, "mem_size_mib": 256}}
+JSON
+    : > "$T/out"
+    "$HEARTH" --config-file "$T/vm.json" --no-api --log-path "$T/log" < /dev/null > "$T/out" 2>&1 &
+    local pid=$! waited=0
+    while ! grep -Eq -- "$2" "$T/out"; do
+        kill -0 "$pid" 2> /dev/null || { wait "$pid"; RC=$?; fail "hearth exited ($RC) before /$2/"; }
+        [ "$waited" -lt $(($3 * 2)) ] || { kill -9 "$pid"; fail "no /$2/ within $3 s"; }
+        sleep 0.5
+        waited=$((waited + 1))
+    done
+    kill -TERM "$pid"
+    wait "$pid"
+    RC=$?
+    expect_rc 1
+    expect_log 'VM stopped: stopped by signal 15'
+}
+
+# 256 MiB: usable below the EBDA, reserved BIOS area, usable to 256 MiB.
+boot_until "$KDIR/vmlinux" 'BIOS-e820: \[mem 0x00000000c0000000-0x00000000ffffffff\] reserved' 120
+expect_out '^\[ *0\.0+\] Linux version 6\.'
+expect_out 'BIOS-e820: \[mem 0x0000000000000000-0x000000000009fbff\] usable'
+expect_out 'BIOS-e820: \[mem 0x000000000009fc00-0x00000000000fffff\] reserved'
+expect_out 'BIOS-e820: \[mem 0x0000000000100000-0x000000000fffffff\] usable'
+expect_out 'Command line: earlyprintk=serial,ttyS0 console=ttyS0 reboot=k panic=-1 nokaslr'
+
+# The decompressor alone takes minutes under instruction emulation; that
+# it parsed our command line proves the zero page and the 64-bit entry.
+boot_until "$KDIR/vmlinuz" "KASLR disabled: 'nokaslr' on cmdline" 60
+
+pass "stock kernel early boot"
