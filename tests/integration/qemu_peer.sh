@@ -25,8 +25,9 @@ expect_out '^ok 1 - entered through pvh'
 expect_out '^ok 3 - RAM totals'
 expect_out '^ok 8 - last RAM word'
 
-qemu acpi.elf "vcpus=2"
+qemu acpi.elf "vcpus=2 i8042=0"
 expect_rc 1
 expect_out '^ok 1 - RSDP found'
+expect_guest_pass 8
 expect_out 'MADT lists 2 enabled LAPICs for 2 vCPUs'
 pass "qemu peer"
