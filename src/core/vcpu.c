@@ -11,6 +11,9 @@
 #include <sys/ioctl.h>
 
 #define VCPU_KICK_SIGNAL (SIGRTMIN + 1)
+/* Exit handlers are shallow; the 8 MiB default would only inflate the
+ * monitor's footprint. */
+#define VCPU_STACK_SIZE (256 * 1024)
 
 static void kick_handler(int sig)
 {
@@ -139,15 +142,20 @@ int vm_start_vcpus(struct vm *vm)
     sigemptyset(&sa.sa_mask);
     if (sigaction(VCPU_KICK_SIGNAL, &sa, NULL) < 0)
         return -errno;
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setstacksize(&attr, VCPU_STACK_SIZE);
     for (int i = 0; i < vm->nvcpus; i++) {
         struct vcpu *v = &vm->vcpus[i];
-        int r = pthread_create(&v->thread, NULL, vcpu_thread, v);
+        int r = pthread_create(&v->thread, &attr, vcpu_thread, v);
         if (r) {
+            pthread_attr_destroy(&attr);
             vm_request_stop(vm, HEARTH_EXIT_ERROR, "starting vcpu%d: %s", i, strerror(r));
             return -r;
         }
         v->thread_started = true;
     }
+    pthread_attr_destroy(&attr);
     return 0;
 }
 

@@ -1,0 +1,219 @@
+/* hearth-bench: measures hearth side by side with QEMU microvm. */
+#include "proc.h"
+#include "stats.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#define DIR_MAX 1024 /* keeps every derived path within PATH_MAX */
+
+struct ctx {
+    char build[DIR_MAX];
+    char tmp[64];
+    const char *qemu;
+    int runs;
+};
+
+static void write_config(const struct ctx *c, const char *path, const char *payload,
+                         unsigned mem_mib, const char *args)
+{
+    FILE *f = fopen(path, "w");
+    if (!f) {
+        perror(path);
+        exit(1);
+    }
+    fprintf(f,
+            "{\"boot-source\": {\"kernel_image_path\": \"%s/guest/%s.elf\", \"boot_args\": \"%s\"},\n"
+            " \"machine-config\": {\"vcpu_count\": 1, \"mem_size_mib\": %u}}\n",
+            c->build, payload, args, mem_mib);
+    fclose(f);
+}
+
+/* argv for one monitor booting `payload`; storage lives in `buf`. */
+static char **monitor_argv(const struct ctx *c, bool qemu, const char *payload, unsigned mem_mib,
+                           char buf[][PATH_MAX], char **argv)
+{
+    int n = 0;
+    if (qemu) {
+        static const char *fixed[] = { "-M", "microvm,x-option-roms=off,rtc=off", "-enable-kvm",
+                                       "-smp", "1", "-nodefaults", "-no-user-config",
+                                       "-nographic", "-serial", "stdio", "-device",
+                                       "isa-debug-exit,iobase=0xf4,iosize=1" };
+        argv[n++] = (char *)c->qemu;
+        for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++)
+            argv[n++] = (char *)fixed[i];
+        snprintf(buf[0], PATH_MAX, "%u", mem_mib);
+        argv[n++] = "-m";
+        argv[n++] = buf[0];
+        snprintf(buf[1], PATH_MAX, "%s/guest/%s.elf", c->build, payload);
+        argv[n++] = "-kernel";
+        argv[n++] = buf[1];
+    } else {
+        snprintf(buf[0], PATH_MAX, "%s/hearth", c->build);
+        snprintf(buf[1], PATH_MAX, "%s/%s-%u.json", c->tmp, payload, mem_mib);
+        write_config(c, buf[1], payload, mem_mib, "");
+        argv[n++] = buf[0];
+        argv[n++] = "--config-file";
+        argv[n++] = buf[1];
+        argv[n++] = "--no-api";
+        argv[n++] = "--level";
+        argv[n++] = "Error";
+    }
+    argv[n] = NULL;
+    return argv;
+}
+
+struct series {
+    double wall_ms[1000];
+    double rss_mib[1000];
+    int n, failed;
+};
+
+static void sample(const struct ctx *c, bool qemu, const char *payload, unsigned mem, struct series *s)
+{
+    char buf[2][PATH_MAX], *argv[32];
+    struct proc_result r;
+    monitor_argv(c, qemu, payload, mem, buf, argv);
+    /* hearth exits 0 on the guest's reset; QEMU 1 on isa-debug-exit(0). */
+    if (proc_run(argv, NULL, 10000, &r) == 0 && !r.timed_out && r.status == (qemu ? 1 : 0)) {
+        s->wall_ms[s->n] = (double)r.wall_us / 1000.0;
+        s->rss_mib[s->n] = (double)r.maxrss_kib / 1024.0;
+        s->n++;
+    } else {
+        s->failed++;
+    }
+}
+
+static void row(const char *name, struct series *s)
+{
+    struct stats w, m;
+    stats_compute(s->wall_ms, (size_t)s->n, &w);
+    stats_compute(s->rss_mib, (size_t)s->n, &m);
+    printf("| %-26s | %3d | %6d | %8.2f | %8.2f | %8.2f | %9.1f |\n", name, s->n, s->failed, w.p50,
+           w.p95, w.min, m.p50);
+}
+
+static int cmd_boot(struct ctx *c)
+{
+    static struct series h128, q128, h8g;
+    for (int i = 0; i < c->runs; i++) {
+        /* Interleaved, so machine noise hits every series alike. */
+        sample(c, false, "hello", 128, &h128);
+        if (c->qemu)
+            sample(c, true, "hello", 128, &q128);
+        sample(c, false, "hello", 8192, &h8g);
+    }
+    struct smaps_total hm = { 0 }, qm = { 0 };
+    char buf[2][PATH_MAX], *argv[32];
+    int hr = proc_measure_when_ready(monitor_argv(c, false, "idle", 128, buf, argv),
+                                     "# idle: ready", 64 * 1024, 10000, &hm);
+    int qr = c->qemu ? proc_measure_when_ready(monitor_argv(c, true, "idle", 128, buf, argv),
+                                               "# idle: ready", 64 * 1024, 10000, &qm)
+                     : -ENOENT;
+
+    struct utsname u;
+    uname(&u);
+    printf("# hearth-bench boot: %d runs per series, interleaved; host %s %s, %ld CPUs\n\n",
+           c->runs, u.nodename, u.release, sysconf(_SC_NPROCESSORS_ONLN));
+    printf("| %-26s | %3s | %6s | %8s | %8s | %8s | %9s |\n", "series (hello payload)", "n",
+           "failed", "p50 ms", "p95 ms", "min ms", "RSS MiB");
+    printf("|----------------------------|-----|--------|----------|----------|----------|-----------|\n");
+    row("hearth 1 vCPU 128 MiB", &h128);
+    row("hearth 1 vCPU 8192 MiB", &h8g);
+    if (c->qemu)
+        row("qemu microvm 1 vCPU 128 MiB", &q128);
+    printf("\nMemory while an idle guest runs (1 vCPU, 128 MiB), excluding guest RAM:\n\n");
+    printf("| monitor | private (Rss) KiB | writable private mappings KiB |\n|---|---|---|\n");
+    if (hr == 0)
+        printf("| hearth | %llu | %llu |\n", (unsigned long long)hm.private_kib,
+               (unsigned long long)hm.writable_kib);
+    else
+        printf("| hearth | failed: %s | |\n", strerror(-hr));
+    if (qr == 0)
+        printf("| qemu microvm | %llu | %llu |\n", (unsigned long long)qm.private_kib,
+               (unsigned long long)qm.writable_kib);
+
+    struct stats a, b, g;
+    stats_compute(h128.wall_ms, (size_t)h128.n, &a);
+    stats_compute(h8g.wall_ms, (size_t)h8g.n, &g);
+    printf("\nTargets (issue 2):\n");
+    if (c->qemu) {
+        stats_compute(q128.wall_ms, (size_t)q128.n, &b);
+        struct stats ra, rb;
+        stats_compute(h128.rss_mib, (size_t)h128.n, &ra);
+        stats_compute(q128.rss_mib, (size_t)q128.n, &rb);
+        printf("- hello wall time hearth/qemu: %.3f (target <= 0.2)\n", a.p50 / b.p50);
+        printf("- peak RSS hearth/qemu: %.3f (target <= 0.125)\n", ra.p50 / rb.p50);
+    }
+    printf("- hearth private memory excluding guest RAM: %llu KiB (target <= 1024)\n",
+           (unsigned long long)hm.private_kib);
+    printf("- 8192 MiB vs 128 MiB start, p50: %+.1f%% (target within 10%%)\n",
+           (g.p50 / a.p50 - 1) * 100);
+    return h128.failed || h8g.failed || q128.failed || hr ? 1 : 0;
+}
+
+static void usage(void)
+{
+    fputs("Usage: hearth-bench boot [--build DIR] [--runs N] [--qemu PATH|--no-qemu]\n"
+          "  Boots the hello payload N times (default 20) with hearth (128 MiB and\n"
+          "  8192 MiB) and QEMU microvm, interleaved; prints median wall time from\n"
+          "  exec to exit, peak RSS, and each monitor's private memory excluding\n"
+          "  guest RAM (idle payload, /proc/PID/smaps).\n",
+          stderr);
+}
+
+int main(int argc, char **argv)
+{
+    struct ctx c = { .runs = 20, .qemu = "/usr/bin/qemu-system-x86_64" };
+    const char *build = "build";
+    if (argc < 2 || strcmp(argv[1], "boot") != 0) {
+        usage();
+        return 2;
+    }
+    static const struct option opts[] = { { "build", required_argument, NULL, 'b' },
+                                           { "runs", required_argument, NULL, 'n' },
+                                           { "qemu", required_argument, NULL, 'q' },
+                                           { "no-qemu", no_argument, NULL, 'Q' },
+                                           { "help", no_argument, NULL, 'h' },
+                                           { NULL, 0, NULL, 0 } };
+    int o;
+    optind = 2;
+    while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (o) {
+        case 'b': build = optarg; break;
+        case 'n': c.runs = atoi(optarg); break;
+        case 'q': c.qemu = optarg; break;
+        case 'Q': c.qemu = NULL; break;
+        default: usage(); return o == 'h' ? 0 : 2;
+        }
+    }
+    char *abs = realpath(build, NULL);
+    if (c.runs < 1 || c.runs > 1000 || !abs || strlen(abs) >= DIR_MAX) {
+        fprintf(stderr, "hearth-bench: --runs must be 1..1000 and --build an existing directory\n");
+        free(abs);
+        return 2;
+    }
+    snprintf(c.build, sizeof(c.build), "%s", abs);
+    free(abs);
+    if (c.qemu && access(c.qemu, X_OK) != 0) {
+        fprintf(stderr, "hearth-bench: %s not found; pass --no-qemu to skip the peer\n", c.qemu);
+        return 2;
+    }
+    snprintf(c.tmp, sizeof(c.tmp), "/tmp/hearth-bench.XXXXXX");
+    if (!mkdtemp(c.tmp)) {
+        perror("mkdtemp");
+        return 1;
+    }
+    int r = cmd_boot(&c);
+    char cmd[96];
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", c.tmp);
+    if (system(cmd) != 0)
+        fprintf(stderr, "hearth-bench: could not remove %s\n", c.tmp);
+    return r;
+}

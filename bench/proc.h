@@ -1,0 +1,36 @@
+/* Launching a monitor as a child process and measuring it: wall time from
+ * exec to exit, peak RSS, and private memory excluding guest RAM. */
+#ifndef BENCH_PROC_H
+#define BENCH_PROC_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct proc_result {
+    int64_t wall_us;   /* fork/exec to reaped */
+    long maxrss_kib;   /* ru_maxrss of the child */
+    int status;        /* exit status, or 128 + signal */
+    bool timed_out;
+};
+
+/* Runs argv to completion (stdout/stderr to /dev/null unless out_path),
+ * killing it after timeout_ms. */
+int proc_run(char *const argv[], const char *out_path, int timeout_ms, struct proc_result *r);
+
+struct smaps_total {
+    uint64_t private_kib;         /* Private_Clean + Private_Dirty */
+    uint64_t writable_kib;        /* sizes of writable private mappings (the thesis's method) */
+    uint64_t guest_kib;           /* the excluded guest RAM mapping */
+};
+
+/* Sums /proc/PID/smaps, leaving out the largest anonymous mapping of at
+ * least guest_min_kib (guest RAM). */
+int smaps_measure(pid_t pid, uint64_t guest_min_kib, struct smaps_total *t);
+
+/* Starts argv with stdout on a pipe, waits (up to timeout_ms) for `ready`
+ * in its output, measures smaps, then kills it. */
+int proc_measure_when_ready(char *const argv[], const char *ready, uint64_t guest_min_kib,
+                            int timeout_ms, struct smaps_total *t);
+
+#endif
