@@ -19,9 +19,11 @@ int guest_mem_init(struct guest_mem *mem, uint64_t bytes, bool huge_pages)
     if (huge_pages && bytes % (2ULL << 20))
         return -EINVAL;
 
-    int flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE;
-    if (huge_pages)
-        flags |= MAP_HUGETLB | MAP_HUGE_2MB;
+    /* Huge pages are reserved up front: without a reservation a guest
+     * touching RAM the pool cannot back would kill the monitor with SIGBUS
+     * long after start-up. */
+    int flags = MAP_PRIVATE | MAP_ANONYMOUS;
+    flags |= huge_pages ? MAP_HUGETLB | MAP_HUGE_2MB : MAP_NORESERVE;
     void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, flags, -1, 0);
     if (p == MAP_FAILED)
         return -errno;

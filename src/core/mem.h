@@ -25,8 +25,9 @@ struct guest_mem {
 
 /* Maps `bytes` of guest RAM (MAP_NORESERVE: untouched pages cost nothing).
  * RAM that does not fit below the MMIO gap continues at 4 GiB. With
- * huge_pages, the mapping uses 2 MiB hugetlbfs pages and `bytes` must be a
- * multiple of 2 MiB. Returns 0 or -errno. */
+ * huge_pages, the mapping uses 2 MiB hugetlbfs pages, reserved now (so a
+ * short pool fails here, not at the guest's first touch), and `bytes` must
+ * be a multiple of 2 MiB. Returns 0 or -errno. */
 int guest_mem_init(struct guest_mem *mem, uint64_t bytes, bool huge_pages);
 void guest_mem_free(struct guest_mem *mem);
 

@@ -39,6 +39,19 @@ RC=$?
 expect_clean_run 7
 expect_out 'ok 1 - read "from-the-host" from the host'
 
+expect_out '^ok 3 - divisor latch round-trips'
+
+# Input from a terminal: hearth puts it in raw mode, so a carriage return
+# reaches the guest as typed.
+if command -v script > /dev/null; then
+    (sleep 0.5; printf 'from-the-host\r') | timeout 30 script -qec \
+        "$HEARTH --config-file $T/vm.json --no-api --log-path $T/log" /dev/null > "$T/out"
+    RC=$?
+    expect_rc 0
+    expect_out 'ok 1 - read "from-the-host" from the host'
+    expect_guest_pass 7
+fi
+
 # serial_out_path sends the console to a file instead of stdout.
 vm_config "$GUEST/hello.elf" "" 1 128 "\"serial\": {\"serial_out_path\": \"$T/console\"}"
 run_hearth
