@@ -169,13 +169,15 @@ static int setup_msrs(struct vcpu *v, char *err, size_t errlen)
         { 0x2ff, (1u << 11) | 6 },    /* MTRR default type: enabled, write-back */
     };
     enum { N = sizeof(boot_msrs) / sizeof(boot_msrs[0]) };
-    struct {
+    union {
         struct kvm_msrs hdr;
-        struct kvm_msr_entry e[N];
-    } msrs = { .hdr.nmsrs = N };
+        uint8_t bytes[sizeof(struct kvm_msrs) + N * sizeof(struct kvm_msr_entry)];
+    } msrs;
+    memset(&msrs, 0, sizeof(msrs));
+    msrs.hdr.nmsrs = N;
     for (int i = 0; i < N; i++)
-        msrs.e[i] = (struct kvm_msr_entry){ .index = boot_msrs[i].index,
-                                            .data = boot_msrs[i].value };
+        msrs.hdr.entries[i] = (struct kvm_msr_entry){ .index = boot_msrs[i].index,
+                                                      .data = boot_msrs[i].value };
     int set = ioctl(v->fd, KVM_SET_MSRS, &msrs);
     if (set != N) {
         snprintf(err, errlen, "KVM_SET_MSRS: MSR 0x%x rejected",

@@ -1,0 +1,11 @@
+#!/bin/bash
+# A short libFuzzer run (ASan + UBSan) of every fuzz target: the guest- and
+# operator-facing parsers survive FUZZ_SECONDS (default 5) of random input.
+. "$(dirname "$0")/lib.sh"
+command -v clang > /dev/null || fail "clang is not installed"
+cd "$(dirname "$0")/../.."
+FUZZ_BUILD=$BUILD/fuzz FUZZ_SECONDS=${FUZZ_SECONDS:-5} ./scripts/fuzz.sh > "$T/out" 2>&1 ||
+    fail "a fuzz target crashed or failed to build"
+CHECKS=$(grep -c 'number_of_executed_units' "$T/out")
+[ "$CHECKS" -eq 2 ] || fail "expected 2 fuzz targets to run"
+pass "fuzz smoke"
