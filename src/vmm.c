@@ -11,6 +11,7 @@
 #include "devices/boot_timer.h"
 #include "devices/i8042.h"
 #include "devices/serial.h"
+#include "tpm/vtpm.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -31,6 +32,7 @@ struct vmm {
     struct i8042 i8042;
     struct boot_timer timer;
     struct acpi_config acpi;
+    struct vtpm vtpm;
     bool devices_ready;
     int serial_fd;
     bool own_serial_fd;
@@ -187,6 +189,8 @@ static int build(struct vmm *m, const struct vm_config *cfg, const struct vmm_op
     m->acpi.nvcpus = cfg->vcpu_count;
     if (attach_devices(m, cfg, opt, err, errlen) < 0)
         return -1;
+    if (vtpm_attach(&m->vtpm, cfg, &m->vm, &m->acpi, err, errlen) < 0)
+        return -1;
     int r = mptable_build(&m->vm.mem, cfg->vcpu_count);
     if (!r)
         r = acpi_build(&m->vm.mem, &m->acpi);
@@ -231,6 +235,7 @@ int vmm_run(const struct vm_config *cfg, const struct vmm_options *opt)
         if (unclaimed)
             log_warn("%llu guest accesses hit no device", (unsigned long long)unclaimed);
     }
+    vtpm_detach(&m->vtpm);
     if (m->devices_ready) {
         serial_destroy(&m->serial);
         i8042_destroy(&m->i8042);

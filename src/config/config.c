@@ -210,6 +210,39 @@ static int parse_serial(struct ctx *c, json_t *o, struct vm_config *cfg)
     return 0;
 }
 
+static int parse_tpm(struct ctx *c, json_t *o, struct vm_config *cfg)
+{
+    static const char *const allowed[] = { "socket", "model", "timeout_ms", NULL };
+    static const char *const required[] = { "socket", NULL };
+    char *model = NULL;
+    long long timeout = CONFIG_DEFAULT_TPM_TIMEOUT_MS;
+    if (want_object(c, "tpm", o) || check_keys(c, "tpm", o, allowed, required) ||
+        get_string(c, "tpm", o, "socket", false, &cfg->tpm_socket) ||
+        get_string(c, "tpm", o, "model", false, &model) ||
+        get_int(c, "tpm", o, "timeout_ms", 10, 600000, &timeout))
+        goto bad;
+    if (!*cfg->tpm_socket) {
+        fail(c, "tpm.socket", "must not be empty");
+        goto bad;
+    }
+    cfg->tpm_timeout_ms = (int)timeout;
+    if (!model || strcmp(model, "crb") == 0)
+        cfg->tpm_model = TPM_MODEL_CRB;
+    else if (strcmp(model, "tis") == 0)
+        cfg->tpm_model = TPM_MODEL_TIS;
+    else if (strcmp(model, "virtio") == 0)
+        cfg->tpm_model = TPM_MODEL_VIRTIO;
+    else {
+        fail(c, "tpm.model", "must be \"crb\", \"tis\" or \"virtio\", got \"%s\"", model);
+        goto bad;
+    }
+    free(model);
+    return 0;
+bad:
+    free(model);
+    return -1;
+}
+
 /* Sections Firecracker has that this version does not implement yet: an
  * empty list (what generated configs often carry) is accepted. */
 static int parse_unsupported(struct ctx *c, const char *key, json_t *v)
@@ -222,7 +255,7 @@ static int parse_unsupported(struct ctx *c, const char *key, json_t *v)
 static int parse_root(struct ctx *c, json_t *root, struct vm_config *cfg)
 {
     static const char *const allowed[] = {
-        "boot-source", "machine-config", "logger", "serial", "drives", "network-interfaces",
+        "boot-source", "machine-config", "logger", "serial", "tpm", "drives", "network-interfaces",
         "vsock", "balloon", "entropy", "metrics", "mmds-config", "cpu-config", NULL
     };
     static const char *const required[] = { "boot-source", NULL };
@@ -244,6 +277,8 @@ static int parse_root(struct ctx *c, json_t *root, struct vm_config *cfg)
             r = parse_logger(c, v, cfg);
         else if (strcmp(key, "serial") == 0)
             r = parse_serial(c, v, cfg);
+        else if (strcmp(key, "tpm") == 0)
+            r = parse_tpm(c, v, cfg);
         else
             r = parse_unsupported(c, key, v);
         if (r)
@@ -292,6 +327,7 @@ void config_free(struct vm_config *cfg)
     free(cfg->boot_args);
     free(cfg->initrd_path);
     free(cfg->serial_out_path);
+    free(cfg->tpm_socket);
     free(cfg->log_path);
     memset(cfg, 0, sizeof(*cfg));
 }

@@ -15,6 +15,10 @@
     "reboot=k panic=1 pci=off nomodule 8250.nr_uarts=0 i8042.noaux i8042.nomux " \
     "i8042.nopnp i8042.dumbkbd"
 
+enum tpm_model { TPM_MODEL_NONE, TPM_MODEL_CRB, TPM_MODEL_TIS, TPM_MODEL_VIRTIO };
+
+#define CONFIG_DEFAULT_TPM_TIMEOUT_MS 2000
+
 struct vm_config {
     /* boot-source */
     char *kernel_image_path;
@@ -27,6 +31,10 @@ struct vm_config {
     bool huge_pages; /* "2M" */
     /* serial */
     char *serial_out_path; /* NULL: stdout */
+    /* tpm */
+    enum tpm_model tpm_model; /* TPM_MODEL_NONE: no "tpm" section */
+    char *tpm_socket;         /* swtpm control socket */
+    int tpm_timeout_ms;
     /* logger */
     char *log_path;
     bool has_log_level;

@@ -1,0 +1,67 @@
+/* Guest-side TPM 2.0 access: the CRB, TIS and virtio-tpm drivers, a tiny
+ * command builder and SHA-256. */
+#ifndef GUEST_TPM_H
+#define GUEST_TPM_H
+
+#include "guest.h"
+
+#define TPM_BASE 0xfed40000ull
+#define TPM_BUF 4096
+
+#define TPM_RC_SUCCESS 0x000
+#define TPM_RC_INITIALIZE 0x100
+#define TPM_RC_FAILURE 0x101
+#define TPM_RC_COMMAND_SIZE 0x142
+#define TPM_RC_CANCELED 0x909
+
+enum tpm_transport { TPM_CRB, TPM_TIS, TPM_VIRTIO };
+
+/* A driver moves a command in and a response out; -1 on a transport error
+ * (timeout, protocol violation), else the response length. */
+struct tpm_driver {
+    const char *name;
+    int (*probe)(void);
+    int (*transmit)(const uint8_t *cmd, size_t len, uint8_t *rsp, size_t max);
+};
+
+extern const struct tpm_driver tpm_crb_driver, tpm_tis_driver, tpm_virtio_driver;
+
+/* Picks the driver named by tpm=crb|tis|virtio (default crb); NULL if
+ * unknown. */
+const struct tpm_driver *tpm_driver_from_cmdline(const struct boot_info *bi);
+
+/* Command building: big-endian appends into a buffer. */
+struct tpm_cmd {
+    uint8_t b[TPM_BUF];
+    size_t len;
+};
+void cmd_begin(struct tpm_cmd *c, uint16_t tag, uint32_t cc);
+void cmd_u8(struct tpm_cmd *c, uint8_t v);
+void cmd_u16(struct tpm_cmd *c, uint16_t v);
+void cmd_u32(struct tpm_cmd *c, uint32_t v);
+void cmd_bytes(struct tpm_cmd *c, const void *p, size_t n);
+void cmd_pw_session(struct tpm_cmd *c); /* empty-password authorization area */
+void cmd_end(struct tpm_cmd *c);        /* patches the size field */
+
+uint16_t be16(const uint8_t *p);
+uint32_t be32(const uint8_t *p);
+
+/* Common commands; each returns the TPM response code or -1 on a transport
+ * failure. */
+struct tpm_ctx {
+    const struct tpm_driver *drv;
+    uint8_t rsp[TPM_BUF];
+    int rsp_len;
+};
+int tpm_run(struct tpm_ctx *t, struct tpm_cmd *c);
+int tpm_get_property(struct tpm_ctx *t, uint32_t property, uint32_t *value);
+int tpm_self_test(struct tpm_ctx *t);
+int tpm_get_random(struct tpm_ctx *t, uint8_t *out, uint16_t n);
+int tpm_pcr_read(struct tpm_ctx *t, uint32_t pcr, uint8_t digest[32]);
+int tpm_pcr_extend(struct tpm_ctx *t, uint32_t pcr, const uint8_t digest[32]);
+int tpm_nv_read_public(struct tpm_ctx *t, uint32_t index, uint16_t *data_size);
+
+void sha256(const void *data, size_t len, uint8_t out[32]);
+void hex(char *out, const uint8_t *p, size_t n); /* out: 2n + 1 bytes */
+
+#endif

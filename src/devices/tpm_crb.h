@@ -1,0 +1,37 @@
+/* TPM 2.0 Command Response Buffer (CRB) interface at 0xFED40000, locality 0,
+ * as Linux's tpm_crb drives it (ACPI start method 7). */
+#ifndef HEARTH_TPM_CRB_H
+#define HEARTH_TPM_CRB_H
+
+#include "core/trap.h"
+#include "tpm/backend.h"
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#define CRB_PAGE_SIZE 0x1000
+#define CRB_REGS_SIZE 0x80
+#define CRB_BUFFER_OFFSET CRB_REGS_SIZE
+#define CRB_BUFFER_SIZE (CRB_PAGE_SIZE - CRB_REGS_SIZE) /* 3968 */
+#define CRB_CTRL_AREA_OFFSET 0x40
+
+enum crb_state { CRB_IDLE, CRB_READY, CRB_EXECUTING, CRB_COMPLETE };
+
+struct tpm_crb {
+    pthread_mutex_t lock;
+    struct tpm_backend *backend;
+    uint64_t base; /* guest-physical address of the page */
+    enum crb_state state;
+    bool loc_assigned;
+    uint32_t cancel, int_enable;
+    uint8_t page[CRB_PAGE_SIZE]; /* registers, then the command/response buffer */
+    uint64_t commands;           /* commands the guest started */
+};
+
+extern const struct trap_ops tpm_crb_ops;
+
+void tpm_crb_init(struct tpm_crb *c, struct tpm_backend *backend, uint64_t base);
+void tpm_crb_destroy(struct tpm_crb *c);
+
+#endif

@@ -1,0 +1,59 @@
+/* The swtpm backend: drives an external swtpm over its control socket
+ * (capabilities, SET_DATAFD, STOP, SET_BUFFERSIZE, INIT, SET_LOCALITY,
+ * CANCEL_TPM_CMD, SHUTDOWN) and runs TPM commands on its own thread over
+ * the data channel, each bounded by a timeout. */
+#ifndef HEARTH_SWTPM_H
+#define HEARTH_SWTPM_H
+
+#include "tpm/backend.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct swtpm {
+    int ctrl_fd;
+    int data_fd;
+    int wake_fd;           /* eventfd: a job, a cancel or shutdown is pending */
+    int timeout_ms;
+    uint64_t caps;
+    uint32_t buffer_size;  /* what swtpm accepted */
+
+    pthread_t thread;
+    bool thread_started;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    bool shutdown;
+    bool busy;             /* a job is queued or running */
+    bool cancel_requested;
+    uint8_t locality, cur_locality;
+    uint8_t cmd[TPM_BUFFER_MAX];
+    size_t cmd_len;
+    tpm_done_fn *done;
+    void *done_ctx;
+
+    atomic_bool failed;    /* sticky: logged once, every later command fails */
+    uint8_t rsp[TPM_BUFFER_MAX];
+
+    uint64_t commands, failures; /* for tests and metrics */
+};
+
+extern const struct tpm_backend_ops swtpm_backend_ops;
+
+/* Connects to swtpm's control socket and makes the TPM ready: checks its
+ * capabilities, hands it a data channel, sets the buffer size, INIT, and
+ * TPM2_Startup(CLEAR) (an already started TPM is fine). Each step is
+ * bounded by timeout_ms. On failure returns -errno with a message in err
+ * and leaves nothing open. */
+int swtpm_open(struct swtpm *s, const char *ctrl_path, int timeout_ms, char *err, size_t errlen);
+
+/* Starts the command thread; fills `b` to use this backend. */
+int swtpm_start(struct swtpm *s, struct tpm_backend *b);
+
+/* Stops the thread (abandoning a command in flight), sends SHUTDOWN, and
+ * closes everything. Safe after a failed or partial open. */
+void swtpm_close(struct swtpm *s);
+
+#endif

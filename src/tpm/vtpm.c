@@ -1,0 +1,82 @@
+/* vTPM wiring: backend, transport, ACPI. */
+#include "tpm/vtpm.h"
+
+#include "boot/layout.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#define TPM2_START_METHOD_TIS 6
+#define TPM2_START_METHOD_CRB 7
+
+static void put32(uint8_t *p, uint32_t v) { memcpy(p, &v, 4); }
+static void put64(uint8_t *p, uint64_t v) { memcpy(p, &v, 8); }
+
+static void describe(struct vtpm *t, struct acpi_config *acpi, uint32_t mmio_len,
+                     uint64_t control_area, uint32_t start_method)
+{
+    struct acpi_dev *d = acpi_add_dev(acpi, "TPM_", "MSFT0101", 0);
+    if (d) {
+        d->nmem = 1;
+        d->mem[0].base = (uint32_t)LAYOUT_TPM_BASE;
+        d->mem[0].len = mmio_len;
+    }
+    /* TPM2 table, revision 4: platform class (client), reserved, control
+     * area, start method, 12 bytes of start-method parameters. */
+    memset(t->tpm2_table, 0, sizeof(t->tpm2_table));
+    put64(t->tpm2_table + 4, control_area);
+    put32(t->tpm2_table + 12, start_method);
+    if (acpi->nextra < ACPI_MAX_EXTRA_TABLES)
+        acpi->extra[acpi->nextra++] = (struct acpi_extra_table){
+            "TPM2", 4, t->tpm2_table, sizeof(t->tpm2_table)
+        };
+}
+
+int vtpm_attach(struct vtpm *t, const struct vm_config *cfg, struct vm *vm,
+                struct acpi_config *acpi, char *err, size_t errlen)
+{
+    memset(t, 0, sizeof(*t));
+    t->model = cfg->tpm_model;
+    if (t->model == TPM_MODEL_NONE)
+        return 0;
+    int r = swtpm_open(&t->swtpm, cfg->tpm_socket, cfg->tpm_timeout_ms, err, errlen);
+    if (r < 0)
+        return r;
+    t->backend_open = true;
+    if ((r = swtpm_start(&t->swtpm, &t->backend)) < 0) {
+        snprintf(err, errlen, "starting the TPM thread: %s", strerror(-r));
+        goto fail;
+    }
+    switch (t->model) {
+    case TPM_MODEL_CRB:
+        tpm_crb_init(&t->crb, &t->backend, LAYOUT_TPM_BASE);
+        r = trap_register(&vm->traps, TRAP_MMIO, LAYOUT_TPM_BASE, CRB_PAGE_SIZE, &tpm_crb_ops,
+                          &t->crb);
+        describe(t, acpi, CRB_PAGE_SIZE, LAYOUT_TPM_BASE + CRB_CTRL_AREA_OFFSET,
+                 TPM2_START_METHOD_CRB);
+        break;
+    default:
+        snprintf(err, errlen, "tpm.model: this transport is not built yet");
+        r = -ENOTSUP;
+        goto fail;
+    }
+    if (r < 0) {
+        snprintf(err, errlen, "registering the TPM: %s", strerror(-r));
+        goto fail;
+    }
+    return 0;
+fail:
+    vtpm_detach(t);
+    return r;
+}
+
+void vtpm_detach(struct vtpm *t)
+{
+    if (!t->backend_open)
+        return;
+    swtpm_close(&t->swtpm);
+    t->backend_open = false;
+    if (t->model == TPM_MODEL_CRB)
+        tpm_crb_destroy(&t->crb);
+}

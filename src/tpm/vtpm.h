@@ -1,0 +1,34 @@
+/* The VM's TPM: an swtpm backend behind the configured transport (CRB, TIS
+ * or virtio-tpm), with its ACPI description. */
+#ifndef HEARTH_VTPM_H
+#define HEARTH_VTPM_H
+
+#include "boot/acpi.h"
+#include "config/config.h"
+#include "core/vm.h"
+#include "devices/tpm_crb.h"
+#include "tpm/swtpm.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct vtpm {
+    enum tpm_model model;
+    bool backend_open;
+    struct swtpm swtpm;
+    struct tpm_backend backend;
+    struct tpm_crb crb;
+    uint8_t tpm2_table[64 - 36]; /* TPM2 body after the ACPI header */
+};
+
+/* Opens the backend, registers the transport's traps and adds the DSDT
+ * device and TPM2 table to `acpi`. -errno with a message on failure (the
+ * backend is closed again). */
+int vtpm_attach(struct vtpm *t, const struct vm_config *cfg, struct vm *vm,
+                struct acpi_config *acpi, char *err, size_t errlen);
+
+/* Stops the backend thread and sends swtpm SHUTDOWN. Call after the vCPUs
+ * have stopped. */
+void vtpm_detach(struct vtpm *t);
+
+#endif
