@@ -56,6 +56,10 @@ struct tpm_ctx {
 int tpm_run(struct tpm_ctx *t, struct tpm_cmd *c);
 int tpm_get_property(struct tpm_ctx *t, uint32_t property, uint32_t *value);
 int tpm_self_test(struct tpm_ctx *t);
+/* As Linux's tpm2_auto_startup: SelfTest, and TPM2_Startup(CLEAR) when the
+ * TPM answers TPM_RC_INITIALIZE (no firmware started it). Returns the
+ * SelfTest response code; *started_here tells whether Startup was sent. */
+int tpm_auto_startup(struct tpm_ctx *t, bool *started_here);
 int tpm_get_random(struct tpm_ctx *t, uint8_t *out, uint16_t n);
 int tpm_pcr_read(struct tpm_ctx *t, uint32_t pcr, uint8_t digest[32]);
 int tpm_pcr_extend(struct tpm_ctx *t, uint32_t pcr, const uint8_t digest[32]);

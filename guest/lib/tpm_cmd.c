@@ -90,6 +90,21 @@ int tpm_self_test(struct tpm_ctx *t)
     return tpm_run(t, &c);
 }
 
+int tpm_auto_startup(struct tpm_ctx *t, bool *started_here)
+{
+    *started_here = false;
+    int rc = tpm_self_test(t);
+    if (rc != TPM_RC_INITIALIZE)
+        return rc;
+    struct tpm_cmd c;
+    cmd_begin(&c, TPM_ST_NO_SESSIONS, 0x144 /* TPM_CC_Startup */);
+    cmd_u16(&c, 0 /* TPM_SU_CLEAR */);
+    if (tpm_run(t, &c) != 0)
+        return -1;
+    *started_here = true;
+    return tpm_self_test(t);
+}
+
 int tpm_get_random(struct tpm_ctx *t, uint8_t *out, uint16_t n)
 {
     struct tpm_cmd c;

@@ -56,6 +56,12 @@ int vtpm_attach(struct vtpm *t, const struct vm_config *cfg, struct vm *vm,
         describe(t, acpi, CRB_PAGE_SIZE, LAYOUT_TPM_BASE + CRB_CTRL_AREA_OFFSET,
                  TPM2_START_METHOD_CRB);
         break;
+    case TPM_MODEL_TIS:
+        tpm_tis_init(&t->tis, &t->backend);
+        r = trap_register(&vm->traps, TRAP_MMIO, LAYOUT_TPM_BASE, TIS_MMIO_SIZE, &tpm_tis_ops,
+                          &t->tis);
+        describe(t, acpi, TIS_MMIO_SIZE, 0, TPM2_START_METHOD_TIS);
+        break;
     default:
         snprintf(err, errlen, "tpm.model: this transport is not built yet");
         r = -ENOTSUP;
@@ -79,4 +85,6 @@ void vtpm_detach(struct vtpm *t)
     t->backend_open = false;
     if (t->model == TPM_MODEL_CRB)
         tpm_crb_destroy(&t->crb);
+    else if (t->model == TPM_MODEL_TIS)
+        tpm_tis_destroy(&t->tis);
 }

@@ -7,6 +7,7 @@
 #include "config/config.h"
 #include "core/vm.h"
 #include "devices/tpm_crb.h"
+#include "devices/tpm_tis.h"
 #include "tpm/swtpm.h"
 
 #include <stdbool.h>
@@ -18,6 +19,7 @@ struct vtpm {
     struct swtpm swtpm;
     struct tpm_backend backend;
     struct tpm_crb crb;
+    struct tpm_tis tis;
     uint8_t tpm2_table[64 - 36]; /* TPM2 body after the ACPI header */
 };
 

@@ -1,0 +1,42 @@
+/* TPM 2.0 TIS (FIFO) interface at 0xFED40000: 5 localities of 4 KiB with
+ * ACCESS arbitration and the FIFO state machine Linux's tpm_tis drives
+ * (ACPI start method 6, or tpm_tis.force=1 without ACPI). */
+#ifndef HEARTH_TPM_TIS_H
+#define HEARTH_TPM_TIS_H
+
+#include "core/trap.h"
+#include "tpm/backend.h"
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#define TIS_LOCALITIES 5
+#define TIS_LOCALITY_SIZE 0x1000
+#define TIS_MMIO_SIZE (TIS_LOCALITIES * TIS_LOCALITY_SIZE)
+
+enum tis_state { TIS_IDLE, TIS_READY, TIS_RECEPTION, TIS_EXECUTION, TIS_COMPLETION };
+
+struct tpm_tis {
+    pthread_mutex_t lock;
+    struct tpm_backend *backend;
+    enum tis_state state;
+    int active;                       /* active locality, -1 for none */
+    bool pending[TIS_LOCALITIES];     /* requestUse waiting for the active one */
+    bool seized[TIS_LOCALITIES];
+    uint32_t int_enable[TIS_LOCALITIES];
+    uint8_t int_vector[TIS_LOCALITIES];
+    bool abort_pending;               /* commandReady arrived during execution */
+    bool overrun;                     /* more bytes than the command claimed */
+    size_t len;                       /* bytes received, or response length */
+    size_t read_pos;
+    uint8_t buf[TPM_BUFFER_MAX];
+    uint64_t commands;
+};
+
+extern const struct trap_ops tpm_tis_ops;
+
+void tpm_tis_init(struct tpm_tis *t, struct tpm_backend *backend);
+void tpm_tis_destroy(struct tpm_tis *t);
+
+#endif
