@@ -181,8 +181,11 @@ static int build(struct vmm *m, const struct vm_config *cfg, const struct vmm_op
         return -1;
     struct loaded_kernel k;
     struct boot_entry entry;
+    char cmdline[LAYOUT_CMDLINE_MAX + 64];
+    snprintf(cmdline, sizeof(cmdline), "%s", cfg->boot_args);
+    vtpm_cmdline(cfg->tpm_model, cmdline, sizeof(cmdline));
     if (kernel_load(&m->vm.mem, cfg->kernel_image_path, &k, err, errlen) < 0 ||
-        boot_prepare(&m->vm.mem, &k, cfg->boot_args, cfg->initrd_path, &entry, err, errlen) < 0)
+        boot_prepare(&m->vm.mem, &k, cmdline, cfg->initrd_path, &entry, err, errlen) < 0)
         return -1;
     log_debug("kernel %s: %s entry 0x%llx", cfg->kernel_image_path,
               entry.mode == BOOT_PVH ? "PVH" : "64-bit", (unsigned long long)entry.rip);

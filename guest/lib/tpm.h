@@ -30,6 +30,12 @@ extern const struct tpm_driver tpm_crb_driver, tpm_tis_driver, tpm_virtio_driver
  * unknown. */
 const struct tpm_driver *tpm_driver_from_cmdline(const struct boot_info *bi);
 
+/* virtio-tpm internals for hostile tests: (re)initialise the device, send
+ * an arbitrary chain (returns the used length or -1), read the status. */
+int virtio_tpm_setup(void);
+int virtio_tpm_chain(const uint64_t *addr, const uint32_t *len, const bool *writable, int n);
+uint32_t virtio_tpm_status(void);
+
 /* Command building: big-endian appends into a buffer. */
 struct tpm_cmd {
     uint8_t b[TPM_BUF];

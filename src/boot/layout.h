@@ -43,5 +43,6 @@
 /* IRQs (GSIs) of the legacy devices. */
 #define IRQ_I8042  1
 #define IRQ_COM1   4
+#define IRQ_VIRTIO_BASE 5 /* virtio-mmio slot i uses GSI 5 + i */
 
 #endif

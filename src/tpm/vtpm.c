@@ -33,6 +33,27 @@ static void describe(struct vtpm *t, struct acpi_config *acpi, uint32_t mmio_len
         };
 }
 
+#define VTPM_VIRTIO_SLOT 0
+
+static uint64_t virtio_base(void)
+{
+    return LAYOUT_VIRTIO_MMIO_BASE + VTPM_VIRTIO_SLOT * LAYOUT_VIRTIO_MMIO_SIZE;
+}
+
+void vtpm_cmdline(enum tpm_model model, char *cmdline, size_t len)
+{
+    size_t used = strlen(cmdline);
+    if (model == TPM_MODEL_VIRTIO && used < len)
+        snprintf(cmdline + used, len - used, "%svirtio_mmio.device=4K@0x%llx:%d",
+                 used ? " " : "", (unsigned long long)virtio_base(),
+                 IRQ_VIRTIO_BASE + VTPM_VIRTIO_SLOT);
+}
+
+static void virtio_irq(void *ctx)
+{
+    vm_irq_pulse(ctx, IRQ_VIRTIO_BASE + VTPM_VIRTIO_SLOT);
+}
+
 int vtpm_attach(struct vtpm *t, const struct vm_config *cfg, struct vm *vm,
                 struct acpi_config *acpi, char *err, size_t errlen)
 {
@@ -62,9 +83,23 @@ int vtpm_attach(struct vtpm *t, const struct vm_config *cfg, struct vm *vm,
                           &t->tis);
         describe(t, acpi, TIS_MMIO_SIZE, 0, TPM2_START_METHOD_TIS);
         break;
+    case TPM_MODEL_VIRTIO: {
+        virtio_tpm_init(&t->virtio, &t->backend, &vm->mem, virtio_irq, vm);
+        r = trap_register(&vm->traps, TRAP_MMIO, virtio_base(), LAYOUT_VIRTIO_MMIO_SIZE,
+                          &virtio_mmio_ops, &t->virtio.mmio);
+        struct acpi_dev *d = acpi_add_dev(acpi, "V000", "LNRO0005", VTPM_VIRTIO_SLOT);
+        if (d) {
+            d->nmem = 1;
+            d->mem[0].base = (uint32_t)virtio_base();
+            d->mem[0].len = LAYOUT_VIRTIO_MMIO_SIZE;
+            d->nirq = 1;
+            d->irq[0] = IRQ_VIRTIO_BASE + VTPM_VIRTIO_SLOT;
+            d->irq_extended = 1;
+        }
+        break;
+    }
     default:
-        snprintf(err, errlen, "tpm.model: this transport is not built yet");
-        r = -ENOTSUP;
+        r = -EINVAL;
         goto fail;
     }
     if (r < 0) {
@@ -87,4 +122,6 @@ void vtpm_detach(struct vtpm *t)
         tpm_crb_destroy(&t->crb);
     else if (t->model == TPM_MODEL_TIS)
         tpm_tis_destroy(&t->tis);
+    else if (t->model == TPM_MODEL_VIRTIO)
+        virtio_tpm_destroy(&t->virtio);
 }

@@ -9,6 +9,7 @@
 #include "devices/tpm_crb.h"
 #include "devices/tpm_tis.h"
 #include "tpm/swtpm.h"
+#include "virtio/tpm.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -20,8 +21,13 @@ struct vtpm {
     struct tpm_backend backend;
     struct tpm_crb crb;
     struct tpm_tis tis;
+    struct virtio_tpm virtio;
     uint8_t tpm2_table[64 - 36]; /* TPM2 body after the ACPI header */
 };
+
+/* Appends what the guest kernel needs on its command line for this model
+ * (virtio-mmio announces itself there) to cmdline (of size len). */
+void vtpm_cmdline(enum tpm_model model, char *cmdline, size_t len);
 
 /* Opens the backend, registers the transport's traps and adds the DSDT
  * device and TPM2 table to `acpi`. -errno with a message on failure (the

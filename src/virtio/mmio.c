@@ -1,0 +1,207 @@
+/* virtio-mmio version 2 register interface. */
+#include "virtio/mmio.h"
+
+#include "core/log.h"
+
+#include <string.h>
+
+enum {
+    MAGIC = 0x000,
+    VERSION = 0x004,
+    DEVICE_ID = 0x008,
+    VENDOR_ID = 0x00c,
+    DEVICE_FEATURES = 0x010,
+    DEVICE_FEATURES_SEL = 0x014,
+    DRIVER_FEATURES = 0x020,
+    DRIVER_FEATURES_SEL = 0x024,
+    QUEUE_SEL = 0x030,
+    QUEUE_NUM_MAX = 0x034,
+    QUEUE_NUM = 0x038,
+    QUEUE_READY = 0x044,
+    QUEUE_NOTIFY = 0x050,
+    INTERRUPT_STATUS = 0x060,
+    INTERRUPT_ACK = 0x064,
+    STATUS = 0x070,
+    QUEUE_DESC_LOW = 0x080,
+    QUEUE_DESC_HIGH = 0x084,
+    QUEUE_DRIVER_LOW = 0x090,
+    QUEUE_DRIVER_HIGH = 0x094,
+    QUEUE_DEVICE_LOW = 0x0a0,
+    QUEUE_DEVICE_HIGH = 0x0a4,
+    CONFIG_GENERATION = 0x0fc,
+};
+
+#define VIRTIO_MMIO_MAGIC 0x74726976 /* "virt" */
+#define VIRTIO_VENDOR_ID 0x48525448  /* "HRTH" */
+
+static uint64_t all_features(const struct virtio_mmio *m)
+{
+    return m->ops->features | VIRTIO_F_VERSION_1;
+}
+
+static struct virtq *selected(struct virtio_mmio *m)
+{
+    return m->queue_sel < (uint32_t)m->ops->nqueues ? &m->queues[m->queue_sel] : NULL;
+}
+
+static void reset_locked(struct virtio_mmio *m)
+{
+    m->ops->reset(m->dev);
+    m->status = m->int_status = m->queue_sel = 0;
+    m->dev_features_sel = m->drv_features_sel = 0;
+    m->driver_features = 0;
+    memset(m->queues, 0, sizeof(m->queues));
+}
+
+static void mmio_read(void *dev, uint64_t offset, uint8_t *data, uint32_t len)
+{
+    struct virtio_mmio *m = dev;
+    uint32_t v = 0;
+    memset(data, 0, len);
+    if (len != 4)
+        return; /* the spec allows only 32-bit register access; config space is empty */
+    pthread_mutex_lock(&m->lock);
+    struct virtq *q = selected(m);
+    switch (offset) {
+    case MAGIC: v = VIRTIO_MMIO_MAGIC; break;
+    case VERSION: v = 2; break;
+    case DEVICE_ID: v = m->ops->device_id; break;
+    case VENDOR_ID: v = VIRTIO_VENDOR_ID; break;
+    case DEVICE_FEATURES:
+        v = m->dev_features_sel < 2 ? (uint32_t)(all_features(m) >> (32 * m->dev_features_sel)) : 0;
+        break;
+    case QUEUE_NUM_MAX: v = q ? m->ops->queue_max : 0; break;
+    case QUEUE_READY: v = q ? q->ready : 0; break;
+    case INTERRUPT_STATUS: v = m->int_status; break;
+    case STATUS: v = m->status; break;
+    case CONFIG_GENERATION: v = 0; break;
+    default: break;
+    }
+    pthread_mutex_unlock(&m->lock);
+    memcpy(data, &v, 4);
+}
+
+static void set_addr(uint64_t *a, bool high, uint32_t v)
+{
+    *a = high ? (*a & 0xffffffffULL) | (uint64_t)v << 32 : (*a & ~0xffffffffULL) | v;
+}
+
+static void status_write_locked(struct virtio_mmio *m, uint32_t v)
+{
+    if (v == 0) {
+        reset_locked(m);
+        return;
+    }
+    if ((v & VIRTIO_STATUS_FEATURES_OK) && !(m->status & VIRTIO_STATUS_FEATURES_OK)) {
+        /* Only what we offered, and never without VERSION_1 on version 2. */
+        uint64_t f = m->driver_features;
+        if ((f & ~all_features(m)) || !(f & VIRTIO_F_VERSION_1))
+            v &= ~(uint32_t)VIRTIO_STATUS_FEATURES_OK;
+    }
+    m->status = (v & 0xff) | (m->status & VIRTIO_STATUS_NEEDS_RESET);
+}
+
+static void mmio_write(void *dev, uint64_t offset, uint8_t *data, uint32_t len)
+{
+    struct virtio_mmio *m = dev;
+    if (len != 4)
+        return;
+    uint32_t v;
+    memcpy(&v, data, 4);
+    pthread_mutex_lock(&m->lock);
+    struct virtq *q = selected(m);
+    /* Queue layout may change only while the queue is not live. */
+    bool q_config = q && !q->ready && !(m->status & VIRTIO_STATUS_DRIVER_OK);
+    switch (offset) {
+    case DEVICE_FEATURES_SEL: m->dev_features_sel = v; break;
+    case DRIVER_FEATURES_SEL: m->drv_features_sel = v; break;
+    case DRIVER_FEATURES:
+        if (m->drv_features_sel < 2 && !(m->status & VIRTIO_STATUS_FEATURES_OK))
+            set_addr(&m->driver_features, m->drv_features_sel == 1, v);
+        break;
+    case QUEUE_SEL: m->queue_sel = v; break;
+    case QUEUE_NUM:
+        if (q_config)
+            q->size = (uint16_t)(v > 0xffff ? 0 : v);
+        break;
+    case QUEUE_READY:
+        if (!q)
+            break;
+        if (v == 1 && !q->ready) {
+            if (virtq_valid(q, m->mem, m->ops->queue_max)) {
+                q->ready = true;
+            } else {
+                log_warn("virtio-%s: queue %u refused (size %u or rings outside RAM)",
+                         m->ops->name, m->queue_sel, q->size);
+                m->status |= VIRTIO_STATUS_NEEDS_RESET;
+            }
+        } else if (v == 0) {
+            q->ready = false;
+        }
+        break;
+    case QUEUE_NOTIFY:
+        if (v < (uint32_t)m->ops->nqueues && m->queues[v].ready &&
+            (m->status & VIRTIO_STATUS_DRIVER_OK) && !(m->status & VIRTIO_STATUS_NEEDS_RESET))
+            m->ops->notify(m->dev, m, (int)v);
+        break;
+    case INTERRUPT_ACK: m->int_status &= ~v; break;
+    case STATUS: status_write_locked(m, v); break;
+    case QUEUE_DESC_LOW:
+    case QUEUE_DESC_HIGH:
+        if (q_config)
+            set_addr(&q->desc_gpa, offset == QUEUE_DESC_HIGH, v);
+        break;
+    case QUEUE_DRIVER_LOW:
+    case QUEUE_DRIVER_HIGH:
+        if (q_config)
+            set_addr(&q->avail_gpa, offset == QUEUE_DRIVER_HIGH, v);
+        break;
+    case QUEUE_DEVICE_LOW:
+    case QUEUE_DEVICE_HIGH:
+        if (q_config)
+            set_addr(&q->used_gpa, offset == QUEUE_DEVICE_HIGH, v);
+        break;
+    default: break; /* read-only or reserved */
+    }
+    pthread_mutex_unlock(&m->lock);
+}
+
+const struct trap_ops virtio_mmio_ops = {
+    .name = "virtio-mmio",
+    .read = mmio_read,
+    .write = mmio_write,
+};
+
+void virtio_mmio_init(struct virtio_mmio *m, const struct virtio_device_ops *ops, void *dev,
+                      const struct guest_mem *mem, virtio_irq_fn *irq, void *irq_ctx)
+{
+    memset(m, 0, sizeof(*m));
+    pthread_mutex_init(&m->lock, NULL);
+    m->ops = ops;
+    m->dev = dev;
+    m->mem = mem;
+    m->irq = irq;
+    m->irq_ctx = irq_ctx;
+}
+
+void virtio_mmio_destroy(struct virtio_mmio *m)
+{
+    pthread_mutex_destroy(&m->lock);
+}
+
+void virtio_mmio_signal_used_locked(struct virtio_mmio *m)
+{
+    m->int_status |= VIRTIO_INT_USED_RING;
+    if (m->irq)
+        m->irq(m->irq_ctx);
+}
+
+void virtio_mmio_needs_reset_locked(struct virtio_mmio *m)
+{
+    if (!(m->status & VIRTIO_STATUS_NEEDS_RESET))
+        log_warn("virtio-%s: the driver broke a queue; device needs a reset", m->ops->name);
+    m->status |= VIRTIO_STATUS_NEEDS_RESET;
+    m->int_status |= VIRTIO_INT_CONFIG;
+    if (m->irq)
+        m->irq(m->irq_ctx);
+}

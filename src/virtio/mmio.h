@@ -1,0 +1,70 @@
+/* The virtio-mmio transport (version 2): registers, feature negotiation,
+ * status, queue setup and interrupts, shared by every virtio device. A
+ * device supplies a const virtio_device_ops and reaches its queues through
+ * the transport. */
+#ifndef HEARTH_VIRTIO_MMIO_H
+#define HEARTH_VIRTIO_MMIO_H
+
+#include "core/mem.h"
+#include "core/trap.h"
+#include "virtio/queue.h"
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#define VIRTIO_MMIO_MAX_QUEUES 4
+#define VIRTIO_F_VERSION_1 (1ULL << 32)
+
+#define VIRTIO_STATUS_ACKNOWLEDGE 1
+#define VIRTIO_STATUS_DRIVER 2
+#define VIRTIO_STATUS_DRIVER_OK 4
+#define VIRTIO_STATUS_FEATURES_OK 8
+#define VIRTIO_STATUS_NEEDS_RESET 0x40
+#define VIRTIO_STATUS_FAILED 0x80
+
+#define VIRTIO_INT_USED_RING 1
+#define VIRTIO_INT_CONFIG 2
+
+struct virtio_mmio;
+
+struct virtio_device_ops {
+    const char *name;
+    uint32_t device_id;
+    uint64_t features;  /* besides VIRTIO_F_VERSION_1 */
+    int nqueues;
+    uint16_t queue_max;
+    /* The driver notified queue `q`: called with the transport lock held,
+     * on a vCPU thread; must not block. */
+    void (*notify)(void *dev, struct virtio_mmio *m, int q);
+    /* The driver reset the device: forget everything in flight. Lock held. */
+    void (*reset)(void *dev);
+};
+
+typedef void virtio_irq_fn(void *ctx);
+
+struct virtio_mmio {
+    pthread_mutex_t lock; /* guards every field and the device's queue use */
+    const struct virtio_device_ops *ops;
+    void *dev;
+    const struct guest_mem *mem;
+    virtio_irq_fn *irq;
+    void *irq_ctx;
+    uint32_t status, int_status, queue_sel;
+    uint32_t dev_features_sel, drv_features_sel;
+    uint64_t driver_features;
+    struct virtq queues[VIRTIO_MMIO_MAX_QUEUES];
+};
+
+extern const struct trap_ops virtio_mmio_ops;
+
+void virtio_mmio_init(struct virtio_mmio *m, const struct virtio_device_ops *ops, void *dev,
+                      const struct guest_mem *mem, virtio_irq_fn *irq, void *irq_ctx);
+void virtio_mmio_destroy(struct virtio_mmio *m);
+
+/* For devices, with the lock held: tell the driver the used ring changed;
+ * mark the device broken (DEVICE_NEEDS_RESET) after a malformed queue. */
+void virtio_mmio_signal_used_locked(struct virtio_mmio *m);
+void virtio_mmio_needs_reset_locked(struct virtio_mmio *m);
+
+#endif

@@ -1,0 +1,55 @@
+/* Split virtqueues: the one place where guest-controlled ring indices,
+ * descriptor addresses, lengths and chain lengths are checked. */
+#ifndef HEARTH_VIRTQ_H
+#define HEARTH_VIRTQ_H
+
+#include "core/mem.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+#define VIRTQ_MAX_SIZE 256
+#define VIRTQ_MAX_SEGS 16
+
+#define VIRTQ_DESC_F_NEXT 1
+#define VIRTQ_DESC_F_WRITE 2
+#define VIRTQ_DESC_F_INDIRECT 4
+
+struct virtq {
+    uint16_t size;      /* QueueNum: a power of two <= max */
+    bool ready;
+    uint64_t desc_gpa, avail_gpa, used_gpa;
+    uint16_t last_avail; /* next avail entry the device will take */
+    uint16_t used_idx;
+};
+
+/* A popped chain, flattened into host buffers that were bounds-checked:
+ * `out` are the device-readable segments, then `in` the device-writable. */
+struct virtq_chain {
+    uint16_t head;
+    int nout, nin;
+    struct iovec out[VIRTQ_MAX_SEGS], in[VIRTQ_MAX_SEGS];
+    size_t out_len, in_len;
+};
+
+/* Checks a queue's configuration before it becomes ready: size a power of
+ * two in 1..max, rings inside guest RAM and aligned. */
+bool virtq_valid(const struct virtq *q, const struct guest_mem *mem, uint16_t max);
+
+/* Takes the next chain. Returns 1 with *c filled, 0 when the ring is empty,
+ * -1 when the guest broke the queue (index beyond the ring, a descriptor
+ * loop or overlong chain, an address outside RAM, an indirect descriptor
+ * that was not negotiated, or a readable segment after a writable one). */
+int virtq_pop(struct virtq *q, const struct guest_mem *mem, struct virtq_chain *c);
+
+/* Returns chain `head` to the guest with `len` bytes written. */
+void virtq_push(struct virtq *q, const struct guest_mem *mem, uint16_t head, uint32_t len);
+
+/* Copies src into the chain's writable segments; returns bytes copied. */
+size_t virtq_chain_write(const struct virtq_chain *c, const void *src, size_t len);
+/* Copies the chain's readable segments into dst (up to max); returns bytes. */
+size_t virtq_chain_read(const struct virtq_chain *c, void *dst, size_t max);
+
+#endif
