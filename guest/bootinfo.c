@@ -35,6 +35,7 @@ void guest_main(const struct boot_info *bi)
     bool pvh = bi->kind == BOOT_KIND_PVH;
     tap_ok(strcmp(kind, pvh ? "pvh" : "linux64") == 0, "entered through %s (expected %s)",
            pvh ? "pvh" : "linux64", kind);
+    printf("# cmdline: %s\n", bi->cmdline);
     if (opt_get(bi, "marker", marker, sizeof(marker)))
         printf("# marker=%s\n", marker);
 

@@ -95,7 +95,9 @@ static void start_locked(struct tpm_crb *c)
     uint8_t *buf = c->page + CRB_BUFFER_OFFSET;
     size_t max = c->backend->max_command < CRB_BUFFER_SIZE ? c->backend->max_command
                                                            : CRB_BUFFER_SIZE;
-    size_t len = tpm_command_length(buf, CRB_BUFFER_SIZE, max);
+    /* The header may not claim more than the guest wrote. */
+    size_t len = tpm_command_length(buf, c->filled, max);
+    c->filled = 0;
     c->commands++;
     if (len == 0) {
         tpm_error_response(buf, TPM_RC_COMMAND_SIZE);
@@ -115,8 +117,12 @@ static void crb_write(void *dev, uint64_t offset, uint8_t *data, uint32_t len)
     pthread_mutex_lock(&c->lock);
     if (offset >= CRB_BUFFER_OFFSET) {
         /* The buffer belongs to the TPM while a command runs. */
-        if (c->loc_assigned && c->state != CRB_EXECUTING)
+        if (c->loc_assigned && c->state != CRB_EXECUTING) {
             memcpy(c->page + offset, data, len);
+            size_t end = offset + len - CRB_BUFFER_OFFSET;
+            if (end > c->filled)
+                c->filled = end;
+        }
         pthread_mutex_unlock(&c->lock);
         return;
     }
@@ -133,8 +139,10 @@ static void crb_write(void *dev, uint64_t offset, uint8_t *data, uint32_t len)
         break;
     case CTRL_REQ:
         if (c->state != CRB_EXECUTING && c->loc_assigned) {
-            if (v & CTRL_REQ_CMD_READY)
+            if (v & CTRL_REQ_CMD_READY) {
                 c->state = CRB_READY;
+                c->filled = 0;
+            }
             else if (v & CTRL_REQ_GO_IDLE)
                 c->state = CRB_IDLE;
         }

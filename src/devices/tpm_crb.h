@@ -25,6 +25,7 @@ struct tpm_crb {
     enum crb_state state;
     bool loc_assigned;
     uint32_t cancel, int_enable;
+    size_t filled; /* end of the furthest buffer write since the last command */
     uint8_t page[CRB_PAGE_SIZE]; /* registers, then the command/response buffer */
     uint64_t commands;           /* commands the guest started */
 };

@@ -145,13 +145,23 @@ static int fail(char *err, size_t errlen, int r, const char *fmt, const char *de
     return r;
 }
 
-/* Runs one TPM command synchronously on the data channel (start-up only). */
+static void drain(int fd)
+{
+    uint64_t v;
+    while (read(fd, &v, sizeof(v)) == sizeof(v))
+        ;
+}
+
+/* Runs one TPM command on the data channel: one write, then the response
+ * header and body, all before the deadline. With wake_fd >= 0, a wake-up
+ * during the wait forwards a guest cancel to swtpm, or abandons the command
+ * on shutdown (-ECANCELED). */
 static int data_xfer(struct swtpm *s, const uint8_t *cmd, size_t len, uint8_t *rsp, size_t *rsp_len,
                      int wake_fd, int64_t deadline)
 {
-    int r = wait_fd(s->data_fd, POLLOUT, wake_fd, deadline);
-    if (r != 0)
-        return r < 0 ? r : -ECANCELED;
+    int r = wait_fd(s->data_fd, POLLOUT, -1, deadline);
+    if (r < 0)
+        return r;
     /* One write per command: swtpm reads the whole command at once. */
     if (send(s->data_fd, cmd, len, MSG_NOSIGNAL) != (ssize_t)len)
         return -EPIPE;
@@ -160,9 +170,7 @@ static int data_xfer(struct swtpm *s, const uint8_t *cmd, size_t len, uint8_t *r
         if (r != 1)
             break;
         /* Woken: a cancel or a shutdown. */
-        uint64_t v;
-        ssize_t n = read(wake_fd, &v, sizeof(v));
-        (void)n;
+        drain(wake_fd);
         pthread_mutex_lock(&s->lock);
         bool stop = s->shutdown, cancel = s->cancel_requested;
         s->cancel_requested = false;
@@ -311,6 +319,9 @@ static void *command_thread(void *arg)
 
         size_t rsp_len = 0;
         int r = -EIO;
+        /* A cancel that arrived after the previous command finished must
+         * not touch this one. */
+        drain(s->wake_fd);
         if (!atomic_load(&s->failed)) {
             int64_t deadline = now_ms() + s->timeout_ms;
             uint32_t res = 0;

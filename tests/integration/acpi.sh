@@ -16,24 +16,7 @@ done
 vm_config "$GUEST/acpi.elf" "vcpus=2 dump=1" 2
 run_hearth
 expect_clean_run 8
-mkdir -p "$T/tables"
-awk -v dir="$T/tables" '
-    /^# table / { f = dir "/" $3 ".hex"; next }
-    /^#hex / && f { print $2 > f }' "$T/out"
-for sig in XSDT FACP DSDT APIC; do
-    CHECKS=$((CHECKS + 1))
-    [ -s "$T/tables/$sig.hex" ] || fail "guest did not dump $sig"
-    xxd -r -p "$T/tables/$sig.hex" > "$T/tables/$sig.dat"
-    (cd "$T/tables" && iasl -d "$sig.dat" > "$sig.iasl" 2>&1) || {
-        cat "$T/tables/$sig.iasl"
-        fail "iasl could not disassemble $sig"
-    }
-    CHECKS=$((CHECKS + 1))
-    ! grep -Eiq 'error|warning' "$T/tables/$sig.iasl" || {
-        cat "$T/tables/$sig.iasl"
-        fail "iasl reported problems in $sig"
-    }
-done
+disassemble_tables XSDT FACP DSDT APIC
 CHECKS=$((CHECKS + 1))
 grep -q 'Hardware Reduced (V5) : 1' "$T/tables/FACP.dsl" || fail "FADT is not hardware-reduced"
 CHECKS=$((CHECKS + 1))

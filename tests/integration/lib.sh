@@ -107,3 +107,28 @@ expect_clean_run() {
 have_hw_virt() {
     grep -Eqw 'vmx|svm' /proc/cpuinfo
 }
+
+# disassemble_tables SIG...: turns the acpi payload's "dump=1" hex output in
+# $T/out into $T/tables/SIG.dsl with iasl; fails on any iasl complaint.
+disassemble_tables() {
+    rm -rf "$T/tables"
+    mkdir -p "$T/tables"
+    awk -v dir="$T/tables" '
+        /^# table / { f = dir "/" $3 ".hex"; next }
+        /^#hex / && f { print $2 > f }' "$T/out"
+    local sig
+    for sig in "$@"; do
+        CHECKS=$((CHECKS + 1))
+        [ -s "$T/tables/$sig.hex" ] || fail "guest did not dump $sig"
+        xxd -r -p "$T/tables/$sig.hex" > "$T/tables/$sig.dat"
+        (cd "$T/tables" && iasl -d "$sig.dat" > "$sig.iasl" 2>&1) || {
+            cat "$T/tables/$sig.iasl"
+            fail "iasl could not disassemble $sig"
+        }
+        CHECKS=$((CHECKS + 1))
+        ! grep -Eiq 'error|warning' "$T/tables/$sig.iasl" || {
+            cat "$T/tables/$sig.iasl"
+            fail "iasl reported problems in $sig"
+        }
+    done
+}

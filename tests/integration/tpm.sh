@@ -1,0 +1,116 @@
+#!/bin/bash
+# The vTPM through each transport (CRB, TIS, virtio-tpm) against a real,
+# manufactured swtpm: tpm_basic (capabilities, self test, random, PCR
+# arithmetic, EK certificate in NV) and tpm_hostile; swtpm is shut down when
+# the VM stops; start-up errors for bad sockets are clear.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/tpm_lib.sh"
+
+for model in crb tis virtio; do
+    start_swtpm "$model"
+    tpm_config tpm_basic.elf "$model" "ekcert=1"
+    run_hearth
+    expect_clean_run 13
+    expect_out "ok 2 - $model interface probed"
+    expect_out 'PCR 10 == SHA-256\(old \|\| digest\)'
+    expect_out 'EK certificate in NV 0x01c00002'
+    expect_out "ok 3 - SelfTest\(full\) after the monitor's TPM2_Startup"
+    # hearth sent SHUTDOWN: swtpm is gone, with its socket.
+    for _ in $(seq 50); do kill -0 "$SWTPM_PID" 2> /dev/null || break; sleep 0.05; done
+    CHECKS=$((CHECKS + 1))
+    ! kill -0 "$SWTPM_PID" 2> /dev/null || fail "swtpm still runs after the VM stopped ($model)"
+
+    start_swtpm "$model-hostile"
+    tpm_config tpm_hostile.elf "$model" ""
+    run_hearth
+    expect_clean_run 6
+    expect_out 'a good command works after'
+done
+
+# The TPM is described to the guest: DSDT MSFT0101 and a TPM2 table with
+# the transport's start method; virtio-tpm as LNRO0005 and on the command
+# line, like every virtio-mmio device.
+for model in crb tis virtio; do
+    start_swtpm "acpi-$model"
+    cat > "$T/vm.json" <<JSON
+{"boot-source": {"kernel_image_path": "$GUEST/acpi.elf", "boot_args": "vcpus=1 dump=1"},
+ "machine-config": {"vcpu_count": 1, "mem_size_mib": 128},
+ "tpm": {"socket": "$SOCK", "model": "$model"}}
+JSON
+    run_hearth
+    expect_clean_run 8
+    case $model in
+    crb)
+        disassemble_tables DSDT TPM2
+        expect_out '^ok [0-9]+ - table TPM2 '
+        CHECKS=$((CHECKS + 3))
+        grep -q '_HID, "MSFT0101"' "$T/tables/DSDT.dsl" || fail "DSDT lacks MSFT0101"
+        grep -Eq 'Start Method : 07' "$T/tables/TPM2.dsl" || fail "TPM2 start method is not CRB"
+        grep -Eiq 'Control Address : 00000000FED40040' "$T/tables/TPM2.dsl" || fail "TPM2 control area"
+        grep -A3 'Memory32Fixed' "$T/tables/DSDT.dsl" | grep -q '0xFED40000' || fail "TPM _CRS base" ;;
+    tis)
+        disassemble_tables DSDT TPM2
+        CHECKS=$((CHECKS + 2))
+        grep -Eq 'Start Method : 06' "$T/tables/TPM2.dsl" || fail "TPM2 start method is not TIS"
+        grep -A3 'Memory32Fixed' "$T/tables/DSDT.dsl" | grep -q '0x00005000' || fail "TIS _CRS length" ;;
+    virtio)
+        disassemble_tables DSDT
+        CHECKS=$((CHECKS + 2))
+        grep -q '_HID, "LNRO0005"' "$T/tables/DSDT.dsl" || fail "DSDT lacks LNRO0005"
+        grep -q 'Interrupt (ResourceConsumer, Edge, ActiveHigh, Exclusive' "$T/tables/DSDT.dsl" ||
+            fail "virtio-mmio interrupt resource" ;;
+    esac
+done
+start_swtpm cmdline-virtio
+cat > "$T/vm.json" <<JSON
+{"boot-source": {"kernel_image_path": "$GUEST/bootinfo.elf", "boot_args": "kind=pvh mem_mib=128"},
+ "machine-config": {"vcpu_count": 1, "mem_size_mib": 128},
+ "tpm": {"socket": "$SOCK", "model": "virtio"}}
+JSON
+run_hearth
+expect_clean_run 9
+expect_out '^# cmdline: kind=pvh mem_mib=128 virtio_mmio.device=4K@0xc0001000:5$'
+
+# Start-up errors name the problem and leave nothing running.
+tpm_error() { # EXPECTED_LOG
+    run_hearth
+    expect_rc 1
+    expect_log "start-up failed: $1"
+    expect_no_out 'ok 1'
+}
+SOCK=$T/nonexistent.sock
+tpm_config tpm_basic.elf crb ""
+tpm_error "tpm.socket $T/nonexistent.sock: does not exist"
+
+start_swtpm dead
+kill -9 "$SWTPM_PID"
+sleep 0.1
+tpm_config tpm_basic.elf crb ""
+tpm_error "tpm.socket .*: nothing is listening"
+
+SOCK=$T/silent.sock
+"$BUILD/guest/fake_swtpm" "$SOCK" silent &
+SWTPM_PIDS+=($!)
+disown
+for _ in $(seq 50); do [ -S "$SOCK" ] && break; sleep 0.02; done
+tpm_config tpm_basic.elf crb "" '"timeout_ms": 300'
+start=$(date +%s%N)
+tpm_error 'tpm.socket .*silent.sock: swtpm did not answer GET_CAPABILITY'
+CHECKS=$((CHECKS + 1))
+[ $(( ($(date +%s%N) - start) / 1000000 )) -lt 3000 ] || fail "a silent swtpm held start-up past its timeout"
+
+SOCK=$T/nocaps.sock
+"$BUILD/guest/fake_swtpm" "$SOCK" caps=1 &
+SWTPM_PIDS+=($!)
+disown
+for _ in $(seq 50); do [ -S "$SOCK" ] && break; sleep 0.02; done
+tpm_config tpm_basic.elf crb ""
+tpm_error 'swtpm lacks the SHUTDOWN control command'
+
+printf '{"boot-source": {"kernel_image_path": "%s"}, "tpm": {"socket": "/x", "model": "tpm3"}}' \
+    "$GUEST/hello.elf" > "$T/vm.json"
+"$HEARTH" --config-file "$T/vm.json" --no-api > /dev/null 2> "$T/err"
+RC=$?
+expect_rc 152
+expect_err 'tpm.model: must be "crb", "tis" or "virtio", got "tpm3"'
+pass "tpm"

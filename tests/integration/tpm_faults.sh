@@ -1,0 +1,55 @@
+#!/bin/bash
+# swtpm dies (kill -9) or stops answering (SIGSTOP) while the guest loops on
+# TPM commands: the guest sees TPM_RC_FAILURE within the timeout, failure
+# stays sticky, hearth logs it once and keeps the VM running until the guest
+# resets, then exits 0 leaving no process behind.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/tpm_lib.sh"
+
+# fault MODEL SIGNAL: returns the ms from the signal to the guest's report.
+fault() {
+    start_swtpm "fault-$1-$2"
+    tpm_config tpm_loop.elf "$1" "count=1000000" '"timeout_ms": 500'
+    : > "$T/log"
+    "$HEARTH" --config-file "$T/vm.json" --no-api --log-path "$T/log" < /dev/null > "$T/out" 2>&1 &
+    local pid=$!
+    for _ in $(seq 200); do grep -q '^# looping' "$T/out" && break; sleep 0.01; done
+    expect_out '^# looping'
+    sleep 0.2
+    local t0
+    t0=$(date +%s%N)
+    kill "-$2" "$SWTPM_PID"
+    for _ in $(seq 500); do grep -q '^# tpm failed' "$T/out" && break; sleep 0.01; done
+    ELAPSED_MS=$(( ($(date +%s%N) - t0) / 1000000 ))
+    wait "$pid"
+    RC=$?
+    [ "$2" = STOP ] && kill -9 "$SWTPM_PID"
+    expect_clean_run 3
+    expect_out '^# tpm failed after [0-9]+ commands: rc 0x101'
+    CHECKS=$((CHECKS + 1))
+    [ "$(grep -c 'vTPM failed' "$T/log")" -eq 1 ] || fail "the failure was not logged exactly once"
+    echo "# $1 after SIG$2: guest saw the failure after ${ELAPSED_MS} ms"
+}
+
+for model in crb tis virtio; do
+    fault "$model" KILL
+    expect_log 'vTPM failed: the connection to swtpm broke'
+    CHECKS=$((CHECKS + 1))
+    [ "$ELAPSED_MS" -lt 1500 ] || fail "a dead swtpm took ${ELAPSED_MS} ms to surface"
+done
+
+fault crb STOP
+expect_log 'vTPM failed: swtpm did not answer within the timeout'
+CHECKS=$((CHECKS + 1))
+[ "$ELAPSED_MS" -ge 400 ] && [ "$ELAPSED_MS" -lt 2500 ] ||
+    fail "a frozen swtpm surfaced after ${ELAPSED_MS} ms; the timeout is 500 ms"
+
+# Nothing left behind. Exited processes are reparented to init, which may
+# take a moment to reap them; a zombie that persists is a leak.
+zombies() { ps -eo stat=,comm= | grep -E '^Z' | grep -Ec 'hearth|swtpm'; }
+for _ in $(seq 50); do [ "$(zombies)" -eq 0 ] && break; sleep 0.1; done
+CHECKS=$((CHECKS + 1))
+[ "$(zombies)" -eq 0 ] || fail "zombie processes persist"
+CHECKS=$((CHECKS + 1))
+! pgrep -f "$T/vm.json" > /dev/null || fail "hearth still running"
+pass "tpm faults"

@@ -1,0 +1,37 @@
+# Helpers for vTPM tests: one manufactured swtpm state per test run, copied
+# for every swtpm so each VM gets a fresh vTPM without paying manufacture.
+# Sourced after lib.sh.
+
+SCRIPTS=$(cd "$(dirname "$0")/../../scripts" && pwd)
+command -v swtpm > /dev/null || fail "swtpm is not installed"
+SWTPM_PIDS=()
+trap 'for p in "${SWTPM_PIDS[@]}"; do kill -9 "$p" 2> /dev/null; done; rm -rf "$T"' EXIT
+
+# manufacture: creates $T/base/state once (EK, EK certificate, platform cert).
+manufacture() {
+    [ -d "$T/base/state" ] && return 0
+    "$SCRIPTS/swtpm-start.sh" "$T/base" > /dev/null || fail "swtpm_setup failed"
+    kill "$(cat "$T/base/swtpm.pid")" 2> /dev/null
+    sleep 0.1
+}
+
+# start_swtpm NAME: a running swtpm on a copy of the base state; sets SOCK
+# and SWTPM_PID.
+start_swtpm() {
+    manufacture
+    rm -rf "${T:?}/$1"
+    mkdir -p "$T/$1"
+    cp -a "$T/base/state" "$T/$1/state"
+    SOCK=$(MANUFACTURE=0 "$SCRIPTS/swtpm-start.sh" "$T/$1") || fail "swtpm did not start"
+    SWTPM_PID=$(cat "$T/$1/swtpm.pid")
+    SWTPM_PIDS+=("$SWTPM_PID")
+}
+
+# tpm_config PAYLOAD MODEL BOOT_ARGS [EXTRA_TPM_MEMBERS]
+tpm_config() {
+    cat > "$T/vm.json" <<JSON
+{"boot-source": {"kernel_image_path": "$GUEST/$1", "boot_args": "tpm=$2 $3"},
+ "machine-config": {"vcpu_count": 1, "mem_size_mib": 128},
+ "tpm": {"socket": "$SOCK", "model": "$2"${4:+, $4}}}
+JSON
+}
