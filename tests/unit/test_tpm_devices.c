@@ -1,0 +1,352 @@
+/* Unit tests: CRB, TIS and virtio-tpm transports and the virtqueue checks,
+ * against a fake TPM backend. */
+#include "../fake_backend.h"
+#include "devices/tpm_crb.h"
+#include "devices/tpm_tis.h"
+#include "tpm/wire.h"
+#include "virtio/tpm.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <string.h>
+#include <cmocka.h>
+
+static const uint8_t get_random[12] = { 0x80, 0x01, 0, 0, 0, 12, 0, 0, 0x01, 0x7b, 0, 32 };
+
+static uint32_t rd32(const struct trap_ops *ops, void *dev, uint64_t off)
+{
+    uint32_t v;
+    ops->read(dev, off, (uint8_t *)&v, 4);
+    return v;
+}
+
+static void wr32(const struct trap_ops *ops, void *dev, uint64_t off, uint32_t v)
+{
+    ops->write(dev, off, (uint8_t *)&v, 4);
+}
+
+static void wr8(const struct trap_ops *ops, void *dev, uint64_t off, uint8_t v)
+{
+    ops->write(dev, off, &v, 1);
+}
+
+static uint8_t rd8(const struct trap_ops *ops, void *dev, uint64_t off)
+{
+    uint8_t v;
+    ops->read(dev, off, &v, 1);
+    return v;
+}
+
+static void crb_command_round_trip(void **state)
+{
+    (void)state;
+    static struct fake_backend f;
+    static struct tpm_crb c;
+    fake_backend_init(&f, 4096);
+    tpm_crb_init(&c, &f.be, 0xfed40000);
+    /* Without the locality, writes and START are ignored. */
+    for (int i = 0; i < 12; i++)
+        wr8(&tpm_crb_ops, &c, 0x80 + i, get_random[i]);
+    wr32(&tpm_crb_ops, &c, 0x4c, 1);
+    assert_int_equal(f.submits, 0);
+    wr32(&tpm_crb_ops, &c, 0x08, 1);
+    assert_int_equal(rd32(&tpm_crb_ops, &c, 0x00) & 0x82, 0x82);
+    wr32(&tpm_crb_ops, &c, 0x40, 1);
+    assert_int_equal(rd32(&tpm_crb_ops, &c, 0x40), 0);       /* cmdReady reads back 0 */
+    assert_int_equal(rd32(&tpm_crb_ops, &c, 0x44) & 2, 0);   /* not idle */
+    for (int i = 0; i < 12; i++)
+        wr8(&tpm_crb_ops, &c, 0x80 + i, get_random[i]);
+    wr32(&tpm_crb_ops, &c, 0x4c, 1);
+    assert_int_equal(f.submits, 1);
+    assert_int_equal(f.cmd_len, 12);
+    assert_memory_equal(f.cmd, get_random, 12);
+    assert_int_equal(rd32(&tpm_crb_ops, &c, 0x4c), 1);       /* START while running */
+    wr8(&tpm_crb_ops, &c, 0x80, 0xee);                        /* buffer locked meanwhile */
+    wr32(&tpm_crb_ops, &c, 0x48, 1);
+    assert_int_equal(f.cancels, 1);
+    f.rsp_len = 44;
+    assert_true(fake_backend_complete(&f));
+    assert_int_equal(rd32(&tpm_crb_ops, &c, 0x4c), 0);
+    assert_int_equal(rd8(&tpm_crb_ops, &c, 0x80), 0x80);
+    assert_int_equal(rd8(&tpm_crb_ops, &c, 0x85), 44);
+    /* Buffer addresses and sizes as Linux reads them. */
+    assert_int_equal(rd32(&tpm_crb_ops, &c, 0x58), CRB_BUFFER_SIZE);
+    assert_int_equal(rd32(&tpm_crb_ops, &c, 0x5c), 0xfed40080);
+    tpm_crb_destroy(&c);
+}
+
+static void crb_refuses_bad_sizes(void **state)
+{
+    (void)state;
+    static struct fake_backend f;
+    static struct tpm_crb c;
+    fake_backend_init(&f, 4096);
+    tpm_crb_init(&c, &f.be, 0xfed40000);
+    wr32(&tpm_crb_ops, &c, 0x08, 1);
+    uint8_t cmd[12];
+    const uint32_t sizes[] = { 5000, 9, 13 }; /* too big; below a header; beyond what was written */
+    for (size_t k = 0; k < 3; k++) {
+        memcpy(cmd, get_random, 12);
+        tpm_put_be32(cmd + 2, sizes[k]);
+        wr32(&tpm_crb_ops, &c, 0x40, 1);
+        for (int i = 0; i < 12; i++)
+            wr8(&tpm_crb_ops, &c, 0x80 + i, cmd[i]);
+        wr32(&tpm_crb_ops, &c, 0x4c, 1);
+        assert_int_equal(rd32(&tpm_crb_ops, &c, 0x4c), 0);
+        uint8_t rsp[10];
+        for (int i = 0; i < 10; i++)
+            rsp[i] = rd8(&tpm_crb_ops, &c, 0x80 + i);
+        assert_int_equal(tpm_response_code(rsp), TPM_RC_COMMAND_SIZE);
+    }
+    assert_int_equal(f.submits, 0);
+    f.failed = true;
+    assert_int_equal(rd32(&tpm_crb_ops, &c, 0x44) & 1, 1); /* fatal status */
+    tpm_crb_destroy(&c);
+}
+
+static uint32_t tis_sts(struct tpm_tis *t) { return rd32(&tpm_tis_ops, t, 0x18); }
+
+static void tis_fifo_state_machine(void **state)
+{
+    (void)state;
+    static struct fake_backend f;
+    static struct tpm_tis t;
+    fake_backend_init(&f, 4096);
+    tpm_tis_init(&t, &f.be);
+    assert_int_equal(tis_sts(&t), 0xffffffffu); /* no active locality */
+    wr8(&tpm_tis_ops, &t, 0x2000, 0x02);        /* locality 2 */
+    assert_int_equal(rd8(&tpm_tis_ops, &t, 0x2000) & 0xa0, 0xa0);
+    wr8(&tpm_tis_ops, &t, 0x0000, 0x02);        /* locality 0 must wait */
+    assert_int_equal(rd8(&tpm_tis_ops, &t, 0x0000) & 0x22, 0x02);
+    assert_int_equal(rd8(&tpm_tis_ops, &t, 0x2000) & 0x04, 0x04); /* someone is pending */
+    wr8(&tpm_tis_ops, &t, 0x2000, 0x20);        /* 2 relinquishes: 0 takes over */
+    assert_int_equal(rd8(&tpm_tis_ops, &t, 0x0000) & 0x20, 0x20);
+
+    wr8(&tpm_tis_ops, &t, 0x18, 0x40);
+    assert_int_equal(tis_sts(&t) & 0xc0, 0xc0);
+    assert_int_equal(rd8(&tpm_tis_ops, &t, 0x24), 0xff); /* nothing to read yet */
+    for (int i = 0; i < 11; i++) {
+        wr8(&tpm_tis_ops, &t, 0x24, get_random[i]);
+        assert_int_equal(tis_sts(&t) & 0x88, 0x88);      /* expecting more */
+    }
+    wr8(&tpm_tis_ops, &t, 0x24, get_random[11]);
+    assert_int_equal(tis_sts(&t) & 0x88, 0x80);
+    wr8(&tpm_tis_ops, &t, 0x18, 0x20);                   /* tpmGo */
+    assert_int_equal(f.submits, 1);
+    assert_int_equal(f.locality, 0);
+    assert_int_equal(tis_sts(&t) & 0x10, 0);
+    f.rsp_len = 20;
+    fake_backend_complete(&f);
+    uint32_t s = tis_sts(&t);
+    assert_int_equal(s & 0x90, 0x90);
+    assert_int_equal((s >> 8) & 0xffff, 20);             /* burstCount = bytes left */
+    uint8_t first = rd8(&tpm_tis_ops, &t, 0x24);
+    assert_int_equal(first, 0x80);
+    wr8(&tpm_tis_ops, &t, 0x18, 0x02);                   /* responseRetry */
+    for (int i = 0; i < 20; i++)
+        rd8(&tpm_tis_ops, &t, 0x24);
+    assert_int_equal(tis_sts(&t) & 0x10, 0);
+    assert_int_equal(rd8(&tpm_tis_ops, &t, 0x24), 0xff);
+
+    /* Overrun: more bytes than claimed, refused at tpmGo without the TPM. */
+    wr8(&tpm_tis_ops, &t, 0x18, 0x40);
+    for (int i = 0; i < 12; i++)
+        wr8(&tpm_tis_ops, &t, 0x24, get_random[i]);
+    wr8(&tpm_tis_ops, &t, 0x24, 0xaa);
+    wr8(&tpm_tis_ops, &t, 0x18, 0x20);
+    assert_int_equal(f.submits, 1);
+    uint8_t rsp[10];
+    for (int i = 0; i < 10; i++)
+        rsp[i] = rd8(&tpm_tis_ops, &t, 0x24);
+    assert_int_equal(tpm_response_code(rsp), TPM_RC_COMMAND_SIZE);
+
+    /* commandReady during execution: cancel, then the late answer is dropped. */
+    wr8(&tpm_tis_ops, &t, 0x18, 0x40);
+    for (int i = 0; i < 12; i++)
+        wr8(&tpm_tis_ops, &t, 0x24, get_random[i]);
+    wr8(&tpm_tis_ops, &t, 0x18, 0x20);
+    wr8(&tpm_tis_ops, &t, 0x18, 0x40);
+    assert_int_equal(f.cancels, 1);
+    fake_backend_complete(&f);
+    assert_int_equal(tis_sts(&t) & 0x50, 0x40);
+    tpm_tis_destroy(&t);
+}
+
+/* Guest memory for virtio tests: rings at fixed places. */
+#define DESC 0x1000
+#define AVAIL 0x2000
+#define USED 0x3000
+#define CMD 0x4000
+#define RSP 0x5000
+
+struct desc { uint64_t addr; uint32_t len; uint16_t flags, next; };
+
+static void put_desc(struct guest_mem *m, int i, uint64_t addr, uint32_t len, uint16_t flags,
+                     uint16_t next)
+{
+    struct desc d = { addr, len, flags, next };
+    guest_write(m, DESC + 16u * i, &d, sizeof(d));
+}
+
+static void publish(struct guest_mem *m, uint16_t idx, uint16_t head)
+{
+    guest_write(m, AVAIL + 4 + 2u * ((idx - 1) % 8), &head, 2);
+    guest_write(m, AVAIL + 2, &idx, 2);
+}
+
+static void virtqueue_checks(void **state)
+{
+    (void)state;
+    struct guest_mem m;
+    assert_int_equal(guest_mem_init(&m, 1 << 20, false), 0);
+    struct virtq q = { .size = 8, .desc_gpa = DESC, .avail_gpa = AVAIL, .used_gpa = USED };
+    assert_true(virtq_valid(&q, &m, 256));
+    q.ready = true;
+    struct virtq_chain c;
+    assert_int_equal(virtq_pop(&q, &m, &c), 0); /* empty */
+
+    put_desc(&m, 0, CMD, 12, VIRTQ_DESC_F_NEXT, 1);
+    put_desc(&m, 1, RSP, 64, VIRTQ_DESC_F_WRITE, 0);
+    publish(&m, 1, 0);
+    assert_int_equal(virtq_pop(&q, &m, &c), 1);
+    assert_int_equal(c.out_len, 12);
+    assert_int_equal(c.in_len, 64);
+    virtq_push(&q, &m, c.head, 10);
+    uint16_t used_idx;
+    guest_read(&m, USED + 2, &used_idx, 2);
+    assert_int_equal(used_idx, 1);
+
+    /* A loop: 0 -> 1 -> 0. */
+    put_desc(&m, 1, RSP, 64, VIRTQ_DESC_F_WRITE | VIRTQ_DESC_F_NEXT, 0);
+    publish(&m, 2, 0);
+    assert_int_equal(virtq_pop(&q, &m, &c), -1);
+    /* Head beyond the ring. */
+    q.last_avail = 2;
+    publish(&m, 3, 9);
+    assert_int_equal(virtq_pop(&q, &m, &c), -1);
+    /* An address outside RAM. */
+    q.last_avail = 3;
+    put_desc(&m, 2, 0xfffff000, 0x2000, 0, 0);
+    publish(&m, 4, 2);
+    assert_int_equal(virtq_pop(&q, &m, &c), -1);
+    /* Readable after writable. */
+    q.last_avail = 4;
+    put_desc(&m, 3, RSP, 8, VIRTQ_DESC_F_WRITE | VIRTQ_DESC_F_NEXT, 4);
+    put_desc(&m, 4, CMD, 8, 0, 0);
+    publish(&m, 5, 3);
+    assert_int_equal(virtq_pop(&q, &m, &c), -1);
+    /* Indirect descriptors were never offered. */
+    q.last_avail = 5;
+    put_desc(&m, 5, CMD, 16, VIRTQ_DESC_F_INDIRECT, 0);
+    publish(&m, 6, 5);
+    assert_int_equal(virtq_pop(&q, &m, &c), -1);
+    /* The guest claiming more than a ring's worth ahead. */
+    q.last_avail = 6;
+    uint16_t far = 6 + 9;
+    guest_write(&m, AVAIL + 2, &far, 2);
+    assert_int_equal(virtq_pop(&q, &m, &c), -1);
+
+    /* Invalid layouts are refused before the queue goes live. */
+    struct virtq v = q;
+    v.size = 6;
+    assert_false(virtq_valid(&v, &m, 256));
+    v.size = 512;
+    assert_false(virtq_valid(&v, &m, 256));
+    v = q;
+    v.used_gpa = (1 << 20) - 8;
+    assert_false(virtq_valid(&v, &m, 256));
+    v = q;
+    v.desc_gpa = DESC + 8;
+    assert_false(virtq_valid(&v, &m, 256));
+    guest_mem_free(&m);
+}
+
+static int irqs;
+static void count_irq(void *ctx) { (void)ctx; irqs++; }
+
+static void mmio_setup(struct virtio_mmio *mm)
+{
+    wr32(&virtio_mmio_ops, mm, 0x70, 0);
+    wr32(&virtio_mmio_ops, mm, 0x70, 3);
+    wr32(&virtio_mmio_ops, mm, 0x24, 1);
+    wr32(&virtio_mmio_ops, mm, 0x20, 1); /* VERSION_1 */
+    wr32(&virtio_mmio_ops, mm, 0x70, 11);
+    assert_int_equal(rd32(&virtio_mmio_ops, mm, 0x70) & 8, 8);
+    wr32(&virtio_mmio_ops, mm, 0x38, 8);
+    wr32(&virtio_mmio_ops, mm, 0x80, DESC);
+    wr32(&virtio_mmio_ops, mm, 0x90, AVAIL);
+    wr32(&virtio_mmio_ops, mm, 0xa0, USED);
+    wr32(&virtio_mmio_ops, mm, 0x44, 1);
+    assert_int_equal(rd32(&virtio_mmio_ops, mm, 0x44), 1);
+    wr32(&virtio_mmio_ops, mm, 0x70, 15);
+}
+
+static void virtio_tpm_round_trip(void **state)
+{
+    (void)state;
+    struct guest_mem m;
+    assert_int_equal(guest_mem_init(&m, 1 << 20, false), 0);
+    static struct fake_backend f;
+    static struct virtio_tpm t;
+    fake_backend_init(&f, 4096);
+    virtio_tpm_init(&t, &f.be, &m, count_irq, NULL);
+    struct virtio_mmio *mm = &t.mmio;
+    assert_int_equal(rd32(&virtio_mmio_ops, mm, 0x000), 0x74726976);
+    assert_int_equal(rd32(&virtio_mmio_ops, mm, 0x004), 2);
+    assert_int_equal(rd32(&virtio_mmio_ops, mm, 0x008), 62);
+    /* Features without VERSION_1 are refused. */
+    wr32(&virtio_mmio_ops, mm, 0x70, 3);
+    wr32(&virtio_mmio_ops, mm, 0x70, 11);
+    assert_int_equal(rd32(&virtio_mmio_ops, mm, 0x70) & 8, 0);
+    mmio_setup(mm);
+
+    guest_write(&m, CMD, get_random, 12);
+    put_desc(&m, 0, CMD, 12, VIRTQ_DESC_F_NEXT, 1);
+    put_desc(&m, 1, RSP, 64, VIRTQ_DESC_F_WRITE, 0);
+    publish(&m, 1, 0);
+    wr32(&virtio_mmio_ops, mm, 0x50, 0);
+    assert_int_equal(f.submits, 1);
+    f.rsp_len = 44;
+    irqs = 0;
+    fake_backend_complete(&f);
+    assert_int_equal(irqs, 1);
+    assert_int_equal(rd32(&virtio_mmio_ops, mm, 0x60), 1);
+    uint32_t used[2];
+    guest_read(&m, USED + 4, used, 8);
+    assert_int_equal(used[0], 0);
+    assert_int_equal(used[1], 44);
+
+    /* Too small for the answer: TPM_RC_SIZE in 10 bytes. */
+    put_desc(&m, 1, RSP, 16, VIRTQ_DESC_F_WRITE, 0);
+    publish(&m, 2, 0);
+    wr32(&virtio_mmio_ops, mm, 0x50, 0);
+    fake_backend_complete(&f);
+    guest_read(&m, USED + 12, used, 8);
+    assert_int_equal(used[1], 10);
+    uint8_t rsp[10];
+    guest_read(&m, RSP, rsp, 10);
+    assert_int_equal(tpm_response_code(rsp), 0x095);
+
+    /* A malformed chain breaks the device until it is reset. */
+    put_desc(&m, 0, 0xfff00000, 12, 0, 0);
+    publish(&m, 3, 0);
+    wr32(&virtio_mmio_ops, mm, 0x50, 0);
+    assert_int_equal(rd32(&virtio_mmio_ops, mm, 0x70) & 0x40, 0x40);
+    mmio_setup(mm);
+    assert_int_equal(rd32(&virtio_mmio_ops, mm, 0x70) & 0x40, 0);
+    virtio_tpm_destroy(&t);
+    guest_mem_free(&m);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(crb_command_round_trip),
+        cmocka_unit_test(crb_refuses_bad_sizes),
+        cmocka_unit_test(tis_fifo_state_machine),
+        cmocka_unit_test(virtqueue_checks),
+        cmocka_unit_test(virtio_tpm_round_trip),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
