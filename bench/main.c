@@ -1,8 +1,10 @@
 /* hearth-bench: measures hearth side by side with QEMU microvm. */
+#include "bench.h"
 #include "proc.h"
 #include "stats.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <getopt.h>
 #include <limits.h>
 #include <stdio.h>
@@ -11,17 +13,9 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
-#define DIR_MAX 1024 /* keeps every derived path within PATH_MAX */
-
-struct ctx {
-    char build[DIR_MAX];
-    char tmp[64];
-    const char *qemu;
-    int runs;
-};
-
-static void write_config(const struct ctx *c, const char *path, const char *payload,
-                         unsigned mem_mib, const char *args)
+void bench_write_config(const struct bench_ctx *c, const char *path, const char *payload,
+                        unsigned mem_mib, const char *args, const char *tpm_sock,
+                        const char *tpm_model)
 {
     FILE *f = fopen(path, "w");
     if (!f) {
@@ -30,13 +24,19 @@ static void write_config(const struct ctx *c, const char *path, const char *payl
     }
     fprintf(f,
             "{\"boot-source\": {\"kernel_image_path\": \"%s/guest/%s.elf\", \"boot_args\": \"%s\"},\n"
-            " \"machine-config\": {\"vcpu_count\": 1, \"mem_size_mib\": %u}}\n",
+            " \"machine-config\": {\"vcpu_count\": 1, \"mem_size_mib\": %u}",
             c->build, payload, args, mem_mib);
-    fclose(f);
+    if (tpm_sock)
+        fprintf(f, ",\n \"tpm\": {\"socket\": \"%s\", \"model\": \"%s\"}", tpm_sock, tpm_model);
+    fprintf(f, "}\n");
+    if (fclose(f) != 0) {
+        perror(path);
+        exit(1);
+    }
 }
 
 /* argv for one monitor booting `payload`; storage lives in `buf`. */
-static char **monitor_argv(const struct ctx *c, bool qemu, const char *payload, unsigned mem_mib,
+static char **monitor_argv(const struct bench_ctx *c, bool qemu, const char *payload, unsigned mem_mib,
                            char buf[][PATH_MAX], char **argv)
 {
     int n = 0;
@@ -57,7 +57,7 @@ static char **monitor_argv(const struct ctx *c, bool qemu, const char *payload, 
     } else {
         snprintf(buf[0], PATH_MAX, "%s/hearth", c->build);
         snprintf(buf[1], PATH_MAX, "%s/%s-%u.json", c->tmp, payload, mem_mib);
-        write_config(c, buf[1], payload, mem_mib, "");
+        bench_write_config(c, buf[1], payload, mem_mib, "", NULL, NULL);
         argv[n++] = buf[0];
         argv[n++] = "--config-file";
         argv[n++] = buf[1];
@@ -75,7 +75,7 @@ struct series {
     int n, failed;
 };
 
-static void sample(const struct ctx *c, bool qemu, const char *payload, unsigned mem, struct series *s)
+static void sample(const struct bench_ctx *c, bool qemu, const char *payload, unsigned mem, struct series *s)
 {
     char buf[2][PATH_MAX], *argv[32];
     struct proc_result r;
@@ -99,7 +99,7 @@ static void row(const char *name, struct series *s)
            w.p95, w.min, m.p50);
 }
 
-static int cmd_boot(struct ctx *c)
+int cmd_boot(struct bench_ctx *c)
 {
     static struct series h128, q128, h8g;
     for (int i = 0; i < c->runs; i++) {
@@ -160,22 +160,26 @@ static int cmd_boot(struct ctx *c)
 
 static void usage(void)
 {
-    fputs("Usage: hearth-bench boot [--build DIR] [--runs N] [--qemu PATH|--no-qemu]\n"
-          "  Boots the hello payload N times (default 20) with hearth (128 MiB and\n"
-          "  8192 MiB) and QEMU microvm, interleaved; prints median wall time from\n"
-          "  exec to exit, peak RSS, and each monitor's private memory excluding\n"
-          "  guest RAM (idle payload, /proc/PID/smaps).\n",
+    fputs("Usage: hearth-bench boot|tpm [--build DIR] [--runs N] [--qemu PATH|--no-qemu]\n"
+          "  boot: boots the hello payload N times (default 20) with hearth (128 MiB\n"
+          "        and 8192 MiB) and QEMU microvm, interleaved; prints median wall time\n"
+          "        from exec to exit, peak RSS, and each monitor's private memory\n"
+          "        excluding guest RAM (idle payload, /proc/PID/smaps).\n"
+          "  tpm:  TPM2_GetRandom round trips (raw swtpm socket, hearth's backend, the\n"
+          "        guest over CRB/TIS/virtio), tpm_basic boot to exit N times with\n"
+          "        hearth (CRB, TIS) and QEMU microvm + tpm-tis, and the TPM's memory.\n",
           stderr);
 }
 
 int main(int argc, char **argv)
 {
-    struct ctx c = { .runs = 20, .qemu = "/usr/bin/qemu-system-x86_64" };
+    struct bench_ctx c = { .runs = 20, .qemu = "/usr/bin/qemu-system-x86_64" };
     const char *build = "build";
-    if (argc < 2 || strcmp(argv[1], "boot") != 0) {
+    if (argc < 2 || (strcmp(argv[1], "boot") != 0 && strcmp(argv[1], "tpm") != 0)) {
         usage();
         return 2;
     }
+    bool tpm = strcmp(argv[1], "tpm") == 0;
     static const struct option opts[] = { { "build", required_argument, NULL, 'b' },
                                            { "runs", required_argument, NULL, 'n' },
                                            { "qemu", required_argument, NULL, 'q' },
@@ -194,7 +198,7 @@ int main(int argc, char **argv)
         }
     }
     char *abs = realpath(build, NULL);
-    if (c.runs < 1 || c.runs > 1000 || !abs || strlen(abs) >= DIR_MAX) {
+    if (c.runs < 1 || c.runs > 1000 || !abs || strlen(abs) >= BENCH_DIR_MAX) {
         fprintf(stderr, "hearth-bench: --runs must be 1..1000 and --build an existing directory\n");
         free(abs);
         return 2;
@@ -210,7 +214,7 @@ int main(int argc, char **argv)
         perror("mkdtemp");
         return 1;
     }
-    int r = cmd_boot(&c);
+    int r = tpm ? cmd_tpm(&c) : cmd_boot(&c);
     char cmd[96];
     snprintf(cmd, sizeof(cmd), "rm -rf %s", c.tmp);
     if (system(cmd) != 0)

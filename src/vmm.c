@@ -234,6 +234,7 @@ int vmm_run(const struct vm_config *cfg, const struct vmm_options *opt)
             else
                 log_error("VM stopped: %s", m->vm.stop_reason);
         }
+        trap_log_stats(&m->vm.traps);
         uint64_t unclaimed = trap_unclaimed_count(&m->vm.traps);
         if (unclaimed)
             log_warn("%llu guest accesses hit no device", (unsigned long long)unclaimed);

@@ -25,16 +25,21 @@ int trap_register(struct trap_registry *reg, enum trap_space space, uint64_t bas
         if (r->space == space && base < r->base + r->len && r->base < base + len)
             return -EEXIST;
     }
-    reg->ranges[reg->nranges++] =
-        (struct trap_range){ .space = space, .base = base, .len = len, .ops = ops, .dev = dev };
+    struct trap_range *r = &reg->ranges[reg->nranges++];
+    r->space = space;
+    r->base = base;
+    r->len = len;
+    r->ops = ops;
+    r->dev = dev;
+    atomic_init(&r->accesses, 0);
     return 0;
 }
 
-static const struct trap_range *find(const struct trap_registry *reg, enum trap_space space,
+static struct trap_range *find(struct trap_registry *reg, enum trap_space space,
                                      uint64_t addr, uint32_t len)
 {
     for (int i = 0; i < reg->nranges; i++) {
-        const struct trap_range *r = &reg->ranges[i];
+        struct trap_range *r = &reg->ranges[i];
         if (r->space != space || addr < r->base)
             continue;
         uint64_t off = addr - r->base;
@@ -71,7 +76,7 @@ static void note_unclaimed(struct trap_registry *reg, enum trap_space space, uin
 bool trap_dispatch(struct trap_registry *reg, enum trap_space space, uint64_t addr,
                    uint8_t *data, uint32_t len, bool is_write)
 {
-    const struct trap_range *r = NULL;
+    struct trap_range *r = NULL;
     if (len == 1 || len == 2 || len == 4 || len == 8)
         r = find(reg, space, addr, len);
     if (!r) {
@@ -80,6 +85,7 @@ bool trap_dispatch(struct trap_registry *reg, enum trap_space space, uint64_t ad
         note_unclaimed(reg, space, addr, len, is_write);
         return false;
     }
+    atomic_fetch_add_explicit(&r->accesses, 1, memory_order_relaxed);
     trap_fn *fn = is_write ? r->ops->write : r->ops->read;
     if (fn)
         fn(r->dev, addr - r->base, data, len);
@@ -91,4 +97,15 @@ bool trap_dispatch(struct trap_registry *reg, enum trap_space space, uint64_t ad
 uint64_t trap_unclaimed_count(struct trap_registry *reg)
 {
     return atomic_load(&reg->unclaimed);
+}
+
+void trap_log_stats(struct trap_registry *reg)
+{
+    for (int i = 0; i < reg->nranges; i++) {
+        struct trap_range *r = &reg->ranges[i];
+        uint64_t n = atomic_load(&r->accesses);
+        if (n)
+            log_debug("%s at 0x%llx: %llu guest accesses", r->ops->name,
+                      (unsigned long long)r->base, (unsigned long long)n);
+    }
 }

@@ -31,6 +31,7 @@ struct trap_range {
     uint64_t base, len;
     const struct trap_ops *ops;
     void *dev;
+    atomic_uint_fast64_t accesses; /* VM exits this range handled */
 };
 
 struct trap_registry {
@@ -57,5 +58,8 @@ bool trap_dispatch(struct trap_registry *reg, enum trap_space space, uint64_t ad
                    uint8_t *data, uint32_t len, bool is_write);
 
 uint64_t trap_unclaimed_count(struct trap_registry *reg);
+
+/* Logs (at Debug) how many guest accesses each device handled. */
+void trap_log_stats(struct trap_registry *reg);
 
 #endif

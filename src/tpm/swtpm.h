@@ -38,6 +38,8 @@ struct swtpm {
     uint8_t rsp[TPM_BUFFER_MAX];
 
     uint64_t commands, failures; /* for tests and metrics */
+    uint64_t latency_ns_total, latency_ns_max; /* submit to response, per command */
+    uint64_t submitted_ns;
 };
 
 extern const struct tpm_backend_ops swtpm_backend_ops;
@@ -51,6 +53,10 @@ int swtpm_open(struct swtpm *s, const char *ctrl_path, int timeout_ms, char *err
 
 /* Starts the command thread; fills `b` to use this backend. */
 int swtpm_start(struct swtpm *s, struct tpm_backend *b);
+
+/* Logs (at Info) how many commands ran and their submit-to-response
+ * latency: the monitor's and swtpm's share of a guest's TPM command. */
+void swtpm_log_stats(struct swtpm *s);
 
 /* Stops the thread (abandoning a command in flight), sends SHUTDOWN, and
  * closes everything. Safe after a failed or partial open. */

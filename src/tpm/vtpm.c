@@ -116,6 +116,7 @@ void vtpm_detach(struct vtpm *t)
 {
     if (!t->backend_open)
         return;
+    swtpm_log_stats(&t->swtpm);
     swtpm_close(&t->swtpm);
     t->backend_open = false;
     if (t->model == TPM_MODEL_CRB)
