@@ -12,15 +12,8 @@ static struct tpm_ctx t;
 
 void guest_main(const struct boot_info *bi)
 {
-    t.drv = tpm_driver_from_cmdline(bi);
-    if (!tap_ok(t.drv != NULL, "transport chosen on the command line"))
+    if (!tpm_open(&t, bi))
         return;
-    if (!tap_ok(t.drv->probe() == 0, "%s interface probed", t.drv->name))
-        return;
-    bool started_here;
-    int st = tpm_auto_startup(&t, &started_here);
-    tap_ok(st == 0, "SelfTest(full) after %s", started_here ? "TPM2_Startup from the guest"
-                                                            : "the monitor's TPM2_Startup");
 
     uint32_t manufacturer = 0, fw = 0, inbuf = 0;
     int rc = tpm_get_property(&t, TPM_PT_MANUFACTURER, &manufacturer);

@@ -6,11 +6,8 @@ static struct tpm_ctx t;
 
 void guest_main(const struct boot_info *bi)
 {
-    t.drv = tpm_driver_from_cmdline(bi);
-    if (!tap_ok(t.drv && t.drv->probe() == 0, "TPM probed"))
+    if (!tpm_open(&t, bi))
         return;
-    bool started;
-    tpm_auto_startup(&t, &started);
     uint64_t n = opt_u64(bi, "count", 100), ok = 0;
     uint8_t r[32];
     mmio_write8(0xc0000000ull, 123);

@@ -294,11 +294,8 @@ static void virtio_attack(void)
 
 void guest_main(const struct boot_info *bi)
 {
-    t.drv = tpm_driver_from_cmdline(bi);
-    if (!tap_ok(t.drv && t.drv->probe() == 0, "TPM probed"))
+    if (!tpm_open(&t, bi))
         return;
-    bool started;
-    tpm_auto_startup(&t, &started);
     if (t.drv == &tpm_crb_driver)
         crb_attack();
     else if (t.drv == &tpm_tis_driver)

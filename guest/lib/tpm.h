@@ -60,6 +60,9 @@ struct tpm_ctx {
     int rsp_len;
 };
 int tpm_run(struct tpm_ctx *t, struct tpm_cmd *c);
+/* The usual start of a TPM payload: picks the driver from tpm=, probes it
+ * and runs tpm_auto_startup, reporting each step as a TAP result. */
+bool tpm_open(struct tpm_ctx *t, const struct boot_info *bi);
 int tpm_get_property(struct tpm_ctx *t, uint32_t property, uint32_t *value);
 int tpm_self_test(struct tpm_ctx *t);
 /* As Linux's tpm2_auto_startup: SelfTest, and TPM2_Startup(CLEAR) when the

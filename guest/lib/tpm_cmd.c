@@ -192,3 +192,16 @@ const struct tpm_driver *tpm_driver_from_cmdline(const struct boot_info *bi)
         return &tpm_virtio_driver;
     return NULL;
 }
+
+bool tpm_open(struct tpm_ctx *t, const struct boot_info *bi)
+{
+    t->drv = tpm_driver_from_cmdline(bi);
+    if (!tap_ok(t->drv != NULL, "transport chosen on the command line"))
+        return false;
+    if (!tap_ok(t->drv->probe() == 0, "%s interface probed", t->drv->name))
+        return false;
+    bool started_here;
+    int rc = tpm_auto_startup(t, &started_here);
+    return tap_ok(rc == 0, "SelfTest(full) after %s (rc 0x%x)",
+                  started_here ? "TPM2_Startup from the guest" : "the monitor's TPM2_Startup", rc);
+}

@@ -14,7 +14,7 @@ for model in crb tis virtio; do
     expect_out "ok 2 - $model interface probed"
     expect_out 'PCR 10 == SHA-256\(old \|\| digest\)'
     expect_out 'EK certificate in NV 0x01c00002'
-    expect_out "ok 3 - SelfTest\(full\) after the monitor's TPM2_Startup"
+    expect_out "ok 3 - SelfTest\(full\) after the monitor's TPM2_Startup \(rc 0x0\)"
     # hearth sent SHUTDOWN: swtpm is gone, with its socket.
     for _ in $(seq 50); do kill -0 "$SWTPM_PID" 2> /dev/null || break; sleep 0.05; done
     CHECKS=$((CHECKS + 1))
@@ -23,7 +23,7 @@ for model in crb tis virtio; do
     start_swtpm "$model-hostile"
     tpm_config tpm_hostile.elf "$model" ""
     run_hearth
-    expect_clean_run 6
+    expect_clean_run 8
     expect_out 'a good command works after'
 done
 
@@ -32,11 +32,7 @@ done
 # line, like every virtio-mmio device.
 for model in crb tis virtio; do
     start_swtpm "acpi-$model"
-    cat > "$T/vm.json" <<JSON
-{"boot-source": {"kernel_image_path": "$GUEST/acpi.elf", "boot_args": "vcpus=1 dump=1"},
- "machine-config": {"vcpu_count": 1, "mem_size_mib": 128},
- "tpm": {"socket": "$SOCK", "model": "$model"}}
-JSON
+    tpm_config acpi.elf "$model" "vcpus=1 dump=1"
     run_hearth
     expect_clean_run 8
     case $model in
@@ -62,14 +58,10 @@ JSON
     esac
 done
 start_swtpm cmdline-virtio
-cat > "$T/vm.json" <<JSON
-{"boot-source": {"kernel_image_path": "$GUEST/bootinfo.elf", "boot_args": "kind=pvh mem_mib=128"},
- "machine-config": {"vcpu_count": 1, "mem_size_mib": 128},
- "tpm": {"socket": "$SOCK", "model": "virtio"}}
-JSON
+tpm_config bootinfo.elf virtio "kind=pvh mem_mib=128"
 run_hearth
 expect_clean_run 9
-expect_out '^# cmdline: kind=pvh mem_mib=128 virtio_mmio.device=4K@0xc0001000:5$'
+expect_out '^# cmdline: tpm=virtio kind=pvh mem_mib=128 virtio_mmio.device=4K@0xc0001000:5$'
 
 # Start-up errors name the problem and leave nothing running.
 tpm_error() { # EXPECTED_LOG

@@ -24,7 +24,7 @@ fault() {
     wait "$pid"
     RC=$?
     [ "$2" = STOP ] && kill -9 "$SWTPM_PID"
-    expect_clean_run 3
+    expect_clean_run 5
     expect_out '^# tpm failed after [0-9]+ commands: rc 0x101'
     CHECKS=$((CHECKS + 1))
     [ "$(grep -c 'vTPM failed' "$T/log")" -eq 1 ] || fail "the failure was not logged exactly once"
