@@ -129,6 +129,27 @@ static void set_topology(struct kvm_cpuid_entry2 *e, int id, int nvcpus, bool sm
     }
 }
 
+/* KVM may list leaf 0xB with fewer sub-leaves than the topology needs:
+ * make sure SMT (0), core (1) and the terminating level (2) exist. */
+static void add_topology_subleaves(struct kvm_cpuid2 *cpuid, uint32_t cap)
+{
+    bool has_b = false, has[3] = { false, false, false };
+    for (uint32_t i = 0; i < cpuid->nent; i++) {
+        const struct kvm_cpuid_entry2 *e = &cpuid->entries[i];
+        if (e->function == 0 && e->eax >= 0xb)
+            has_b = true;
+        if (e->function == 0xb && e->index < 3)
+            has[e->index] = true;
+    }
+    for (uint32_t sub = 0; has_b && sub < 3; sub++) {
+        if (has[sub] || cpuid->nent >= cap)
+            continue;
+        cpuid->entries[cpuid->nent++] = (struct kvm_cpuid_entry2){
+            .function = 0xb, .index = sub, .flags = KVM_CPUID_FLAG_SIGNIFCANT_INDEX,
+        };
+    }
+}
+
 static int setup_cpuid(struct vm *vm, struct vcpu *v, bool smt)
 {
     int nent = 128;
@@ -137,7 +158,7 @@ static int setup_cpuid(struct vm *vm, struct vcpu *v, bool smt)
         cpuid = calloc(1, sizeof(*cpuid) + (size_t)nent * sizeof(cpuid->entries[0]));
         if (!cpuid)
             return -ENOMEM;
-        cpuid->nent = (uint32_t)nent;
+        cpuid->nent = (uint32_t)nent - 3; /* room for add_topology_subleaves */
         if (ioctl(vm->kvm_fd, KVM_GET_SUPPORTED_CPUID, cpuid) == 0)
             break;
         int e = errno;
@@ -146,6 +167,7 @@ static int setup_cpuid(struct vm *vm, struct vcpu *v, bool smt)
             return -e;
         nent *= 2;
     }
+    add_topology_subleaves(cpuid, (uint32_t)nent);
     for (uint32_t i = 0; i < cpuid->nent; i++)
         set_topology(&cpuid->entries[i], v->id, vm->nvcpus, smt);
     int r = ioctl(v->fd, KVM_SET_CPUID2, cpuid) < 0 ? -errno : 0;
