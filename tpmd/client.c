@@ -1,0 +1,93 @@
+/* hearth-tpm: a small client of hearth-tpmd for scripts.
+ *   hearth-tpm [--socket PATH] alloc | free ID | status | list | ca
+ *   hearth-tpm [--socket PATH] raw METHOD PATH
+ * Prints the response body; exits 0 for 2xx, 1 otherwise. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+static int request(const char *sock, const char *method, const char *path, int *status,
+                   char **body)
+{
+    struct sockaddr_un sa = { .sun_family = AF_UNIX };
+    snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", sock);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+        fprintf(stderr, "hearth-tpm: %s: %s\n", sock, strerror(errno));
+        return -1;
+    }
+    char req[1024];
+    int n = snprintf(req, sizeof(req),
+                     "%s %s HTTP/1.1\r\nHost: localhost\r\nContent-Length: 0\r\n"
+                     "Connection: close\r\n\r\n", method, path);
+    if (write(fd, req, (size_t)n) != n) {
+        close(fd);
+        return -1;
+    }
+    size_t cap = 65536, len = 0;
+    char *buf = malloc(cap + 1);
+    ssize_t r;
+    while (buf && (r = read(fd, buf + len, cap - len)) > 0)
+        if ((len += (size_t)r) == cap)
+            break;
+    close(fd);
+    if (!buf || len == 0 || sscanf(buf, "HTTP/1.%*c %d", status) != 1) {
+        free(buf);
+        fprintf(stderr, "hearth-tpm: no valid HTTP response\n");
+        return -1;
+    }
+    buf[len] = 0;
+    char *b = strstr(buf, "\r\n\r\n");
+    *body = strdup(b ? b + 4 : "");
+    free(buf);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    const char *sock = getenv("HEARTH_TPMD_SOCKET");
+    int i = 1;
+    if (argc > 2 && strcmp(argv[1], "--socket") == 0) {
+        sock = argv[2];
+        i = 3;
+    }
+    if (!sock || i >= argc) {
+        fprintf(stderr, "usage: hearth-tpm [--socket PATH] alloc | free ID | status | list | ca"
+                        " | raw METHOD PATH\n(or set HEARTH_TPMD_SOCKET)\n");
+        return 2;
+    }
+    const char *cmd = argv[i], *method, *path;
+    char buf[256];
+    if (strcmp(cmd, "alloc") == 0)
+        method = "POST", path = "/vtpms";
+    else if (strcmp(cmd, "free") == 0 && i + 1 < argc) {
+        snprintf(buf, sizeof(buf), "/vtpms/%s", argv[i + 1]);
+        method = "DELETE", path = buf;
+    } else if (strcmp(cmd, "status") == 0)
+        method = "GET", path = "/pool";
+    else if (strcmp(cmd, "list") == 0)
+        method = "GET", path = "/vtpms";
+    else if (strcmp(cmd, "ca") == 0)
+        method = "GET", path = "/ca";
+    else if (strcmp(cmd, "raw") == 0 && i + 2 < argc)
+        method = argv[i + 1], path = argv[i + 2];
+    else {
+        fprintf(stderr, "hearth-tpm: unknown command %s\n", cmd);
+        return 2;
+    }
+    int status = 0;
+    char *body = NULL;
+    if (request(sock, method, path, &status, &body) < 0)
+        return 1;
+    fputs(body, stdout);
+    if (*body && body[strlen(body) - 1] != '\n')
+        putchar('\n');
+    free(body);
+    if (status < 200 || status > 299)
+        fprintf(stderr, "hearth-tpm: HTTP %d\n", status);
+    return status >= 200 && status <= 299 ? 0 : 1;
+}

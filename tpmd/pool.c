@@ -1,0 +1,369 @@
+/* Pool bookkeeping, manufacture workers, health checks and recovery. */
+#include "pool.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void sample_add(struct samples *s, double v)
+{
+    s->v[s->next] = v;
+    s->next = (s->next + 1) % POOL_SAMPLES;
+    if (s->n < POOL_SAMPLES)
+        s->n++;
+}
+
+static int cmp(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static json_t *percentiles(const struct samples *s)
+{
+    double v[POOL_SAMPLES];
+    memcpy(v, s->v, sizeof(double) * (size_t)s->n);
+    qsort(v, (size_t)s->n, sizeof(double), cmp);
+    json_t *o = json_object();
+    json_object_set_new(o, "n", json_integer(s->n));
+    static const struct { const char *k; double q; } qs[] = { { "p50", 50 }, { "p95", 95 }, { "p99", 99 } };
+    for (size_t i = 0; i < 3; i++) {
+        size_t rank = (size_t)ceil(qs[i].q / 100.0 * s->n);
+        json_object_set_new(o, qs[i].k, s->n ? json_real(v[rank ? rank - 1 : 0]) : json_null());
+    }
+    return o;
+}
+
+/* The decayed allocation rate (10 s time constant). Lock held. */
+static double rate_locked(struct pool *p)
+{
+    double now = now_s();
+    p->rate *= exp(-(now - p->rate_at) / 10.0);
+    p->rate_at = now;
+    return p->rate;
+}
+
+/* How many ready vTPMs to keep: enough for the next horizon of demand at
+ * the recent rate, within min/max and the live-vTPM limit. Lock held. */
+static int target_locked(struct pool *p)
+{
+    if (p->opts.max == 0)
+        return 0;
+    int want = (int)ceil(rate_locked(p) * p->opts.horizon_s);
+    if (want < p->opts.min)
+        want = p->opts.min;
+    if (want > p->opts.max)
+        want = p->opts.max;
+    int room = p->opts.max_vtpms - p->allocated;
+    return want < room ? want : (room > 0 ? room : 0);
+}
+
+static void insert_locked(struct pool *p, struct vtpm *v)
+{
+    v->next = p->list;
+    p->list = v;
+    if (v->state == VTPM_READY)
+        p->ready++;
+    else
+        p->allocated++;
+}
+
+static struct vtpm *unlink_locked(struct pool *p, struct vtpm *v)
+{
+    for (struct vtpm **pp = &p->list; *pp; pp = &(*pp)->next) {
+        if (*pp == v) {
+            *pp = v->next;
+            if (v->state == VTPM_READY)
+                p->ready--;
+            else
+                p->allocated--;
+            return v;
+        }
+    }
+    return NULL;
+}
+
+static void *worker(void *arg)
+{
+    struct pool *p = arg;
+    pthread_mutex_lock(&p->lock);
+    for (;;) {
+        while (!p->stopping && (p->ready + p->manufacturing >= target_locked(p) ||
+                                p->manufacturing >= p->opts.concurrency))
+            pthread_cond_wait(&p->cond, &p->lock);
+        if (p->stopping)
+            break;
+        p->manufacturing++;
+        pthread_mutex_unlock(&p->lock);
+        struct vtpm *v = calloc(1, sizeof(*v));
+        char err[256];
+        int r = v ? vtpm_create(&p->vopts, p->ca, v, err, sizeof(err)) : -1;
+        pthread_mutex_lock(&p->lock);
+        p->manufacturing--;
+        if (r == 0) {
+            sample_add(&p->manufacture_ms, v->manufacture_ms);
+            insert_locked(p, v);
+        } else {
+            p->failed++;
+            free(v);
+            fprintf(stderr, "hearth-tpmd: manufacture failed: %s\n", v ? err : "out of memory");
+            /* Do not spin on a persistent failure. */
+            pthread_mutex_unlock(&p->lock);
+            sleep(1);
+            pthread_mutex_lock(&p->lock);
+        }
+        pthread_cond_broadcast(&p->cond);
+    }
+    pthread_mutex_unlock(&p->lock);
+    return NULL;
+}
+
+/* Every half second: ready vTPMs whose swtpm died are replaced; surplus
+ * ready ones beyond the (decayed) target are wiped. */
+static void *health(void *arg)
+{
+    struct pool *p = arg;
+    pthread_mutex_lock(&p->lock);
+    while (!p->stopping) {
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_nsec += 500000000;
+        if (until.tv_nsec >= 1000000000) {
+            until.tv_sec++;
+            until.tv_nsec -= 1000000000;
+        }
+        pthread_cond_timedwait(&p->cond, &p->lock, &until);
+        if (p->stopping)
+            break;
+        int target = target_locked(p);
+        struct vtpm *v = p->list, *next;
+        for (; v; v = next) {
+            next = v->next;
+            if (v->state != VTPM_READY)
+                continue;
+            bool dead = !vtpm_alive(v);
+            if (!dead && p->ready <= target)
+                continue;
+            unlink_locked(p, v);
+            if (dead)
+                p->failed++;
+            pthread_mutex_unlock(&p->lock);
+            vtpm_wipe(v);
+            free(v);
+            pthread_mutex_lock(&p->lock);
+            next = p->list; /* the list may have changed meanwhile */
+            pthread_cond_broadcast(&p->cond);
+        }
+    }
+    pthread_mutex_unlock(&p->lock);
+    return NULL;
+}
+
+static void recover(struct pool *p)
+{
+    char base[700];
+    snprintf(base, sizeof(base), "%s/vtpms", p->vopts.state_dir);
+    DIR *d = opendir(base);
+    if (!d)
+        return;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (e->d_name[0] == '.' || strlen(e->d_name) != 32)
+            continue;
+        struct vtpm *v = calloc(1, sizeof(*v));
+        if (!v)
+            break;
+        char err[256];
+        if (vtpm_load(p->vopts.state_dir, e->d_name, v) < 0) {
+            vtpm_wipe(v); /* a manufacture the crash interrupted */
+            free(v);
+            continue;
+        }
+        if (v->state == VTPM_ALLOCATED) {
+            /* Somebody holds it: keep it, and make sure its swtpm runs. */
+            if (!vtpm_alive(v) && vtpm_start_swtpm(&p->vopts, v, err, sizeof(err)) == 0)
+                vtpm_save_status(v);
+            insert_locked(p, v);
+        } else if (vtpm_alive(v)) {
+            insert_locked(p, v); /* never handed out: safe to adopt */
+        } else {
+            vtpm_wipe(v);
+            free(v);
+        }
+    }
+    closedir(d);
+}
+
+int pool_start(struct pool *p, const struct pool_opts *o, const struct vtpm_opts *vo,
+               const struct ca *ca, char *err, size_t errlen)
+{
+    memset(p, 0, sizeof(*p));
+    pthread_mutex_init(&p->lock, NULL);
+    pthread_condattr_t ca_attr;
+    pthread_condattr_init(&ca_attr);
+    pthread_cond_init(&p->cond, &ca_attr);
+    p->opts = *o;
+    p->vopts = *vo;
+    p->ca = ca;
+    p->rate_at = now_s();
+    recover(p);
+    int n = o->concurrency < POOL_MAX_WORKERS ? o->concurrency : POOL_MAX_WORKERS;
+    for (int i = 0; i < n; i++) {
+        if (pthread_create(&p->workers[i], NULL, worker, p)) {
+            snprintf(err, errlen, "starting pool workers failed");
+            return -1;
+        }
+        p->nworkers++;
+    }
+    if (pthread_create(&p->health, NULL, health, p)) {
+        snprintf(err, errlen, "starting the health thread failed");
+        return -1;
+    }
+    return 0;
+}
+
+void pool_stop(struct pool *p)
+{
+    pthread_mutex_lock(&p->lock);
+    p->stopping = true;
+    pthread_cond_broadcast(&p->cond);
+    pthread_mutex_unlock(&p->lock);
+    for (int i = 0; i < p->nworkers; i++)
+        pthread_join(p->workers[i], NULL);
+    pthread_join(p->health, NULL);
+    /* Ready vTPMs keep running: the next start re-adopts them. */
+    for (struct vtpm *v = p->list, *n; v; v = n) {
+        n = v->next;
+        free(v);
+    }
+    p->list = NULL;
+}
+
+int pool_allocate(struct pool *p, struct vtpm *out, double *alloc_ms, char *err, size_t errlen)
+{
+    double t0 = now_s();
+    pthread_mutex_lock(&p->lock);
+    rate_locked(p);
+    p->rate += 1.0 / 10.0;
+    for (;;) {
+        struct vtpm *pick = NULL;
+        for (struct vtpm *v = p->list; v; v = v->next)
+            if (v->state == VTPM_READY)
+                pick = v; /* the oldest ready one ends the list */
+        if (!pick)
+            break;
+        if (!vtpm_alive(pick)) {
+            unlink_locked(p, pick);
+            p->failed++;
+            pthread_mutex_unlock(&p->lock);
+            vtpm_wipe(pick);
+            free(pick);
+            pthread_mutex_lock(&p->lock);
+            continue;
+        }
+        p->ready--;
+        p->allocated++;
+        pick->state = VTPM_ALLOCATED;
+        pick->ondemand = false;
+        int r = vtpm_save_status(pick);
+        *out = *pick;
+        *alloc_ms = (now_s() - t0) * 1000;
+        sample_add(&p->alloc_ms, *alloc_ms);
+        pthread_cond_broadcast(&p->cond); /* refill */
+        pthread_mutex_unlock(&p->lock);
+        if (r < 0) {
+            snprintf(err, errlen, "recording the allocation failed");
+            return -EIO;
+        }
+        return 0;
+    }
+    /* Nothing ready: manufacture on demand, if the limits allow. */
+    if (p->allocated + p->manufacturing >= p->opts.max_vtpms) {
+        pthread_cond_broadcast(&p->cond);
+        pthread_mutex_unlock(&p->lock);
+        snprintf(err, errlen, "at the limit of %d live vTPMs", p->opts.max_vtpms);
+        return -EAGAIN;
+    }
+    p->manufacturing++;
+    pthread_cond_broadcast(&p->cond);
+    pthread_mutex_unlock(&p->lock);
+    struct vtpm *v = calloc(1, sizeof(*v));
+    int r = v ? vtpm_create(&p->vopts, p->ca, v, err, errlen) : -ENOMEM;
+    if (r == 0) {
+        v->state = VTPM_ALLOCATED;
+        v->ondemand = true;
+        r = vtpm_save_status(v);
+    }
+    pthread_mutex_lock(&p->lock);
+    p->manufacturing--;
+    if (r == 0) {
+        insert_locked(p, v);
+        sample_add(&p->manufacture_ms, v->manufacture_ms);
+        *out = *v;
+        *alloc_ms = (now_s() - t0) * 1000;
+        sample_add(&p->alloc_ms, *alloc_ms);
+    } else {
+        p->failed++;
+        if (v)
+            vtpm_wipe(v);
+        free(v);
+    }
+    pthread_cond_broadcast(&p->cond);
+    pthread_mutex_unlock(&p->lock);
+    return r < 0 ? -EIO : 0;
+}
+
+int pool_free(struct pool *p, const char *id)
+{
+    pthread_mutex_lock(&p->lock);
+    struct vtpm *v = p->list;
+    while (v && strcmp(v->id, id) != 0)
+        v = v->next;
+    if (!v || v->state != VTPM_ALLOCATED) {
+        pthread_mutex_unlock(&p->lock);
+        return v ? -EBUSY : -ENOENT;
+    }
+    unlink_locked(p, v);
+    pthread_cond_broadcast(&p->cond);
+    pthread_mutex_unlock(&p->lock);
+    vtpm_wipe(v);
+    free(v);
+    return 0;
+}
+
+json_t *pool_status_json(struct pool *p)
+{
+    pthread_mutex_lock(&p->lock);
+    json_t *o = json_pack("{s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:f}", "ready", p->ready,
+                          "manufacturing", p->manufacturing, "in_use", p->allocated, "failed",
+                          p->failed, "target", target_locked(p), "min", p->opts.min, "max",
+                          p->opts.max, "allocation_rate_per_s", rate_locked(p));
+    json_object_set_new(o, "allocate_ms", percentiles(&p->alloc_ms));
+    json_object_set_new(o, "manufacture_ms", percentiles(&p->manufacture_ms));
+    pthread_mutex_unlock(&p->lock);
+    return o;
+}
+
+json_t *pool_list_json(struct pool *p)
+{
+    json_t *a = json_array();
+    pthread_mutex_lock(&p->lock);
+    for (struct vtpm *v = p->list; v; v = v->next)
+        json_array_append_new(a, json_pack("{s:s, s:s, s:s, s:i}", "id", v->id, "state",
+                                           v->state == VTPM_READY ? "ready" : "allocated",
+                                           "ctrl_socket", v->sock, "pid", (int)v->pid));
+    pthread_mutex_unlock(&p->lock);
+    return a;
+}

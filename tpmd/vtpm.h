@@ -1,0 +1,53 @@
+/* One vTPM managed by hearth-tpmd: its directory (state, control socket,
+ * pid, status), manufacture, hardened swtpm start, health and wipe. */
+#ifndef TPMD_VTPM_H
+#define TPMD_VTPM_H
+
+#include "ca.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+enum vtpm_state { VTPM_READY, VTPM_ALLOCATED };
+
+struct vtpm {
+    char id[33];
+    enum vtpm_state state;
+    pid_t pid;
+    char dir[700];
+    char sock[760];
+    double manufacture_ms;
+    bool ondemand;
+    struct vtpm *next;
+};
+
+struct vtpm_opts {
+    const char *state_dir;
+    bool ecc;          /* EK algorithm: ECC P-256 instead of RSA-2048 */
+    const char *user;  /* run swtpm as this user; NULL: root */
+};
+
+/* Creates STATE/vtpms/<new random id>, manufactures the TPM state with
+ * swtpm_setup (EK, EK certificate and platform certificate signed by the
+ * CA, NV locked) and starts its swtpm. On failure nothing is left behind. */
+int vtpm_create(const struct vtpm_opts *o, const struct ca *ca, struct vtpm *v, char *err,
+                size_t errlen);
+
+/* Starts swtpm for an existing state (used by create and by recovery). */
+int vtpm_start_swtpm(const struct vtpm_opts *o, struct vtpm *v, char *err, size_t errlen);
+
+/* True while v's swtpm process runs (and is really v's: checked against
+ * its command line, so a recycled pid does not count). */
+bool vtpm_alive(const struct vtpm *v);
+
+/* Records the state on disk (status file, written atomically). */
+int vtpm_save_status(const struct vtpm *v);
+
+/* Stops v's swtpm and removes its directory; the id is never used again. */
+void vtpm_wipe(struct vtpm *v);
+
+/* Reads STATE/vtpms/<id> back after a restart. -1 when incomplete. */
+int vtpm_load(const char *state_dir, const char *id, struct vtpm *v);
+
+#endif
