@@ -1,8 +1,10 @@
 /* hearth-tpm: a small client of hearth-tpmd for scripts.
  *   hearth-tpm [--socket PATH] alloc | free ID | status | list | ca
  *   hearth-tpm [--socket PATH] raw METHOD PATH
- * Prints the response body; exits 0 for 2xx, 1 otherwise. */
+ * Prints the response body (with --include first, the status line and
+ * headers); exits 0 for 2xx, 1 otherwise. */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,7 +13,7 @@
 #include <unistd.h>
 
 static int request(const char *sock, const char *method, const char *path, int *status,
-                   char **body)
+                   char **head, char **body)
 {
     struct sockaddr_un sa = { .sun_family = AF_UNIX };
     snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", sock);
@@ -43,6 +45,7 @@ static int request(const char *sock, const char *method, const char *path, int *
     buf[len] = 0;
     char *b = strstr(buf, "\r\n\r\n");
     *body = strdup(b ? b + 4 : "");
+    *head = strndup(buf, b ? (size_t)(b - buf) : len);
     free(buf);
     return 0;
 }
@@ -51,12 +54,17 @@ int main(int argc, char **argv)
 {
     const char *sock = getenv("HEARTH_TPMD_SOCKET");
     int i = 1;
-    if (argc > 2 && strcmp(argv[1], "--socket") == 0) {
-        sock = argv[2];
-        i = 3;
+    bool include = false;
+    for (; i < argc; i++) {
+        if (strcmp(argv[i], "--socket") == 0 && i + 1 < argc)
+            sock = argv[++i];
+        else if (strcmp(argv[i], "--include") == 0)
+            include = true;
+        else
+            break;
     }
     if (!sock || i >= argc) {
-        fprintf(stderr, "usage: hearth-tpm [--socket PATH] alloc | free ID | status | list | ca"
+        fprintf(stderr, "usage: hearth-tpm [--socket PATH] [--include] alloc | free ID | status | list | ca"
                         " | raw METHOD PATH\n(or set HEARTH_TPMD_SOCKET)\n");
         return 2;
     }
@@ -80,9 +88,12 @@ int main(int argc, char **argv)
         return 2;
     }
     int status = 0;
-    char *body = NULL;
-    if (request(sock, method, path, &status, &body) < 0)
+    char *head = NULL, *body = NULL;
+    if (request(sock, method, path, &status, &head, &body) < 0)
         return 1;
+    if (include)
+        printf("%s\n\n", head);
+    free(head);
     fputs(body, stdout);
     if (*body && body[strlen(body) - 1] != '\n')
         putchar('\n');

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 /* Measured: an idle swtpm with a manufactured state holds about 1 MiB of
@@ -35,6 +36,23 @@ static int bad(const char *msg, const char *arg)
 {
     fprintf(stderr, "hearth-tpmd: %s%s%s\n%s", msg, arg ? ": " : "", arg ? arg : "", usage);
     return 2;
+}
+
+/* Whether `user` can reach `dir` (every ancestor searchable for it). */
+static bool user_can_reach(const char *user, const char *dir)
+{
+    struct passwd *pw = getpwnam(user);
+    if (!pw)
+        return false;
+    pid_t pid = fork();
+    if (pid == 0) {
+        if (setgid(pw->pw_gid) < 0 || setuid(pw->pw_uid) < 0)
+            _exit(1);
+        _exit(access(dir, X_OK) == 0 ? 0 : 1);
+    }
+    int status;
+    return pid > 0 && waitpid(pid, &status, 0) == pid && WIFEXITED(status) &&
+           WEXITSTATUS(status) == 0;
 }
 
 static bool parse_int(const char *s, int min, int max, int *out)
@@ -113,6 +131,11 @@ int main(int argc, char **argv)
         return 1;
     }
     vo.state_dir = real;
+    if (user && !user_can_reach(user, real)) {
+        fprintf(stderr, "hearth-tpmd: warning: user %s cannot reach %s (a parent directory is not "
+                        "searchable); swtpm runs as root\n", user, real);
+        user = NULL;
+    }
     vo.user = user;
 
     sigset_t set;

@@ -14,7 +14,7 @@ CHECKS=0
 
 fail() {
     echo "FAIL: $*"
-    for f in out log err; do
+    for f in out log err tpmd.log; do
         if [ -s "$T/$f" ]; then
             echo "--- $f (last 40 lines)"
             tail -n 40 "$T/$f"

@@ -1,0 +1,166 @@
+#!/bin/bash
+# hearth-tpmd: the pool fills, allocations come from it (or are manufactured
+# on demand), a VM boots with an allocated vTPM, certificates verify against
+# the daemon's CA, swtpm runs hardened, errors are clear, concurrent clients
+# never share a vTPM, exhaustion answers 503, a dead ready swtpm is
+# replaced, and a kill -9 of the daemon loses nothing.
+. "$(dirname "$0")/lib.sh"
+command -v openssl > /dev/null || fail "openssl is not installed"
+TPMD=$BUILD/hearth-tpmd
+CLIENT=$BUILD/hearth-tpm
+STATE=$T/state
+chmod 711 "$T" # swtpm runs as its own user, which must reach the state dir
+export HEARTH_TPMD_SOCKET=$T/api.sock
+DAEMON=
+
+start_daemon() { # ARGS...: returns once the daemon answers
+    "$TPMD" --socket "$HEARTH_TPMD_SOCKET" --state-dir "$STATE" "$@" >> "$T/tpmd.log" 2>&1 &
+    DAEMON=$!
+    for _ in $(seq 200); do "$CLIENT" status > /dev/null 2>&1 && return; sleep 0.05; done
+    fail "hearth-tpmd did not start"
+}
+stop_all() {
+    [ -n "$DAEMON" ] && kill "$DAEMON" 2> /dev/null && wait "$DAEMON" 2> /dev/null
+    DAEMON=
+    pkill -f "swtpm socket.*$STATE" 2> /dev/null
+}
+trap 'stop_all; rm -rf "$T"' EXIT
+field() { sed -n "s/.*\"$1\":\"\{0,1\}\([^\",}]*\).*/\1/p"; }
+wait_ready() { # N
+    for _ in $(seq 300); do
+        [ "$("$CLIENT" status | field ready)" -ge "$1" ] 2> /dev/null && return
+        sleep 0.1
+    done
+    fail "the pool never had $1 ready vTPMs: $("$CLIENT" status)"
+}
+# swtpms serving vTPMs (swtpm_setup's own temporary instance excluded).
+swtpms() { pgrep -fc "swtpm socket --tpm2 --tpmstate dir=$STATE" || true; }
+settled() { # the pool is full and nothing is being manufactured
+    for _ in $(seq 300); do
+        "$CLIENT" status | grep -q '"manufacturing":0' && [ "$("$CLIENT" status | field ready)" -ge 2 ] && return
+        sleep 0.1
+    done
+    fail "the pool did not settle: $("$CLIENT" status)"
+}
+
+start_daemon --pool-min 2 --pool-max 3
+wait_ready 2
+CHECKS=$((CHECKS + 1))
+[ "$(stat -c %a "$STATE/ca/signkey.pem")" = 600 ] || fail "CA key is not mode 0600"
+"$CLIENT" ca > "$T/ca.pem" || fail "GET /ca"
+CHECKS=$((CHECKS + 1))
+grep -q 'BEGIN CERTIFICATE' "$T/ca.pem" || fail "GET /ca is not PEM"
+
+A=$("$CLIENT" alloc) || fail "POST /vtpms: $A"
+ID=$(echo "$A" | field id)
+SOCK=$(echo "$A" | field ctrl_socket)
+CHECKS=$((CHECKS + 4))
+[[ "$ID" =~ ^[0-9a-f]{32}$ ]] || fail "bad id $ID"
+[ "$(echo "$A" | field source)" = pool ] || fail "not from the pool: $A"
+[ -S "$SOCK" ] && [ "$(stat -c %a "$SOCK")" = 600 ] || fail "control socket missing or not 0600"
+[ "$(stat -c %a "$(dirname "$SOCK")/state")" = 700 ] || fail "state dir is not 0700"
+
+# Hardening of its swtpm: own user, seccomp filter, new network namespace.
+PID=$(pgrep -f "swtpm socket.*$ID")
+CHECKS=$((CHECKS + 3))
+grep -q '^Seccomp:[[:space:]]*2' "/proc/$PID/status" || fail "swtpm has no seccomp filter"
+if id tss > /dev/null 2>&1; then
+    [ "$(stat -c %U "/proc/$PID")" = tss ] || fail "swtpm does not run as tss"
+fi
+[ "$(readlink "/proc/$PID/ns/net")" != "$(readlink /proc/self/ns/net)" ] || fail "swtpm shares our network namespace"
+
+# The EK certificate in the answer verifies against the CA.
+echo "$A" | sed 's/.*"ek_cert_pem":"\([^"]*\)".*/\1/' | sed 's/\\n/\n/g' > "$T/ek.pem"
+CHECKS=$((CHECKS + 1))
+openssl verify -CAfile "$T/ca.pem" "$T/ek.pem" > /dev/null 2>&1 || fail "EK certificate does not verify"
+
+# A VM uses it.
+cat > "$T/vm.json" <<JSON
+{"boot-source": {"kernel_image_path": "$GUEST/tpm_basic.elf", "boot_args": "tpm=crb ekcert=1"},
+ "machine-config": {"vcpu_count": 1, "mem_size_mib": 128}, "tpm": {"socket": "$SOCK"}}
+JSON
+run_hearth
+expect_clean_run 13
+expect_out 'EK certificate in NV 0x01c00002'
+
+"$CLIENT" free "$ID" > /dev/null || fail "DELETE /vtpms/$ID"
+CHECKS=$((CHECKS + 2))
+[ ! -e "$(dirname "$SOCK")" ] || fail "freed vTPM directory remains"
+! pgrep -f "swtpm socket.*$ID" > /dev/null || fail "freed vTPM's swtpm still runs"
+
+# Errors name the reason.
+api_error() { # EXPECTED_STATUS METHOD PATH
+    "$CLIENT" raw "$2" "$3" > "$T/out" 2> "$T/err"
+    expect_err "HTTP $1"
+    expect_out '"error":"[^"]+"'
+}
+api_error 404 DELETE "/vtpms/$ID"
+api_error 400 DELETE /vtpms/nonsense
+api_error 405 PUT /vtpms
+api_error 404 GET /nope
+READY_ID=$("$CLIENT" list | grep -o '"id":"[0-9a-f]*","state":"ready"' | head -1 | field id)
+api_error 409 DELETE "/vtpms/$READY_ID"
+
+# A ready vTPM whose swtpm dies is replaced, never handed out.
+wait_ready 2
+VICTIM=$(pgrep -f "swtpm socket.*$READY_ID")
+kill -9 "$VICTIM"
+for _ in $(seq 100); do "$CLIENT" list | grep -q "$READY_ID" || break; sleep 0.1; done
+CHECKS=$((CHECKS + 1))
+! "$CLIENT" list | grep -q "$READY_ID" || fail "a dead ready vTPM stayed in the pool"
+wait_ready 2
+
+# 24 allocations from 6 concurrent clients: all distinct.
+CLIENTS=()
+for c in 1 2 3 4 5 6; do
+    (for _ in 1 2 3 4; do "$CLIENT" alloc || echo FAILED; echo; done > "$T/c$c") &
+    CLIENTS+=($!)
+done
+wait "${CLIENTS[@]}"
+cat "$T"/c? > "$T/allocs"
+CHECKS=$((CHECKS + 3))
+! grep -q FAILED "$T/allocs" || fail "an allocation failed: $(grep -B1 FAILED "$T/allocs" | head -3)"
+[ "$(grep -c '"id"' "$T/allocs")" -eq 24 ] || fail "not 24 allocations"
+[ "$(field id < "$T/allocs" | sort -u | wc -l)" -eq 24 ] || fail "a vTPM was handed out twice"
+echo "# sources: $(field source < "$T/allocs" | sort | uniq -c | tr '\n' ' ')"
+KEEP=$(field id < "$T/allocs" | head -1)
+for id in $(field id < "$T/allocs" | tail -n +2); do "$CLIENT" free "$id" > /dev/null || fail "free $id"; done
+
+# kill -9 of the daemon: the allocated vTPM stays allocated and running, the
+# ready ones are re-adopted, nothing leaks.
+settled
+kill -9 "$DAEMON"
+wait "$DAEMON" 2> /dev/null
+DAEMON=
+BEFORE=$(swtpms)
+start_daemon --pool-min 2 --pool-max 3
+CHECKS=$((CHECKS + 3))
+"$CLIENT" list | grep -q "\"id\":\"$KEEP\",\"state\":\"allocated\"" || fail "the allocated vTPM was lost"
+pgrep -f "swtpm socket.*$KEEP" > /dev/null || fail "the allocated vTPM's swtpm stopped"
+settled
+[ "$(swtpms)" -eq "$BEFORE" ] || fail "swtpm count changed across the restart ($BEFORE -> $(swtpms))"
+"$CLIENT" free "$KEEP" > /dev/null || fail "free after restart"
+stop_all
+
+# Pool disabled, 3 vTPMs at most: on-demand allocations, then 503. The
+# state dir sits below a directory the swtpm user cannot search: swtpm
+# falls back to root, with a warning.
+rm -rf "$STATE"
+mkdir -m 700 "$T/private"
+STATE=$T/private/state
+start_daemon --pool-max 0 --pool-min 0 --memory-budget-mib 6
+for i in 1 2 3; do
+    A=$("$CLIENT" alloc) || fail "on-demand allocation $i"
+    CHECKS=$((CHECKS + 1))
+    [ "$(echo "$A" | field source)" = ondemand ] || fail "not on demand: $A"
+done
+"$CLIENT" --include alloc > "$T/out" 2> "$T/err"
+expect_err 'HTTP 503'
+expect_out 'Retry-After: 1'
+expect_out '"error":"no vTPM available: at the limit of 3 live vTPMs"'
+if id tss > /dev/null 2>&1; then
+    CHECKS=$((CHECKS + 1))
+    grep -q 'warning: user tss cannot reach .*private/state.*swtpm runs as root' "$T/tpmd.log" ||
+        fail "no warning about the unreachable state dir"
+fi
+pass "tpmd"
