@@ -6,6 +6,8 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/tpm_lib.sh"
 
+OURS=() # every process this test started, for the leak check
+
 # fault MODEL SIGNAL: returns the ms from the signal to the guest's report.
 fault() {
     start_swtpm "fault-$1-$2"
@@ -13,6 +15,7 @@ fault() {
     : > "$T/log"
     "$HEARTH" --config-file "$T/vm.json" --no-api --log-path "$T/log" < /dev/null > "$T/out" 2>&1 &
     local pid=$!
+    OURS+=("$pid")
     for _ in $(seq 200); do grep -q '^# looping' "$T/out" && break; sleep 0.01; done
     expect_out '^# looping'
     sleep 0.2
@@ -44,12 +47,18 @@ CHECKS=$((CHECKS + 1))
 [ "$ELAPSED_MS" -ge 400 ] && [ "$ELAPSED_MS" -lt 2500 ] ||
     fail "a frozen swtpm surfaced after ${ELAPSED_MS} ms; the timeout is 500 ms"
 
-# Nothing left behind. Exited processes are reparented to init, which may
-# take a moment to reap them; a zombie that persists is a leak.
-zombies() { ps -eo stat=,comm= | grep -E '^Z' | grep -Ec 'hearth|swtpm'; }
-for _ in $(seq 50); do [ "$(zombies)" -eq 0 ] && break; sleep 0.1; done
+# Nothing of ours left behind: every hearth and swtpm we started is gone.
+# Exited processes are reparented to init, which may take a moment to reap
+# them; one that persists (running or zombie) is a leak.
+leftovers() {
+    local n=0 p
+    for p in "${OURS[@]}" "${SWTPM_PIDS[@]}"; do [ -e "/proc/$p" ] && n=$((n + 1)); done
+    echo "$n"
+}
+for _ in $(seq 50); do [ "$(leftovers)" -eq 0 ] && break; sleep 0.1; done
 CHECKS=$((CHECKS + 1))
-[ "$(zombies)" -eq 0 ] || fail "zombie processes persist"
+[ "$(leftovers)" -eq 0 ] || fail "processes persist: $(for p in "${OURS[@]}" "${SWTPM_PIDS[@]}"; do
+    [ -e "/proc/$p" ] && ps -o pid=,stat=,comm= -p "$p"; done)"
 CHECKS=$((CHECKS + 1))
 ! pgrep -f "$T/vm.json" > /dev/null || fail "hearth still running"
 pass "tpm faults"
