@@ -25,7 +25,9 @@ static const char usage[] =
     "  --pool-max N            ready vTPMs to keep at most; 0: every allocation is\n"
     "                          manufactured on demand (default 8)\n"
     "  --concurrency N         manufactures in parallel (default 2)\n"
-    "  --manufacture METHOD    swtpm_setup (the reference path; default)\n"
+    "  --manufacture METHOD    swtpm_setup (the reference path; default) or fast\n"
+    "                          (one swtpm driven over its data channel, certificates\n"
+    "                          signed in-process)\n"
     "  --ek rsa|ecc            EK algorithm: RSA-2048 (default) or ECC\n"
     "  --memory-budget-mib N   live vTPMs at most N / 2 (default 512)\n"
     "  --horizon-s S           keep enough ready vTPMs for S seconds of demand (default 3)\n"
@@ -92,8 +94,9 @@ int main(int argc, char **argv)
         case 'b': if (!parse_int(optarg, 2, 1 << 20, &budget)) return bad("--memory-budget-mib must be >= 2", optarg); break;
         case 'H': if (!parse_int(optarg, 1, 3600, &horizon)) return bad("--horizon-s must be 1..3600", optarg); break;
         case 'f':
-            if (strcmp(optarg, "swtpm_setup") != 0)
-                return bad("--manufacture: only swtpm_setup is available in this version", optarg);
+            if (strcmp(optarg, "swtpm_setup") && strcmp(optarg, "fast"))
+                return bad("--manufacture must be swtpm_setup or fast", optarg);
+            vo.fast = strcmp(optarg, "fast") == 0;
             break;
         case 'e':
             if (strcmp(optarg, "rsa") && strcmp(optarg, "ecc"))

@@ -174,27 +174,32 @@ int vtpm_create(const struct vtpm_opts *o, const struct ca *ca, struct vtpm *v, 
             break; /* a new directory: this id was never used */
     }
     snprintf(v->sock, sizeof(v->sock), "%s/ctrl.sock", v->dir);
-    char state[800], conf[800], logf[800];
+    char state[800], conf[800], logf[800], certs[800];
     snprintf(state, sizeof(state), "%s/state", v->dir);
     snprintf(conf, sizeof(conf), "%s/swtpm_setup.conf", ca->dir);
     snprintf(logf, sizeof(logf), "%s/setup.log", v->dir);
-    mkdir(state, 0700);
-    char certs[800];
     snprintf(certs, sizeof(certs), "%s/certs", v->dir);
+    mkdir(state, 0700);
     mkdir(certs, 0700);
-    char *argv[] = { "swtpm_setup", "--tpm2", "--tpmstate", state, "--config", conf,
-                     "--createek", "--create-ek-cert", "--create-platform-cert",
-                     "--lock-nvram", "--overwrite", "--write-ek-cert-files", certs,
-                     o->ecc ? "--ecc" : NULL, NULL };
-    if (run(argv, logf, false) < 0) {
-        char why[300];
-        last_line(logf, why, sizeof(why));
-        snprintf(err, errlen, "swtpm_setup failed: %s", why);
-        goto fail;
+    if (o->fast) {
+        chown_tree(v->dir, o->user);
+        if (vtpm_manufacture_fast(o, ca, v, err, errlen) < 0)
+            goto fail;
+    } else {
+        char *argv[] = { "swtpm_setup", "--tpm2", "--tpmstate", state, "--config", conf,
+                         "--createek", "--create-ek-cert", "--create-platform-cert",
+                         "--lock-nvram", "--overwrite", "--write-ek-cert-files", certs,
+                         o->ecc ? "--ecc" : NULL, NULL };
+        if (run(argv, logf, false) < 0) {
+            char why[300];
+            last_line(logf, why, sizeof(why));
+            snprintf(err, errlen, "swtpm_setup failed: %s", why);
+            goto fail;
+        }
+        chown_tree(v->dir, o->user);
+        if (vtpm_start_swtpm(o, v, err, errlen) < 0)
+            goto fail;
     }
-    chown_tree(v->dir, o->user);
-    if (vtpm_start_swtpm(o, v, err, errlen) < 0)
-        goto fail;
     v->state = VTPM_READY;
     v->manufacture_ms = now_ms() - t0;
     if (vtpm_save_status(v) < 0) {

@@ -26,13 +26,21 @@ struct vtpm_opts {
     const char *state_dir;
     bool ecc;          /* EK algorithm: ECC P-256 instead of RSA-2048 */
     const char *user;  /* run swtpm as this user; NULL: root */
+    bool fast;         /* manufacture over the data channel, not swtpm_setup */
 };
 
-/* Creates STATE/vtpms/<new random id>, manufactures the TPM state with
- * swtpm_setup (EK, EK certificate and platform certificate signed by the
- * CA, NV locked) and starts its swtpm. On failure nothing is left behind. */
+/* Creates STATE/vtpms/<new random id> and manufactures the TPM: EK,
+ * EK certificate and platform certificate signed by the CA, NV locked,
+ * then its swtpm ready to serve. Either with swtpm_setup (the reference)
+ * or, with o->fast, by starting the hardened swtpm once and driving it over
+ * its own data channel (tpmd/fast.c). On failure nothing is left behind. */
 int vtpm_create(const struct vtpm_opts *o, const struct ca *ca, struct vtpm *v, char *err,
                 size_t errlen);
+
+/* The fast path's body, for vtpm_create: v->dir and v->sock are set and the
+ * directory exists; on return swtpm runs and certs/ holds the DER files. */
+int vtpm_manufacture_fast(const struct vtpm_opts *o, const struct ca *ca, struct vtpm *v,
+                          char *err, size_t errlen);
 
 /* Starts swtpm for an existing state (used by create and by recovery). */
 int vtpm_start_swtpm(const struct vtpm_opts *o, struct vtpm *v, char *err, size_t errlen);

@@ -441,6 +441,19 @@ int swtpm_start(struct swtpm *s, struct tpm_backend *b)
     return 0;
 }
 
+int swtpm_command(struct swtpm *s, const uint8_t *cmd, size_t len, uint8_t *rsp, size_t *rsp_len)
+{
+    if (len > s->buffer_size)
+        return -E2BIG;
+    return data_xfer(s, cmd, len, rsp, rsp_len, -1, now_ms() + s->timeout_ms);
+}
+
+void swtpm_release(struct swtpm *s)
+{
+    atomic_store(&s->failed, true); /* swtpm_close then skips SHUTDOWN */
+    swtpm_close(s);
+}
+
 void swtpm_log_stats(struct swtpm *s)
 {
     pthread_mutex_lock(&s->lock);

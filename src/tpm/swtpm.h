@@ -51,6 +51,14 @@ extern const struct tpm_backend_ops swtpm_backend_ops;
  * and leaves nothing open. */
 int swtpm_open(struct swtpm *s, const char *ctrl_path, int timeout_ms, char *err, size_t errlen);
 
+/* Runs one command synchronously (tools and manufacture only: before
+ * swtpm_start, never on a vCPU). Returns 0 with the response, or -errno. */
+int swtpm_command(struct swtpm *s, const uint8_t *cmd, size_t len, uint8_t *rsp, size_t *rsp_len);
+
+/* Closes our connections but leaves swtpm running for its next client
+ * (no SHUTDOWN): a manufactured vTPM stays ready to serve. */
+void swtpm_release(struct swtpm *s);
+
 /* Starts the command thread; fills `b` to use this backend. */
 int swtpm_start(struct swtpm *s, struct tpm_backend *b);
 

@@ -1,0 +1,63 @@
+/* The fast manufacture path: one hardened swtpm, started on an empty state,
+ * is driven over its own data channel (EK creation and persistence,
+ * certificates signed in-process, NV written and locked) and then left
+ * running as the ready vTPM. No swtpm_setup, no extra swtpm processes. */
+#include "certs.h"
+#include "vtpm.h"
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static int write_der(const char *dir, const char *name, const unsigned char *der, int len)
+{
+    char path[900];
+    snprintf(path, sizeof(path), "%s/certs/%s", dir, name);
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+    if (fd < 0)
+        return -1;
+    int r = write(fd, der, (size_t)len) == len ? 0 : -1;
+    return close(fd) == 0 ? r : -1;
+}
+
+int vtpm_manufacture_fast(const struct vtpm_opts *o, const struct ca *ca, struct vtpm *v,
+                          char *err, size_t errlen)
+{
+    if (vtpm_start_swtpm(o, v, err, errlen) < 0)
+        return -1;
+    static __thread struct swtpm s; /* large; one per manufacturing thread */
+    if (swtpm_open(&s, v->sock, 5000, err, errlen) < 0)
+        return -1;
+    struct ek_public ek;
+    unsigned char *ek_der = NULL, *pf_der = NULL;
+    int ek_len = -1, pf_len = -1, r = -1;
+    if (tpm2_create_ek(&s, o->ecc, &ek, err, errlen) < 0)
+        goto out;
+    ek_len = cert_make(ca, &ek, v->id, false, &ek_der);
+    pf_len = cert_make(ca, &ek, v->id, true, &pf_der);
+    if (ek_len <= 0 || pf_len <= 0) {
+        snprintf(err, errlen, "signing the certificates failed");
+        goto out;
+    }
+    if (tpm2_nv_store_locked(&s, o->ecc ? TPM2_NV_EK_ECC_CERT : TPM2_NV_EK_RSA_CERT, ek_der,
+                             (size_t)ek_len, err, errlen) < 0 ||
+        tpm2_nv_store_locked(&s, TPM2_NV_PLATFORM_CERT, pf_der, (size_t)pf_len, err, errlen) < 0)
+        goto out;
+    if (tpm2_shutdown(&s) < 0) {
+        snprintf(err, errlen, "TPM2_Shutdown failed");
+        goto out;
+    }
+    if (write_der(v->dir, o->ecc ? "ek-secp256r1.crt" : "ek-rsa2048.crt", ek_der, ek_len) < 0 ||
+        write_der(v->dir, "platform.crt", pf_der, pf_len) < 0) {
+        snprintf(err, errlen, "writing certificate files failed");
+        goto out;
+    }
+    r = 0;
+out:
+    free(ek_der);
+    free(pf_der);
+    swtpm_release(&s); /* swtpm keeps running: it is the ready vTPM */
+    return r;
+}

@@ -1,0 +1,47 @@
+/* Host-side TPM 2.0 commands for manufacturing and verifying vTPMs over an
+ * swtpm data channel: EK creation and persistence, NV indices for
+ * certificates, reads back for verification. */
+#ifndef TPMD_TPM2_H
+#define TPMD_TPM2_H
+
+#include "tpm/swtpm.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define TPM2_EK_RSA_HANDLE 0x81010001u
+#define TPM2_EK_ECC_HANDLE 0x81010002u
+#define TPM2_NV_EK_RSA_CERT 0x01c00002u
+#define TPM2_NV_EK_ECC_CERT 0x01c0000au
+#define TPM2_NV_PLATFORM_CERT 0x01c08000u
+#define TPMA_NV_WRITELOCKED 0x800u
+
+/* An EK's public key: RSA modulus (256 bytes) or ECC P-256 x || y. */
+struct ek_public {
+    bool ecc;
+    uint8_t key[256];
+    size_t len;
+};
+
+/* Creates the EK with the TCG default template in the endorsement
+ * hierarchy and persists it at its standard handle. */
+int tpm2_create_ek(struct swtpm *s, bool ecc, struct ek_public *out, char *err, size_t errlen);
+
+/* Defines an NV index under the platform hierarchy (platform-create,
+ * write-define, owner/auth/platform readable), writes data, then locks it
+ * for writing for good. */
+int tpm2_nv_store_locked(struct swtpm *s, uint32_t index, const uint8_t *data, size_t len,
+                         char *err, size_t errlen);
+
+/* Reads a persisted EK's public key back. */
+int tpm2_read_ek(struct swtpm *s, uint32_t handle, struct ek_public *out);
+
+/* Reads an NV index: its attributes and up to max bytes of data. */
+int tpm2_nv_read(struct swtpm *s, uint32_t index, uint32_t *attributes, uint8_t *data,
+                 size_t max, size_t *len);
+
+/* TPM2_Shutdown(CLEAR): state saved before the instance is handed over. */
+int tpm2_shutdown(struct swtpm *s);
+
+#endif
