@@ -30,28 +30,50 @@ int vtpm_manufacture_fast(const struct vtpm_opts *o, const struct ca *ca, struct
     static __thread struct swtpm s; /* large; one per manufacturing thread */
     if (swtpm_open(&s, v->sock, 5000, err, errlen) < 0)
         return -1;
-    struct ek_public ek;
     unsigned char *ek_der = NULL, *pf_der = NULL;
-    int ek_len = -1, pf_len = -1, r = -1;
-    if (tpm2_create_ek(&s, o->ecc, &ek, err, errlen) < 0)
-        goto out;
-    ek_len = cert_make(ca, &ek, v->id, false, &ek_der);
-    pf_len = cert_make(ca, &ek, v->id, true, &pf_der);
-    if (ek_len <= 0 || pf_len <= 0) {
-        snprintf(err, errlen, "signing the certificates failed");
+    int r = -1;
+    struct ek_public first = { 0 };
+    bool have_first = false;
+    for (int alg = 0; alg < 2; alg++) {
+        bool ecc = alg == 1;
+        if (ecc ? !o->ek_ecc : !o->ek_rsa)
+            continue;
+        struct ek_public ek;
+        if (tpm2_create_ek(&s, ecc, &ek, err, errlen) < 0)
+            goto out;
+        free(ek_der);
+        ek_der = NULL;
+        int ek_len = cert_make(ca, &ek, v->id, false, &ek_der);
+        if (ek_len <= 0) {
+            snprintf(err, errlen, "signing the EK certificate failed");
+            goto out;
+        }
+        if (tpm2_nv_store_locked(&s, ecc ? TPM2_NV_EK_ECC_CERT : TPM2_NV_EK_RSA_CERT, ek_der,
+                                 (size_t)ek_len, err, errlen) < 0)
+            goto out;
+        if (write_der(v->dir, ecc ? "ek-secp256r1.crt" : "ek-rsa2048.crt", ek_der, ek_len) < 0) {
+            snprintf(err, errlen, "writing certificate files failed");
+            goto out;
+        }
+        if (!have_first) {
+            first = ek;
+            have_first = true;
+        }
+    }
+    /* The platform certificate binds the platform to the (first) EK. */
+    int pf_len = have_first ? cert_make(ca, &first, v->id, true, &pf_der) : -1;
+    if (pf_len <= 0) {
+        snprintf(err, errlen, "signing the platform certificate failed");
         goto out;
     }
-    if (tpm2_nv_store_locked(&s, o->ecc ? TPM2_NV_EK_ECC_CERT : TPM2_NV_EK_RSA_CERT, ek_der,
-                             (size_t)ek_len, err, errlen) < 0 ||
-        tpm2_nv_store_locked(&s, TPM2_NV_PLATFORM_CERT, pf_der, (size_t)pf_len, err, errlen) < 0)
+    if (tpm2_nv_store_locked(&s, TPM2_NV_PLATFORM_CERT, pf_der, (size_t)pf_len, err, errlen) < 0)
         goto out;
+    if (write_der(v->dir, "platform.crt", pf_der, pf_len) < 0) {
+        snprintf(err, errlen, "writing certificate files failed");
+        goto out;
+    }
     if (tpm2_shutdown(&s) < 0) {
         snprintf(err, errlen, "TPM2_Shutdown failed");
-        goto out;
-    }
-    if (write_der(v->dir, o->ecc ? "ek-secp256r1.crt" : "ek-rsa2048.crt", ek_der, ek_len) < 0 ||
-        write_der(v->dir, "platform.crt", pf_der, pf_len) < 0) {
-        snprintf(err, errlen, "writing certificate files failed");
         goto out;
     }
     r = 0;

@@ -28,7 +28,8 @@ static const char usage[] =
     "  --manufacture METHOD    swtpm_setup (the reference path; default) or fast\n"
     "                          (one swtpm driven over its data channel, certificates\n"
     "                          signed in-process)\n"
-    "  --ek rsa|ecc            EK algorithm: RSA-2048 (default) or ECC\n"
+    "  --ek rsa|ecc|both       fast path EKs: RSA-2048 (default), ECC P-256, or both\n"
+    "                          (swtpm_setup always creates RSA-2048 and ECC P-384)\n"
     "  --memory-budget-mib N   live vTPMs at most N / 2 (default 512)\n"
     "  --horizon-s S           keep enough ready vTPMs for S seconds of demand (default 3)\n"
     "  --ca-key PEM --ca-cert PEM   an operator CA instead of STATE/ca\n"
@@ -71,7 +72,7 @@ int main(int argc, char **argv)
 {
     const char *sock = NULL, *state = NULL, *ca_key = NULL, *ca_cert = NULL, *user = NULL;
     struct pool_opts po = { .min = 2, .max = 8, .concurrency = 2, .horizon_s = 3 };
-    struct vtpm_opts vo = { 0 };
+    struct vtpm_opts vo = { .ek_rsa = true };
     int budget = 512, horizon = 3;
     static const struct option opts[] = {
         { "socket", required_argument, NULL, 's' },   { "state-dir", required_argument, NULL, 'd' },
@@ -99,9 +100,10 @@ int main(int argc, char **argv)
             vo.fast = strcmp(optarg, "fast") == 0;
             break;
         case 'e':
-            if (strcmp(optarg, "rsa") && strcmp(optarg, "ecc"))
-                return bad("--ek must be rsa or ecc", optarg);
-            vo.ecc = strcmp(optarg, "ecc") == 0;
+            if (strcmp(optarg, "rsa") && strcmp(optarg, "ecc") && strcmp(optarg, "both"))
+                return bad("--ek must be rsa, ecc or both", optarg);
+            vo.ek_rsa = strcmp(optarg, "ecc") != 0;
+            vo.ek_ecc = strcmp(optarg, "rsa") != 0;
             break;
         case 'k': ca_key = optarg; break;
         case 'C': ca_cert = optarg; break;

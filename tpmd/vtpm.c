@@ -188,8 +188,7 @@ int vtpm_create(const struct vtpm_opts *o, const struct ca *ca, struct vtpm *v, 
     } else {
         char *argv[] = { "swtpm_setup", "--tpm2", "--tpmstate", state, "--config", conf,
                          "--createek", "--create-ek-cert", "--create-platform-cert",
-                         "--lock-nvram", "--overwrite", "--write-ek-cert-files", certs,
-                         o->ecc ? "--ecc" : NULL, NULL };
+                         "--lock-nvram", "--overwrite", "--write-ek-cert-files", certs, NULL };
         if (run(argv, logf, false) < 0) {
             char why[300];
             last_line(logf, why, sizeof(why));

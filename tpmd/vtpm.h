@@ -24,7 +24,8 @@ struct vtpm {
 
 struct vtpm_opts {
     const char *state_dir;
-    bool ecc;          /* EK algorithm: ECC P-256 instead of RSA-2048 */
+    bool ek_rsa, ek_ecc; /* fast path: RSA-2048 and/or ECC P-256 EKs (swtpm_setup
+                          * always makes RSA-2048 and ECC P-384) */
     const char *user;  /* run swtpm as this user; NULL: root */
     bool fast;         /* manufacture over the data channel, not swtpm_setup */
 };
