@@ -19,5 +19,6 @@ void bench_write_config(const struct bench_ctx *c, const char *path, const char 
 
 int cmd_boot(struct bench_ctx *c);
 int cmd_tpm(struct bench_ctx *c);
+int cmd_tpmd(struct bench_ctx *c);
 
 #endif

@@ -160,14 +160,17 @@ int cmd_boot(struct bench_ctx *c)
 
 static void usage(void)
 {
-    fputs("Usage: hearth-bench boot|tpm [--build DIR] [--runs N] [--qemu PATH|--no-qemu]\n"
+    fputs("Usage: hearth-bench boot|tpm|tpmd [--build DIR] [--runs N] [--qemu PATH|--no-qemu]\n"
           "  boot: boots the hello payload N times (default 20) with hearth (128 MiB\n"
           "        and 8192 MiB) and QEMU microvm, interleaved; prints median wall time\n"
           "        from exec to exit, peak RSS, and each monitor's private memory\n"
           "        excluding guest RAM (idle payload, /proc/PID/smaps).\n"
           "  tpm:  TPM2_GetRandom round trips (raw swtpm socket, hearth's backend, the\n"
           "        guest over CRB/TIS/virtio), tpm_basic boot to exit N times with\n"
-          "        hearth (CRB, TIS) and QEMU microvm + tpm-tis, and the TPM's memory.\n",
+          "        hearth (CRB, TIS) and QEMU microvm + tpm-tis, and the TPM's memory.\n"
+          "  tpmd: hearth-tpmd: N manufactures per method (fast RSA, fast ECC,\n"
+          "        swtpm_setup), allocation latency from a ready pool, pool throughput,\n"
+          "        swtpm memory per ready vTPM.\n",
           stderr);
 }
 
@@ -175,11 +178,11 @@ int main(int argc, char **argv)
 {
     struct bench_ctx c = { .runs = 20, .qemu = "/usr/bin/qemu-system-x86_64" };
     const char *build = "build";
-    if (argc < 2 || (strcmp(argv[1], "boot") != 0 && strcmp(argv[1], "tpm") != 0)) {
+    if (argc < 2 || (strcmp(argv[1], "boot") && strcmp(argv[1], "tpm") && strcmp(argv[1], "tpmd"))) {
         usage();
         return 2;
     }
-    bool tpm = strcmp(argv[1], "tpm") == 0;
+    const char *what = argv[1];
     static const struct option opts[] = { { "build", required_argument, NULL, 'b' },
                                            { "runs", required_argument, NULL, 'n' },
                                            { "qemu", required_argument, NULL, 'q' },
@@ -214,7 +217,9 @@ int main(int argc, char **argv)
         perror("mkdtemp");
         return 1;
     }
-    int r = tpm ? cmd_tpm(&c) : cmd_boot(&c);
+    int r = strcmp(what, "tpm") == 0    ? cmd_tpm(&c)
+            : strcmp(what, "tpmd") == 0 ? cmd_tpmd(&c)
+                                        : cmd_boot(&c);
     char cmd[96];
     snprintf(cmd, sizeof(cmd), "rm -rf %s", c.tmp);
     if (system(cmd) != 0)

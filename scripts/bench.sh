@@ -3,7 +3,7 @@
 set -eu
 BUILD=${1:-build}
 status=0
-for what in boot tpm; do
+for what in boot tpm tpmd; do
     echo "\$ $BUILD/hearth-bench $what --build $BUILD --runs ${RUNS:-20}"
     "$BUILD/hearth-bench" "$what" --build "$BUILD" --runs "${RUNS:-20}" || status=1
     echo

@@ -2,6 +2,8 @@
 #include "pool.h"
 
 #include <dirent.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -98,6 +100,8 @@ static struct vtpm *unlink_locked(struct pool *p, struct vtpm *v)
 static void *worker(void *arg)
 {
     struct pool *p = arg;
+    /* Manufacture runs at nice 10: allocations must win the CPU. */
+    setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 10);
     pthread_mutex_lock(&p->lock);
     for (;;) {
         while (!p->stopping && (p->ready + p->manufacturing >= target_locked(p) ||
@@ -277,11 +281,16 @@ int pool_allocate(struct pool *p, struct vtpm *out, double *alloc_ms, char *err,
         p->allocated++;
         pick->state = VTPM_ALLOCATED;
         pick->ondemand = false;
-        int r = vtpm_save_status(pick);
         *out = *pick;
+        pthread_cond_broadcast(&p->cond); /* refill */
+        pthread_mutex_unlock(&p->lock);
+        /* Durable before the answer (a restart must not hand it out again),
+         * but outside the lock: the write waits for the disk. */
+        int r = vtpm_save_status(out);
+        vtpm_set_serving(out);
+        pthread_mutex_lock(&p->lock);
         *alloc_ms = (now_s() - t0) * 1000;
         sample_add(&p->alloc_ms, *alloc_ms);
-        pthread_cond_broadcast(&p->cond); /* refill */
         pthread_mutex_unlock(&p->lock);
         if (r < 0) {
             snprintf(err, errlen, "recording the allocation failed");
@@ -305,6 +314,7 @@ int pool_allocate(struct pool *p, struct vtpm *out, double *alloc_ms, char *err,
         v->state = VTPM_ALLOCATED;
         v->ondemand = true;
         r = vtpm_save_status(v);
+        vtpm_set_serving(v);
     }
     pthread_mutex_lock(&p->lock);
     p->manufacturing--;

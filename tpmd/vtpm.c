@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -38,8 +39,10 @@ static int random_id(char out[33])
     return 0;
 }
 
-/* Runs argv to completion with output to log_path; in new network, IPC and
- * UTS namespaces when `isolate` (falling back quietly where refused). */
+/* Runs argv to completion with output to log_path, at nice 10 (manufacture
+ * must not delay allocations; an allocated vTPM gets normal priority back);
+ * in new network, IPC and UTS namespaces when `isolate` (falling back
+ * quietly where refused). */
 static int run(char *const argv[], const char *log_path, bool isolate)
 {
     pid_t pid = fork();
@@ -51,6 +54,8 @@ static int run(char *const argv[], const char *log_path, bool isolate)
         sigemptyset(&none);
         sigprocmask(SIG_SETMASK, &none, NULL);
         signal(SIGPIPE, SIG_DFL);
+        if (nice(10) < 0)
+            perror("nice");
         int log = open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
         int null = open("/dev/null", O_RDWR | O_CLOEXEC);
         dup2(null, STDIN_FILENO);
@@ -230,6 +235,12 @@ bool vtpm_alive(const struct vtpm *v)
     return strstr(cmd, v->dir) != NULL;
 }
 
+void vtpm_set_serving(const struct vtpm *v)
+{
+    if (v->pid > 0)
+        setpriority(PRIO_PROCESS, (id_t)v->pid, 0);
+}
+
 int vtpm_save_status(const struct vtpm *v)
 {
     char tmp[800], path[800];
@@ -240,11 +251,13 @@ int vtpm_save_status(const struct vtpm *v)
         return -1;
     fprintf(f, "%s %d %.3f %d\n", v->state == VTPM_ALLOCATED ? "allocated" : "ready", (int)v->pid,
             v->manufacture_ms, v->ondemand);
-    if (fflush(f) != 0 || fsync(fileno(f)) != 0) {
-        fclose(f);
+    /* No fsync, on purpose: a daemon crash (kill -9) never loses a finished
+     * write + rename, and a machine crash kills every swtpm, after which
+     * recovery wipes "ready" vTPMs whose swtpm is gone instead of adopting
+     * them. Either way no vTPM is handed out twice, and allocation stays
+     * off the disk's flush latency. */
+    if (fclose(f) != 0)
         return -1;
-    }
-    fclose(f);
     return rename(tmp, path);
 }
 

@@ -50,7 +50,12 @@ int vtpm_start_swtpm(const struct vtpm_opts *o, struct vtpm *v, char *err, size_
  * its command line, so a recycled pid does not count). */
 bool vtpm_alive(const struct vtpm *v);
 
-/* Records the state on disk (status file, written atomically). */
+/* Gives an allocated vTPM's swtpm normal scheduling priority (it was
+ * manufactured at nice 10). */
+void vtpm_set_serving(const struct vtpm *v);
+
+/* Records the state on disk (status file, replaced atomically by rename;
+ * see vtpm.c for why it is not flushed). */
 int vtpm_save_status(const struct vtpm *v);
 
 /* Stops v's swtpm and removes its directory; the id is never used again. */

@@ -1,0 +1,199 @@
+/* hearth-bench tpmd: vTPM manufacture (fast path vs swtpm_setup, same
+ * run), allocation latency from a ready pool, pool throughput, and swtpm's
+ * memory per ready vTPM. */
+#include "bench.h"
+#include "proc.h"
+#include "stats.h"
+
+#include <jansson.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+struct daemon {
+    pid_t pid;
+    char sock[256], state[256];
+};
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* One request through the hearth-tpm client; the parsed JSON or NULL. */
+static json_t *call(const struct bench_ctx *c, const struct daemon *d, const char *cmd,
+                    const char *arg)
+{
+    char line[2048];
+    snprintf(line, sizeof(line), "%s/hearth-tpm --socket %s %s %s 2>/dev/null", c->build, d->sock,
+             cmd, arg ? arg : "");
+    FILE *p = popen(line, "r");
+    if (!p)
+        return NULL;
+    static char buf[1 << 16];
+    size_t n = fread(buf, 1, sizeof(buf) - 1, p);
+    buf[n] = 0;
+    pclose(p);
+    return json_loads(buf, 0, NULL);
+}
+
+static int start(const struct bench_ctx *c, struct daemon *d, const char *name, const char *args)
+{
+    snprintf(d->sock, sizeof(d->sock), "%s/%s.sock", c->tmp, name);
+    snprintf(d->state, sizeof(d->state), "%s/%s", c->tmp, name);
+    char cmd[2048];
+    snprintf(cmd, sizeof(cmd), "exec %s/hearth-tpmd --socket %s --state-dir %s %s >> %s/tpmd.log 2>&1",
+             c->build, d->sock, d->state, args, c->tmp);
+    d->pid = fork();
+    if (d->pid == 0) {
+        execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+        _exit(127);
+    }
+    for (int i = 0; i < 200; i++) {
+        json_t *s = call(c, d, "status", NULL);
+        if (s) {
+            json_decref(s);
+            return 0;
+        }
+        usleep(50000);
+    }
+    return -1;
+}
+
+static void stop(const struct bench_ctx *c, struct daemon *d)
+{
+    if (d->pid > 0) {
+        kill(d->pid, SIGTERM);
+        waitpid(d->pid, NULL, 0);
+    }
+    char cmd[512];
+    snprintf(cmd, sizeof(cmd), "pkill -f 'swtpm socket.*%s/' 2>/dev/null", d->state);
+    if (system(cmd) < 0)
+        fprintf(stderr, "hearth-bench: pkill failed\n");
+    (void)c;
+}
+
+static int ready(const struct bench_ctx *c, const struct daemon *d)
+{
+    json_t *s = call(c, d, "status", NULL);
+    int r = s ? (int)json_integer_value(json_object_get(s, "ready")) : -1;
+    json_decref(s);
+    return r;
+}
+
+/* Allocates and frees one vTPM; returns its manufacture or allocate ms. */
+static double alloc_free(const struct bench_ctx *c, const struct daemon *d, const char *field,
+                         const char **source)
+{
+    json_t *a = call(c, d, "alloc", NULL);
+    if (!a)
+        return -1;
+    double v = json_real_value(json_object_get(a, field));
+    if (source)
+        *source = strcmp(json_string_value(json_object_get(a, "source")), "pool") == 0 ? "pool"
+                                                                                        : "ondemand";
+    json_t *f = call(c, d, "free", json_string_value(json_object_get(a, "id")));
+    json_decref(f);
+    json_decref(a);
+    return v;
+}
+
+int cmd_tpmd(struct bench_ctx *c)
+{
+    int n = c->runs;
+    static const char *names[3] = { "swtpm_setup (RSA-2048 + ECC P-384)", "fast, RSA-2048",
+                                    "fast, ECC P-256" };
+    static const char *args[3] = { "--pool-max 0 --pool-min 0 --manufacture swtpm_setup",
+                                   "--pool-max 0 --pool-min 0 --manufacture fast --ek rsa",
+                                   "--pool-max 0 --pool-min 0 --manufacture fast --ek ecc" };
+    struct daemon d[3];
+    double ms[3][1000];
+    int bad = 0;
+    for (int k = 0; k < 3; k++) {
+        char name[16];
+        snprintf(name, sizeof(name), "m%d", k);
+        bad |= start(c, &d[k], name, args[k]) < 0;
+    }
+    for (int i = 0; i < n && !bad; i++)
+        for (int k = 0; k < 3; k++) /* interleaved */
+            ms[k][i] = alloc_free(c, &d[k], "manufacture_ms", NULL);
+    for (int k = 0; k < 3; k++)
+        stop(c, &d[k]);
+    struct stats m[3];
+    for (int k = 0; k < 3; k++)
+        stats_compute(ms[k], (size_t)n, &m[k]);
+
+    /* Allocation from a ready pool (fast path refills it). */
+    struct daemon p;
+    double alloc[1000];
+    int from_pool = 0;
+    bad |= start(c, &p, "pool", "--pool-min 8 --pool-max 8 --manufacture fast --concurrency 2") < 0;
+    for (int t = 0; t < 300 && ready(c, &p) < 8; t++)
+        usleep(50000);
+    for (int i = 0; i < 200 && !bad; i++) {
+        const char *src = "";
+        double v = alloc_free(c, &p, "allocate_ms", &src);
+        if (strcmp(src, "pool") == 0)
+            alloc[from_pool++] = v;
+        usleep(20000);
+    }
+    /* Memory of the ready swtpms. */
+    double mem[64];
+    int nmem = 0;
+    char cmd[512];
+    snprintf(cmd, sizeof(cmd), "pgrep -f 'swtpm socket --tpm2 --tpmstate dir=%s/'", p.state);
+    FILE *pg = popen(cmd, "r");
+    int pid;
+    while (pg && nmem < 64 && fscanf(pg, "%d", &pid) == 1) {
+        struct smaps_total t;
+        if (smaps_measure(pid, ~0ULL, &t) == 0)
+            mem[nmem++] = (double)t.private_kib;
+    }
+    if (pg)
+        pclose(pg);
+    stop(c, &p);
+    struct stats a, mm;
+    stats_compute(alloc, (size_t)from_pool, &a);
+    stats_compute(mem, (size_t)nmem, &mm);
+
+    /* Throughput: an empty pool filling to 32, per method. */
+    double rate[2] = { 0, 0 };
+    static const char *fill[2] = { "--pool-min 32 --pool-max 32 --manufacture swtpm_setup",
+                                   "--pool-min 32 --pool-max 32 --manufacture fast" };
+    for (int k = 0; k < 2 && !bad; k++) {
+        struct daemon f;
+        char name[16];
+        snprintf(name, sizeof(name), "fill%d", k);
+        double t0 = now_s();
+        bad |= start(c, &f, name, fill[k]) < 0;
+        int r = 0;
+        while (!bad && (r = ready(c, &f)) < 32 && now_s() - t0 < 120)
+            usleep(100000);
+        rate[k] = r / (now_s() - t0);
+        stop(c, &f);
+    }
+
+    printf("# hearth-bench tpmd: %d manufactures per method (interleaved), 200 allocations\n\n", n);
+    printf("| manufacture | n | p50 ms | p95 ms | min ms |\n|---|---|---|---|---|\n");
+    for (int k = 0; k < 3; k++)
+        printf("| %s | %zu | %.1f | %.1f | %.1f |\n", names[k], m[k].n, m[k].p50, m[k].p95, m[k].min);
+    printf("\n| pool | value |\n|---|---|\n");
+    printf("| allocations served from the ready pool | %d of 200 |\n", from_pool);
+    printf("| allocation p50 / p99 (server side) | %.2f / %.2f ms |\n", a.p50,
+           stats_percentile(alloc, (size_t)from_pool, 99));
+    printf("| pool throughput, swtpm_setup (2 workers) | %.2f vTPMs/s |\n", rate[0]);
+    printf("| pool throughput, fast (2 workers) | %.2f vTPMs/s |\n", rate[1]);
+    printf("| swtpm private memory per ready vTPM (median of %d) | %.0f KiB |\n", nmem, mm.p50);
+    printf("\nTargets (issue 4):\n");
+    printf("- allocation from a ready pool, p99: %.2f ms (target <= 2 ms)\n",
+           stats_percentile(alloc, (size_t)from_pool, 99));
+    printf("- fast RSA / swtpm_setup, median: %.3f (target <= 0.2)\n", m[1].p50 / m[0].p50);
+    printf("- fast ECC / swtpm_setup, median: %.3f (target <= 0.05)\n", m[2].p50 / m[0].p50);
+    return bad;
+}
