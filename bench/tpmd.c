@@ -72,10 +72,16 @@ static void stop(const struct bench_ctx *c, struct daemon *d)
         kill(d->pid, SIGTERM);
         waitpid(d->pid, NULL, 0);
     }
-    char cmd[512];
-    snprintf(cmd, sizeof(cmd), "pkill -f 'swtpm socket.*%s/' 2>/dev/null", d->state);
-    if (system(cmd) < 0)
-        fprintf(stderr, "hearth-bench: pkill failed\n");
+    /* Ready vTPMs outlive their daemon (for re-adoption); end them and
+     * remove their (then empty) cgroups. */
+    char cmd[1024];
+    snprintf(cmd, sizeof(cmd),
+             "pkill -f 'swtpm socket.*%s/' 2>/dev/null; sleep 0.2; for d in %s/vtpms/*; do "
+             "rmdir /sys/fs/cgroup/*/hearth-tpmd/${d##*/} /sys/fs/cgroup/hearth-tpmd/${d##*/} "
+             "2>/dev/null; done; true",
+             d->state, d->state);
+    if (system(cmd) != 0)
+        fprintf(stderr, "hearth-bench: cleaning up %s failed\n", d->state);
     (void)c;
 }
 

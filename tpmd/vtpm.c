@@ -1,6 +1,8 @@
 /* vTPM directories, swtpm_setup manufacture and the hardened swtpm launch. */
 #include "vtpm.h"
 
+#include "cgroup.h"
+
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -11,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -43,7 +46,7 @@ static int random_id(char out[33])
  * must not delay allocations; an allocated vTPM gets normal priority back);
  * in new network, IPC and UTS namespaces when `isolate` (falling back
  * quietly where refused). */
-static int run(char *const argv[], const char *log_path, bool isolate)
+static int run(char *const argv[], const char *log_path, bool isolate, const char *cgroup_id)
 {
     pid_t pid = fork();
     if (pid < 0)
@@ -61,8 +64,15 @@ static int run(char *const argv[], const char *log_path, bool isolate)
         dup2(null, STDIN_FILENO);
         dup2(log >= 0 ? log : null, STDOUT_FILENO);
         dup2(log >= 0 ? log : null, STDERR_FILENO);
-        if (isolate && unshare(CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS) < 0)
-            dprintf(STDERR_FILENO, "hearth-tpmd: no new namespaces for swtpm: %s\n", strerror(errno));
+        if (cgroup_id)
+            cgroup_enter(cgroup_id);
+        if (isolate) {
+            if (unshare(CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWNS) < 0)
+                dprintf(STDERR_FILENO, "hearth-tpmd: no new namespaces for swtpm: %s\n",
+                        strerror(errno));
+            else /* its mounts stay its own */
+                mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL);
+        }
         execvp(argv[0], argv);
         _exit(127);
     }
@@ -139,7 +149,15 @@ int vtpm_start_swtpm(const struct vtpm_opts *o, struct vtpm *v, char *err, size_
     }
     argv[n++] = "--daemon"; /* returns once the control socket exists */
     argv[n] = NULL;
-    if (run(argv, outf, true) < 0) {
+    bool confined = cgroup_create(v->id);
+    if (!confined) {
+        static bool warned;
+        if (!warned)
+            fprintf(stderr, "hearth-tpmd: warning: cgroups are not writable here; swtpm runs "
+                            "without memory/pids limits\n");
+        warned = true;
+    }
+    if (run(argv, outf, true, confined ? v->id : NULL) < 0) {
         char why[300], why2[300];
         last_line(outf, why, sizeof(why));
         last_line(logf, why2, sizeof(why2));
@@ -194,7 +212,7 @@ int vtpm_create(const struct vtpm_opts *o, const struct ca *ca, struct vtpm *v, 
         char *argv[] = { "swtpm_setup", "--tpm2", "--tpmstate", state, "--config", conf,
                          "--createek", "--create-ek-cert", "--create-platform-cert",
                          "--lock-nvram", "--overwrite", "--write-ek-cert-files", certs, NULL };
-        if (run(argv, logf, false) < 0) {
+        if (run(argv, logf, false, NULL) < 0) {
             char why[300];
             last_line(logf, why, sizeof(why));
             snprintf(err, errlen, "swtpm_setup failed: %s", why);
@@ -272,6 +290,8 @@ void vtpm_wipe(struct vtpm *v)
     }
     if (v->dir[0])
         nftw(v->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    if (v->id[0])
+        cgroup_remove(v->id);
 }
 
 int vtpm_load(const char *state_dir, const char *id, struct vtpm *v)

@@ -132,3 +132,14 @@ disassemble_tables() {
         }
     done
 }
+
+# Removes the (empty) cgroups hearth-tpmd made for vTPMs under $T, whose
+# swtpm processes a test killed itself.
+remove_vtpm_cgroups() {
+    local d
+    for d in "$T"/*/vtpms/* "$T"/*/*/vtpms/*; do
+        [ -d "$d" ] || continue
+        rmdir /sys/fs/cgroup/*/hearth-tpmd/"${d##*/}" /sys/fs/cgroup/hearth-tpmd/"${d##*/}" 2> /dev/null
+    done
+    return 0
+}

@@ -23,8 +23,10 @@ stop_all() {
     [ -n "$DAEMON" ] && kill "$DAEMON" 2> /dev/null && wait "$DAEMON" 2> /dev/null
     DAEMON=
     pkill -f "swtpm socket.*$STATE" 2> /dev/null
+    sleep 0.2
+    remove_vtpm_cgroups
 }
-trap 'stop_all; rm -rf "$T"' EXIT
+trap 'stop_all; remove_vtpm_cgroups; rm -rf "$T"' EXIT
 field() { sed -n "s/.*\"$1\":\"\{0,1\}\([^\",}]*\).*/\1/p"; }
 wait_ready() { # N
     for _ in $(seq 300); do
@@ -68,6 +70,14 @@ if id tss > /dev/null 2>&1; then
     [ "$(stat -c %U "/proc/$PID")" = tss ] || fail "swtpm does not run as tss"
 fi
 [ "$(readlink "/proc/$PID/ns/net")" != "$(readlink /proc/self/ns/net)" ] || fail "swtpm shares our network namespace"
+CHECKS=$((CHECKS + 1))
+[ "$(readlink "/proc/$PID/ns/mnt")" != "$(readlink /proc/self/ns/mnt)" ] || fail "swtpm shares our mount namespace"
+# Memory and pids limits where cgroups are writable (v1 here, v2 elsewhere).
+if [ -w /sys/fs/cgroup/memory ] || [ -w /sys/fs/cgroup/cgroup.procs ]; then
+    CHECKS=$((CHECKS + 2))
+    grep -Eq "(memory|^0:):/hearth-tpmd/$ID\$" "/proc/$PID/cgroup" || fail "swtpm is not in its memory cgroup: $(cat "/proc/$PID/cgroup")"
+    grep -Eq "(pids|^0:):/hearth-tpmd/$ID\$" "/proc/$PID/cgroup" || fail "swtpm is not in its pids cgroup"
+fi
 
 # The EK certificate in the answer verifies against the CA.
 echo "$A" | sed 's/.*"ek_cert_pem":"\([^"]*\)".*/\1/' | sed 's/\\n/\n/g' > "$T/ek.pem"
@@ -86,6 +96,9 @@ expect_out 'EK certificate in NV 0x01c00002'
 "$CLIENT" free "$ID" > /dev/null || fail "DELETE /vtpms/$ID"
 CHECKS=$((CHECKS + 2))
 [ ! -e "$(dirname "$SOCK")" ] || fail "freed vTPM directory remains"
+CHECKS=$((CHECKS + 1))
+[ ! -e "/sys/fs/cgroup/memory/hearth-tpmd/$ID" ] && [ ! -e "/sys/fs/cgroup/hearth-tpmd/$ID" ] ||
+    fail "freed vTPM's cgroup remains"
 ! pgrep -f "swtpm socket.*$ID" > /dev/null || fail "freed vTPM's swtpm still runs"
 
 # Errors name the reason.

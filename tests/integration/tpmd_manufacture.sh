@@ -14,7 +14,7 @@ stop_all() {
     pkill -f "swtpm socket.*$T/" 2> /dev/null
     DAEMON=
 }
-trap 'stop_all; pkill -f "hearth-tpmd --socket $HEARTH_TPMD_SOCKET"; rm -rf "$T"' EXIT
+trap 'stop_all; pkill -f "hearth-tpmd --socket $HEARTH_TPMD_SOCKET"; sleep 0.2; remove_vtpm_cgroups; rm -rf "$T"' EXIT
 
 # swtpm_setup always makes RSA-2048 and ECC P-384 EKs; we verify the RSA one.
 for variant in swtpm_setup:rsa fast:rsa fast:ecc fast:both; do

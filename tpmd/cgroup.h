@@ -1,0 +1,23 @@
+/* Memory and pids limits for one swtpm, in cgroup v2 or v1 (whichever the
+ * host mounts writable); a host without either runs swtpm unconfined. */
+#ifndef TPMD_CGROUP_H
+#define TPMD_CGROUP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#define CGROUP_SWTPM_MEMORY (64ULL << 20) /* swtpm needs ~1 MiB; generous cap */
+#define CGROUP_SWTPM_PIDS 8
+
+/* Creates the cgroup(s) hearth-tpmd/<id> with the limits. false when
+ * cgroups are not writable here (callers log that once). */
+bool cgroup_create(const char *id);
+
+/* Moves the calling process into them (from the launcher child, before
+ * exec, so swtpm and its daemonized child are confined). */
+void cgroup_enter(const char *id);
+
+/* Removes the cgroup(s) of an id whose processes are gone. */
+void cgroup_remove(const char *id);
+
+#endif
