@@ -123,33 +123,41 @@ CHECKS=$((CHECKS + 1))
 ! "$CLIENT" list | grep -q "$READY_ID" || fail "a dead ready vTPM stayed in the pool"
 wait_ready 2
 
-# 24 allocations from 6 concurrent clients: all distinct.
+# 200 allocations from 20 concurrent clients (fast manufacture, so the pool
+# keeps up): all succeed, none is handed out twice.
+stop_all
+start_daemon --pool-min 4 --pool-max 16 --manufacture fast
+wait_ready 4
 CLIENTS=()
-for c in 1 2 3 4 5 6; do
-    (for _ in 1 2 3 4; do "$CLIENT" alloc || echo FAILED; echo; done > "$T/c$c") &
+for c in $(seq 20); do
+    (for _ in $(seq 10); do "$CLIENT" alloc || echo FAILED; echo; done > "$T/c$c") &
     CLIENTS+=($!)
 done
 wait "${CLIENTS[@]}"
-cat "$T"/c? > "$T/allocs"
+cat "$T"/c[0-9]* > "$T/allocs"
 CHECKS=$((CHECKS + 3))
 ! grep -q FAILED "$T/allocs" || fail "an allocation failed: $(grep -B1 FAILED "$T/allocs" | head -3)"
-[ "$(grep -c '"id"' "$T/allocs")" -eq 24 ] || fail "not 24 allocations"
-[ "$(field id < "$T/allocs" | sort -u | wc -l)" -eq 24 ] || fail "a vTPM was handed out twice"
+[ "$(grep -c '"id"' "$T/allocs")" -eq 200 ] || fail "not 200 allocations"
+[ "$(field id < "$T/allocs" | sort -u | wc -l)" -eq 200 ] || fail "a vTPM was handed out twice"
+CHECKS=$((CHECKS + 1))
+[ "$(field ctrl_socket < "$T/allocs" | sort -u | wc -l)" -eq 200 ] || fail "a control socket was shared"
 echo "# sources: $(field source < "$T/allocs" | sort | uniq -c | tr '\n' ' ')"
 # The burst raised the demand estimate: the pool aims above its minimum.
 CHECKS=$((CHECKS + 1))
-[ "$("$CLIENT" status | field target)" -gt 2 ] || fail "the pool target did not follow demand: $("$CLIENT" status)"
+[ "$("$CLIENT" status | field target)" -gt 4 ] || fail "the pool target did not follow demand: $("$CLIENT" status)"
 KEEP=$(field id < "$T/allocs" | head -1)
 for id in $(field id < "$T/allocs" | tail -n +2); do "$CLIENT" free "$id" > /dev/null || fail "free $id"; done
 
 # kill -9 of the daemon: the allocated vTPM stays allocated and running, the
 # ready ones are re-adopted, nothing leaks.
+stop_all
+start_daemon --pool-min 2 --pool-max 2 --manufacture fast
 settled
 kill -9 "$DAEMON"
 wait "$DAEMON" 2> /dev/null
 DAEMON=
 BEFORE=$(swtpms)
-start_daemon --pool-min 2 --pool-max 3
+start_daemon --pool-min 2 --pool-max 2 --manufacture fast
 CHECKS=$((CHECKS + 3))
 "$CLIENT" list | grep -q "\"id\":\"$KEEP\",\"state\":\"allocated\"" || fail "the allocated vTPM was lost"
 pgrep -f "swtpm socket.*$KEEP" > /dev/null || fail "the allocated vTPM's swtpm stopped"
