@@ -76,7 +76,7 @@ static void stop(const struct bench_ctx *c, struct daemon *d)
      * remove their (then empty) cgroups. */
     char cmd[1024];
     snprintf(cmd, sizeof(cmd),
-             "pkill -f 'swtpm socket.*%s/' 2>/dev/null; sleep 0.2; for d in %s/vtpms/*; do "
+             "pkill -f '[s]wtpm socket.*%s/' 2>/dev/null; sleep 0.2; for d in %s/vtpms/*; do "
              "rmdir /sys/fs/cgroup/*/hearth-tpmd/${d##*/} /sys/fs/cgroup/hearth-tpmd/${d##*/} "
              "2>/dev/null; done; true",
              d->state, d->state);
