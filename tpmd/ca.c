@@ -1,6 +1,8 @@
 /* Local CA creation with OpenSSL and the swtpm_localca configuration. */
 #include "ca.h"
 
+#include "certs.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <openssl/evp.h>
@@ -23,19 +25,6 @@ static int write_file(const char *path, const char *text, mode_t mode)
     return close(fd) == 0 ? r : -1;
 }
 
-static int add_ext(X509 *cert, int nid, const char *value)
-{
-    X509V3_CTX ctx;
-    X509V3_set_ctx_nodb(&ctx);
-    X509V3_set_ctx(&ctx, cert, cert, NULL, NULL, 0);
-    X509_EXTENSION *ext = X509V3_EXT_conf_nid(NULL, &ctx, nid, value);
-    if (!ext)
-        return -1;
-    int r = X509_add_ext(cert, ext, -1) ? 0 : -1;
-    X509_EXTENSION_free(ext);
-    return r;
-}
-
 static int create_ca(const struct ca *ca)
 {
     int r = -1;
@@ -53,9 +42,10 @@ static int create_ca(const struct ca *ca)
     X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)"hearth-tpmd local CA",
                                -1, -1, 0);
     X509_set_issuer_name(cert, name);
-    if (add_ext(cert, NID_basic_constraints, "critical,CA:TRUE") ||
-        add_ext(cert, NID_key_usage, "critical,keyCertSign,cRLSign") ||
-        add_ext(cert, NID_subject_key_identifier, "hash") || !X509_sign(cert, key, EVP_sha256()))
+    if (cert_add_ext(cert, cert, NID_basic_constraints, "critical,CA:TRUE") ||
+        cert_add_ext(cert, cert, NID_key_usage, "critical,keyCertSign,cRLSign") ||
+        cert_add_ext(cert, cert, NID_subject_key_identifier, "hash") ||
+        !X509_sign(cert, key, EVP_sha256()))
         goto out;
     /* The key never exists with looser permissions than 0600. */
     int fd = open(ca->key_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);

@@ -46,7 +46,7 @@ out:
     return pkey;
 }
 
-static int add_ext(X509 *cert, X509 *issuer, int nid, const char *value)
+int cert_add_ext(X509 *cert, X509 *issuer, int nid, const char *value)
 {
     X509V3_CTX v3;
     X509V3_set_ctx_nodb(&v3);
@@ -95,9 +95,9 @@ int cert_make(const struct ca *ca, const struct ek_public *ek, const char *vtpm_
     X509_set_issuer_name(cert, X509_get_subject_name(ca_cert));
     const char *usage = platform ? "critical,digitalSignature"
                         : ek->ecc ? "critical,keyAgreement" : "critical,keyEncipherment";
-    if (add_ext(cert, ca_cert, NID_basic_constraints, "critical,CA:FALSE") ||
-        add_ext(cert, ca_cert, NID_key_usage, usage) ||
-        add_ext(cert, ca_cert, NID_authority_key_identifier, "keyid") ||
+    if (cert_add_ext(cert, ca_cert, NID_basic_constraints, "critical,CA:FALSE") ||
+        cert_add_ext(cert, ca_cert, NID_key_usage, usage) ||
+        cert_add_ext(cert, ca_cert, NID_authority_key_identifier, "keyid") ||
         !X509_sign(cert, ca_key, EVP_sha256()))
         goto out;
     *der = NULL;

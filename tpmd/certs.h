@@ -10,6 +10,10 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+/* Adds the extension nid = value (OpenSSL config syntax) to cert, with
+ * issuer for authority references (cert itself when self-signed). */
+int cert_add_ext(X509 *cert, X509 *issuer, int nid, const char *value);
+
 /* The EK's public key as an OpenSSL key (RSA n/65537, or P-256 point). */
 EVP_PKEY *ek_to_pkey(const struct ek_public *ek);
 

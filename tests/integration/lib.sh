@@ -143,3 +143,13 @@ remove_vtpm_cgroups() {
     done
     return 0
 }
+
+# tpm_config PAYLOAD MODEL BOOT_ARGS [EXTRA_TPM_MEMBERS]: a VM with a TPM on
+# the swtpm control socket $SOCK.
+tpm_config() {
+    cat > "$T/vm.json" <<JSON
+{"boot-source": {"kernel_image_path": "$GUEST/$1", "boot_args": "tpm=$2 $3"},
+ "machine-config": {"vcpu_count": 1, "mem_size_mib": 128},
+ "tpm": {"socket": "$SOCK", "model": "$2"${4:+, $4}}}
+JSON
+}

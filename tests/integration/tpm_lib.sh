@@ -26,12 +26,3 @@ start_swtpm() {
     SWTPM_PID=$(cat "$T/$1/swtpm.pid")
     SWTPM_PIDS+=("$SWTPM_PID")
 }
-
-# tpm_config PAYLOAD MODEL BOOT_ARGS [EXTRA_TPM_MEMBERS]
-tpm_config() {
-    cat > "$T/vm.json" <<JSON
-{"boot-source": {"kernel_image_path": "$GUEST/$1", "boot_args": "tpm=$2 $3"},
- "machine-config": {"vcpu_count": 1, "mem_size_mib": 128},
- "tpm": {"socket": "$SOCK", "model": "$2"${4:+, $4}}}
-JSON
-}

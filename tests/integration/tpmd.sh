@@ -85,10 +85,7 @@ CHECKS=$((CHECKS + 1))
 openssl verify -CAfile "$T/ca.pem" "$T/ek.pem" > /dev/null 2>&1 || fail "EK certificate does not verify"
 
 # A VM uses it.
-cat > "$T/vm.json" <<JSON
-{"boot-source": {"kernel_image_path": "$GUEST/tpm_basic.elf", "boot_args": "tpm=crb ekcert=1"},
- "machine-config": {"vcpu_count": 1, "mem_size_mib": 128}, "tpm": {"socket": "$SOCK"}}
-JSON
+tpm_config tpm_basic.elf crb "ekcert=1"
 run_hearth
 expect_clean_run 13
 expect_out 'EK certificate in NV 0x01c00002'

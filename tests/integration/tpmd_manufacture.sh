@@ -41,10 +41,7 @@ for variant in swtpm_setup:rsa fast:rsa fast:ecc fast:both; do
         openssl verify -CAfile "$T/ca.pem" "$T/ek.pem" > /dev/null 2>&1 ||
             fail "$method/$ek: openssl verify rejects the EK certificate"
         if [ "$ek" != ecc ]; then
-            cat > "$T/vm.json" <<JSON
-{"boot-source": {"kernel_image_path": "$GUEST/tpm_basic.elf", "boot_args": "tpm=crb ekcert=1"},
- "machine-config": {"vcpu_count": 1, "mem_size_mib": 128}, "tpm": {"socket": "$SOCK"}}
-JSON
+            tpm_config tpm_basic.elf crb "ekcert=1"
             run_hearth
             expect_clean_run 13
         fi
