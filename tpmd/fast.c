@@ -72,6 +72,8 @@ int vtpm_manufacture_fast(const struct vtpm_opts *o, const struct ca *ca, struct
         snprintf(err, errlen, "writing certificate files failed");
         goto out;
     }
+    if (tpm2_pcr_allocate(&s, tpm2_banks_parse(o->pcr_banks), err, errlen) < 0)
+        goto out;
     if (tpm2_shutdown(&s) < 0) {
         snprintf(err, errlen, "TPM2_Shutdown failed");
         goto out;

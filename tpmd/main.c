@@ -2,6 +2,10 @@
 #include "api.h"
 #include "ca.h"
 #include "pool.h"
+#include "tpm2.h"
+
+#include <jansson.h>
+#include <stdbool.h>
 
 #include <errno.h>
 #include <getopt.h>
@@ -33,7 +37,10 @@ static const char usage[] =
     "  --memory-budget-mib N   live vTPMs at most N / 2 (default 512)\n"
     "  --horizon-s S           keep enough ready vTPMs for S seconds of demand (default 3)\n"
     "  --ca-key PEM --ca-cert PEM   an operator CA instead of STATE/ca\n"
-    "  --user NAME             run swtpm as NAME (default: tss when it exists)\n";
+    "  --user NAME             run swtpm as NAME (default: tss when it exists)\n"
+    "  --pcr-banks LIST        active PCR banks, e.g. sha256 (default) or sha1,sha256\n"
+    "  --config FILE           the same options as a JSON object (\"pool_min\": 4, ...);\n"
+    "                          command-line flags win\n";
 
 static int bad(const char *msg, const char *arg)
 {
@@ -68,50 +75,142 @@ static bool parse_int(const char *s, int min, int max, int *out)
     return true;
 }
 
-int main(int argc, char **argv)
+struct settings {
+    const char *sock, *state, *ca_key, *ca_cert, *user;
+    struct pool_opts po;
+    struct vtpm_opts vo;
+    int budget, horizon;
+};
+
+static const struct option opts[] = {
+    { "socket", required_argument, NULL, 's' },   { "state-dir", required_argument, NULL, 'd' },
+    { "pool-min", required_argument, NULL, 'm' }, { "pool-max", required_argument, NULL, 'M' },
+    { "concurrency", required_argument, NULL, 'c' },
+    { "manufacture", required_argument, NULL, 'f' }, { "ek", required_argument, NULL, 'e' },
+    { "memory-budget-mib", required_argument, NULL, 'b' },
+    { "horizon-s", required_argument, NULL, 'H' }, { "ca-key", required_argument, NULL, 'k' },
+    { "ca-cert", required_argument, NULL, 'C' },  { "user", required_argument, NULL, 'u' },
+    { "pcr-banks", required_argument, NULL, 'p' }, { "config", required_argument, NULL, 'F' },
+    { "help", no_argument, NULL, 'h' },           { NULL, 0, NULL, 0 },
+};
+
+/* Applies options from argv; returns -1 to continue, else an exit status. */
+static int apply(struct settings *st, int argc, char **argv)
 {
-    const char *sock = NULL, *state = NULL, *ca_key = NULL, *ca_cert = NULL, *user = NULL;
-    struct pool_opts po = { .min = 2, .max = 8, .concurrency = 2, .horizon_s = 3 };
-    struct vtpm_opts vo = { .ek_rsa = true };
-    int budget = 512, horizon = 3;
-    static const struct option opts[] = {
-        { "socket", required_argument, NULL, 's' },   { "state-dir", required_argument, NULL, 'd' },
-        { "pool-min", required_argument, NULL, 'm' }, { "pool-max", required_argument, NULL, 'M' },
-        { "concurrency", required_argument, NULL, 'c' },
-        { "manufacture", required_argument, NULL, 'f' }, { "ek", required_argument, NULL, 'e' },
-        { "memory-budget-mib", required_argument, NULL, 'b' },
-        { "horizon-s", required_argument, NULL, 'H' }, { "ca-key", required_argument, NULL, 'k' },
-        { "ca-cert", required_argument, NULL, 'C' },  { "user", required_argument, NULL, 'u' },
-        { "help", no_argument, NULL, 'h' },           { NULL, 0, NULL, 0 },
-    };
+    optind = 0; /* GNU: start over (parsed twice: config file, command line) */
     int o;
     while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (o) {
-        case 's': sock = optarg; break;
-        case 'd': state = optarg; break;
-        case 'm': if (!parse_int(optarg, 0, 1000, &po.min)) return bad("--pool-min must be 0..1000", optarg); break;
-        case 'M': if (!parse_int(optarg, 0, 1000, &po.max)) return bad("--pool-max must be 0..1000", optarg); break;
-        case 'c': if (!parse_int(optarg, 1, 16, &po.concurrency)) return bad("--concurrency must be 1..16", optarg); break;
-        case 'b': if (!parse_int(optarg, 2, 1 << 20, &budget)) return bad("--memory-budget-mib must be >= 2", optarg); break;
-        case 'H': if (!parse_int(optarg, 1, 3600, &horizon)) return bad("--horizon-s must be 1..3600", optarg); break;
+        case 's': st->sock = optarg; break;
+        case 'd': st->state = optarg; break;
+        case 'm': if (!parse_int(optarg, 0, 1000, &st->po.min)) return bad("--pool-min must be 0..1000", optarg); break;
+        case 'M': if (!parse_int(optarg, 0, 1000, &st->po.max)) return bad("--pool-max must be 0..1000", optarg); break;
+        case 'c': if (!parse_int(optarg, 1, 16, &st->po.concurrency)) return bad("--concurrency must be 1..16", optarg); break;
+        case 'b': if (!parse_int(optarg, 2, 1 << 20, &st->budget)) return bad("--memory-budget-mib must be >= 2", optarg); break;
+        case 'H': if (!parse_int(optarg, 1, 3600, &st->horizon)) return bad("--horizon-s must be 1..3600", optarg); break;
         case 'f':
             if (strcmp(optarg, "swtpm_setup") && strcmp(optarg, "fast"))
                 return bad("--manufacture must be swtpm_setup or fast", optarg);
-            vo.fast = strcmp(optarg, "fast") == 0;
+            st->vo.fast = strcmp(optarg, "fast") == 0;
             break;
         case 'e':
             if (strcmp(optarg, "rsa") && strcmp(optarg, "ecc") && strcmp(optarg, "both"))
                 return bad("--ek must be rsa, ecc or both", optarg);
-            vo.ek_rsa = strcmp(optarg, "ecc") != 0;
-            vo.ek_ecc = strcmp(optarg, "rsa") != 0;
+            st->vo.ek_rsa = strcmp(optarg, "ecc") != 0;
+            st->vo.ek_ecc = strcmp(optarg, "rsa") != 0;
             break;
-        case 'k': ca_key = optarg; break;
-        case 'C': ca_cert = optarg; break;
-        case 'u': user = optarg; break;
+        case 'p':
+            if (tpm2_banks_parse(optarg) < 0)
+                return bad("--pcr-banks must list sha1, sha256, sha384, sha512", optarg);
+            st->vo.pcr_banks = optarg;
+            break;
+        case 'k': st->ca_key = optarg; break;
+        case 'C': st->ca_cert = optarg; break;
+        case 'u': st->user = optarg; break;
+        case 'F': break; /* loaded before */
         case 'h': fputs(usage, stdout); return 0;
         default: return bad("unknown option", argv[optind - 1]);
         }
     }
+    if (optind < argc)
+        return bad("unexpected argument", argv[optind]);
+    return -1;
+}
+
+/* --config FILE: a JSON object whose keys are the long options with
+ * underscores ("pool_min": 4, "manufacture": "fast"), turned into an
+ * argument list so the same checks apply. The command line wins. */
+static int apply_config(struct settings *st, const char *path)
+{
+    json_error_t jerr;
+    json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
+    if (!root || !json_is_object(root)) {
+        fprintf(stderr, "hearth-tpmd: --config %s: %s\n", path,
+                root ? "must be a JSON object" : jerr.text);
+        json_decref(root);
+        return 2;
+    }
+    static char *args[64];
+    static char values[32][512];
+    int n = 0, nv = 0;
+    args[n++] = "hearth-tpmd";
+    const char *key;
+    json_t *v;
+    json_object_foreach(root, key, v) {
+        char opt[64];
+        snprintf(opt, sizeof(opt), "--%s", key);
+        for (char *c = opt + 2; *c; c++)
+            if (*c == '_')
+                *c = '-';
+        bool known = false;
+        for (const struct option *o = opts; o->name && !known; o++)
+            known = strcmp(o->name, opt + 2) == 0 && strcmp(o->name, "config") && strcmp(o->name, "help");
+        if (!known || nv == 32) {
+            fprintf(stderr, "hearth-tpmd: --config %s: unknown key \"%s\"\n", path, key);
+            json_decref(root);
+            return 2;
+        }
+        if (json_is_string(v))
+            snprintf(values[nv], sizeof(values[nv]), "%s", json_string_value(v));
+        else if (json_is_integer(v))
+            snprintf(values[nv], sizeof(values[nv]), "%lld", (long long)json_integer_value(v));
+        else {
+            fprintf(stderr, "hearth-tpmd: --config %s: %s must be a string or an integer\n", path,
+                    key);
+            json_decref(root);
+            return 2;
+        }
+        args[n++] = strdup(opt);
+        args[n++] = values[nv++];
+    }
+    json_decref(root);
+    args[n] = NULL;
+    return apply(st, n, args);
+}
+
+int main(int argc, char **argv)
+{
+    struct settings st = {
+        .po = { .min = 2, .max = 8, .concurrency = 2, .horizon_s = 3 },
+        .vo = { .ek_rsa = true, .pcr_banks = "sha256" },
+        .budget = 512,
+        .horizon = 3,
+    };
+    for (int i = 1; i + 1 < argc; i++) {
+        if (strcmp(argv[i], "--config") == 0) {
+            int r = apply_config(&st, argv[i + 1]);
+            if (r >= 0)
+                return r;
+        }
+    }
+    int r = apply(&st, argc, argv);
+    if (r >= 0)
+        return r;
+    const char *sock = st.sock, *state = st.state, *ca_key = st.ca_key, *ca_cert = st.ca_cert,
+               *user = st.user;
+    struct pool_opts po = st.po;
+    struct vtpm_opts vo = st.vo;
+    int budget = st.budget, horizon = st.horizon;
     if (!sock || !state)
         return bad("--socket and --state-dir are required", NULL);
     if (po.min > po.max)

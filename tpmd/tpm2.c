@@ -279,3 +279,92 @@ int tpm2_shutdown(struct swtpm *s)
     u16(&c, 0);
     return run(s, &c, rsp, &n) == 0 ? 0 : -1;
 }
+
+static const struct { const char *name; int bit; uint16_t alg; } banks[] = {
+    { "sha1", TPM2_BANK_SHA1, 0x0004 },
+    { "sha256", TPM2_BANK_SHA256, 0x000b },
+    { "sha384", TPM2_BANK_SHA384, 0x000c },
+    { "sha512", TPM2_BANK_SHA512, 0x000d },
+};
+#define NBANKS (sizeof(banks) / sizeof(banks[0]))
+
+int tpm2_banks_parse(const char *list)
+{
+    int mask = 0;
+    const char *p = list;
+    while (*p) {
+        size_t n = strcspn(p, ",");
+        size_t i = 0;
+        for (; i < NBANKS; i++)
+            if (strlen(banks[i].name) == n && strncmp(p, banks[i].name, n) == 0)
+                break;
+        if (i == NBANKS)
+            return -1;
+        mask |= banks[i].bit;
+        p += n + (p[n] == ',');
+    }
+    return mask ? mask : -1;
+}
+
+void tpm2_banks_format(int mask, char *out, size_t len)
+{
+    size_t used = 0;
+    out[0] = 0;
+    for (size_t i = 0; i < NBANKS; i++)
+        if (mask & banks[i].bit)
+            used += (size_t)snprintf(out + used, used < len ? len - used : 0, "%s%s",
+                                     used ? "," : "", banks[i].name);
+}
+
+int tpm2_pcr_allocate(struct swtpm *s, int mask, char *err, size_t errlen)
+{
+    struct cmd c;
+    uint8_t rsp[TPM_BUFFER_MAX];
+    size_t n;
+    begin(&c, ST_SESSIONS, 0x12b /* TPM_CC_PCR_Allocate */);
+    u32(&c, RH_PLATFORM);
+    pw_session(&c);
+    u32(&c, NBANKS); /* every bank named: selected ones on, the rest off */
+    for (size_t i = 0; i < NBANKS; i++) {
+        uint8_t on = (mask & banks[i].bit) ? 0xff : 0x00;
+        u16(&c, banks[i].alg);
+        u8(&c, 3);
+        u8(&c, on);
+        u8(&c, on);
+        u8(&c, on);
+    }
+    int rc = run(s, &c, rsp, &n);
+    /* parameterSize, allocationSuccess, ... */
+    if (rc != 0 || n < 15 || rsp[14] != 1)
+        return fail(err, errlen, "PCR_Allocate", rc);
+    return 0;
+}
+
+int tpm2_active_banks(struct swtpm *s)
+{
+    struct cmd c;
+    uint8_t rsp[TPM_BUFFER_MAX];
+    size_t n;
+    begin(&c, ST_NO_SESSIONS, 0x17a /* TPM_CC_GetCapability */);
+    u32(&c, 5); /* TPM_CAP_PCRS */
+    u32(&c, 0);
+    u32(&c, NBANKS);
+    if (run(s, &c, rsp, &n) != 0 || n < 19)
+        return -1;
+    /* moreData, capability, TPML_PCR_SELECTION: count, then (hash, size, bitmap) */
+    uint32_t count = tpm_be32(rsp + 15);
+    size_t off = 19;
+    int mask = 0;
+    for (uint32_t i = 0; i < count && off + 3 <= n; i++) {
+        uint16_t alg = tpm_be16(rsp + off);
+        uint8_t size = rsp[off + 2];
+        bool any = false;
+        for (uint8_t j = 0; j < size && off + 3 + j < n; j++)
+            any |= rsp[off + 3 + j] != 0;
+        for (size_t b = 0; b < NBANKS; b++)
+            if (banks[b].alg == alg && any)
+                mask |= banks[b].bit;
+        off += 3 + size;
+    }
+    return mask;
+}

@@ -66,6 +66,9 @@ int main(int argc, char **argv)
     check(pf != NULL, "platform certificate in NV");
     check(attrs & TPMA_NV_WRITELOCKED, "platform certificate index is write-locked");
     check(pf && X509_verify(pf, ca_key) == 1, "platform certificate verifies against the CA");
+    char names[64];
+    tpm2_banks_format(tpm2_active_banks(&s), names, sizeof(names));
+    printf("# active PCR banks: %s\n", names);
     if (cert)
         PEM_write_X509(stdout, cert);
     X509_free(cert);

@@ -211,7 +211,8 @@ int vtpm_create(const struct vtpm_opts *o, const struct ca *ca, struct vtpm *v, 
     } else {
         char *argv[] = { "swtpm_setup", "--tpm2", "--tpmstate", state, "--config", conf,
                          "--createek", "--create-ek-cert", "--create-platform-cert",
-                         "--lock-nvram", "--overwrite", "--write-ek-cert-files", certs, NULL };
+                         "--lock-nvram", "--overwrite", "--write-ek-cert-files", certs,
+                         "--pcr-banks", (char *)o->pcr_banks, NULL };
         if (run(argv, logf, false, NULL) < 0) {
             char why[300];
             last_line(logf, why, sizeof(why));

@@ -28,6 +28,7 @@ struct vtpm_opts {
                           * always makes RSA-2048 and ECC P-384) */
     const char *user;  /* run swtpm as this user; NULL: root */
     bool fast;         /* manufacture over the data channel, not swtpm_setup */
+    const char *pcr_banks; /* active PCR banks, e.g. "sha256" or "sha1,sha256" */
 };
 
 /* Creates STATE/vtpms/<new random id> and manufactures the TPM: EK,

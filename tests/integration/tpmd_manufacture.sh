@@ -17,13 +17,24 @@ stop_all() {
 trap 'stop_all; pkill -f "hearth-tpmd --socket $HEARTH_TPMD_SOCKET"; sleep 0.2; remove_vtpm_cgroups; rm -rf "$T"' EXIT
 
 # swtpm_setup always makes RSA-2048 and ECC P-384 EKs; we verify the RSA one.
-for variant in swtpm_setup:rsa fast:rsa fast:ecc fast:both; do
-    method=${variant%:*}
-    ek=${variant#*:}
+# Each variant also asks for other PCR banks; fast:both reads its settings
+# from a --config file instead of flags.
+for variant in swtpm_setup:rsa:sha256,sha384 fast:rsa:sha256 fast:ecc:sha1,sha256 \
+    fast:both:sha256,sha512; do
+    IFS=: read -r method ek banks <<< "$variant"
     (
         STATE=$T/$method-$ek
-        "$BUILD/hearth-tpmd" --socket "$HEARTH_TPMD_SOCKET" --state-dir "$STATE" --pool-max 0 \
-            --pool-min 0 --manufacture "$method" $([ "$method" = fast ] && echo --ek "$ek") >> "$T/tpmd.log" 2>&1 &
+        if [ "$ek" = both ]; then
+            cat > "$T/tpmd.json" <<JSON
+{"socket": "$HEARTH_TPMD_SOCKET", "state_dir": "$STATE", "pool_max": 0, "pool_min": 0,
+ "manufacture": "$method", "ek": "$ek", "pcr_banks": "$banks"}
+JSON
+            "$BUILD/hearth-tpmd" --config "$T/tpmd.json" >> "$T/tpmd.log" 2>&1 &
+        else
+            "$BUILD/hearth-tpmd" --socket "$HEARTH_TPMD_SOCKET" --state-dir "$STATE" --pool-max 0 \
+                --pool-min 0 --manufacture "$method" --pcr-banks "$banks" \
+                $([ "$method" = fast ] && echo --ek "$ek") >> "$T/tpmd.log" 2>&1 &
+        fi
         DAEMON=$!
         for _ in $(seq 200); do "$BUILD/hearth-tpm" status > /dev/null 2>&1 && break; sleep 0.05; done
         A=$("$BUILD/hearth-tpm" alloc) || fail "$method/$ek: allocation failed: $A"
@@ -35,6 +46,7 @@ for variant in swtpm_setup:rsa fast:rsa fast:ecc fast:both; do
             expect_rc 0
             expect_out '^0 failed$'
             expect_out '^ok - EK certificate holds the TPM.s EK public key'
+            expect_out "^# active PCR banks: $banks\$"
         done
         sed -n '/BEGIN CERTIFICATE/,/END CERTIFICATE/p' "$T/out" > "$T/ek.pem"
         CHECKS=$((CHECKS + 1))
