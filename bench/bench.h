@@ -17,8 +17,25 @@ void bench_write_config(const struct bench_ctx *c, const char *path, const char 
                         unsigned mem_mib, const char *args, const char *tpm_sock,
                         const char *tpm_model);
 
+#include <sys/types.h>
+
+/* A hearth-tpmd started for a measurement. */
+struct tpmd_daemon {
+    pid_t pid;
+    char sock[256], state[256];
+};
+/* Starts hearth-tpmd with `args` under tmp/NAME; returns once it answers. */
+int bench_tpmd_start(const struct bench_ctx *c, struct tpmd_daemon *d, const char *name,
+                     const char *args);
+/* Stops it and the swtpms it left running, removing their cgroups. */
+void bench_tpmd_stop(const struct bench_ctx *c, struct tpmd_daemon *d);
+int bench_tpmd_ready(const struct bench_ctx *c, const struct tpmd_daemon *d);
+
 int cmd_boot(struct bench_ctx *c);
 int cmd_tpm(struct bench_ctx *c);
 int cmd_tpmd(struct bench_ctx *c);
+int cmd_run(struct bench_ctx *c, int argc, char **argv);
+int cmd_report(struct bench_ctx *c, int argc, char **argv);
+int cmd_export(struct bench_ctx *c, int argc, char **argv);
 
 #endif

@@ -161,6 +161,11 @@ int cmd_boot(struct bench_ctx *c)
 static void usage(void)
 {
     fputs("Usage: hearth-bench boot|tpm|tpmd [--build DIR] [--runs N] [--qemu PATH|--no-qemu]\n"
+          "       hearth-bench run [--setup baseline|ondemand|pool|qemu|qemu-tpm]... [--total-vms N]\n"
+          "             [--parallelism P] [--payload NAME | --kernel PATH [--initrd PATH]]\n"
+          "             [--mem-mib M] [--db PATH] [--label L] [--manufacture fast|swtpm_setup]\n"
+          "       hearth-bench report [--db PATH] [--out DIR] RUN_ID...\n"
+          "       hearth-bench export --csv [--db PATH] RUN_ID\n"
           "  boot: boots the hello payload N times (default 20) with hearth (128 MiB\n"
           "        and 8192 MiB) and QEMU microvm, interleaved; prints median wall time\n"
           "        from exec to exit, peak RSS, and each monitor's private memory\n"
@@ -178,11 +183,32 @@ int main(int argc, char **argv)
 {
     struct bench_ctx c = { .runs = 20, .qemu = "/usr/bin/qemu-system-x86_64" };
     const char *build = "build";
-    if (argc < 2 || (strcmp(argv[1], "boot") && strcmp(argv[1], "tpm") && strcmp(argv[1], "tpmd"))) {
+    if (argc < 2 || (strcmp(argv[1], "boot") && strcmp(argv[1], "tpm") && strcmp(argv[1], "tpmd") &&
+                     strcmp(argv[1], "run") && strcmp(argv[1], "report") &&
+                     strcmp(argv[1], "export"))) {
         usage();
         return 2;
     }
     const char *what = argv[1];
+    bool own_args = !strcmp(what, "run") || !strcmp(what, "report") || !strcmp(what, "export");
+    if (own_args) {
+        /* Take the common options out; the subcommand parses the rest. */
+        int kept = 1;
+        for (int i = 1; i < argc; i++) {
+            if (!strcmp(argv[i], "--build") && i + 1 < argc)
+                build = argv[++i];
+            else if (!strcmp(argv[i], "--qemu") && i + 1 < argc)
+                c.qemu = argv[++i];
+            else if (!strcmp(argv[i], "--no-qemu"))
+                c.qemu = NULL;
+            else
+                argv[kept++] = argv[i];
+        }
+        argc = kept;
+        argv[argc] = NULL;
+        if (c.qemu && access(c.qemu, X_OK) != 0)
+            c.qemu = NULL;
+    }
     static const struct option opts[] = { { "build", required_argument, NULL, 'b' },
                                            { "runs", required_argument, NULL, 'n' },
                                            { "qemu", required_argument, NULL, 'q' },
@@ -191,7 +217,7 @@ int main(int argc, char **argv)
                                            { NULL, 0, NULL, 0 } };
     int o;
     optind = 2;
-    while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+    while (!own_args && (o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (o) {
         case 'b': build = optarg; break;
         case 'n': c.runs = atoi(optarg); break;
@@ -217,9 +243,12 @@ int main(int argc, char **argv)
         perror("mkdtemp");
         return 1;
     }
-    int r = strcmp(what, "tpm") == 0    ? cmd_tpm(&c)
-            : strcmp(what, "tpmd") == 0 ? cmd_tpmd(&c)
-                                        : cmd_boot(&c);
+    int r = strcmp(what, "tpm") == 0      ? cmd_tpm(&c)
+            : strcmp(what, "tpmd") == 0   ? cmd_tpmd(&c)
+            : strcmp(what, "run") == 0    ? cmd_run(&c, argc - 1, argv + 1)
+            : strcmp(what, "report") == 0 ? cmd_report(&c, argc - 1, argv + 1)
+            : strcmp(what, "export") == 0 ? cmd_export(&c, argc - 1, argv + 1)
+                                          : cmd_boot(&c);
     char cmd[96];
     snprintf(cmd, sizeof(cmd), "rm -rf %s", c.tmp);
     if (system(cmd) != 0)

@@ -14,10 +14,6 @@
 #include <time.h>
 #include <unistd.h>
 
-struct daemon {
-    pid_t pid;
-    char sock[256], state[256];
-};
 
 static double now_s(void)
 {
@@ -27,7 +23,7 @@ static double now_s(void)
 }
 
 /* One request through the hearth-tpm client; the parsed JSON or NULL. */
-static json_t *call(const struct bench_ctx *c, const struct daemon *d, const char *cmd,
+static json_t *call(const struct bench_ctx *c, const struct tpmd_daemon *d, const char *cmd,
                     const char *arg)
 {
     char line[2048];
@@ -43,7 +39,8 @@ static json_t *call(const struct bench_ctx *c, const struct daemon *d, const cha
     return json_loads(buf, 0, NULL);
 }
 
-static int start(const struct bench_ctx *c, struct daemon *d, const char *name, const char *args)
+int bench_tpmd_start(const struct bench_ctx *c, struct tpmd_daemon *d, const char *name,
+                     const char *args)
 {
     snprintf(d->sock, sizeof(d->sock), "%s/%s.sock", c->tmp, name);
     snprintf(d->state, sizeof(d->state), "%s/%s", c->tmp, name);
@@ -66,7 +63,7 @@ static int start(const struct bench_ctx *c, struct daemon *d, const char *name, 
     return -1;
 }
 
-static void stop(const struct bench_ctx *c, struct daemon *d)
+void bench_tpmd_stop(const struct bench_ctx *c, struct tpmd_daemon *d)
 {
     if (d->pid > 0) {
         kill(d->pid, SIGTERM);
@@ -85,7 +82,7 @@ static void stop(const struct bench_ctx *c, struct daemon *d)
     (void)c;
 }
 
-static int ready(const struct bench_ctx *c, const struct daemon *d)
+int bench_tpmd_ready(const struct bench_ctx *c, const struct tpmd_daemon *d)
 {
     json_t *s = call(c, d, "status", NULL);
     int r = s ? (int)json_integer_value(json_object_get(s, "ready")) : -1;
@@ -94,7 +91,7 @@ static int ready(const struct bench_ctx *c, const struct daemon *d)
 }
 
 /* Allocates and frees one vTPM; returns its manufacture or allocate ms. */
-static double alloc_free(const struct bench_ctx *c, const struct daemon *d, const char *field,
+static double alloc_free(const struct bench_ctx *c, const struct tpmd_daemon *d, const char *field,
                          const char **source)
 {
     json_t *a = call(c, d, "alloc", NULL);
@@ -118,29 +115,29 @@ int cmd_tpmd(struct bench_ctx *c)
     static const char *args[3] = { "--pool-max 0 --pool-min 0 --manufacture swtpm_setup",
                                    "--pool-max 0 --pool-min 0 --manufacture fast --ek rsa",
                                    "--pool-max 0 --pool-min 0 --manufacture fast --ek ecc" };
-    struct daemon d[3];
+    struct tpmd_daemon d[3];
     double ms[3][1000];
     int bad = 0;
     for (int k = 0; k < 3; k++) {
         char name[16];
         snprintf(name, sizeof(name), "m%d", k);
-        bad |= start(c, &d[k], name, args[k]) < 0;
+        bad |= bench_tpmd_start(c, &d[k], name, args[k]) < 0;
     }
     for (int i = 0; i < n && !bad; i++)
         for (int k = 0; k < 3; k++) /* interleaved */
             ms[k][i] = alloc_free(c, &d[k], "manufacture_ms", NULL);
     for (int k = 0; k < 3; k++)
-        stop(c, &d[k]);
+        bench_tpmd_stop(c, &d[k]);
     struct stats m[3];
     for (int k = 0; k < 3; k++)
         stats_compute(ms[k], (size_t)n, &m[k]);
 
     /* Allocation from a ready pool (fast path refills it). */
-    struct daemon p;
+    struct tpmd_daemon p;
     double alloc[1000];
     int from_pool = 0;
-    bad |= start(c, &p, "pool", "--pool-min 8 --pool-max 8 --manufacture fast --concurrency 2") < 0;
-    for (int t = 0; t < 300 && ready(c, &p) < 8; t++)
+    bad |= bench_tpmd_start(c, &p, "pool", "--pool-min 8 --pool-max 8 --manufacture fast --concurrency 2") < 0;
+    for (int t = 0; t < 300 && bench_tpmd_ready(c, &p) < 8; t++)
         usleep(50000);
     for (int i = 0; i < 200 && !bad; i++) {
         const char *src = "";
@@ -163,7 +160,7 @@ int cmd_tpmd(struct bench_ctx *c)
     }
     if (pg)
         pclose(pg);
-    stop(c, &p);
+    bench_tpmd_stop(c, &p);
     struct stats a, mm;
     stats_compute(alloc, (size_t)from_pool, &a);
     stats_compute(mem, (size_t)nmem, &mm);
@@ -173,16 +170,16 @@ int cmd_tpmd(struct bench_ctx *c)
     static const char *fill[2] = { "--pool-min 32 --pool-max 32 --manufacture swtpm_setup",
                                    "--pool-min 32 --pool-max 32 --manufacture fast" };
     for (int k = 0; k < 2 && !bad; k++) {
-        struct daemon f;
+        struct tpmd_daemon f;
         char name[16];
         snprintf(name, sizeof(name), "fill%d", k);
         double t0 = now_s();
-        bad |= start(c, &f, name, fill[k]) < 0;
+        bad |= bench_tpmd_start(c, &f, name, fill[k]) < 0;
         int r = 0;
-        while (!bad && (r = ready(c, &f)) < 32 && now_s() - t0 < 120)
+        while (!bad && (r = bench_tpmd_ready(c, &f)) < 32 && now_s() - t0 < 120)
             usleep(100000);
         rate[k] = r / (now_s() - t0);
-        stop(c, &f);
+        bench_tpmd_stop(c, &f);
     }
 
     printf("# hearth-bench tpmd: %d manufactures per method (interleaved), 200 allocations\n\n", n);

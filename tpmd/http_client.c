@@ -1,0 +1,49 @@
+/* Minimal HTTP/1.1 over a Unix socket. */
+#include "http_client.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+int http_request(const char *sock, const char *method, const char *path, int *status,
+                   char **head, char **body)
+{
+    struct sockaddr_un sa = { .sun_family = AF_UNIX };
+    snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", sock);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+        fprintf(stderr, "hearth-tpm: %s: %s\n", sock, strerror(errno));
+        return -1;
+    }
+    char req[1024];
+    int n = snprintf(req, sizeof(req),
+                     "%s %s HTTP/1.1\r\nHost: localhost\r\nContent-Length: 0\r\n"
+                     "Connection: close\r\n\r\n", method, path);
+    if (write(fd, req, (size_t)n) != n) {
+        close(fd);
+        return -1;
+    }
+    size_t cap = 65536, len = 0;
+    char *buf = malloc(cap + 1);
+    ssize_t r;
+    while (buf && (r = read(fd, buf + len, cap - len)) > 0)
+        if ((len += (size_t)r) == cap)
+            break;
+    close(fd);
+    if (!buf || len == 0 || sscanf(buf, "HTTP/1.%*c %d", status) != 1) {
+        free(buf);
+        fprintf(stderr, "hearth-tpm: no valid HTTP response\n");
+        return -1;
+    }
+    buf[len] = 0;
+    char *b = strstr(buf, "\r\n\r\n");
+    *body = strdup(b ? b + 4 : "");
+    *head = strndup(buf, b ? (size_t)(b - buf) : len);
+    free(buf);
+    return 0;
+}
+
