@@ -226,7 +226,8 @@ int main(int argc, char **argv)
         default: usage(); return o == 'h' ? 0 : 2;
         }
     }
-    char *abs = realpath(build, NULL);
+    bool needs_build = strcmp(what, "report") != 0 && strcmp(what, "export") != 0;
+    char *abs = needs_build ? realpath(build, NULL) : strdup(".");
     if (c.runs < 1 || c.runs > 1000 || !abs || strlen(abs) >= BENCH_DIR_MAX) {
         fprintf(stderr, "hearth-bench: --runs must be 1..1000 and --build an existing directory\n");
         free(abs);
