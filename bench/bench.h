@@ -37,5 +37,7 @@ int cmd_tpmd(struct bench_ctx *c);
 int cmd_run(struct bench_ctx *c, int argc, char **argv);
 int cmd_report(struct bench_ctx *c, int argc, char **argv);
 int cmd_export(struct bench_ctx *c, int argc, char **argv);
+int cmd_memory(struct bench_ctx *c, int argc, char **argv);
+int cmd_surface(struct bench_ctx *c, int argc, char **argv);
 
 #endif

@@ -166,6 +166,8 @@ static void usage(void)
           "             [--mem-mib M] [--db PATH] [--label L] [--manufacture fast|swtpm_setup]\n"
           "       hearth-bench report [--db PATH] [--out DIR] RUN_ID...\n"
           "       hearth-bench export --csv [--db PATH] RUN_ID\n"
+          "       hearth-bench memory [--mem-sizes 128,256,...] [--out DIR]\n"
+          "       hearth-bench surface [--src DIR]\n"
           "  boot: boots the hello payload N times (default 20) with hearth (128 MiB\n"
           "        and 8192 MiB) and QEMU microvm, interleaved; prints median wall time\n"
           "        from exec to exit, peak RSS, and each monitor's private memory\n"
@@ -185,12 +187,14 @@ int main(int argc, char **argv)
     const char *build = "build";
     if (argc < 2 || (strcmp(argv[1], "boot") && strcmp(argv[1], "tpm") && strcmp(argv[1], "tpmd") &&
                      strcmp(argv[1], "run") && strcmp(argv[1], "report") &&
-                     strcmp(argv[1], "export"))) {
+                     strcmp(argv[1], "export") && strcmp(argv[1], "memory") &&
+                     strcmp(argv[1], "surface"))) {
         usage();
         return 2;
     }
     const char *what = argv[1];
-    bool own_args = !strcmp(what, "run") || !strcmp(what, "report") || !strcmp(what, "export");
+    bool own_args = !strcmp(what, "run") || !strcmp(what, "report") || !strcmp(what, "export") ||
+                    !strcmp(what, "memory") || !strcmp(what, "surface");
     if (own_args) {
         /* Take the common options out; the subcommand parses the rest. */
         int kept = 1;
@@ -249,6 +253,8 @@ int main(int argc, char **argv)
             : strcmp(what, "run") == 0    ? cmd_run(&c, argc - 1, argv + 1)
             : strcmp(what, "report") == 0 ? cmd_report(&c, argc - 1, argv + 1)
             : strcmp(what, "export") == 0 ? cmd_export(&c, argc - 1, argv + 1)
+            : strcmp(what, "memory") == 0 ? cmd_memory(&c, argc - 1, argv + 1)
+            : strcmp(what, "surface") == 0 ? cmd_surface(&c, argc - 1, argv + 1)
                                           : cmd_boot(&c);
     char cmd[96];
     snprintf(cmd, sizeof(cmd), "rm -rf %s", c.tmp);

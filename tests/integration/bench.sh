@@ -78,4 +78,22 @@ expect_out '^idx,Start Time,Exec Time,End Time,setup,tpm_ready_us,boot_timer_us,
 expect_out '^4,0,0,99000,baseline,0,,1,"broken"$'
 CHECKS=$((CHECKS + 1))
 [ "$(wc -l < "$T/out")" -eq 6 ] || fail "CSV should have a header and 5 rows"
+# memory: flat and small across guest sizes, for hearth with and without a
+# TPM; a table and a plot.
+"$BENCH" memory --build "$BUILD" --mem-sizes 64,512 --out "$T/mem" > "$T/out" 2> "$T/err"
+RC=$?
+expect_rc 0
+expect_out '^\| 64 \| [0-9]+ \| [0-9]+ \| [0-9]+ \| [0-9]+ \| [0-9]+ \| [0-9]+ \| [0-9]+ \| [0-9]+ \|$'
+CHECKS=$((CHECKS + 2))
+awk '$1 == 64 || $1 == 512 { if ($3 <= 0 || $3 > 1024 || $4 <= 0 || $4 > 1024) bad = 1; n++ }
+     END { exit bad || n != 2 }' "$T/mem/memory.dat" || fail "hearth's private memory is not within 1 MiB: $(cat "$T/mem/memory.dat")"
+[ "$(head -c 4 "$T/mem/memory.png" | od -An -tx1 | tr -d ' ')" = 89504e47 ] || fail "memory.png is not a PNG"
+
+# surface: lines per component and the guest-reachable entry points.
+"$BENCH" surface --build "$BUILD" --src "$(dirname "$0")/../.." > "$T/out" 2> "$T/err"
+RC=$?
+expect_rc 0
+expect_out '^\| TPM transports \(CRB, TIS, virtio-tpm\) \| [1-9][0-9]* \|$'
+expect_out '^TPM code: [0-9]+ lines, [0-9.]+% of the monitor'
+expect_out 'src/devices/tpm_crb.c:[0-9]+:const struct trap_ops tpm_crb_ops$'
 pass "bench"
