@@ -2,7 +2,7 @@
 BUILD ?= build
 MESON ?= meson
 
-.PHONY: all deps build test demo bench fuzz clean format
+.PHONY: all deps build test demo bench bench-thesis fuzz clean format
 
 all: build
 
@@ -23,6 +23,9 @@ demo: build
 
 bench: build
 	@./scripts/bench.sh $(BUILD)
+
+bench-thesis: build
+	@./scripts/bench-thesis.sh $(BUILD)
 
 fuzz: build
 	@./scripts/fuzz.sh $(BUILD)

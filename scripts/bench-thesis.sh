@@ -1,0 +1,76 @@
+#!/bin/sh
+# make bench-thesis: the thesis's scenarios (500 VMs serial; 1000 VMs with 50
+# concurrent) for baseline/ondemand/pool/qemu/qemu-tpm, plus memory and
+# attack surface; writes docs/results/. Takes several minutes.
+set -eu
+BUILD=${1:-build}
+OUT=${OUT:-docs/results}
+SERIAL=${SERIAL:-500}
+CONCURRENT=${CONCURRENT:-1000}
+PARALLEL=${PARALLEL:-50}
+DB=$BUILD/thesis.db
+B="$BUILD/hearth-bench"
+SETUPS="--setup baseline --setup ondemand --setup pool --setup qemu --setup qemu-tpm"
+rm -f "$DB"
+mkdir -p "$OUT"
+
+run() { # LABEL TOTAL PARALLELISM -> prints the run ids
+    # shellcheck disable=SC2086
+    "$B" run --build "$BUILD" $SETUPS --total-vms "$2" --parallelism "$3" --db "$DB" --label "$1" |
+        sed -n 's/^run \([0-9]*\):.*/\1/p' | tr '\n' ' '
+}
+
+echo "== serial: $SERIAL VMs per setup"
+S_IDS=$(run serial "$SERIAL" 1)
+echo "== concurrent: $CONCURRENT VMs per setup, $PARALLEL at a time"
+C_IDS=$(run concurrent "$CONCURRENT" "$PARALLEL")
+# shellcheck disable=SC2086
+"$B" report --db "$DB" --out "$OUT/serial" $S_IDS > /dev/null
+# shellcheck disable=SC2086
+"$B" report --db "$DB" --out "$OUT/concurrent" $C_IDS > /dev/null
+mkdir -p "$OUT/memory"
+"$B" memory --build "$BUILD" --out "$OUT/memory" > "$OUT/memory/memory.md"
+"$B" surface --build "$BUILD" > "$OUT/surface.md"
+cp "$DB" "$OUT/thesis.db"
+
+{
+    echo "# Thesis scenarios, measured with hearth-bench"
+    echo
+    echo "Produced by \`make bench-thesis\` on $(date -u +%Y-%m-%d) (SERIAL=$SERIAL, CONCURRENT=$CONCURRENT, PARALLEL=$PARALLEL):"
+    echo
+    echo '```'
+    echo "hearth-bench run $SETUPS --total-vms $SERIAL --parallelism 1 --db $DB --label serial"
+    echo "hearth-bench run $SETUPS --total-vms $CONCURRENT --parallelism $PARALLEL --db $DB --label concurrent"
+    echo "hearth-bench report --db $DB --out serial $S_IDS"
+    echo "hearth-bench report --db $DB --out concurrent $C_IDS"
+    echo "hearth-bench memory --out memory; hearth-bench surface"
+    echo '```'
+    echo
+    echo "## Machine"
+    echo
+    echo "- $(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')), $(free -g | awk '/Mem:/ {print $2}') GiB"
+    echo "- kernel $(uname -r); KVM: $(grep -Eqw 'vmx|svm' /proc/cpuinfo && echo 'hardware virtualization' || echo 'nested, no vmx/svm: guest kernel mode is emulated')"
+    echo "- $(qemu-system-x86_64 --version | head -1); $(swtpm --version | head -1)"
+    echo "- hearth $("$BUILD/hearth" --version | cut -d' ' -f2), vTPMs from hearth-tpmd (fast manufacture)"
+    echo
+    echo "## $SERIAL VMs, serial"
+    echo
+    cat "$OUT/serial/report.md"
+    echo
+    echo "![CDF, serial](serial/cdf.png)"
+    echo
+    echo "## $CONCURRENT VMs, $PARALLEL concurrent"
+    echo
+    cat "$OUT/concurrent/report.md"
+    echo
+    echo "![CDF, concurrent](concurrent/cdf.png)"
+    echo
+    echo "## Memory (idle guest), KiB excluding guest RAM"
+    echo
+    sed -n '/^|/p' "$OUT/memory/memory.md"
+    echo
+    echo "![memory](memory/memory.png)"
+    echo
+    sed 's/^# hearth-bench surface/## Attack surface/' "$OUT/surface.md"
+} > "$OUT/README.md"
+echo "wrote $OUT/README.md"
