@@ -2,6 +2,7 @@
 #include "cgroup.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -70,22 +71,42 @@ bool cgroup_create(const char *id)
     return ok;
 }
 
+/* Called in a forked child of a multi-threaded daemon: only
+ * async-signal-safe calls (no stdio, no malloc). */
+static void enter_one(const char *root, const char *id)
+{
+    char path[256];
+    size_t n = 0;
+    const char *parts[4] = { root, "/hearth-tpmd/", id, "/cgroup.procs" };
+    for (int i = 0; i < 4; i++)
+        for (const char *p = parts[i]; *p && n + 1 < sizeof(path); p++)
+            path[n++] = *p;
+    path[n] = 0;
+    char pid[16];
+    int len = 0;
+    for (unsigned v = (unsigned)getpid(); v || !len; v /= 10)
+        pid[len++] = (char)('0' + v % 10);
+    for (int i = 0; i < len / 2; i++) {
+        char t = pid[i];
+        pid[i] = pid[len - 1 - i];
+        pid[len - 1 - i] = t;
+    }
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd >= 0) {
+        ssize_t w = write(fd, pid, (size_t)len);
+        (void)w;
+        close(fd);
+    }
+}
+
 void cgroup_enter(const char *id)
 {
-    char dir[256], file[320], pid[16];
-    snprintf(pid, sizeof(pid), "%d", (int)getpid());
-    if (is_v2()) {
-        dir_of(dir, sizeof(dir), V2_ROOT, id);
-        snprintf(file, sizeof(file), "%s/cgroup.procs", dir);
-        write_str(file, pid);
+    if (access(V2_ROOT "/cgroup.controllers", F_OK) == 0) {
+        enter_one(V2_ROOT, id);
         return;
     }
-    static const char *const roots[2] = { V1_MEMORY, V1_PIDS };
-    for (int i = 0; i < 2; i++) {
-        dir_of(dir, sizeof(dir), roots[i], id);
-        snprintf(file, sizeof(file), "%s/cgroup.procs", dir);
-        write_str(file, pid);
-    }
+    enter_one(V1_MEMORY, id);
+    enter_one(V1_PIDS, id);
 }
 
 /* A killed process leaves its cgroup a moment after it stops running:

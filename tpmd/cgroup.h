@@ -14,7 +14,8 @@
 bool cgroup_create(const char *id);
 
 /* Moves the calling process into them (from the launcher child, before
- * exec, so swtpm and its daemonized child are confined). */
+ * exec, so swtpm and its daemonized child are confined). Async-signal-safe:
+ * callable between fork and exec in a multi-threaded process. */
 void cgroup_enter(const char *id);
 
 /* Removes the cgroup(s) of an id whose processes are gone. */

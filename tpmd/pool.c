@@ -215,9 +215,7 @@ int pool_start(struct pool *p, const struct pool_opts *o, const struct vtpm_opts
 {
     memset(p, 0, sizeof(*p));
     pthread_mutex_init(&p->lock, NULL);
-    pthread_condattr_t ca_attr;
-    pthread_condattr_init(&ca_attr);
-    pthread_cond_init(&p->cond, &ca_attr);
+    pthread_cond_init(&p->cond, NULL);
     p->opts = *o;
     p->vopts = *vo;
     p->ca = ca;

@@ -52,26 +52,33 @@ static int run(char *const argv[], const char *log_path, bool isolate, const cha
     if (pid < 0)
         return -1;
     if (pid == 0) {
-        /* The daemon blocks SIGINT/SIGTERM and ignores SIGPIPE; children start clean. */
+        /* Between fork and exec of a multi-threaded daemon: async-signal-
+         * safe calls only. The daemon blocks SIGINT/SIGTERM and ignores
+         * SIGPIPE; children start clean. */
         sigset_t none;
         sigemptyset(&none);
         sigprocmask(SIG_SETMASK, &none, NULL);
         signal(SIGPIPE, SIG_DFL);
-        if (nice(10) < 0)
-            perror("nice");
         int log = open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
         int null = open("/dev/null", O_RDWR | O_CLOEXEC);
         dup2(null, STDIN_FILENO);
         dup2(log >= 0 ? log : null, STDOUT_FILENO);
         dup2(log >= 0 ? log : null, STDERR_FILENO);
+        if (nice(10) < 0) {
+            static const char msg[] = "hearth-tpmd: nice failed\n";
+            ssize_t w = write(STDERR_FILENO, msg, sizeof(msg) - 1);
+            (void)w;
+        }
         if (cgroup_id)
             cgroup_enter(cgroup_id);
         if (isolate) {
-            if (unshare(CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWNS) < 0)
-                dprintf(STDERR_FILENO, "hearth-tpmd: no new namespaces for swtpm: %s\n",
-                        strerror(errno));
-            else /* its mounts stay its own */
+            if (unshare(CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWNS) < 0) {
+                static const char msg[] = "hearth-tpmd: no new namespaces for swtpm\n";
+                ssize_t w = write(STDERR_FILENO, msg, sizeof(msg) - 1);
+                (void)w;
+            } else { /* its mounts stay its own */
                 mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL);
+            }
         }
         execvp(argv[0], argv);
         _exit(127);

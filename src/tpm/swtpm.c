@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -146,9 +147,15 @@ static int ctrl_simple(struct swtpm *s, uint32_t cmd, const uint8_t *arg, size_t
     return r;
 }
 
-static int fail(char *err, size_t errlen, int r, const char *fmt, const char *detail)
+static int fail(char *err, size_t errlen, int r, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static int fail(char *err, size_t errlen, int r, const char *fmt, ...)
 {
-    snprintf(err, errlen, fmt, detail);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
     return r;
 }
 
@@ -255,7 +262,7 @@ int swtpm_open(struct swtpm *s, const char *ctrl_path, int timeout_ms, char *err
         goto out;
     }
     if ((r = ctrl_simple(s, CMD_STOP, NULL, 0, -1, &res)) < 0 || res) {
-        r = fail(err, errlen, r < 0 ? r : -EIO, "swtpm refused STOP%s", "");
+        r = fail(err, errlen, r < 0 ? r : -EIO, "swtpm refused STOP");
         goto out;
     }
     uint8_t req[8], resp[16];
@@ -263,7 +270,7 @@ int swtpm_open(struct swtpm *s, const char *ctrl_path, int timeout_ms, char *err
     tpm_put_be32(req + 4, TPM_BUFFER_MAX);
     if ((r = ctrl_xfer(s, req, 8, -1, resp, 4)) < 0 || tpm_be32(resp) ||
         (r = read_full(s->ctrl_fd, resp + 4, 12, now_ms() + timeout_ms)) < 0) {
-        r = fail(err, errlen, r < 0 ? r : -EIO, "swtpm refused SET_BUFFERSIZE%s", "");
+        r = fail(err, errlen, r < 0 ? r : -EIO, "swtpm refused SET_BUFFERSIZE");
         goto out;
     }
     s->buffer_size = tpm_be32(resp + 4);
@@ -271,9 +278,8 @@ int swtpm_open(struct swtpm *s, const char *ctrl_path, int timeout_ms, char *err
         s->buffer_size = TPM_BUFFER_MAX;
     uint8_t flags[4] = { 0 };
     if ((r = ctrl_simple(s, CMD_INIT, flags, 4, -1, &res)) < 0 || res) {
-        char detail[32];
-        snprintf(detail, sizeof(detail), r < 0 ? "no answer" : "result 0x%x", res);
-        r = fail(err, errlen, r < 0 ? r : -EIO, "swtpm INIT failed (%s)", detail);
+        r = r < 0 ? fail(err, errlen, r, "swtpm INIT failed (no answer)")
+                  : fail(err, errlen, -EIO, "swtpm INIT failed (result 0x%x)", res);
         goto out;
     }
     uint8_t startup[12], rsp[TPM_BUFFER_MAX];
@@ -288,9 +294,7 @@ int swtpm_open(struct swtpm *s, const char *ctrl_path, int timeout_ms, char *err
     }
     uint32_t rc = tpm_response_code(rsp);
     if (rc != TPM_RC_SUCCESS && rc != TPM_RC_INITIALIZE) {
-        char detail[16];
-        snprintf(detail, sizeof(detail), "0x%x", rc);
-        r = fail(err, errlen, -EIO, "TPM2_Startup failed with 0x%s", detail + 2);
+        r = fail(err, errlen, -EIO, "TPM2_Startup failed with 0x%x", rc);
         goto out;
     }
     s->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
