@@ -47,4 +47,13 @@ expect_out 'Command line: earlyprintk=serial,ttyS0 console=ttyS0 reboot=k panic=
 # it parsed our command line proves the zero page and the 64-bit entry.
 boot_until "$KDIR/vmlinuz" "KASLR disabled: 'nokaslr' on cmdline" 60
 
+# The benchmark's Linux image builds from the same kernel: its init marks
+# boot on the boot timer.
+KERNEL_DIR=$KDIR "$(dirname "$0")/../../scripts/build-bench-image.sh" "$T/img" > "$T/out" 2> "$T/err"
+RC=$?
+expect_rc 0
+CHECKS=$((CHECKS + 2))
+[ -s "$T/img/vmlinux" ] || fail "no vmlinux in the bench image"
+zcat "$T/img/initramfs" | cpio -i --quiet --to-stdout init 2> /dev/null | grep -q 'devmem 0xc0000000 8 123' ||
+    fail "the bench image's init does not mark boot"
 pass "stock kernel early boot"
