@@ -17,6 +17,7 @@ void bench_write_config(const struct bench_ctx *c, const char *path, const char 
                         unsigned mem_mib, const char *args, const char *tpm_sock,
                         const char *tpm_model);
 
+#include <stddef.h>
 #include <sys/types.h>
 
 /* A hearth-tpmd started for a measurement. */
@@ -30,6 +31,11 @@ int bench_tpmd_start(const struct bench_ctx *c, struct tpmd_daemon *d, const cha
 /* Stops it and the swtpms it left running, removing their cgroups. */
 void bench_tpmd_stop(const struct bench_ctx *c, struct tpmd_daemon *d);
 int bench_tpmd_ready(const struct bench_ctx *c, const struct tpmd_daemon *d);
+/* POST /vtpms: fills id and the control socket; -1 with the reason. */
+int bench_vtpm_alloc(const struct tpmd_daemon *d, char id[64], char *sock, size_t socklen,
+                     char *err, size_t errlen);
+/* DELETE /vtpms/{id}. */
+void bench_vtpm_free(const struct tpmd_daemon *d, const char *id);
 
 int cmd_boot(struct bench_ctx *c);
 int cmd_tpm(struct bench_ctx *c);

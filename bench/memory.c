@@ -16,26 +16,15 @@
 
 #define MAX_SIZES 16
 
-/* An allocated vTPM's control socket and its swtpm's pid. */
+/* Allocates a vTPM and finds its swtpm's pid in GET /vtpms. */
 static int alloc_with_pid(const struct tpmd_daemon *d, char *sock, size_t len, int *pid, char *id)
 {
+    char err[300];
+    if (bench_vtpm_alloc(d, id, sock, len, err, sizeof(err)) < 0)
+        return -1;
     int status;
     char *head = NULL, *body = NULL;
-    if (http_request(d->sock, "POST", "/vtpms", &status, &head, &body) < 0)
-        return -1;
-    json_t *j = json_loads(body, 0, NULL);
-    free(head);
-    free(body);
-    const char *s = j ? json_string_value(json_object_get(j, "ctrl_socket")) : NULL;
-    const char *i = j ? json_string_value(json_object_get(j, "id")) : NULL;
-    int r = -1;
-    if (status == 201 && s && i) {
-        snprintf(sock, len, "%s", s);
-        snprintf(id, 64, "%s", i);
-        r = 0;
-    }
-    json_decref(j);
-    if (r < 0 || http_request(d->sock, "GET", "/vtpms", &status, &head, &body) < 0)
+    if (http_request(d->sock, "GET", "/vtpms", &status, &head, &body) < 0)
         return -1;
     json_t *list = json_loads(body, 0, NULL);
     size_t k;
@@ -47,17 +36,6 @@ static int alloc_with_pid(const struct tpmd_daemon *d, char *sock, size_t len, i
     free(head);
     free(body);
     return *pid > 0 ? 0 : -1;
-}
-
-static void free_id(const struct tpmd_daemon *d, const char *id)
-{
-    char path[128], *head = NULL, *body = NULL;
-    int status;
-    snprintf(path, sizeof(path), "/vtpms/%s", id);
-    if (http_request(d->sock, "DELETE", path, &status, &head, &body) == 0) {
-        free(head);
-        free(body);
-    }
 }
 
 int cmd_memory(struct bench_ctx *c, int argc, char **argv)
@@ -116,7 +94,7 @@ int cmd_memory(struct bench_ctx *c, int argc, char **argv)
             bench_write_config(c, cfg, "idle", (unsigned)sizes[i], "", sock, "crb");
             bad |= proc_measure_when_ready(argv_h, "# idle: ready", guest_min, 20000, &ht) < 0;
             bad |= smaps_measure(pid, UINT64_MAX, &sw) < 0;
-            free_id(&d, id);
+            bench_vtpm_free(&d, id);
         } else {
             bad = 1;
         }

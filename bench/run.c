@@ -5,8 +5,6 @@
 #include "proc.h"
 #include "store.h"
 
-#include "../tpmd/http_client.h"
-
 #include <getopt.h>
 #include <jansson.h>
 #include <pthread.h>
@@ -43,42 +41,6 @@ static double now_us(void)
 }
 
 static bool uses_tpm(enum setup s) { return s == ONDEMAND || s == POOL || s == QEMU_TPM; }
-
-/* Allocates a vTPM: fills id and sock; -1 with the reason in err. */
-static int alloc_vtpm(const struct tpmd_daemon *d, char *id, char *sock, char *err, size_t errlen)
-{
-    int status;
-    char *head = NULL, *body = NULL;
-    if (http_request(d->sock, "POST", "/vtpms", &status, &head, &body) < 0) {
-        snprintf(err, errlen, "hearth-tpmd unreachable");
-        return -1;
-    }
-    json_t *j = json_loads(body, 0, NULL);
-    const char *i = j ? json_string_value(json_object_get(j, "id")) : NULL;
-    const char *s = j ? json_string_value(json_object_get(j, "ctrl_socket")) : NULL;
-    int r = status == 201 && i && s ? 0 : -1;
-    if (r == 0) {
-        snprintf(id, 64, "%s", i);
-        snprintf(sock, 512, "%s", s);
-    } else {
-        snprintf(err, errlen, "allocation failed: HTTP %d %.200s", status, body);
-    }
-    json_decref(j);
-    free(head);
-    free(body);
-    return r;
-}
-
-static void free_vtpm(const struct tpmd_daemon *d, const char *id)
-{
-    char path[128], *head = NULL, *body = NULL;
-    int status;
-    snprintf(path, sizeof(path), "/vtpms/%s", id);
-    if (http_request(d->sock, "DELETE", path, &status, &head, &body) == 0) {
-        free(head);
-        free(body);
-    }
-}
 
 /* The guest's verdict: false when its TAP output has a failure or no
  * summary (a VM whose TPM failed must not count as a success). */
@@ -150,7 +112,7 @@ static void one_vm(struct run *r, int job, int worker)
         snprintf(args, sizeof(args), "tpm=%s", model);
 
     v.start_us = (int64_t)(now_us() - r->t0);
-    int ok = !uses_tpm(s) || alloc_vtpm(d, id, sock, err, sizeof(err)) == 0;
+    int ok = !uses_tpm(s) || bench_vtpm_alloc(d, id, sock, sizeof(sock), err, sizeof(err)) == 0;
     v.tpm_ready_us = (int64_t)(now_us() - r->t0);
     struct proc_result pr = { 0 };
     if (ok) {
@@ -237,7 +199,7 @@ static void one_vm(struct run *r, int job, int worker)
         v.exec_us = v.end_us = v.tpm_ready_us;
     }
     if (id[0])
-        free_vtpm(d, id);
+        bench_vtpm_free(d, id);
     v.error = ok ? NULL : err;
     pthread_mutex_lock(&r->db_lock);
     store_add_vm(r->db, r->run_ids[job % r->nsetups], setup_names[s], &v);

@@ -5,6 +5,8 @@
 #include "proc.h"
 #include "stats.h"
 
+#include "../tpmd/http_client.h"
+
 #include <jansson.h>
 #include <signal.h>
 #include <stdio.h>
@@ -80,6 +82,42 @@ void bench_tpmd_stop(const struct bench_ctx *c, struct tpmd_daemon *d)
     if (system(cmd) != 0)
         fprintf(stderr, "hearth-bench: cleaning up %s failed\n", d->state);
     (void)c;
+}
+
+int bench_vtpm_alloc(const struct tpmd_daemon *d, char id[64], char *sock, size_t socklen,
+                     char *err, size_t errlen)
+{
+    int status;
+    char *head = NULL, *body = NULL;
+    if (http_request(d->sock, "POST", "/vtpms", &status, &head, &body) < 0) {
+        snprintf(err, errlen, "hearth-tpmd unreachable");
+        return -1;
+    }
+    json_t *j = json_loads(body, 0, NULL);
+    const char *i = j ? json_string_value(json_object_get(j, "id")) : NULL;
+    const char *s = j ? json_string_value(json_object_get(j, "ctrl_socket")) : NULL;
+    int r = status == 201 && i && s ? 0 : -1;
+    if (r == 0) {
+        snprintf(id, 64, "%s", i);
+        snprintf(sock, socklen, "%s", s);
+    } else {
+        snprintf(err, errlen, "allocation failed: HTTP %d %.200s", status, body);
+    }
+    json_decref(j);
+    free(head);
+    free(body);
+    return r;
+}
+
+void bench_vtpm_free(const struct tpmd_daemon *d, const char *id)
+{
+    char path[128], *head = NULL, *body = NULL;
+    int status;
+    snprintf(path, sizeof(path), "/vtpms/%s", id);
+    if (http_request(d->sock, "DELETE", path, &status, &head, &body) == 0) {
+        free(head);
+        free(body);
+    }
 }
 
 int bench_tpmd_ready(const struct bench_ctx *c, const struct tpmd_daemon *d)
