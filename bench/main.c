@@ -163,7 +163,7 @@ static void usage(void)
     fputs("Usage: hearth-bench boot|tpm|tpmd [--build DIR] [--runs N] [--qemu PATH|--no-qemu]\n"
           "       hearth-bench run [--setup baseline|ondemand|pool|qemu|qemu-tpm]... [--total-vms N]\n"
           "             [--parallelism P] [--payload NAME | --kernel PATH [--initrd PATH]]\n"
-          "             [--mem-mib M] [--db PATH] [--label L] [--manufacture fast|swtpm_setup]\n"
+          "             [--mem-mib M] [--db PATH] [--label L] [--seed N] [--manufacture fast|swtpm_setup]\n"
           "       hearth-bench report [--db PATH] [--out DIR] RUN_ID...\n"
           "       hearth-bench export --csv [--db PATH] RUN_ID\n"
           "       hearth-bench memory [--mem-sizes 128,256,...] [--out DIR]\n"

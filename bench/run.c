@@ -27,6 +27,8 @@ struct run {
     const char *payload, *kernel, *initrd, *label, *manufacture;
     sqlite3 *db;
     int64_t run_ids[NSETUPS];
+    unsigned seed;  /* 0: setups in the given order every round */
+    int *order;     /* job -> index into setups, shuffled per round with a seed */
     struct tpmd_daemon ondemand, pool;
     double t0;
     atomic_int next, done, failed;
@@ -90,9 +92,34 @@ static int64_t boot_timer_from(const char *log)
     return v;
 }
 
+/* Every round (VM i of each setup) runs its setups in an order drawn from
+ * the seed (Fisher-Yates), so no setup always goes first; the same seed
+ * gives the same schedule. */
+static int make_order(struct run *r)
+{
+    int jobs = r->total * r->nsetups;
+    r->order = malloc(sizeof(int) * (size_t)jobs);
+    if (!r->order)
+        return -1;
+    unsigned state = r->seed;
+    for (int round = 0; round < r->total; round++) {
+        int *o = r->order + round * r->nsetups;
+        for (int k = 0; k < r->nsetups; k++)
+            o[k] = k;
+        for (int k = r->nsetups - 1; r->seed && k > 0; k--) {
+            int j = (int)((unsigned)rand_r(&state) % (unsigned)(k + 1));
+            int t = o[k];
+            o[k] = o[j];
+            o[j] = t;
+        }
+    }
+    return 0;
+}
+
 static void one_vm(struct run *r, int job, int worker)
 {
-    enum setup s = r->setups[job % r->nsetups];
+    int which = r->order[job];
+    enum setup s = r->setups[which];
     struct vm_row v = { .idx = job / r->nsetups, .boot_timer_us = -1, .exit_status = -1 };
     char id[64] = "", sock[512] = "", err[300] = "", cfg[1400], log[1400], out[1400], kernel[1200],
          args[256];
@@ -202,7 +229,7 @@ static void one_vm(struct run *r, int job, int worker)
         bench_vtpm_free(d, id);
     v.error = ok ? NULL : err;
     pthread_mutex_lock(&r->db_lock);
-    store_add_vm(r->db, r->run_ids[job % r->nsetups], setup_names[s], &v);
+    store_add_vm(r->db, r->run_ids[which], setup_names[s], &v);
     pthread_mutex_unlock(&r->db_lock);
     if (!ok)
         atomic_fetch_add(&r->failed, 1);
@@ -270,7 +297,7 @@ int cmd_run(struct bench_ctx *c, int argc, char **argv)
         case 'm': r.mem_mib = atoi(optarg); break;
         case 'd': db_path = optarg; break;
         case 'l': r.label = optarg; break;
-        case 'S': srand((unsigned)atoi(optarg)); break; /* reserved for randomised orders */
+        case 'S': r.seed = (unsigned)strtoul(optarg, NULL, 10); break;
         case 'f': r.manufacture = optarg; break;
         default: return 2;
         }
@@ -324,6 +351,8 @@ int cmd_run(struct bench_ctx *c, int argc, char **argv)
                                      r.parallelism, payload, u.nodename, cmdline);
         printf("run %lld: %s\n", (long long)r.run_ids[i], setup_names[r.setups[i]]);
     }
+    if (make_order(&r) < 0)
+        return 1;
     pthread_mutex_init(&r.db_lock, NULL);
     r.t0 = now_us();
     pthread_t threads[256];
@@ -341,6 +370,7 @@ int cmd_run(struct bench_ctx *c, int argc, char **argv)
     if (want_pool)
         bench_tpmd_stop(c, &r.pool);
     sqlite3_close(r.db);
+    free(r.order);
     printf("%d VMs, %d failed; stored in %s\n", r.total * r.nsetups, atomic_load(&r.failed), db_path);
     return 0;
 }
