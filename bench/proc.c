@@ -1,4 +1,5 @@
 /* Child-process launch, timing and /proc/PID/smaps accounting. */
+#include "core/clock.h"
 #include "proc.h"
 
 #include <errno.h>
@@ -15,9 +16,7 @@
 
 static int64_t now_us(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+    return (int64_t)(mono_ns() / 1000);
 }
 
 static pid_t spawn(char *const argv[], int out_fd)

@@ -1,6 +1,7 @@
 /* hearth-bench run: the thesis's experiment. Each VM of each setup is
  * timed from just before its TPM is allocated to its monitor's exit;
  * setups are interleaved so machine noise hits all of them alike. */
+#include "core/clock.h"
 #include "bench.h"
 #include "proc.h"
 #include "store.h"
@@ -37,9 +38,7 @@ struct run {
 
 static double now_us(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
+    return (double)mono_ns() / 1e3;
 }
 
 static bool uses_tpm(enum setup s) { return s == ONDEMAND || s == POOL || s == QEMU_TPM; }

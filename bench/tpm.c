@@ -1,5 +1,6 @@
 /* hearth-bench tpm: the vTPM's command round trip, boot-to-exit with a TPM
  * (hearth vs QEMU microvm + tpm-tis) and the TPM device's memory cost. */
+#include "core/clock.h"
 #include "bench.h"
 #include "proc.h"
 #include "stats.h"
@@ -20,9 +21,7 @@ static const uint8_t get_random32[12] = { 0x80, 0x01, 0, 0, 0, 12, 0, 0, 0x01, 0
 
 static double now_us(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
+    return (double)mono_ns() / 1e3;
 }
 
 /* Starts swtpm on a fresh copy of the manufactured state; returns the

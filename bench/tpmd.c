@@ -1,6 +1,7 @@
 /* hearth-bench tpmd: vTPM manufacture (fast path vs swtpm_setup, same
  * run), allocation latency from a ready pool, pool throughput, and swtpm's
  * memory per ready vTPM. */
+#include "core/clock.h"
 #include "bench.h"
 #include "proc.h"
 #include "stats.h"
@@ -19,9 +20,7 @@
 
 static double now_s(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+    return (double)mono_ns() / 1e9;
 }
 
 /* One request through the hearth-tpm client; the parsed JSON or NULL. */

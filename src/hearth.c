@@ -1,5 +1,6 @@
 /* hearth: a Firecracker-compatible KVM microVM monitor; command-line entry. */
 #include "config/config.h"
+#include "core/clock.h"
 #include "core/log.h"
 #include "core/vm.h"
 #include "vmm.h"
@@ -28,13 +29,6 @@ static const char usage[] =
     "\n"
     "Exit status: 0 when the guest resets the VM, 1 on a start-up or VM failure,\n"
     "152 for a rejected configuration, 153 for a rejected command line.\n";
-
-static uint64_t clock_ns(clockid_t id)
-{
-    struct timespec ts;
-    clock_gettime(id, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
 
 static bool valid_id(const char *id)
 {

@@ -1,4 +1,5 @@
 /* Pool bookkeeping, manufacture workers, health checks and recovery. */
+#include "core/clock.h"
 #include "pool.h"
 
 #include <dirent.h>
@@ -14,9 +15,7 @@
 
 static double now_s(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+    return (double)mono_ns() / 1e9;
 }
 
 static void sample_add(struct samples *s, double v)

@@ -1,4 +1,5 @@
 /* vTPM directories, swtpm_setup manufacture and the hardened swtpm launch. */
+#include "core/clock.h"
 #include "vtpm.h"
 
 #include "cgroup.h"
@@ -22,9 +23,7 @@
 
 static double now_ms(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+    return (double)mono_ns() / 1e6;
 }
 
 static int random_id(char out[33])

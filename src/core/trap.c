@@ -1,4 +1,5 @@
 /* MMIO/PIO trap registry: range lookup, access checks, unclaimed accounting. */
+#include "core/clock.h"
 #include "core/trap.h"
 
 #include "core/log.h"
@@ -51,9 +52,7 @@ static struct trap_range *find(struct trap_registry *reg, enum trap_space space,
 
 static int64_t now_ns(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+    return (int64_t)mono_ns();
 }
 
 static void note_unclaimed(struct trap_registry *reg, enum trap_space space, uint64_t addr,

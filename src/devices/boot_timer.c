@@ -1,17 +1,11 @@
 /* Boot-timer device: reports Firecracker's "Guest-boot-time" line. */
 #include "devices/boot_timer.h"
 
+#include "core/clock.h"
 #include "core/log.h"
 
 #include <string.h>
 #include <time.h>
-
-static uint64_t clock_ns(clockid_t id)
-{
-    struct timespec ts;
-    clock_gettime(id, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
 
 static void timer_write(void *dev, uint64_t offset, uint8_t *data, uint32_t len)
 {

@@ -1,4 +1,5 @@
 /* swtpm control channel and command thread. */
+#include "core/clock.h"
 #include "tpm/swtpm.h"
 
 #include "core/log.h"
@@ -43,16 +44,12 @@ static const struct { uint64_t bit; const char *name; } required_caps[] = {
 
 static int64_t now_ns(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+    return (int64_t)mono_ns();
 }
 
 static int64_t now_ms(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return (int64_t)(mono_ns() / 1000000);
 }
 
 /* Waits until fd is ready for `events` or the deadline passes. Also wakes
