@@ -23,21 +23,17 @@ static double now_s(void)
     return (double)mono_ns() / 1e9;
 }
 
-/* One request through the hearth-tpm client; the parsed JSON or NULL. */
-static json_t *call(const struct bench_ctx *c, const struct tpmd_daemon *d, const char *cmd,
-                    const char *arg)
+/* One request to the daemon; the parsed JSON body of a 2xx answer, or NULL. */
+static json_t *call(const struct tpmd_daemon *d, const char *method, const char *path)
 {
-    char line[2048];
-    snprintf(line, sizeof(line), "%s/hearth-tpm --socket %s %s %s 2>/dev/null", c->build, d->sock,
-             cmd, arg ? arg : "");
-    FILE *p = popen(line, "r");
-    if (!p)
+    int status;
+    char *head = NULL, *body = NULL;
+    if (http_request(d->sock, method, path, &status, &head, &body) < 0)
         return NULL;
-    static char buf[1 << 16];
-    size_t n = fread(buf, 1, sizeof(buf) - 1, p);
-    buf[n] = 0;
-    pclose(p);
-    return json_loads(buf, 0, NULL);
+    json_t *j = status >= 200 && status < 300 ? json_loads(body, 0, NULL) : NULL;
+    free(head);
+    free(body);
+    return j;
 }
 
 int bench_tpmd_start(const struct bench_ctx *c, struct tpmd_daemon *d, const char *name,
@@ -54,7 +50,7 @@ int bench_tpmd_start(const struct bench_ctx *c, struct tpmd_daemon *d, const cha
         _exit(127);
     }
     for (int i = 0; i < 200; i++) {
-        json_t *s = call(c, d, "status", NULL);
+        json_t *s = call(d, "GET", "/pool");
         if (s) {
             json_decref(s);
             return 0;
@@ -121,7 +117,8 @@ void bench_vtpm_free(const struct tpmd_daemon *d, const char *id)
 
 int bench_tpmd_ready(const struct bench_ctx *c, const struct tpmd_daemon *d)
 {
-    json_t *s = call(c, d, "status", NULL);
+    (void)c;
+    json_t *s = call(d, "GET", "/pool");
     int r = s ? (int)json_integer_value(json_object_get(s, "ready")) : -1;
     json_decref(s);
     return r;
@@ -131,15 +128,15 @@ int bench_tpmd_ready(const struct bench_ctx *c, const struct tpmd_daemon *d)
 static double alloc_free(const struct bench_ctx *c, const struct tpmd_daemon *d, const char *field,
                          const char **source)
 {
-    json_t *a = call(c, d, "alloc", NULL);
+    (void)c;
+    json_t *a = call(d, "POST", "/vtpms");
     if (!a)
         return -1;
     double v = json_real_value(json_object_get(a, field));
     if (source)
         *source = strcmp(json_string_value(json_object_get(a, "source")), "pool") == 0 ? "pool"
                                                                                         : "ondemand";
-    json_t *f = call(c, d, "free", json_string_value(json_object_get(a, "id")));
-    json_decref(f);
+    bench_vtpm_free(d, json_string_value(json_object_get(a, "id")));
     json_decref(a);
     return v;
 }
