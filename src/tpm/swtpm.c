@@ -451,7 +451,7 @@ int swtpm_command(struct swtpm *s, const uint8_t *cmd, size_t len, uint8_t *rsp,
 
 void swtpm_release(struct swtpm *s)
 {
-    atomic_store(&s->failed, true); /* swtpm_close then skips SHUTDOWN */
+    s->keep_running = true;
     swtpm_close(s);
 }
 
@@ -478,7 +478,8 @@ void swtpm_close(struct swtpm *s)
         pthread_join(s->thread, NULL);
         s->thread_started = false;
     }
-    if (s->ctrl_fd >= 0 && !atomic_load(&s->failed)) {
+    /* A failed swtpm cannot be asked for anything; a released one stays up. */
+    if (s->ctrl_fd >= 0 && !atomic_load(&s->failed) && !s->keep_running) {
         uint32_t res;
         s->timeout_ms = s->timeout_ms < 500 ? s->timeout_ms : 500;
         ctrl_simple(s, CMD_SHUTDOWN, NULL, 0, -1, &res);

@@ -35,6 +35,7 @@ struct swtpm {
     void *done_ctx;
 
     atomic_bool failed;    /* sticky: logged once, every later command fails */
+    bool keep_running;     /* close without SHUTDOWN (swtpm_release) */
     uint8_t rsp[TPM_BUFFER_MAX];
 
     uint64_t commands, failures; /* for tests and metrics */
