@@ -7,7 +7,10 @@ BUILD=${BUILD:?BUILD must point at the build directory}
 BUILD=$(cd "$BUILD" && pwd)
 HEARTH=$BUILD/hearth
 GUEST=$BUILD/guest
-TIMEOUT=${TIMEOUT:-30}
+TIMEOUT=${TIMEOUT:-30} # seconds on a KVM host; see scaled
+# Every time-out and wait here is for a KVM host; scripts/testhost.sh sets
+# HEARTH_TIME_SCALE for the emulated one, and scaled applies it.
+SCALE=${HEARTH_TIME_SCALE:-1}
 T=$(mktemp -d /tmp/hearth-test.XXXXXX)
 trap 'rm -rf "$T"' EXIT
 CHECKS=0
@@ -22,6 +25,24 @@ fail() {
     done
     exit 1
 }
+
+# scaled N: N (seconds or milliseconds) stretched for this host.
+scaled() {
+    echo $(($1 * SCALE))
+}
+
+# wait_until SECONDS CMD...: polls CMD every 50 ms until it succeeds or
+# SECONDS (scaled) pass; returns CMD's last status.
+wait_until() {
+    local end=$(($(date +%s%N) + $(scaled "$1") * 1000000000))
+    shift
+    until "$@"; do
+        [ "$(date +%s%N)" -lt "$end" ] || return 1
+        sleep 0.05
+    done
+}
+
+not_running() { ! kill -0 "$1" 2> /dev/null; }
 
 skip() {
     echo "SKIP: $*"
@@ -49,10 +70,10 @@ JSON
 # /dev/null); sets RC; guest output in $T/out, log in $T/log.
 run_hearth() {
     : > "$T/log"
-    timeout -k 5 "$TIMEOUT" "$HEARTH" --config-file "$T/vm.json" --no-api --log-path "$T/log" \
+    timeout -k 5 "$(scaled "$TIMEOUT")" "$HEARTH" --config-file "$T/vm.json" --no-api --log-path "$T/log" \
         "$@" < "${STDIN:-/dev/null}" > "$T/out" 2> "$T/err"
     RC=$?
-    [ "$RC" -ne 124 ] && [ "$RC" -ne 137 ] || fail "hearth did not finish within ${TIMEOUT}s"
+    [ "$RC" -ne 124 ] && [ "$RC" -ne 137 ] || fail "hearth did not finish within $(scaled "$TIMEOUT")s"
 }
 
 expect_rc() {
