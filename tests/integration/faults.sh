@@ -8,7 +8,13 @@ run_hearth
 expect_rc 1
 expect_out '^# guest: faulting now$'
 expect_no_out 'survived a fault'
-expect_log 'ERROR\] VM stopped: vcpu0: triple fault \(KVM_EXIT_SHUTDOWN\) at guest rip 0x10[0-9a-f]{4}'
+# KVM on AMD resets the vCPU on a shutdown: hearth says the RIP is unknown
+# there rather than report the reset vector.
+if grep -qw svm /proc/cpuinfo; then
+    expect_log 'ERROR\] VM stopped: vcpu0: triple fault \(KVM_EXIT_SHUTDOWN\) at an unknown guest rip \(KVM reset the vCPU'
+else
+    expect_log 'ERROR\] VM stopped: vcpu0: triple fault \(KVM_EXIT_SHUTDOWN\) at guest rip 0x10[0-9a-f]{4}'
+fi
 
 # cmpxchg16b: KVM's instruction emulator cannot run it. With hardware
 # virtualization the guest runs it natively; on an emulating host (nested
