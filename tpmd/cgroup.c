@@ -35,6 +35,10 @@ bool cgroup_create(const char *id)
 {
     char dir[256], file[320], value[32];
     if (is_v2()) {
+        /* A controller reaches hearth-tpmd/<id> only when every ancestor
+         * enables it for its children: the root first (systemd hosts
+         * already do; a bare cgroup2 mount does not). */
+        write_str(V2_ROOT "/cgroup.subtree_control", "+memory +pids");
         dir_of(dir, sizeof(dir), V2_ROOT, NULL);
         if (mkdir(dir, 0755) < 0 && errno != EEXIST)
             return false;

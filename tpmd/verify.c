@@ -5,6 +5,7 @@
  *   hearth-tpm-verify CTRL_SOCKET CA_CERT.pem [rsa|ecc] */
 #include "certs.h"
 #include "tpm2.h"
+#include "vtpm.h"
 
 #include <openssl/pem.h>
 #include <stdio.h>
@@ -47,7 +48,7 @@ int main(int argc, char **argv)
     EVP_PKEY *ca_key = X509_get0_pubkey(ca);
     static struct swtpm s;
     char err[256];
-    if (swtpm_open(&s, argv[1], 5000, err, sizeof(err)) < 0) {
+    if (swtpm_open(&s, argv[1], VTPM_COMMAND_TIMEOUT_MS, err, sizeof(err)) < 0) {
         fprintf(stderr, "hearth-tpm-verify: %s\n", err);
         return 2;
     }

@@ -3,6 +3,12 @@
 #ifndef TPMD_VTPM_H
 #define TPMD_VTPM_H
 
+/* The deadline for one swtpm control or TPM command while manufacturing or
+ * verifying. Key generation is the slow step (swtpm's RSA-2048 primes take
+ * ~50 ms on a fast host, seconds under emulation, and hardware TPMs allow
+ * tens of seconds); a deadline only has to catch a swtpm that hangs. */
+#define VTPM_COMMAND_TIMEOUT_MS 30000
+
 #include "ca.h"
 
 #include <stdbool.h>
