@@ -36,7 +36,7 @@ expect_clean_run 9
 huge_config idle.elf 128
 "$HEARTH" --config-file "$T/vm.json" --no-api --log-path "$T/log" < /dev/null > "$T/out" 2>&1 &
 pid=$!
-for _ in $(seq 100); do grep -q 'idle: ready' "$T/out" && break; sleep 0.05; done
+wait_until 5 grep -q 'idle: ready' "$T/out"
 expect_out 'idle: ready'
 CHECKS=$((CHECKS + 1))
 awk '/^[0-9a-f]+-[0-9a-f]+ / { size = 0 } /^Size:/ { size = $2 }

@@ -16,7 +16,7 @@ for model in crb tis virtio; do
     expect_out 'EK certificate in NV 0x01c00002'
     expect_out "ok 3 - SelfTest\(full\) after the monitor's TPM2_Startup \(rc 0x0\)"
     # hearth sent SHUTDOWN: swtpm is gone, with its socket.
-    for _ in $(seq 50); do kill -0 "$SWTPM_PID" 2> /dev/null || break; sleep 0.05; done
+    wait_until 3 not_running "$SWTPM_PID"
     CHECKS=$((CHECKS + 1))
     ! kill -0 "$SWTPM_PID" 2> /dev/null || fail "swtpm still runs after the VM stopped ($model)"
 
@@ -84,18 +84,18 @@ SOCK=$T/silent.sock
 "$BUILD/guest/fake_swtpm" "$SOCK" silent &
 SWTPM_PIDS+=($!)
 disown
-for _ in $(seq 50); do [ -S "$SOCK" ] && break; sleep 0.02; done
-tpm_config tpm_basic.elf crb "" '"timeout_ms": 300'
+wait_until 1 test -S "$SOCK"
+tpm_config tpm_basic.elf crb "" "\"timeout_ms\": $(scaled 300)"
 start=$(date +%s%N)
 tpm_error 'tpm.socket .*silent.sock: swtpm did not answer GET_CAPABILITY'
 CHECKS=$((CHECKS + 1))
-[ $(( ($(date +%s%N) - start) / 1000000 )) -lt 3000 ] || fail "a silent swtpm held start-up past its timeout"
+[ $(( ($(date +%s%N) - start) / 1000000 )) -lt "$(scaled 3000)" ] || fail "a silent swtpm held start-up past its timeout"
 
 SOCK=$T/nocaps.sock
 "$BUILD/guest/fake_swtpm" "$SOCK" caps=1 &
 SWTPM_PIDS+=($!)
 disown
-for _ in $(seq 50); do [ -S "$SOCK" ] && break; sleep 0.02; done
+wait_until 1 test -S "$SOCK"
 tpm_config tpm_basic.elf crb ""
 tpm_error 'swtpm lacks the SHUTDOWN control command'
 

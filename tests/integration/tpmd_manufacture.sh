@@ -36,7 +36,7 @@ JSON
                 $([ "$method" = fast ] && echo --ek "$ek") >> "$T/tpmd.log" 2>&1 &
         fi
         DAEMON=$!
-        for _ in $(seq 200); do "$BUILD/hearth-tpm" status > /dev/null 2>&1 && break; sleep 0.05; done
+        wait_until 10 "$BUILD/hearth-tpm" status > /dev/null 2>&1
         A=$("$BUILD/hearth-tpm" alloc) || fail "$method/$ek: allocation failed: $A"
         SOCK=$(echo "$A" | sed -n 's/.*"ctrl_socket":"\([^"]*\)".*/\1/p')
         "$BUILD/hearth-tpm" ca > "$T/ca.pem"
