@@ -1,25 +1,57 @@
 #!/bin/sh
-# Builds a busybox initramfs whose /init prints MARKER, marks boot on the
-# boot timer when BOOT_TIMER=1 (byte 123 to 0xC0000000, like Firecracker's
-# guest init), and reboots.
-# Usage: [BOOT_TIMER=1] mkinitramfs.sh OUT MARKER
+# Builds a busybox initramfs for a Linux guest of hearth. Its /init mounts
+# proc, sys, dev and securityfs, prints MARKER, runs SCRIPT when given (a
+# shell fragment, e.g. guest/linux/tpm-report.sh), marks boot on the boot
+# timer when BOOT_TIMER=1 (byte 123 to 0xC0000000, like Firecracker's guest
+# init), and reboots through the i8042 (the kernel needs reboot=k).
+# TPM2_TOOLS=1 adds tpm2-tools and the libraries it loads (device TCTI).
+# Usage: [BOOT_TIMER=1] [SCRIPT=FILE] [TPM2_TOOLS=1] mkinitramfs.sh OUT MARKER
 set -eu
 OUT=$1
 MARKER=$2
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
-mkdir -p "$dir/bin" "$dir/proc" "$dir/sys" "$dir/dev"
+mkdir -p "$dir/bin" "$dir/proc" "$dir/sys" "$dir/dev" "$dir/tmp" "$dir/etc"
 cp "$(command -v busybox)" "$dir/bin/busybox"
-for a in sh echo mount reboot devmem cat; do ln -s busybox "$dir/bin/$a"; done
+for a in $(busybox --list); do
+    [ "$a" = busybox ] || ln -s busybox "$dir/bin/$a"
+done
+
+if [ "${TPM2_TOOLS:-0}" = 1 ]; then
+    tpm2=$(command -v tpm2) || {
+        echo "mkinitramfs: tpm2-tools is not installed" >&2
+        exit 1
+    }
+    # The TCTI is dlopen()ed, so ldd of the tool does not list it.
+    tcti=$(ls /usr/lib/x86_64-linux-gnu/libtss2-tcti-device.so.0 2> /dev/null) || {
+        echo "mkinitramfs: libtss2-tcti-device is not installed" >&2
+        exit 1
+    }
+    mkdir -p "$dir/usr/bin"
+    cp "$tpm2" "$dir/usr/bin/tpm2"
+    for f in $( (ldd "$tpm2" "$tcti" | awk '/=> \// { print $3 } /^\t\// { print $1 }'; echo "$tcti") | sort -u); do
+        mkdir -p "$dir$(dirname "$f")"
+        cp -L "$f" "$dir$f"
+    done
+    # ld.so is found through PT_INTERP; libraries through the default paths.
+    [ -e "$dir/lib64" ] || ln -s lib "$dir/lib64" 2> /dev/null || true
+fi
+
 {
     echo '#!/bin/sh'
+    echo 'export PATH=/bin:/usr/bin'
     echo 'mount -t proc proc /proc'
     echo 'mount -t sysfs sysfs /sys'
     echo 'mount -t devtmpfs dev /dev'
+    echo 'mount -t securityfs securityfs /sys/kernel/security 2> /dev/null'
     echo "echo \"$MARKER\""
-    echo '[ -e /dev/tpm0 ] && echo "tpm: $(cat /sys/class/tpm/tpm0/tpm_version_major 2>/dev/null)"'
+    if [ -n "${SCRIPT:-}" ]; then
+        cat "$SCRIPT"
+    else
+        echo '[ -e /dev/tpm0 ] && echo "tpm: $(cat /sys/class/tpm/tpm0/tpm_version_major 2>/dev/null)"'
+    fi
     [ "${BOOT_TIMER:-0}" = 1 ] && echo 'devmem 0xc0000000 8 123'
     echo 'reboot -f'
 } > "$dir/init"
 chmod +x "$dir/init"
-(cd "$dir" && find . | cpio -o -H newc --quiet | gzip -9) > "$OUT"
+(cd "$dir" && find . | cpio -o -H newc --quiet | gzip -6) > "$OUT"

@@ -1,0 +1,58 @@
+#!/bin/bash
+# The vTPM under Debian's stock Linux drivers: for CRB and TIS the guest's
+# kernel binds tpm_crb / tpm_tis, /dev/tpm0 answers, the SHA-256 PCRs are
+# readable, IMA extends PCR 10 and lists its measurements; swtpm killed
+# under the running guest gives it TPM errors while the VM keeps running.
+# The virtio model has no driver in Debian's kernel (it is ChromeOS's
+# tpm_virtio): tpm.sh and tpm_faults.sh cover it with the payloads.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/tpm_lib.sh"
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+KDIR=$BUILD/kernel
+"$ROOT/scripts/fetch-kernel.sh" "$KDIR" > "$T/fetch" 2>&1 ||
+    fail "no Debian cloud kernel in $KDIR (scripts/run-tests.sh fetches it): $(cat "$T/fetch")"
+SCRIPT="$ROOT/guest/linux/tpm-report.sh" "$ROOT/scripts/mkinitramfs.sh" "$T/initramfs" LINUX-TPM-INIT
+
+declare -A DRIVER=([crb]=tpm_crb [tis]=tpm_tis)
+for model in crb tis; do
+    start_swtpm "linux-$model"
+    cat > "$T/vm.json" <<JSON
+{"boot-source": {"kernel_image_path": "$KDIR/vmlinux", "initrd_path": "$T/initramfs",
+  "boot_args": "console=ttyS0 reboot=k panic=-1 quiet hearth.wait_kill"},
+ "machine-config": {"vcpu_count": 2, "mem_size_mib": 256},
+ "tpm": {"socket": "$SOCK", "model": "$model", "timeout_ms": $(scaled 2000)}}
+JSON
+    : > "$T/log"
+    "$HEARTH" --config-file "$T/vm.json" --no-api --log-path "$T/log" < /dev/null > "$T/out" 2>&1 &
+    pid=$!
+    wait_until 60 grep -q 'linux-tpm: waiting for the host to kill swtpm' "$T/out" ||
+        { kill -9 "$pid"; fail "$model: the guest did not get to its TPM report"; }
+    kill -9 "$SWTPM_PID"
+    wait_until 60 not_running "$pid" || { kill -9 "$pid"; fail "$model: the guest did not finish after the kill"; }
+    wait "$pid"
+    RC=$?
+    sed -i 's/\r$//; s/ *$//' "$T/out" # the guest's console ends lines with CR LF
+    expect_rc 0
+    expect_out 'LINUX-TPM-INIT'
+    expect_out "^linux-tpm: driver ${DRIVER[$model]}$"
+    expect_out '^linux-tpm: version 2$'
+    for i in 0 7 10; do
+        expect_out "^linux-tpm: pcr-sha256 $i [0-9A-F]{64}$"
+    done
+    # PCR 10 holds IMA's boot aggregate and what ran since: not zero.
+    expect_no_out '^linux-tpm: pcr-sha256 10 0{64}$'
+    expect_out '^linux-tpm: getrandom 800100000014000000000008[0-9a-f]{16}$'
+    expect_out '^linux-tpm: ima policy loaded$'
+    expect_out '^linux-tpm: ima 10 [0-9a-f]{40} ima-sig sha256:[0-9a-f]{64} boot_aggregate'
+    expect_out '^linux-tpm: ima 10 [0-9a-f]{40} ima-sig sha256:[0-9a-f]{64} /bin/busybox'
+    # After the kill: the guest's TPM fails, the VM keeps running.
+    expect_out '^linux-tpm: reading a PCR failed after the kill$'
+    # The kernel turns the device's failure into an error (CRB also sets
+    # its fatal bit) or passes TPM_RC_FAILURE through.
+    expect_out '^linux-tpm: after the kill, getrandom (error|80010000000a00000101)$'
+    expect_out '^linux-tpm: still running$'
+    expect_log 'vTPM failed: the connection to swtpm broke'
+    expect_log 'VM stopped: guest requested a reset through the i8042'
+    echo "# $model: $(grep -c '^linux-tpm:' "$T/out") report lines; PCR 10 $(sed -n 's/^linux-tpm: pcr-sha256 10 //p' "$T/out")"
+done
+pass "linux tpm"
