@@ -73,8 +73,8 @@ expect_out "^testhost: error: the outer guest's kernel panicked: .*Kernel panic"
 # A boot that does not reach the command in time is retried once, then fails.
 th HEARTH_TESTHOST=always HEARTH_TESTHOST_BOOT_TIMEOUT=1 -- true
 expect_rc 125
-expect_out 'did not start the command within 1s; booting it again'
-expect_out '^testhost: error: the outer guest did not start the command within 1s, twice'
+expect_out 'did not start the command within 1s \([0-9]+ console lines, last: .*\); booting it again'
+expect_out '^testhost: error: the outer guest did not start the command within 1s, three times'
 
 # An outer guest that stops (here: its QEMU frozen with SIGSTOP) is caught
 # by its missing heartbeat; with HEARTH_TESTHOST_RETRY=1 the command runs
