@@ -119,8 +119,10 @@ int cmd_boot(struct bench_ctx *c)
 
     struct utsname u;
     uname(&u);
-    printf("# hearth-bench boot: %d runs per series, interleaved; host %s %s, %ld CPUs\n\n",
-           c->runs, u.nodename, u.release, sysconf(_SC_NPROCESSORS_ONLN));
+    char host[160];
+    bench_host_desc(host, sizeof(host));
+    printf("# hearth-bench boot: %d runs per series, interleaved; host %s, kernel %s, %ld CPUs\n\n",
+           c->runs, host, u.release, sysconf(_SC_NPROCESSORS_ONLN));
     printf("| %-26s | %3s | %6s | %8s | %8s | %8s | %9s |\n", "series (hello payload)", "n",
            "failed", "p50 ms", "p95 ms", "min ms", "RSS MiB");
     printf("|----------------------------|-----|--------|----------|----------|----------|-----------|\n");
@@ -164,6 +166,7 @@ static void usage(void)
           "       hearth-bench run [--setup baseline|ondemand|pool|qemu|qemu-tpm]... [--total-vms N]\n"
           "             [--parallelism P] [--payload NAME | --kernel PATH [--initrd PATH]]\n"
           "             [--mem-mib M] [--db PATH] [--label L] [--seed N] [--manufacture fast|swtpm_setup]\n"
+          "             [--tpm-timeout-ms MS (hearth's per-command vTPM deadline, 2000)]\n"
           "       hearth-bench report [--db PATH] [--out DIR] RUN_ID...\n"
           "       hearth-bench export --csv [--db PATH] RUN_ID\n"
           "       hearth-bench memory [--mem-sizes 128,256,...] [--out DIR]\n"

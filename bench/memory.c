@@ -77,7 +77,9 @@ int cmd_memory(struct bench_ctx *c, int argc, char **argv)
         bench_tpmd_stop(c, &d);
         return 1;
     }
-    printf("# hearth-bench memory: idle guest, 1 vCPU; KiB excluding guest RAM\n\n");
+    char host[160];
+    bench_host_desc(host, sizeof(host));
+    printf("# hearth-bench memory: idle guest, 1 vCPU; KiB excluding guest RAM; host %s\n\n", host);
     printf("| guest MiB | hearth writable | hearth private | hearth+TPM writable | hearth+TPM private "
            "| swtpm writable | swtpm private | qemu writable | qemu private |\n");
     printf("|---|---|---|---|---|---|---|---|---|\n");

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/utsname.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -154,4 +155,14 @@ int proc_measure_when_ready(char *const argv[], const char *ready, uint64_t gues
     waitpid(pid, NULL, 0);
     close(p[0]);
     return r;
+}
+
+void bench_host_desc(char *out, size_t len)
+{
+    struct utsname u;
+    uname(&u);
+    const char *mode = getenv("HEARTH_TESTHOST_MODE");
+    snprintf(out, len, "%s, KVM: %s", u.nodename,
+             mode && strcmp(mode, "emulated") == 0 ? "emulated test host (QEMU TCG, nested SVM)"
+                                                   : "/dev/kvm");
 }

@@ -4,6 +4,7 @@
 #define BENCH_PROC_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -32,5 +33,10 @@ int smaps_measure(pid_t pid, uint64_t guest_min_kib, struct smaps_total *t);
  * in its output, measures smaps, then kills it. */
 int proc_measure_when_ready(char *const argv[], const char *ready, uint64_t guest_min_kib,
                             int timeout_ms, struct smaps_total *t);
+
+/* Where this process's KVM is, for every result it stores or prints:
+ * "<nodename>, KVM: /dev/kvm" or "<nodename>, KVM: emulated test host", as
+ * scripts/testhost.sh reported it (HEARTH_TESTHOST_MODE). */
+void bench_host_desc(char *out, size_t len);
 
 #endif

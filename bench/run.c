@@ -24,7 +24,7 @@ static const char *const setup_names[NSETUPS] = { "baseline", "ondemand", "pool"
 struct run {
     struct bench_ctx *c;
     enum setup setups[NSETUPS];
-    int nsetups, total, parallelism, mem_mib;
+    int nsetups, total, parallelism, mem_mib, tpm_timeout_ms;
     const char *payload, *kernel, *initrd, *label, *manufacture;
     sqlite3 *db;
     int64_t run_ids[NSETUPS];
@@ -173,6 +173,8 @@ static void one_vm(struct run *r, int job, int worker)
             }
             argv[n++] = "-append";
             argv[n++] = args;
+            if (r->kernel)
+                argv[n++] = "-no-reboot"; /* Linux's reboot ends QEMU with status 0 */
         } else {
             FILE *f = fopen(cfg, "w");
             if (f) {
@@ -183,7 +185,8 @@ static void one_vm(struct run *r, int job, int worker)
                 fprintf(f, "}, \"machine-config\": {\"vcpu_count\": 1, \"mem_size_mib\": %d}",
                         r->mem_mib);
                 if (uses_tpm(s))
-                    fprintf(f, ", \"tpm\": {\"socket\": \"%s\", \"model\": \"%s\"}", sock, model);
+                    fprintf(f, ", \"tpm\": {\"socket\": \"%s\", \"model\": \"%s\", \"timeout_ms\": %d}",
+                            sock, model, r->tpm_timeout_ms);
                 fprintf(f, "}\n");
                 fclose(f);
             }
@@ -207,7 +210,7 @@ static void one_vm(struct run *r, int job, int worker)
         v.exit_status = pr.status;
         if (ok && pr.timed_out)
             snprintf(err, sizeof(err), "timed out after 60 s"), ok = 0;
-        else if (ok && pr.status != (qemu ? 1 : 0))
+        else if (ok && pr.status != (qemu && !r->kernel ? 1 : 0))
             snprintf(err, sizeof(err), "exit status %d", pr.status), ok = 0;
         else if (ok && !r->kernel && !guest_passed(out))
             snprintf(err, sizeof(err), "the guest reported failures"), ok = 0;
@@ -261,7 +264,7 @@ static void *worker(void *arg)
 int cmd_run(struct bench_ctx *c, int argc, char **argv)
 {
     static struct run r;
-    r = (struct run){ .c = c, .total = 500, .parallelism = 1, .mem_mib = 128,
+    r = (struct run){ .c = c, .total = 500, .parallelism = 1, .mem_mib = 128, .tpm_timeout_ms = 2000,
                       .payload = "tpm_probe", .label = "", .manufacture = "fast" };
     const char *db_path = "build/bench.db";
     static const struct option opts[] = {
@@ -270,7 +273,8 @@ int cmd_run(struct bench_ctx *c, int argc, char **argv)
         { "kernel", required_argument, NULL, 'k' },     { "initrd", required_argument, NULL, 'i' },
         { "mem-mib", required_argument, NULL, 'm' },    { "db", required_argument, NULL, 'd' },
         { "label", required_argument, NULL, 'l' },      { "seed", required_argument, NULL, 'S' },
-        { "manufacture", required_argument, NULL, 'f' }, { NULL, 0, NULL, 0 },
+        { "manufacture", required_argument, NULL, 'f' },
+        { "tpm-timeout-ms", required_argument, NULL, 't' }, { NULL, 0, NULL, 0 },
     };
     optind = 0;
     int o;
@@ -294,6 +298,7 @@ int cmd_run(struct bench_ctx *c, int argc, char **argv)
         case 'k': r.kernel = optarg; break;
         case 'i': r.initrd = optarg; break;
         case 'm': r.mem_mib = atoi(optarg); break;
+        case 't': r.tpm_timeout_ms = atoi(optarg); break;
         case 'd': db_path = optarg; break;
         case 'l': r.label = optarg; break;
         case 'S': r.seed = (unsigned)strtoul(optarg, NULL, 10); break;
@@ -303,8 +308,10 @@ int cmd_run(struct bench_ctx *c, int argc, char **argv)
     }
     if (r.nsetups == 0)
         r.setups[r.nsetups++] = BASELINE;
-    if (r.total < 1 || r.parallelism < 1 || r.parallelism > 256 || r.mem_mib < 2) {
-        fprintf(stderr, "hearth-bench run: --total-vms >= 1, --parallelism 1..256, --mem-mib >= 2\n");
+    if (r.total < 1 || r.parallelism < 1 || r.parallelism > 256 || r.mem_mib < 2 ||
+        r.tpm_timeout_ms < 1) {
+        fprintf(stderr, "hearth-bench run: --total-vms >= 1, --parallelism 1..256, --mem-mib >= 2, "
+                        "--tpm-timeout-ms >= 1\n");
         return 2;
     }
     bool want_ondemand = false, want_pool = false;
@@ -337,8 +344,8 @@ int cmd_run(struct bench_ctx *c, int argc, char **argv)
         fprintf(stderr, "hearth-bench run: hearth-tpmd did not start (see %s/tpmd.log)\n", c->tmp);
         return 1;
     }
-    struct utsname u;
-    uname(&u);
+    char host[160];
+    bench_host_desc(host, sizeof(host));
     char cmdline[2048] = "hearth-bench";
     for (int i = 0; i < argc; i++) {
         size_t used = strlen(cmdline);
@@ -347,7 +354,7 @@ int cmd_run(struct bench_ctx *c, int argc, char **argv)
     const char *payload = r.kernel ? r.kernel : r.payload;
     for (int i = 0; i < r.nsetups; i++) {
         r.run_ids[i] = store_add_run(r.db, r.label, setup_names[r.setups[i]], r.total,
-                                     r.parallelism, payload, u.nodename, cmdline);
+                                     r.parallelism, payload, host, cmdline);
         printf("run %lld: %s\n", (long long)r.run_ids[i], setup_names[r.setups[i]]);
     }
     if (make_order(&r) < 0)

@@ -278,6 +278,9 @@ int cmd_tpm(struct bench_ctx *c)
     stats_compute(with_kib, 5, &mw);
     stats_compute(without_kib, 5, &mo);
 
+    char host[160];
+    bench_host_desc(host, sizeof(host));
+    printf("# hearth-bench tpm: host %s\n", host);
     printf("# hearth-bench tpm: TPM2_GetRandom(32) round trips (medians), %d boots per series\n\n",
            c->runs);
     printf("| path | us per command | device exits per command | hearth backend mean us |\n"

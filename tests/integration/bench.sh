@@ -12,7 +12,8 @@ chmod 711 "$T"
 trap 'pkill -f "hearth-tpmd --socket /tmp/hearth-bench"; remove_vtpm_cgroups; rm -rf "$T"' EXIT
 
 "$BENCH" run --build "$BUILD" --setup baseline --setup ondemand --setup pool --setup qemu \
-    --setup qemu-tpm --total-vms 3 --parallelism 2 --db "$DB" --label t > "$T/out" 2> "$T/err"
+    --setup qemu-tpm --total-vms 3 --parallelism 2 --tpm-timeout-ms "$(scaled 2000)" --db "$DB" \
+    --label t > "$T/out" 2> "$T/err"
 RC=$?
 expect_rc 0
 q() { sqlite3 "$DB" "$1"; }

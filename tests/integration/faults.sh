@@ -31,11 +31,14 @@ fi
 # 20000 unclaimed port and MMIO accesses of each kind: the guest keeps
 # running, reads return all ones, the log stays short, the total is counted.
 vm_config "$GUEST/storm.elf" "count=20000"
+start=$(date +%s)
 run_hearth
+seconds=$(($(date +%s) - start + 1))
 expect_clean_run 3
 expect_log '80001 guest accesses hit no device'
+# At most one report a second, whatever the storm's pace.
 lines=$(grep -c 'unclaimed' "$T/log")
 CHECKS=$((CHECKS + 1))
-[ "$lines" -le 10 ] || fail "$lines unclaimed-access log lines for one short storm"
+[ "$lines" -le $((seconds + 2)) ] || fail "$lines unclaimed-access log lines for a ${seconds}s storm"
 expect_log 'unclaimed port read at 0x2e8'
 pass "faults"

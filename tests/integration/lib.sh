@@ -166,11 +166,14 @@ remove_vtpm_cgroups() {
 }
 
 # tpm_config PAYLOAD MODEL BOOT_ARGS [EXTRA_TPM_MEMBERS]: a VM with a TPM on
-# the swtpm control socket $SOCK.
+# the swtpm control socket $SOCK; hearth's 2 s command time-out, scaled,
+# unless EXTRA sets its own.
 tpm_config() {
+    local extra=${4:-}
+    case $extra in *timeout_ms*) ;; *) extra="\"timeout_ms\": $(scaled 2000)${extra:+, $extra}" ;; esac
     cat > "$T/vm.json" <<JSON
 {"boot-source": {"kernel_image_path": "$GUEST/$1", "boot_args": "tpm=$2 $3"},
  "machine-config": {"vcpu_count": 1, "mem_size_mib": 128},
- "tpm": {"socket": "$SOCK", "model": "$2"${4:+, $4}}}
+ "tpm": {"socket": "$SOCK", "model": "$2", $extra}}
 JSON
 }
