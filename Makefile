@@ -22,7 +22,7 @@ demo: build
 	@./scripts/demo.sh $(BUILD)
 
 bench: build
-	@./scripts/bench.sh $(BUILD)
+	@./scripts/testhost.sh ./scripts/bench.sh $(BUILD)
 
 bench-thesis: build
 	@./scripts/bench-thesis.sh $(BUILD)

@@ -58,6 +58,7 @@ echo ready > /ctl/ready
 # (soft lockups under TCG, seen about once in ten long runs) goes silent.
 (while :; do echo > /ctl/heartbeat; sleep 5; done) &
 echo "testhost-init: the command starts" > /dev/console
+echo 4 > /proc/sys/kernel/printk # from now on only errors (lockups, stalls, panics)
 # Through a pipe: the command's output is not a terminal, as in CI.
 set -o pipefail
 chroot $R /bin/sh /run/testhost/cmd.sh < /dev/null 2>&1 | cat > /dev/console
