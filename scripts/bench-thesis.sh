@@ -18,7 +18,9 @@ OUT=${OUT:-docs/results}
 SERIAL=${SERIAL:-500}
 CONCURRENT=${CONCURRENT:-1000}
 PARALLEL=${PARALLEL:-50}
-DB=$BUILD/thesis.db
+# SQLite's locks do not work on the test host's 9p share of the checkout:
+# the database lives in /tmp and is copied to $OUT at the end.
+DB=/tmp/hearth-thesis.db
 B="$BUILD/hearth-bench"
 SETUPS="--setup baseline --setup ondemand --setup pool --setup qemu --setup qemu-tpm"
 # hearth's vTPM deadline, stretched like the tests' in the emulated host.
