@@ -55,7 +55,7 @@ hostname testhost
 
 echo ready > /ctl/ready
 # A heartbeat the machine watches: an outer guest that stops scheduling
-# (soft lockups under TCG, seen about once in ten long runs) goes silent.
+# (docs/architecture.md: how it is tested) goes silent.
 (while :; do echo > /ctl/heartbeat; sleep 5; done) &
 echo "testhost-init: the command starts" > /dev/console
 echo 4 > /proc/sys/kernel/printk # from now on only errors (lockups, stalls, panics)
