@@ -44,6 +44,21 @@ wait_until() {
 
 not_running() { ! kill -0 "$1" 2> /dev/null; }
 
+# Debian's cloud kernel for the Linux guests, in $KDIR. scripts/run-tests.sh
+# fetches it before entering the test host (which has no network); a test
+# that finds none fails rather than skip.
+KDIR=$BUILD/kernel
+need_linux_kernel() {
+    "$(dirname "${BASH_SOURCE[0]}")/../../scripts/fetch-kernel.sh" "$KDIR" > "$T/fetch" 2>&1 ||
+        fail "no Debian cloud kernel in $KDIR (scripts/run-tests.sh fetches it): $(cat "$T/fetch")"
+}
+
+# linux_console: $T/out as lines, without the CR LF and trailing blanks of
+# a Linux guest's serial console.
+linux_console() {
+    sed -i 's/\r$//; s/ *$//' "$T/out"
+}
+
 skip() {
     echo "SKIP: $*"
     exit 77

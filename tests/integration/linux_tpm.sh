@@ -8,9 +8,7 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/tpm_lib.sh"
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-KDIR=$BUILD/kernel
-"$ROOT/scripts/fetch-kernel.sh" "$KDIR" > "$T/fetch" 2>&1 ||
-    fail "no Debian cloud kernel in $KDIR (scripts/run-tests.sh fetches it): $(cat "$T/fetch")"
+need_linux_kernel
 SCRIPT="$ROOT/guest/linux/tpm-report.sh" "$ROOT/scripts/mkinitramfs.sh" "$T/initramfs" LINUX-TPM-INIT
 
 declare -A DRIVER=([crb]=tpm_crb [tis]=tpm_tis)
@@ -31,7 +29,7 @@ JSON
     wait_until 60 not_running "$pid" || { kill -9 "$pid"; fail "$model: the guest did not finish after the kill"; }
     wait "$pid"
     RC=$?
-    sed -i 's/\r$//; s/ *$//' "$T/out" # the guest's console ends lines with CR LF
+    linux_console
     expect_rc 0
     expect_out 'LINUX-TPM-INIT'
     expect_out "^linux-tpm: driver ${DRIVER[$model]}$"

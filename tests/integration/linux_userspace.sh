@@ -4,9 +4,7 @@
 # given, and reboots through the i8042.
 . "$(dirname "$0")/lib.sh"
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-KDIR=$BUILD/kernel
-"$ROOT/scripts/fetch-kernel.sh" "$KDIR" > "$T/fetch" 2>&1 ||
-    fail "no Debian cloud kernel in $KDIR (scripts/run-tests.sh fetches it): $(cat "$T/fetch")"
+need_linux_kernel
 command -v busybox > /dev/null || fail "busybox-static is not installed"
 cat > "$T/report.sh" <<'SH'
 echo "cpus: $(grep -c ^processor /proc/cpuinfo)"
@@ -22,7 +20,7 @@ for k in vmlinux vmlinuz; do
  "machine-config": {"vcpu_count": $vcpus, "mem_size_mib": 256}}
 JSON
         TIMEOUT=60 run_hearth
-        sed -i 's/\r$//' "$T/out"
+        linux_console
         expect_rc 0
         expect_out 'HEARTH-USERSPACE-OK'
         expect_out "^cpus: $vcpus$"

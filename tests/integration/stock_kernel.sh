@@ -5,11 +5,7 @@
 # which reads our command line. (linux_userspace.sh boots it to userspace.)
 . "$(dirname "$0")/lib.sh"
 
-KDIR=$BUILD/kernel
-if ! "$(dirname "$0")/../../scripts/fetch-kernel.sh" "$KDIR" > "$T/fetch" 2>&1; then
-    cat "$T/fetch"
-    skip "could not download linux-image-cloud-amd64 from the Debian archive"
-fi
+need_linux_kernel
 
 # boot_until KERNEL PATTERN SECONDS: boots, waits for PATTERN on the console,
 # then stops hearth with SIGTERM (which must end it cleanly with status 1).
