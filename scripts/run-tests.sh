@@ -21,8 +21,8 @@ echo "== KVM tests"
 "$SCRIPTS/fetch-kernel.sh" "$BUILD/kernel" > /dev/null ||
     echo "run-tests: could not fetch Debian's cloud kernel; the Linux guest tests will fail"
 start=$(date +%s)
-# shellcheck disable=SC2016
 # A test suite can run again: a wedged outer guest gets one more try.
+# shellcheck disable=SC2016
 PYTHONUNBUFFERED=1 HEARTH_TESTHOST_RETRY=1 "$SCRIPTS/testhost.sh" sh -c 'exec meson test -C "$1" --no-rebuild --print-errorlogs --num-processes 2 \
     --logbase testlog-kvm --suite kvm --timeout-multiplier "$HEARTH_TIME_SCALE"' sh "$BUILD" 2>&1 |
     tee -a "$out"

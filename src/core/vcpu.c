@@ -31,10 +31,10 @@ static unsigned long long guest_rip(struct vcpu *v)
 /* KVM on AMD reinitializes the VMCB on a shutdown intercept (its state is
  * undefined after one), so the vCPU comes back in the reset state: the
  * faulting RIP is gone, and 0xfff0 would be a lie. */
-static bool vcpu_was_reset(struct vcpu *v)
+static bool vcpu_was_reset(struct vcpu *v, unsigned long long rip)
 {
     struct kvm_sregs sregs;
-    return guest_rip(v) == 0xfff0 && ioctl(v->fd, KVM_GET_SREGS, &sregs) == 0 &&
+    return rip == 0xfff0 && ioctl(v->fd, KVM_GET_SREGS, &sregs) == 0 &&
            sregs.cs.base == 0xffff0000ULL && sregs.cs.selector == 0xf000;
 }
 
@@ -82,8 +82,9 @@ static bool handle_exit(struct vcpu *v)
         return true;
     case KVM_EXIT_INTR:
         return true;
-    case KVM_EXIT_SHUTDOWN:
-        if (vcpu_was_reset(v))
+    case KVM_EXIT_SHUTDOWN: {
+        unsigned long long rip = guest_rip(v);
+        if (vcpu_was_reset(v, rip))
             vm_request_stop(vm, HEARTH_EXIT_ERROR,
                             "vcpu%d: triple fault (KVM_EXIT_SHUTDOWN) at an unknown guest rip "
                             "(KVM reset the vCPU on the shutdown, as it does on AMD SVM)",
@@ -91,8 +92,9 @@ static bool handle_exit(struct vcpu *v)
         else
             vm_request_stop(vm, HEARTH_EXIT_ERROR,
                             "vcpu%d: triple fault (KVM_EXIT_SHUTDOWN) at guest rip 0x%llx", v->id,
-                            guest_rip(v));
+                            rip);
         return false;
+    }
     case KVM_EXIT_INTERNAL_ERROR:
         handle_internal_error(v);
         return false;
