@@ -1,8 +1,13 @@
 /* The TPM command executor behind every transport (CRB, TIS, virtio-tpm).
  * Transports submit a command from a vCPU thread and return at once; the
- * backend runs it elsewhere and calls `done` exactly once, from its own
- * thread, with the response (or a TPM failure response when the TPM is
- * gone or too slow). */
+ * backend runs it elsewhere and calls `done` exactly once per accepted
+ * submit, from its own thread, with the response, or with a TPM failure
+ * response when the TPM is gone or too slow or the backend is closing. Even
+ * on close: a transport may hold state (a locked buffer, a chain taken from
+ * the guest) until `done`, and a command that never answers would leave it
+ * held, so closing completes the command rather than forgetting it. `done`
+ * has run for every command by the time the backend's close returns, so the
+ * transport may be destroyed right after. */
 #ifndef HEARTH_TPM_BACKEND_H
 #define HEARTH_TPM_BACKEND_H
 

@@ -180,7 +180,9 @@ static int data_xfer(struct swtpm *s, const uint8_t *cmd, size_t len, uint8_t *r
         r = wait_fd(s->data_fd, POLLIN, wake_fd, deadline);
         if (r != 1)
             break;
-        /* Woken: a cancel or a shutdown. */
+        /* Woken: a cancel or a shutdown. Drain before reading the flags: a
+         * wake-up posted after this drain stays readable for the next wait,
+         * so none is lost between the two. */
         drain(wake_fd);
         pthread_mutex_lock(&s->lock);
         bool stop = s->shutdown, cancel = s->cancel_requested;
@@ -311,6 +313,26 @@ static void set_failed(struct swtpm *s, const char *why)
         log_error("vTPM failed: %s; the guest gets TPM_RC_FAILURE from now on", why);
 }
 
+/* Hands s->rsp to the submitter. Called and returns with the lock held,
+ * dropping it around `done`, which takes the transport's lock and may
+ * submit again. */
+static void swtpm_complete_locked(struct swtpm *s, size_t rsp_len, bool failed)
+{
+    uint64_t took = (uint64_t)(now_ns() - (int64_t)s->submitted_ns);
+    s->latency_ns_total += took;
+    if (took > s->latency_ns_max)
+        s->latency_ns_max = took;
+    tpm_done_fn *done = s->done;
+    void *ctx = s->done_ctx;
+    s->done = NULL;
+    s->busy = false;
+    s->commands++;
+    s->failures += failed;
+    pthread_mutex_unlock(&s->lock);
+    done(ctx, s->rsp, rsp_len);
+    pthread_mutex_lock(&s->lock);
+}
+
 static void *command_thread(void *arg)
 {
     struct swtpm *s = arg;
@@ -327,9 +349,11 @@ static void *command_thread(void *arg)
 
         size_t rsp_len = 0;
         int r = -EIO;
-        /* A cancel that arrived after the previous command finished must
-         * not touch this one. */
-        drain(s->wake_fd);
+        /* No drain here: the eventfd is only ever drained right before the
+         * flags are read under the lock (data_xfer), so a cancel or close
+         * posted at any moment is seen. A wake-up left over from the
+         * previous command costs one look at the flags: submit cleared
+         * cancel_requested. */
         if (!atomic_load(&s->failed)) {
             int64_t deadline = now_ms() + s->timeout_ms;
             uint32_t res = 0;
@@ -353,22 +377,12 @@ static void *command_thread(void *arg)
         if (r < 0)
             rsp_len = tpm_error_response(s->rsp, TPM_RC_FAILURE);
 
-        uint64_t took = (uint64_t)(now_ns() - (int64_t)s->submitted_ns);
         pthread_mutex_lock(&s->lock);
-        s->latency_ns_total += took;
-        if (took > s->latency_ns_max)
-            s->latency_ns_max = took;
-        tpm_done_fn *done = s->done;
-        void *ctx = s->done_ctx;
-        s->done = NULL;
-        s->busy = false;
-        s->commands++;
-        s->failures += r < 0;
-        pthread_mutex_unlock(&s->lock);
-        /* Outside the lock: `done` takes the transport's lock and may submit. */
-        done(ctx, s->rsp, rsp_len);
-        pthread_mutex_lock(&s->lock);
+        swtpm_complete_locked(s, rsp_len, r < 0);
     }
+    /* A command submitted but never started still gets its one answer. */
+    if (s->busy && s->done)
+        swtpm_complete_locked(s, tpm_error_response(s->rsp, TPM_RC_FAILURE), true);
     pthread_mutex_unlock(&s->lock);
     return NULL;
 }

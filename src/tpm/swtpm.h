@@ -67,8 +67,10 @@ int swtpm_start(struct swtpm *s, struct tpm_backend *b);
  * latency: the monitor's and swtpm's share of a guest's TPM command. */
 void swtpm_log_stats(struct swtpm *s);
 
-/* Stops the thread (abandoning a command in flight), sends SHUTDOWN, and
- * closes everything. Safe after a failed or partial open. */
+/* Stops the thread, sends SHUTDOWN, and closes everything. A command queued
+ * or in flight is abandoned at once (not left to its deadline) and its
+ * `done` runs, with TPM_RC_FAILURE, before this returns. Safe after a
+ * failed or partial open. */
 void swtpm_close(struct swtpm *s);
 
 #endif
