@@ -56,6 +56,31 @@ static void i8042_reset(void *ctx)
     vm_request_stop(ctx, HEARTH_EXIT_OK, "guest requested a reset through the i8042");
 }
 
+/* The legacy devices as the DSDT describes them. */
+int vmm_describe_legacy(struct acpi_config *acpi, char *err, size_t errlen)
+{
+    struct acpi_dev *com1 = acpi_add_dev(acpi, "COM1", "PNP0501", 0);
+    struct acpi_dev *ps2 = com1 ? acpi_add_dev(acpi, "PS2_", "PNP0303", 0) : NULL;
+    if (!ps2) {
+        snprintf(err, errlen, "describing the legacy devices: more than %d ACPI devices",
+                 ACPI_MAX_DEVS);
+        return -ENOSPC;
+    }
+    com1->nio = 1;
+    com1->io[0].base = SERIAL_PORT_BASE;
+    com1->io[0].len = SERIAL_PORT_LEN;
+    com1->nirq = 1;
+    com1->irq[0] = IRQ_COM1;
+    ps2->nio = 2;
+    ps2->io[0].base = I8042_DATA_PORT;
+    ps2->io[0].len = 1;
+    ps2->io[1].base = I8042_CMD_PORT;
+    ps2->io[1].len = 1;
+    ps2->nirq = 1;
+    ps2->irq[0] = IRQ_I8042;
+    return 0;
+}
+
 static int attach_devices(struct vmm *m, const struct vm_config *cfg,
                           const struct vmm_options *opt, char *err, size_t errlen)
 {
@@ -88,21 +113,7 @@ static int attach_devices(struct vmm *m, const struct vm_config *cfg,
         return -1;
     }
 
-    struct acpi_dev *d = acpi_add_dev(&m->acpi, "COM1", "PNP0501", 0);
-    d->nio = 1;
-    d->io[0].base = SERIAL_PORT_BASE;
-    d->io[0].len = SERIAL_PORT_LEN;
-    d->nirq = 1;
-    d->irq[0] = IRQ_COM1;
-    d = acpi_add_dev(&m->acpi, "PS2_", "PNP0303", 0);
-    d->nio = 2;
-    d->io[0].base = I8042_DATA_PORT;
-    d->io[0].len = 1;
-    d->io[1].base = I8042_CMD_PORT;
-    d->io[1].len = 1;
-    d->nirq = 1;
-    d->irq[0] = IRQ_I8042;
-    return 0;
+    return vmm_describe_legacy(&m->acpi, err, errlen) < 0 ? -1 : 0;
 }
 
 static void on_stop(void *ctx, int fd, uint32_t events)

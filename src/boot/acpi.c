@@ -37,6 +37,20 @@ struct acpi_dev *acpi_add_dev(struct acpi_config *cfg, const char *name, const c
     return d;
 }
 
+int acpi_add_table(struct acpi_config *cfg, const char *signature, uint8_t revision,
+                   const uint8_t *body, size_t body_len)
+{
+    if (cfg->nextra == ACPI_MAX_EXTRA_TABLES)
+        return -ENOSPC;
+    struct acpi_extra_table *x = &cfg->extra[cfg->nextra++];
+    memset(x, 0, sizeof(*x));
+    strncpy(x->signature, signature, 4);
+    x->revision = revision;
+    x->body = body;
+    x->body_len = body_len;
+    return 0;
+}
+
 /* The table area: tables are appended 16-byte aligned after the RSDP. */
 struct area {
     uint8_t *base; /* host address of LAYOUT_RSDP */
@@ -136,8 +150,15 @@ static uint8_t *add_table(struct area *ar, const char *sig, uint8_t rev, const u
     return t;
 }
 
+/* Local APICs, then the IOAPIC, the PIT's override and the NMI entry. */
+#define MADT_BODY_MAX (8 + 8 * HEARTH_MAX_VCPUS + 12 + 10 + 6)
+
+/* Fills b (MADT_BODY_MAX bytes); returns the length, or 0 when nvcpus does
+ * not fit. */
 static size_t madt_body(int nvcpus, uint8_t *b)
 {
+    if (nvcpus < 1 || nvcpus > HEARTH_MAX_VCPUS)
+        return 0;
     size_t o = 0;
     put32(b + o, (uint32_t)LAYOUT_LAPIC);
     put32(b + o + 4, 1); /* PCAT_COMPAT: the in-kernel 8259s exist */
@@ -164,6 +185,9 @@ static size_t madt_body(int nvcpus, uint8_t *b)
 
 int acpi_build(struct guest_mem *mem, const struct acpi_config *cfg)
 {
+    if (cfg->nvcpus < 1 || cfg->nvcpus > HEARTH_MAX_VCPUS || cfg->nextra < 0 ||
+        cfg->nextra > ACPI_MAX_EXTRA_TABLES)
+        return -EINVAL;
     struct area ar = { .size = LAYOUT_ACPI_END - LAYOUT_RSDP };
     ar.base = gpa_to_hva(mem, LAYOUT_RSDP, ar.size);
     if (!ar.base)
@@ -192,8 +216,11 @@ int acpi_build(struct guest_mem *mem, const struct acpi_config *cfg)
     if (!add_table(&ar, "FACP", 6, fadt, sizeof(fadt), &fadt_gpa))
         return -ENOSPC;
 
-    uint8_t madt[8 + 8 * 32 + 12 + 10 + 6];
-    if (!add_table(&ar, "APIC", 6, madt, madt_body(cfg->nvcpus, madt), &madt_gpa))
+    uint8_t madt[MADT_BODY_MAX];
+    size_t madt_len = madt_body(cfg->nvcpus, madt);
+    if (!madt_len)
+        return -EINVAL;
+    if (!add_table(&ar, "APIC", 6, madt, madt_len, &madt_gpa))
         return -ENOSPC;
 
     for (int i = 0; i < cfg->nextra; i++) {

@@ -3,6 +3,7 @@
 #ifndef HEARTH_ACPI_H
 #define HEARTH_ACPI_H
 
+#include "core/limits.h"
 #include "core/mem.h"
 
 #include <stddef.h>
@@ -36,7 +37,7 @@ struct acpi_extra_table {
 };
 
 struct acpi_config {
-    int nvcpus;
+    int nvcpus; /* 1..HEARTH_MAX_VCPUS */
     int ndevs;
     struct acpi_dev devs[ACPI_MAX_DEVS];
     int nextra;
@@ -48,11 +49,20 @@ struct acpi_config {
 struct acpi_dev *acpi_add_dev(struct acpi_config *cfg, const char *name, const char *hid,
                               uint32_t uid);
 
+/* Adds a table to the XSDT; body must outlive acpi_build. Returns 0, or
+ * -ENOSPC when ACPI_MAX_EXTRA_TABLES are already there. */
+int acpi_add_table(struct acpi_config *cfg, const char *signature, uint8_t revision,
+                   const uint8_t *body, size_t body_len);
+
 /* Writes every table into the reserved area from LAYOUT_RSDP up to 1 MiB.
- * Returns 0, or -ENOSPC when they do not fit, -EFAULT without guest RAM. */
+ * Returns 0, -EINVAL for a vCPU count outside 1..HEARTH_MAX_VCPUS or more
+ * extra tables than fit, -ENOSPC when they do not fit, -EFAULT without guest
+ * RAM. */
 int acpi_build(struct guest_mem *mem, const struct acpi_config *cfg);
 
-/* Writes the Intel MultiProcessor table at the EBDA (0x9FC00). */
+/* Writes the Intel MultiProcessor table at the EBDA (0x9FC00). Returns 0,
+ * -EINVAL for a vCPU count outside 1..HEARTH_MAX_VCPUS, -EFAULT without
+ * guest RAM. */
 int mptable_build(struct guest_mem *mem, int nvcpus);
 
 /* Sum of bytes; a valid table sums to 0. */

@@ -21,6 +21,8 @@ static size_t entry_io_int(uint8_t *e, uint8_t type, uint8_t src_irq, uint8_t io
 
 int mptable_build(struct guest_mem *mem, int nvcpus)
 {
+    if (nvcpus < 1 || nvcpus > HEARTH_MAX_VCPUS)
+        return -EINVAL;
     size_t size = 16 + 44 + 20 * (size_t)nvcpus + 8 + 8 + 8 * (MP_IRQS + 1) + 8 * 2;
     uint8_t *fp = gpa_to_hva(mem, LAYOUT_MPTABLE_START, size);
     if (!fp)

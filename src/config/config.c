@@ -142,7 +142,7 @@ static int parse_machine_config(struct ctx *c, json_t *o, struct vm_config *cfg)
     bool dirty = false;
     char *huge = NULL, *tmpl = NULL;
     if (want_object(c, p, o) || check_keys(c, p, o, allowed, required) ||
-        get_int(c, p, o, "vcpu_count", 1, CONFIG_MAX_VCPUS, &vcpus) ||
+        get_int(c, p, o, "vcpu_count", 1, HEARTH_MAX_VCPUS, &vcpus) ||
         get_int(c, p, o, "mem_size_mib", 1, CONFIG_MAX_MEM_MIB, &mem) ||
         get_bool(c, p, o, "smt", &cfg->smt) ||
         get_bool(c, p, o, "track_dirty_pages", &dirty) ||

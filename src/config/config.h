@@ -3,13 +3,13 @@
 #ifndef HEARTH_CONFIG_H
 #define HEARTH_CONFIG_H
 
+#include "core/limits.h"
 #include "core/log.h"
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
-#define CONFIG_MAX_VCPUS 32
 #define CONFIG_MAX_MEM_MIB (1024 * 1024)
 #define CONFIG_DEFAULT_BOOT_ARGS \
     "reboot=k panic=1 pci=off nomodule 8250.nr_uarts=0 i8042.noaux i8042.nomux " \

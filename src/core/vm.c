@@ -87,8 +87,8 @@ int vm_create(struct vm *vm, uint64_t mem_bytes, bool huge_pages, int nvcpus, ch
     vm->kvm_fd = vm->vm_fd = vm->stop_efd = -1;
     trap_init(&vm->traps);
     int r;
-    if (nvcpus < 1 || nvcpus > VM_MAX_VCPUS) {
-        snprintf(err, errlen, "vcpu count %d outside 1..%d", nvcpus, VM_MAX_VCPUS);
+    if (nvcpus < 1 || nvcpus > HEARTH_MAX_VCPUS) {
+        snprintf(err, errlen, "vcpu count %d outside 1..%d", nvcpus, HEARTH_MAX_VCPUS);
         return -EINVAL;
     }
 

@@ -3,6 +3,7 @@
 #ifndef HEARTH_VM_H
 #define HEARTH_VM_H
 
+#include "core/limits.h"
 #include "core/mem.h"
 #include "core/trap.h"
 
@@ -11,8 +12,6 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <time.h>
-
-#define VM_MAX_VCPUS 32
 
 /* Process exit codes, aligned with Firecracker's where they overlap. */
 enum hearth_exit {
@@ -40,7 +39,7 @@ struct vm {
     struct guest_mem mem;
     struct trap_registry traps;
     int nvcpus;
-    struct vcpu vcpus[VM_MAX_VCPUS];
+    struct vcpu vcpus[HEARTH_MAX_VCPUS];
 
     atomic_bool stopping;   /* set once, by the first vm_request_stop */
     int exit_code;          /* valid once stopping */

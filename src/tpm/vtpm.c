@@ -13,24 +13,27 @@
 static void put32(uint8_t *p, uint32_t v) { memcpy(p, &v, 4); }
 static void put64(uint8_t *p, uint64_t v) { memcpy(p, &v, 8); }
 
-static void describe(struct vtpm *t, struct acpi_config *acpi, uint32_t mmio_len,
-                     uint64_t control_area, uint32_t start_method)
+static int describe(struct vtpm *t, struct acpi_config *acpi, uint32_t mmio_len,
+                    uint64_t control_area, uint32_t start_method, char *err, size_t errlen)
 {
     struct acpi_dev *d = acpi_add_dev(acpi, "TPM_", "MSFT0101", 0);
-    if (d) {
-        d->nmem = 1;
-        d->mem[0].base = (uint32_t)LAYOUT_TPM_BASE;
-        d->mem[0].len = mmio_len;
+    if (!d) {
+        snprintf(err, errlen, "describing the TPM: more than %d ACPI devices", ACPI_MAX_DEVS);
+        return -ENOSPC;
     }
+    d->nmem = 1;
+    d->mem[0].base = (uint32_t)LAYOUT_TPM_BASE;
+    d->mem[0].len = mmio_len;
     /* TPM2 table, revision 4: platform class (client), reserved, control
      * area, start method, 12 bytes of start-method parameters. */
     memset(t->tpm2_table, 0, sizeof(t->tpm2_table));
     put64(t->tpm2_table + 4, control_area);
     put32(t->tpm2_table + 12, start_method);
-    if (acpi->nextra < ACPI_MAX_EXTRA_TABLES)
-        acpi->extra[acpi->nextra++] = (struct acpi_extra_table){
-            "TPM2", 4, t->tpm2_table, sizeof(t->tpm2_table)
-        };
+    int r = acpi_add_table(acpi, "TPM2", 4, t->tpm2_table, sizeof(t->tpm2_table));
+    if (r < 0)
+        snprintf(err, errlen, "describing the TPM: more than %d extra ACPI tables",
+                 ACPI_MAX_EXTRA_TABLES);
+    return r;
 }
 
 #define VTPM_VIRTIO_SLOT 0
@@ -38,6 +41,22 @@ static void describe(struct vtpm *t, struct acpi_config *acpi, uint32_t mmio_len
 static uint64_t virtio_base(void)
 {
     return LAYOUT_VIRTIO_MMIO_BASE + VTPM_VIRTIO_SLOT * LAYOUT_VIRTIO_MMIO_SIZE;
+}
+
+static int describe_virtio(struct acpi_config *acpi, char *err, size_t errlen)
+{
+    struct acpi_dev *d = acpi_add_dev(acpi, "V000", "LNRO0005", VTPM_VIRTIO_SLOT);
+    if (!d) {
+        snprintf(err, errlen, "describing the TPM: more than %d ACPI devices", ACPI_MAX_DEVS);
+        return -ENOSPC;
+    }
+    d->nmem = 1;
+    d->mem[0].base = (uint32_t)virtio_base();
+    d->mem[0].len = LAYOUT_VIRTIO_MMIO_SIZE;
+    d->nirq = 1;
+    d->irq[0] = IRQ_VIRTIO_BASE + VTPM_VIRTIO_SLOT;
+    d->irq_extended = 1;
+    return 0;
 }
 
 void vtpm_cmdline(enum tpm_model model, char *cmdline, size_t len)
@@ -52,6 +71,19 @@ void vtpm_cmdline(enum tpm_model model, char *cmdline, size_t len)
 static void virtio_irq(void *ctx)
 {
     vm_irq_pulse(ctx, IRQ_VIRTIO_BASE + VTPM_VIRTIO_SLOT);
+}
+
+int vtpm_describe(struct vtpm *t, struct acpi_config *acpi, char *err, size_t errlen)
+{
+    switch (t->model) {
+    case TPM_MODEL_CRB:
+        return describe(t, acpi, CRB_PAGE_SIZE, LAYOUT_TPM_BASE + CRB_CTRL_AREA_OFFSET,
+                        TPM2_START_METHOD_CRB, err, errlen);
+    case TPM_MODEL_TIS:
+        return describe(t, acpi, TIS_MMIO_SIZE, 0, TPM2_START_METHOD_TIS, err, errlen);
+    case TPM_MODEL_VIRTIO: return describe_virtio(acpi, err, errlen);
+    default: return 0;
+    }
 }
 
 int vtpm_attach(struct vtpm *t, const struct vm_config *cfg, struct vm *vm,
@@ -74,30 +106,17 @@ int vtpm_attach(struct vtpm *t, const struct vm_config *cfg, struct vm *vm,
         tpm_crb_init(&t->crb, &t->backend, LAYOUT_TPM_BASE);
         r = trap_register(&vm->traps, TRAP_MMIO, LAYOUT_TPM_BASE, CRB_PAGE_SIZE, &tpm_crb_ops,
                           &t->crb);
-        describe(t, acpi, CRB_PAGE_SIZE, LAYOUT_TPM_BASE + CRB_CTRL_AREA_OFFSET,
-                 TPM2_START_METHOD_CRB);
         break;
     case TPM_MODEL_TIS:
         tpm_tis_init(&t->tis, &t->backend);
         r = trap_register(&vm->traps, TRAP_MMIO, LAYOUT_TPM_BASE, TIS_MMIO_SIZE, &tpm_tis_ops,
                           &t->tis);
-        describe(t, acpi, TIS_MMIO_SIZE, 0, TPM2_START_METHOD_TIS);
         break;
-    case TPM_MODEL_VIRTIO: {
+    case TPM_MODEL_VIRTIO:
         virtio_tpm_init(&t->virtio, &t->backend, &vm->mem, virtio_irq, vm);
         r = trap_register(&vm->traps, TRAP_MMIO, virtio_base(), LAYOUT_VIRTIO_MMIO_SIZE,
                           &virtio_mmio_ops, &t->virtio.mmio);
-        struct acpi_dev *d = acpi_add_dev(acpi, "V000", "LNRO0005", VTPM_VIRTIO_SLOT);
-        if (d) {
-            d->nmem = 1;
-            d->mem[0].base = (uint32_t)virtio_base();
-            d->mem[0].len = LAYOUT_VIRTIO_MMIO_SIZE;
-            d->nirq = 1;
-            d->irq[0] = IRQ_VIRTIO_BASE + VTPM_VIRTIO_SLOT;
-            d->irq_extended = 1;
-        }
         break;
-    }
     default:
         r = -EINVAL;
         goto fail;
@@ -106,6 +125,8 @@ int vtpm_attach(struct vtpm *t, const struct vm_config *cfg, struct vm *vm,
         snprintf(err, errlen, "registering the TPM: %s", strerror(-r));
         goto fail;
     }
+    if ((r = vtpm_describe(t, acpi, err, errlen)) < 0)
+        goto fail;
     return 0;
 fail:
     vtpm_detach(t);

@@ -35,6 +35,12 @@ void vtpm_cmdline(enum tpm_model model, char *cmdline, size_t len);
 int vtpm_attach(struct vtpm *t, const struct vm_config *cfg, struct vm *vm,
                 struct acpi_config *acpi, char *err, size_t errlen);
 
+/* Adds the DSDT device and, for CRB and TIS, the TPM2 table for t->model
+ * (tpm2_table holds the table's body). Returns 0, or -ENOSPC with a message
+ * when acpi's device or table list is full: a guest must not boot without
+ * the TPM it was configured with. */
+int vtpm_describe(struct vtpm *t, struct acpi_config *acpi, char *err, size_t errlen);
+
 /* Stops the backend thread and sends swtpm SHUTDOWN. Call after the vCPUs
  * have stopped. */
 void vtpm_detach(struct vtpm *t);

@@ -2,7 +2,10 @@
 #include "boot/acpi.h"
 #include "boot/aml.h"
 #include "boot/layout.h"
+#include "tpm/vtpm.h"
+#include "vmm.h"
 
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -64,7 +67,7 @@ static uint64_t rd64(const uint8_t *p) { uint64_t v; memcpy(&v, p, 8); return v;
 static void tables_are_consistent(void **state)
 {
     (void)state;
-    for (int vcpus = 1; vcpus <= 32; vcpus += 31) {
+    for (int vcpus = 1; vcpus <= HEARTH_MAX_VCPUS; vcpus += HEARTH_MAX_VCPUS - 1) {
         struct guest_mem m;
         assert_int_equal(guest_mem_init(&m, 16 << 20, false), 0);
         static struct acpi_config cfg;
@@ -75,7 +78,7 @@ static void tables_are_consistent(void **state)
         d->io[0].base = 0x3f8;
         d->io[0].len = 8;
         static const uint8_t tpm2[16] = { 1 };
-        cfg.extra[cfg.nextra++] = (struct acpi_extra_table){ "TPM2", 4, tpm2, sizeof(tpm2) };
+        assert_int_equal(acpi_add_table(&cfg, "TPM2", 4, tpm2, sizeof(tpm2)), 0);
         assert_int_equal(acpi_build(&m, &cfg), 0);
 
         uint8_t *rsdp = gpa_to_hva(&m, LAYOUT_RSDP, 36);
@@ -125,6 +128,86 @@ static void too_many_devices_is_an_error(void **state)
     assert_null(acpi_add_dev(&cfg, "DEVY", "LNRO0005", 99));
 }
 
+static void vcpu_counts_past_the_limit_are_refused(void **state)
+{
+    (void)state;
+    struct guest_mem m;
+    assert_int_equal(guest_mem_init(&m, 16 << 20, false), 0);
+    static struct acpi_config cfg;
+    int bad[] = {0, -1, HEARTH_MAX_VCPUS + 1, 255, 1000};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        memset(&cfg, 0, sizeof(cfg));
+        cfg.nvcpus = bad[i];
+        assert_int_equal(acpi_build(&m, &cfg), -EINVAL);
+        assert_int_equal(mptable_build(&m, bad[i]), -EINVAL);
+    }
+    cfg.nvcpus = HEARTH_MAX_VCPUS;
+    assert_int_equal(acpi_build(&m, &cfg), 0);
+    guest_mem_free(&m);
+}
+
+static void extra_tables_past_the_limit_are_an_error(void **state)
+{
+    (void)state;
+    static struct acpi_config cfg;
+    memset(&cfg, 0, sizeof(cfg));
+    static const uint8_t body[4];
+    for (int i = 0; i < ACPI_MAX_EXTRA_TABLES; i++)
+        assert_int_equal(acpi_add_table(&cfg, "XTRA", 1, body, sizeof(body)), 0);
+    assert_int_equal(acpi_add_table(&cfg, "XTRA", 1, body, sizeof(body)), -ENOSPC);
+    assert_int_equal(cfg.nextra, ACPI_MAX_EXTRA_TABLES);
+}
+
+/* The TPM2 table and DSDT device must not be dropped silently: a guest
+ * would boot without the TPM it was configured with. */
+static void tpm_description_with_full_lists_is_an_error(void **state)
+{
+    (void)state;
+    static struct acpi_config cfg;
+    static struct vtpm t;
+    static const uint8_t body[4];
+    char err[128] = "";
+    enum tpm_model models[] = {TPM_MODEL_CRB, TPM_MODEL_TIS};
+    for (size_t i = 0; i < 2; i++) {
+        memset(&cfg, 0, sizeof(cfg));
+        t.model = models[i];
+        while (cfg.nextra < ACPI_MAX_EXTRA_TABLES)
+            assert_int_equal(acpi_add_table(&cfg, "XTRA", 1, body, sizeof(body)), 0);
+        assert_int_equal(vtpm_describe(&t, &cfg, err, sizeof(err)), -ENOSPC);
+        assert_non_null(strstr(err, "extra ACPI tables"));
+        memset(&cfg, 0, sizeof(cfg));
+        assert_int_equal(vtpm_describe(&t, &cfg, err, sizeof(err)), 0);
+        assert_int_equal(cfg.nextra, 1);
+        assert_memory_equal(cfg.extra[0].signature, "TPM2", 4);
+    }
+    for (size_t i = 0; i < 3; i++) {
+        enum tpm_model all[] = {TPM_MODEL_CRB, TPM_MODEL_TIS, TPM_MODEL_VIRTIO};
+        memset(&cfg, 0, sizeof(cfg));
+        t.model = all[i];
+        cfg.ndevs = ACPI_MAX_DEVS;
+        err[0] = 0;
+        assert_int_equal(vtpm_describe(&t, &cfg, err, sizeof(err)), -ENOSPC);
+        assert_non_null(strstr(err, "ACPI devices"));
+    }
+}
+
+static void legacy_devices_with_a_full_list_fail_start_up(void **state)
+{
+    (void)state;
+    static struct acpi_config cfg;
+    char err[128] = "";
+    memset(&cfg, 0, sizeof(cfg));
+    assert_int_equal(vmm_describe_legacy(&cfg, err, sizeof(err)), 0);
+    assert_int_equal(cfg.ndevs, 2);
+    for (int used = ACPI_MAX_DEVS - 1; used <= ACPI_MAX_DEVS; used++) {
+        memset(&cfg, 0, sizeof(cfg));
+        cfg.ndevs = used; /* room for COM1 but not the i8042, then for neither */
+        err[0] = 0;
+        assert_int_equal(vmm_describe_legacy(&cfg, err, sizeof(err)), -ENOSPC);
+        assert_non_null(strstr(err, "legacy devices"));
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -133,6 +216,10 @@ int main(void)
         cmocka_unit_test(devices_nest_in_scope),
         cmocka_unit_test(tables_are_consistent),
         cmocka_unit_test(too_many_devices_is_an_error),
+        cmocka_unit_test(vcpu_counts_past_the_limit_are_refused),
+        cmocka_unit_test(extra_tables_past_the_limit_are_an_error),
+        cmocka_unit_test(tpm_description_with_full_lists_is_an_error),
+        cmocka_unit_test(legacy_devices_with_a_full_list_fail_start_up),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
