@@ -20,10 +20,16 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <termios.h>
 #include <unistd.h>
+
+/* How long the exit waits for a console that is slow to take the last
+ * output: long enough for a terminal, short enough that a console nobody
+ * reads does not hold up a stop. */
+#define VMM_CONSOLE_FLUSH_MS 500
 
 struct vmm {
     struct vm vm;
@@ -36,6 +42,9 @@ struct vmm {
     bool devices_ready;
     int serial_fd;
     bool own_serial_fd;
+    int serial_fl_restore; /* the shared console's flags to put back, or -1 */
+    int serial_kick_fd;
+    bool serial_fd_watched; /* waiting for EPOLLOUT */
     int sig_fd;
     bool tty_raw;
     struct termios saved_tty;
@@ -54,6 +63,32 @@ static void i8042_irq(void *ctx)
 static void i8042_reset(void *ctx)
 {
     vm_request_stop(ctx, HEARTH_EXIT_OK, "guest requested a reset through the i8042");
+}
+
+/* A serial console the loop can write without ever waiting (regular files
+ * never make it wait on a peer). O_NONBLOCK on an inherited descriptor would
+ * also change it for whoever shares it, such as the shell's terminal after
+ * hearth exits, so it is reopened as hearth's own where Linux allows; only a
+ * socket gets the shared flag, restored at exit. */
+static void console_make_nonblocking(struct vmm *m)
+{
+    struct stat st;
+    if (fstat(m->serial_fd, &st) == 0 && (S_ISREG(st.st_mode) || S_ISBLK(st.st_mode)))
+        return;
+    if (!m->own_serial_fd) {
+        char path[64];
+        snprintf(path, sizeof(path), "/proc/self/fd/%d", m->serial_fd);
+        int fd = open(path, O_WRONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+        if (fd >= 0) {
+            m->serial_fd = fd;
+            m->own_serial_fd = true;
+            return;
+        }
+    }
+    int fl = fcntl(m->serial_fd, F_GETFL);
+    if (fl >= 0 && !(fl & O_NONBLOCK) && fcntl(m->serial_fd, F_SETFL, fl | O_NONBLOCK) == 0 &&
+        !m->own_serial_fd)
+        m->serial_fl_restore = fl;
 }
 
 /* The legacy devices as the DSDT describes them. */
@@ -95,6 +130,7 @@ static int attach_devices(struct vmm *m, const struct vm_config *cfg,
         }
         m->own_serial_fd = true;
     }
+    console_make_nonblocking(m);
     serial_init(&m->serial, m->serial_fd, serial_irq, &m->vm);
     i8042_init(&m->i8042, i8042_reset, i8042_irq, &m->vm);
     m->devices_ready = true;
@@ -144,6 +180,39 @@ static void on_stdin(void *ctx, int fd, uint32_t events)
     }
 }
 
+static void on_console_writable(void *ctx, int fd, uint32_t events);
+
+/* Writes what the guest printed; while the console is full, waits for it to
+ * take more on EPOLLOUT instead (meanwhile the ring fills, then drops). */
+static void console_output(struct vmm *m)
+{
+    bool full = serial_drain(&m->serial) == -EAGAIN;
+    if (full == m->serial_fd_watched)
+        return;
+    int r = full ? loop_add(&m->loop, m->serial_fd, EPOLLOUT, on_console_writable, m)
+                 : loop_del(&m->loop, m->serial_fd);
+    if (r < 0)
+        log_warn("serial: cannot watch the console for room: %s", strerror(-r));
+    else
+        m->serial_fd_watched = full;
+}
+
+static void on_console_writable(void *ctx, int fd, uint32_t events)
+{
+    (void)fd;
+    (void)events;
+    console_output(ctx);
+}
+
+static void on_console_kick(void *ctx, int fd, uint32_t events)
+{
+    (void)events;
+    uint64_t n;
+    if (read(fd, &n, sizeof(n)) < 0 && errno != EAGAIN)
+        log_warn("serial: reading its eventfd: %s", strerror(errno));
+    console_output(ctx);
+}
+
 /* Guest input comes from stdin when it is a terminal, a pipe or a socket;
  * a terminal is put in raw mode (signals still stop hearth) until exit. */
 static void attach_stdin(struct vmm *m)
@@ -174,12 +243,15 @@ static int setup_loop(struct vmm *m, char *err, size_t errlen)
     sigaddset(&set, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &set, NULL); /* vCPU threads inherit the mask */
     m->sig_fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
-    if (loop_init(&m->loop) < 0 || m->sig_fd < 0 ||
+    m->serial_kick_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (loop_init(&m->loop) < 0 || m->sig_fd < 0 || m->serial_kick_fd < 0 ||
         loop_add(&m->loop, m->vm.stop_efd, EPOLLIN, on_stop, m) < 0 ||
-        loop_add(&m->loop, m->sig_fd, EPOLLIN, on_signal, m) < 0) {
+        loop_add(&m->loop, m->sig_fd, EPOLLIN, on_signal, m) < 0 ||
+        loop_add(&m->loop, m->serial_kick_fd, EPOLLIN, on_console_kick, m) < 0) {
         snprintf(err, errlen, "event loop setup: %s", strerror(errno));
         return -1;
     }
+    serial_set_kick(&m->serial, m->serial_kick_fd);
     attach_stdin(m);
     return 0;
 }
@@ -225,7 +297,7 @@ int vmm_run(const struct vm_config *cfg, const struct vmm_options *opt)
         log_error("out of memory");
         return HEARTH_EXIT_ERROR;
     }
-    m->serial_fd = m->sig_fd = -1;
+    m->serial_fd = m->sig_fd = m->serial_kick_fd = m->serial_fl_restore = -1;
     m->loop.epfd = -1;
     m->vm.kvm_fd = m->vm.vm_fd = m->vm.stop_efd = -1;
     char err[512] = "";
@@ -238,6 +310,9 @@ int vmm_run(const struct vm_config *cfg, const struct vmm_options *opt)
     }
     if (m->vm.nvcpus) {
         vm_join_vcpus(&m->vm);
+        /* Before the stop is logged: a shared terminal shows them in order. */
+        if (m->devices_ready)
+            serial_flush(&m->serial, VMM_CONSOLE_FLUSH_MS);
         if (atomic_load(&m->vm.stopping)) {
             code = m->vm.exit_code;
             if (code == HEARTH_EXIT_OK)
@@ -257,8 +332,12 @@ int vmm_run(const struct vm_config *cfg, const struct vmm_options *opt)
     }
     if (m->tty_raw)
         tcsetattr(STDIN_FILENO, TCSANOW, &m->saved_tty);
+    if (m->serial_fl_restore >= 0)
+        fcntl(m->serial_fd, F_SETFL, m->serial_fl_restore);
     if (m->own_serial_fd)
         close(m->serial_fd);
+    if (m->serial_kick_fd >= 0)
+        close(m->serial_kick_fd);
     if (m->sig_fd >= 0)
         close(m->sig_fd);
     loop_destroy(&m->loop);

@@ -1,7 +1,11 @@
 /* 16550A UART emulation for COM1. */
 #include "devices/serial.h"
 
+#include "core/clock.h"
+#include "core/log.h"
+
 #include <errno.h>
+#include <poll.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -33,24 +37,35 @@ enum {
 #define MSR_DSR 0x20
 #define MSR_DCD 0x80
 
-static void write_all(int fd, const uint8_t *p, size_t n)
+static void kick_locked(struct serial *s)
 {
-    while (n > 0) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return; /* the console is gone; the guest must not notice */
-        p += w;
-        n -= (size_t)w;
+    uint64_t one = 1;
+    if (s->kick_fd >= 0 && write(s->kick_fd, &one, sizeof(one)) < 0) {
+        /* An eventfd only refuses at a counter near 2^64: already signalled. */
     }
 }
 
-static void flush_locked(struct serial *s)
+/*
+ * A full ring drops the byte instead of clearing THRE to hold the guest
+ * back: a real UART's line never waits for a listener, and Linux writes its
+ * console polling THRE with interrupts off, so backpressure from a console
+ * nobody reads would stall the guest kernel rather than lose log lines.
+ */
+static void tx_put_locked(struct serial *s, uint8_t b)
 {
-    if (s->tx_len && s->out_fd >= 0)
-        write_all(s->out_fd, s->tx, s->tx_len);
-    s->tx_len = 0;
+    if (s->out_fd < 0)
+        return;
+    if (s->tx_broken || s->tx_count == SERIAL_TX_CAP) {
+        if (s->tx_dropped++ == 0 && !s->tx_broken)
+            kick_locked(s); /* the loop logs the first loss now, not at exit */
+        return;
+    }
+    s->tx[(s->tx_head + s->tx_count) % SERIAL_TX_CAP] = b;
+    s->tx_count++;
+    if (!s->tx_kicked) {
+        s->tx_kicked = true; /* one wake-up per burst, not one per byte */
+        kick_locked(s);
+    }
 }
 
 static uint8_t iir_locked(const struct serial *s)
@@ -88,9 +103,7 @@ static void transmit_locked(struct serial *s, uint8_t b)
     if (s->mcr & MCR_LOOP) {
         rx_put_locked(s, b);
     } else {
-        s->tx[s->tx_len++] = b;
-        if (b == '\n' || s->tx_len == SERIAL_TX_CAP)
-            flush_locked(s);
+        tx_put_locked(s, b);
     }
     s->thr_pending = true; /* transmission is instant: THR is empty again */
 }
@@ -187,6 +200,7 @@ void serial_init(struct serial *s, int out_fd, serial_irq_fn *irq, void *irq_ctx
     memset(s, 0, sizeof(*s));
     pthread_mutex_init(&s->lock, NULL);
     s->out_fd = out_fd;
+    s->kick_fd = -1;
     s->irq = irq;
     s->irq_ctx = irq_ctx;
     s->dll = 0x0c; /* 9600 baud, as firmware would leave it */
@@ -196,8 +210,22 @@ void serial_init(struct serial *s, int out_fd, serial_irq_fn *irq, void *irq_ctx
 
 void serial_destroy(struct serial *s)
 {
-    serial_flush(s);
+    pthread_mutex_lock(&s->lock);
+    s->tx_dropped += s->tx_count;
+    s->tx_head = s->tx_count = 0;
+    uint64_t dropped = s->tx_dropped;
+    pthread_mutex_unlock(&s->lock);
+    if (dropped)
+        log_warn("serial: %llu bytes of guest output were dropped in all",
+                 (unsigned long long)dropped);
     pthread_mutex_destroy(&s->lock);
+}
+
+void serial_set_kick(struct serial *s, int kick_fd)
+{
+    pthread_mutex_lock(&s->lock);
+    s->kick_fd = kick_fd;
+    pthread_mutex_unlock(&s->lock);
 }
 
 size_t serial_push_input(struct serial *s, const uint8_t *data, size_t len)
@@ -212,9 +240,83 @@ size_t serial_push_input(struct serial *s, const uint8_t *data, size_t len)
     return n;
 }
 
-void serial_flush(struct serial *s)
+static void report_drops(struct serial *s)
 {
     pthread_mutex_lock(&s->lock);
-    flush_locked(s);
+    bool first = s->tx_dropped && !s->tx_drop_logged;
+    s->tx_drop_logged |= first;
     pthread_mutex_unlock(&s->lock);
+    if (first)
+        log_warn("serial: the console is not taking output; guest output is being dropped");
+}
+
+static void tx_break(struct serial *s, int err)
+{
+    pthread_mutex_lock(&s->lock);
+    s->tx_broken = true;
+    s->tx_dropped += s->tx_count;
+    s->tx_head = s->tx_count = 0;
+    s->tx_kicked = false;
+    s->tx_drop_logged = true; /* this line says it */
+    pthread_mutex_unlock(&s->lock);
+    log_warn("serial: writing guest output failed (%s); it is discarded from now on",
+             strerror(err));
+}
+
+int serial_drain(struct serial *s)
+{
+    report_drops(s);
+    for (;;) {
+        /* Only this thread consumes, and producers only fill the free part of
+         * the ring, so the bytes at head stay put while written unlocked. */
+        pthread_mutex_lock(&s->lock);
+        size_t head = s->tx_head, n = s->tx_count;
+        if (n == 0 || s->tx_broken) {
+            s->tx_kicked = false; /* the next byte must wake the loop again */
+            pthread_mutex_unlock(&s->lock);
+            return 0;
+        }
+        pthread_mutex_unlock(&s->lock);
+        if (n > SERIAL_TX_CAP - head)
+            n = SERIAL_TX_CAP - head;
+        ssize_t w = write(s->out_fd, s->tx + head, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            return -EAGAIN;
+        if (w <= 0) {
+            tx_break(s, w < 0 ? errno : EIO);
+            return 0;
+        }
+        pthread_mutex_lock(&s->lock);
+        s->tx_head = (s->tx_head + (size_t)w) % SERIAL_TX_CAP;
+        s->tx_count -= (size_t)w;
+        pthread_mutex_unlock(&s->lock);
+    }
+}
+
+size_t serial_flush(struct serial *s, int timeout_ms)
+{
+    uint64_t deadline = mono_ns() + (uint64_t)(timeout_ms > 0 ? timeout_ms : 0) * 1000000;
+    while (serial_drain(s) == -EAGAIN) {
+        uint64_t now = mono_ns();
+        if (now >= deadline)
+            break;
+        struct pollfd p = {.fd = s->out_fd, .events = POLLOUT};
+        int wait_ms = (int)((deadline - now + 999999) / 1000000);
+        if (poll(&p, 1, wait_ms) < 0 && errno != EINTR)
+            break;
+    }
+    pthread_mutex_lock(&s->lock);
+    size_t left = s->tx_count;
+    pthread_mutex_unlock(&s->lock);
+    return left;
+}
+
+uint64_t serial_tx_dropped(struct serial *s)
+{
+    pthread_mutex_lock(&s->lock);
+    uint64_t n = s->tx_dropped;
+    pthread_mutex_unlock(&s->lock);
+    return n;
 }

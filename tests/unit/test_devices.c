@@ -2,10 +2,15 @@
 #include "devices/i8042.h"
 #include "devices/serial.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <string.h>
+#include <sys/eventfd.h>
+#include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -30,26 +35,159 @@ static void wr(struct serial *s, uint64_t reg, uint8_t v)
     serial_ops.write(s, reg, &v, 1);
 }
 
-static void uart_output_is_line_buffered(void **state)
+/* A console pipe that never blocks hearth, and the eventfd the loop watches. */
+struct console {
+    int rd, wr, kick;
+};
+
+static void console_open(struct console *c)
+{
+    int p[2];
+    assert_int_equal(pipe2(p, O_NONBLOCK), 0);
+    c->rd = p[0];
+    c->wr = p[1];
+    c->kick = eventfd(0, EFD_NONBLOCK);
+    assert_true(c->kick >= 0);
+}
+
+static void console_close(struct console *c)
+{
+    close(c->rd);
+    if (c->wr >= 0)
+        close(c->wr);
+    close(c->kick);
+}
+
+/* How many times the loop was woken since the last call. */
+static uint64_t kicks(struct console *c)
+{
+    uint64_t n = 0;
+    if (read(c->kick, &n, sizeof(n)) != sizeof(n))
+        return 0;
+    return n;
+}
+
+static void put_str(struct serial *s, const char *str)
+{
+    while (*str)
+        wr(s, 0, (uint8_t)*str++);
+}
+
+static void uart_prompt_needs_no_newline(void **state)
 {
     (void)state;
-    int p[2];
-    assert_int_equal(pipe(p), 0);
+    struct console c;
+    console_open(&c);
     static struct serial s;
-    serial_init(&s, p[1], on_irq, NULL);
-    wr(&s, 0, 'h');
-    wr(&s, 0, 'i');
+    serial_init(&s, c.wr, on_irq, NULL);
+    serial_set_kick(&s, c.kick);
+    put_str(&s, "login: ");
+    assert_int_equal(kicks(&c), 1); /* one wake-up for the burst */
+    assert_int_equal(serial_drain(&s), 0);
     char buf[16];
-    assert_int_equal(s.tx_len, 2);
-    wr(&s, 0, '\n');
-    assert_int_equal(read(p[0], buf, sizeof(buf)), 3);
-    assert_memory_equal(buf, "hi\n", 3);
-    wr(&s, 0, '!');
-    serial_flush(&s);
-    assert_int_equal(read(p[0], buf, sizeof(buf)), 1);
+    assert_int_equal(read(c.rd, buf, sizeof(buf)), 7);
+    assert_memory_equal(buf, "login: ", 7);
+    /* Drained empty: the next byte wakes the loop again. */
+    wr(&s, 0, 'x');
+    assert_int_equal(kicks(&c), 1);
+    assert_int_equal(serial_flush(&s, 0), 0);
+    assert_int_equal(read(c.rd, buf, sizeof(buf)), 1);
+    assert_int_equal(serial_tx_dropped(&s), 0);
     serial_destroy(&s);
-    close(p[0]);
-    close(p[1]);
+    console_close(&c);
+}
+
+static void uart_stalled_console_fills_ring_then_drops(void **state)
+{
+    (void)state;
+    struct console c;
+    console_open(&c);
+    static uint8_t fill[4096];
+    size_t stuffed = 0;
+    ssize_t w;
+    while ((w = write(c.wr, fill, sizeof(fill))) > 0)
+        stuffed += (size_t)w;
+    static struct serial s;
+    serial_init(&s, c.wr, on_irq, NULL);
+    serial_set_kick(&s, c.kick);
+    for (size_t i = 0; i < SERIAL_TX_CAP; i++)
+        wr(&s, 0, (uint8_t)('a' + i % 26));
+    assert_int_equal(kicks(&c), 1);
+    assert_int_equal(serial_drain(&s), -EAGAIN);
+    assert_int_equal(serial_tx_dropped(&s), 0);
+    /* Full: the guest still sees an empty transmitter, the bytes are lost and
+     * the first loss wakes the loop so it can say so. */
+    put_str(&s, "lost");
+    assert_int_equal(rd(&s, 5) & 0x60, 0x60);
+    assert_int_equal(serial_tx_dropped(&s), 4);
+    assert_int_equal(kicks(&c), 1);
+    /* The reader comes back: everything queued arrives, in order. */
+    static uint8_t got[4096];
+    size_t skipped = 0, n = 0;
+    for (;;) {
+        int d = serial_drain(&s);
+        ssize_t r;
+        while ((r = read(c.rd, got, sizeof(got))) > 0) {
+            for (ssize_t i = 0; i < r; i++) {
+                if (skipped < stuffed) {
+                    skipped++;
+                    continue;
+                }
+                assert_int_equal(got[i], 'a' + n % 26);
+                n++;
+            }
+        }
+        if (d == 0)
+            break;
+    }
+    assert_int_equal(n, SERIAL_TX_CAP);
+    wr(&s, 0, '!');
+    assert_int_equal(kicks(&c), 1);
+    serial_destroy(&s);
+    console_close(&c);
+}
+
+static void uart_flush_gives_up_on_a_stalled_console(void **state)
+{
+    (void)state;
+    struct console c;
+    console_open(&c);
+    static uint8_t fill[4096];
+    while (write(c.wr, fill, sizeof(fill)) > 0)
+        ;
+    static struct serial s;
+    serial_init(&s, c.wr, on_irq, NULL);
+    put_str(&s, "bye\n");
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    assert_int_equal(serial_flush(&s, 50), 4);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    long ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+    assert_true(ms >= 40 && ms < 2000);
+    serial_destroy(&s);
+    console_close(&c);
+}
+
+static void uart_broken_console_discards_output(void **state)
+{
+    (void)state;
+    struct console c;
+    console_open(&c);
+    signal(SIGPIPE, SIG_IGN);
+    close(c.rd);
+    c.rd = eventfd(0, 0); /* something for console_close to close */
+    static struct serial s;
+    serial_init(&s, c.wr, on_irq, NULL);
+    serial_set_kick(&s, c.kick);
+    put_str(&s, "hi");
+    assert_int_equal(serial_drain(&s), 0); /* EPIPE: not retried */
+    assert_int_equal(serial_tx_dropped(&s), 2);
+    kicks(&c);
+    put_str(&s, "more");
+    assert_int_equal(kicks(&c), 0);
+    assert_int_equal(serial_tx_dropped(&s), 6);
+    serial_destroy(&s);
+    console_close(&c);
 }
 
 static void uart_input_raises_and_clears_rx_interrupt(void **state)
@@ -159,7 +297,10 @@ static void i8042_commands_and_reset(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(uart_output_is_line_buffered),
+        cmocka_unit_test(uart_prompt_needs_no_newline),
+        cmocka_unit_test(uart_stalled_console_fills_ring_then_drops),
+        cmocka_unit_test(uart_flush_gives_up_on_a_stalled_console),
+        cmocka_unit_test(uart_broken_console_discards_output),
         cmocka_unit_test(uart_input_raises_and_clears_rx_interrupt),
         cmocka_unit_test(uart_rx_overflow_is_counted),
         cmocka_unit_test(uart_thre_interrupt_is_acknowledged_by_iir),
