@@ -44,6 +44,14 @@ static struct virtq *selected(struct virtio_mmio *m)
     return m->queue_sel < (uint32_t)m->ops->nqueues ? &m->queues[m->queue_sel] : NULL;
 }
 
+/* Ends the current life of queue i: whatever the device took from it under
+ * the old generation must not be returned into it. */
+static void queue_retire_locked(struct virtio_mmio *m, int i)
+{
+    m->queues[i].ready = false;
+    m->queue_gen[i]++;
+}
+
 static void reset_locked(struct virtio_mmio *m)
 {
     m->ops->reset(m->dev);
@@ -51,6 +59,14 @@ static void reset_locked(struct virtio_mmio *m)
     m->dev_features_sel = m->drv_features_sel = 0;
     m->driver_features = 0;
     memset(m->queues, 0, sizeof(m->queues));
+    for (int i = 0; i < VIRTIO_MMIO_MAX_QUEUES; i++)
+        queue_retire_locked(m, i);
+}
+
+/* True when every bit of `set` and none of `clear` is in the status. */
+static bool status_is(const struct virtio_mmio *m, uint32_t set, uint32_t clear)
+{
+    return (m->status & set) == set && !(m->status & clear);
 }
 
 static void mmio_read(void *dev, uint64_t offset, uint8_t *data, uint32_t len)
@@ -86,19 +102,69 @@ static void set_addr(uint64_t *a, bool high, uint32_t v)
     *a = high ? (*a & 0xffffffffULL) | (uint64_t)v << 32 : (*a & ~0xffffffffULL) | v;
 }
 
+#define S_ACK VIRTIO_STATUS_ACKNOWLEDGE
+#define S_DRIVER VIRTIO_STATUS_DRIVER
+#define S_FEATURES_OK VIRTIO_STATUS_FEATURES_OK
+#define S_DRIVER_OK VIRTIO_STATUS_DRIVER_OK
+
+/* The driver's initialization sequence (virtio 1.2 §3.1.1) as the only
+ * status each step may move to: one bit more, in order. Anything else but
+ * a reset (0) or FAILED is a driver bug the device refuses. */
+static const struct {
+    uint32_t from, to;
+} status_steps[] = {
+    { 0, S_ACK },
+    { S_ACK, S_ACK | S_DRIVER },
+    { S_ACK | S_DRIVER, S_ACK | S_DRIVER | S_FEATURES_OK },
+    { S_ACK | S_DRIVER | S_FEATURES_OK, S_ACK | S_DRIVER | S_FEATURES_OK | S_DRIVER_OK },
+};
+
+static bool status_step_valid(uint32_t from, uint32_t to)
+{
+    for (size_t i = 0; i < sizeof(status_steps) / sizeof(status_steps[0]); i++)
+        if (status_steps[i].from == from && status_steps[i].to == to)
+            return true;
+    return false;
+}
+
 static void status_write_locked(struct virtio_mmio *m, uint32_t v)
 {
     if (v == 0) {
         reset_locked(m);
         return;
     }
-    if ((v & VIRTIO_STATUS_FEATURES_OK) && !(m->status & VIRTIO_STATUS_FEATURES_OK)) {
-        /* Only what we offered, and never without VERSION_1 on version 2. */
-        uint64_t f = m->driver_features;
-        if ((f & ~all_features(m)) || !(f & VIRTIO_F_VERSION_1))
-            v &= ~(uint32_t)VIRTIO_STATUS_FEATURES_OK;
+    /* DEVICE_NEEDS_RESET is ours: a driver writes back what it read. */
+    v &= ~(uint32_t)VIRTIO_STATUS_NEEDS_RESET;
+    uint32_t cur = m->status & ~(uint32_t)VIRTIO_STATUS_NEEDS_RESET;
+    if (v & VIRTIO_STATUS_FAILED) {
+        /* The driver gave up; allowed at any step. Nothing runs until a reset. */
+        m->status |= VIRTIO_STATUS_FAILED;
+        return;
     }
-    m->status = (v & 0xff) | (m->status & VIRTIO_STATUS_NEEDS_RESET);
+    if (v == cur)
+        return; /* a rewrite of the same bits changes nothing */
+    if (!status_step_valid(cur, v)) {
+        if (!m->warned_status)
+            log_warn("virtio-%s: status 0x%x -> 0x%x refused (not the next step of the "
+                     "initialization sequence); logged once",
+                     m->ops->name, cur, v);
+        m->warned_status = true;
+        return;
+    }
+    if (v & ~cur & VIRTIO_STATUS_FEATURES_OK) {
+        /* Only what we offered, and never without VERSION_1 on version 2.
+         * Refused features leave FEATURES_OK clear: the driver reads the
+         * status back to learn that. */
+        uint64_t f = m->driver_features;
+        if ((f & ~all_features(m)) || !(f & VIRTIO_F_VERSION_1)) {
+            if (!m->warned_features)
+                log_warn("virtio-%s: driver features 0x%llx refused; logged once", m->ops->name,
+                         (unsigned long long)f);
+            m->warned_features = true;
+            return;
+        }
+    }
+    m->status = v | (m->status & VIRTIO_STATUS_NEEDS_RESET);
 }
 
 static void mmio_write(void *dev, uint64_t offset, uint8_t *data, uint32_t len)
@@ -110,13 +176,17 @@ static void mmio_write(void *dev, uint64_t offset, uint8_t *data, uint32_t len)
     memcpy(&v, data, 4);
     pthread_mutex_lock(&m->lock);
     struct virtq *q = selected(m);
-    /* Queue layout may change only while the queue is not live. */
-    bool q_config = q && !q->ready && !(m->status & VIRTIO_STATUS_DRIVER_OK);
+    /* Queues are set up after feature negotiation and before DRIVER_OK
+     * (§3.1.1 step 7), each while it is not live. */
+    bool q_setup =
+        status_is(m, VIRTIO_STATUS_FEATURES_OK, VIRTIO_STATUS_DRIVER_OK | VIRTIO_STATUS_FAILED);
+    bool q_config = q && !q->ready && q_setup;
     switch (offset) {
     case DEVICE_FEATURES_SEL: m->dev_features_sel = v; break;
     case DRIVER_FEATURES_SEL: m->drv_features_sel = v; break;
     case DRIVER_FEATURES:
-        if (m->drv_features_sel < 2 && !(m->status & VIRTIO_STATUS_FEATURES_OK))
+        if (m->drv_features_sel < 2 &&
+            status_is(m, VIRTIO_STATUS_DRIVER, VIRTIO_STATUS_FEATURES_OK | VIRTIO_STATUS_FAILED))
             set_addr(&m->driver_features, m->drv_features_sel == 1, v);
         break;
     case QUEUE_SEL: m->queue_sel = v; break;
@@ -127,7 +197,7 @@ static void mmio_write(void *dev, uint64_t offset, uint8_t *data, uint32_t len)
     case QUEUE_READY:
         if (!q)
             break;
-        if (v == 1 && !q->ready) {
+        if (v == 1 && !q->ready && q_setup) {
             if (virtq_valid(q, m->mem, m->ops->queue_max)) {
                 q->ready = true;
             } else {
@@ -135,13 +205,14 @@ static void mmio_write(void *dev, uint64_t offset, uint8_t *data, uint32_t len)
                          m->ops->name, m->queue_sel, q->size);
                 m->status |= VIRTIO_STATUS_NEEDS_RESET;
             }
-        } else if (v == 0) {
-            q->ready = false;
+        } else if (v == 0 && q->ready) {
+            /* Stopping a queue is allowed at any time (the mmio transport's
+             * way to stop using one); what is in flight for it is dropped. */
+            queue_retire_locked(m, (int)m->queue_sel);
         }
         break;
     case QUEUE_NOTIFY:
-        if (v < (uint32_t)m->ops->nqueues && m->queues[v].ready &&
-            (m->status & VIRTIO_STATUS_DRIVER_OK) && !(m->status & VIRTIO_STATUS_NEEDS_RESET))
+        if (v < (uint32_t)m->ops->nqueues && m->queues[v].ready && virtio_mmio_live_locked(m))
             m->ops->notify(m->dev, m, (int)v);
         break;
     case INTERRUPT_ACK: m->int_status &= ~v; break;
@@ -204,4 +275,19 @@ void virtio_mmio_needs_reset_locked(struct virtio_mmio *m)
     m->int_status |= VIRTIO_INT_CONFIG;
     if (m->irq)
         m->irq(m->irq_ctx);
+}
+
+bool virtio_mmio_live_locked(const struct virtio_mmio *m)
+{
+    return status_is(m, VIRTIO_STATUS_DRIVER_OK, VIRTIO_STATUS_NEEDS_RESET | VIRTIO_STATUS_FAILED);
+}
+
+uint32_t virtio_mmio_queue_gen_locked(const struct virtio_mmio *m, int q)
+{
+    return m->queue_gen[q];
+}
+
+bool virtio_mmio_queue_current_locked(const struct virtio_mmio *m, int q, uint32_t gen)
+{
+    return m->queue_gen[q] == gen && m->queues[q].ready && virtio_mmio_live_locked(m);
 }

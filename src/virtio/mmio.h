@@ -54,6 +54,9 @@ struct virtio_mmio {
     uint32_t dev_features_sel, drv_features_sel;
     uint64_t driver_features;
     struct virtq queues[VIRTIO_MMIO_MAX_QUEUES];
+    /* Bumped whenever a queue stops (QueueReady 0, reset); survives reset. */
+    uint32_t queue_gen[VIRTIO_MMIO_MAX_QUEUES];
+    bool warned_status, warned_features; /* each driver mistake is logged once */
 };
 
 extern const struct trap_ops virtio_mmio_ops;
@@ -66,5 +69,17 @@ void virtio_mmio_destroy(struct virtio_mmio *m);
  * mark the device broken (DEVICE_NEEDS_RESET) after a malformed queue. */
 void virtio_mmio_signal_used_locked(struct virtio_mmio *m);
 void virtio_mmio_needs_reset_locked(struct virtio_mmio *m);
+
+/* With the lock held: whether the device may take chains and return them
+ * (DRIVER_OK, and neither DEVICE_NEEDS_RESET nor FAILED). */
+bool virtio_mmio_live_locked(const struct virtio_mmio *m);
+
+/* With the lock held. A device that completes a chain asynchronously notes
+ * queue q's generation when it takes the chain, and returns the chain only
+ * if the queue is still current: same generation (not stopped or reset
+ * since), ready, and the device live. Otherwise it drops the completion,
+ * writing nothing to guest memory and raising no interrupt. */
+uint32_t virtio_mmio_queue_gen_locked(const struct virtio_mmio *m, int q);
+bool virtio_mmio_queue_current_locked(const struct virtio_mmio *m, int q, uint32_t gen);
 
 #endif

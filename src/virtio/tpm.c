@@ -28,21 +28,20 @@ static void command_done(void *ctx, const uint8_t *rsp, size_t len)
 {
     struct virtio_tpm *t = ctx;
     pthread_mutex_lock(&t->mmio.lock);
-    if (t->busy && t->busy_generation == t->generation) {
-        t->busy = false;
+    bool current = virtio_mmio_queue_current_locked(&t->mmio, 0, t->busy_gen);
+    t->busy = false;
+    /* A queue stopped or reset since the chain was taken: the guest may
+     * already reuse that memory, so the answer goes nowhere. */
+    if (current)
         finish_locked(t, rsp, len);
-        process_locked(t); /* the next chain, if the guest queued one */
-    } else {
-        t->busy = false; /* the device was reset meanwhile: drop it */
-        process_locked(t);
-    }
+    process_locked(t); /* the next chain, if the guest queued one */
     pthread_mutex_unlock(&t->mmio.lock);
 }
 
 static void process_locked(struct virtio_tpm *t)
 {
     struct virtio_mmio *m = &t->mmio;
-    while (!t->busy && !(m->status & VIRTIO_STATUS_NEEDS_RESET)) {
+    while (!t->busy && virtio_mmio_live_locked(m)) {
         int r = virtq_pop(&m->queues[0], m->mem, &t->chain);
         if (r == 0)
             return;
@@ -61,7 +60,7 @@ static void process_locked(struct virtio_tpm *t)
             continue;
         }
         t->busy = true;
-        t->busy_generation = t->generation;
+        t->busy_gen = virtio_mmio_queue_gen_locked(m, 0);
         if (tpm_submit(t->backend, t->cmd, len, 0, command_done, t) < 0) {
             t->busy = false;
             finish_locked(t, err, tpm_error_response(err, TPM_RC_FAILURE));
@@ -80,8 +79,7 @@ static void tpm_reset(void *dev)
 {
     struct virtio_tpm *t = dev;
     if (t->busy)
-        tpm_cancel(t->backend);
-    t->generation++;
+        tpm_cancel(t->backend); /* its completion is dropped: the transport retires the queue */
 }
 
 const struct virtio_device_ops virtio_tpm_ops = {

@@ -268,6 +268,7 @@ static void count_irq(void *ctx) { (void)ctx; irqs++; }
 static void mmio_setup(struct virtio_mmio *mm)
 {
     wr32(&virtio_mmio_ops, mm, 0x70, 0);
+    wr32(&virtio_mmio_ops, mm, 0x70, 1);
     wr32(&virtio_mmio_ops, mm, 0x70, 3);
     wr32(&virtio_mmio_ops, mm, 0x24, 1);
     wr32(&virtio_mmio_ops, mm, 0x20, 1); /* VERSION_1 */
@@ -296,6 +297,7 @@ static void virtio_tpm_round_trip(void **state)
     assert_int_equal(rd32(&virtio_mmio_ops, mm, 0x004), 2);
     assert_int_equal(rd32(&virtio_mmio_ops, mm, 0x008), 62);
     /* Features without VERSION_1 are refused. */
+    wr32(&virtio_mmio_ops, mm, 0x70, 1);
     wr32(&virtio_mmio_ops, mm, 0x70, 3);
     wr32(&virtio_mmio_ops, mm, 0x70, 11);
     assert_int_equal(rd32(&virtio_mmio_ops, mm, 0x70) & 8, 0);
@@ -339,6 +341,186 @@ static void virtio_tpm_round_trip(void **state)
     guest_mem_free(&m);
 }
 
+static uint32_t vstatus(struct virtio_mmio *mm) { return rd32(&virtio_mmio_ops, mm, 0x70); }
+
+/* Each write must be refused: the status stays what it was. */
+static void refused(struct virtio_mmio *mm, const uint32_t *writes, size_t n)
+{
+    uint32_t before = vstatus(mm);
+    for (size_t i = 0; i < n; i++) {
+        wr32(&virtio_mmio_ops, mm, 0x70, writes[i]);
+        assert_int_equal(vstatus(mm), before);
+    }
+}
+
+/* Status bits are added one at a time in the order of virtio 1.2 §3.1.1;
+ * 0 resets, FAILED is taken at any step, anything else is ignored. */
+static void virtio_status_transitions(void **state)
+{
+    (void)state;
+    struct guest_mem m;
+    assert_int_equal(guest_mem_init(&m, 1 << 20, false), 0);
+    static struct fake_backend f;
+    static struct virtio_tpm t;
+    fake_backend_init(&f, 4096);
+    virtio_tpm_init(&t, &f.be, &m, count_irq, NULL);
+    struct virtio_mmio *mm = &t.mmio;
+
+    refused(mm, (const uint32_t[]){ 2, 3, 4, 8, 15, 0x10 }, 6);
+    wr32(&virtio_mmio_ops, mm, 0x70, 1);
+    assert_int_equal(vstatus(mm), 1);
+    refused(mm, (const uint32_t[]){ 1 | 4, 1 | 8, 1 | 2 | 8, 2, 0x21 }, 5);
+    wr32(&virtio_mmio_ops, mm, 0x70, 1); /* the same bits again: harmless */
+    assert_int_equal(vstatus(mm), 1);
+    /* Features before DRIVER are ignored. */
+    wr32(&virtio_mmio_ops, mm, 0x24, 1);
+    wr32(&virtio_mmio_ops, mm, 0x20, 1);
+    wr32(&virtio_mmio_ops, mm, 0x70, 3);
+    assert_int_equal(vstatus(mm), 3);
+    wr32(&virtio_mmio_ops, mm, 0x70, 11);
+    assert_int_equal(vstatus(mm), 3); /* no VERSION_1 negotiated: FEATURES_OK not kept */
+    /* A feature never offered is refused too. */
+    wr32(&virtio_mmio_ops, mm, 0x24, 0);
+    wr32(&virtio_mmio_ops, mm, 0x20, 1);
+    wr32(&virtio_mmio_ops, mm, 0x24, 1);
+    wr32(&virtio_mmio_ops, mm, 0x20, 1);
+    wr32(&virtio_mmio_ops, mm, 0x70, 11);
+    assert_int_equal(vstatus(mm), 3);
+    wr32(&virtio_mmio_ops, mm, 0x24, 0);
+    wr32(&virtio_mmio_ops, mm, 0x20, 0);
+    /* DRIVER_OK without FEATURES_OK, or both at once, or a bit cleared. */
+    refused(mm, (const uint32_t[]){ 1 | 2 | 4, 1 | 2 | 4 | 8, 1, 2 | 8 }, 4);
+    /* Queue setup before FEATURES_OK is ignored. */
+    wr32(&virtio_mmio_ops, mm, 0x38, 8);
+    wr32(&virtio_mmio_ops, mm, 0x80, DESC);
+    wr32(&virtio_mmio_ops, mm, 0x90, AVAIL);
+    wr32(&virtio_mmio_ops, mm, 0xa0, USED);
+    wr32(&virtio_mmio_ops, mm, 0x44, 1);
+    assert_int_equal(rd32(&virtio_mmio_ops, mm, 0x44), 0);
+    wr32(&virtio_mmio_ops, mm, 0x70, 11);
+    assert_int_equal(vstatus(mm), 11);
+    /* Features are fixed once FEATURES_OK is set. */
+    wr32(&virtio_mmio_ops, mm, 0x20, 0);
+    assert_int_equal(t.mmio.driver_features, VIRTIO_F_VERSION_1);
+    refused(mm, (const uint32_t[]){ 1 | 2, 1 | 2 | 4 | 8 | 0x10 }, 2);
+    wr32(&virtio_mmio_ops, mm, 0x38, 8);
+    wr32(&virtio_mmio_ops, mm, 0x80, DESC);
+    wr32(&virtio_mmio_ops, mm, 0x90, AVAIL);
+    wr32(&virtio_mmio_ops, mm, 0xa0, USED);
+    wr32(&virtio_mmio_ops, mm, 0x44, 1);
+    assert_int_equal(rd32(&virtio_mmio_ops, mm, 0x44), 1);
+    wr32(&virtio_mmio_ops, mm, 0x70, 15);
+    assert_int_equal(vstatus(mm), 15);
+    refused(mm, (const uint32_t[]){ 11, 1, 7, 0x1f }, 4);
+    /* Queue layout is frozen after DRIVER_OK, even with the queue stopped. */
+    wr32(&virtio_mmio_ops, mm, 0x44, 0);
+    wr32(&virtio_mmio_ops, mm, 0x80, DESC + 0x100);
+    assert_int_equal(t.mmio.queues[0].desc_gpa, DESC);
+    wr32(&virtio_mmio_ops, mm, 0x44, 1);
+    assert_int_equal(rd32(&virtio_mmio_ops, mm, 0x44), 0);
+    /* DEVICE_NEEDS_RESET echoed back by the driver is not a new bit. */
+    t.mmio.status |= VIRTIO_STATUS_NEEDS_RESET;
+    wr32(&virtio_mmio_ops, mm, 0x70, 15 | 0x40);
+    assert_int_equal(vstatus(mm), 15 | 0x40);
+    /* FAILED at any step; then nothing but a reset. */
+    wr32(&virtio_mmio_ops, mm, 0x70, 15 | 0x80);
+    assert_int_equal(vstatus(mm), 15 | 0x40 | 0x80);
+    refused(mm, (const uint32_t[]){ 15, 1 }, 2);
+    wr32(&virtio_mmio_ops, mm, 0x70, 0);
+    assert_int_equal(vstatus(mm), 0);
+    wr32(&virtio_mmio_ops, mm, 0x70, 1);
+    wr32(&virtio_mmio_ops, mm, 0x70, 1 | 0x80);
+    assert_int_equal(vstatus(mm), 0x81);
+    /* A FAILED device takes no notifications. */
+    mmio_setup(mm);
+    wr32(&virtio_mmio_ops, mm, 0x70, 15 | 0x80);
+    guest_write(&m, CMD, get_random, 12);
+    put_desc(&m, 0, CMD, 12, VIRTQ_DESC_F_NEXT, 1);
+    put_desc(&m, 1, RSP, 64, VIRTQ_DESC_F_WRITE, 0);
+    publish(&m, 1, 0);
+    wr32(&virtio_mmio_ops, mm, 0x50, 0);
+    assert_int_equal(f.submits, 0);
+    virtio_tpm_destroy(&t);
+    guest_mem_free(&m);
+}
+
+/* A fresh queue at the usual place with one GetRandom chain published,
+ * its 64-byte response buffer filled with 0xa5. */
+static void fresh_chain(struct guest_mem *m, struct virtio_mmio *mm)
+{
+    static const uint8_t zero[0x100];
+    guest_write(m, AVAIL, zero, sizeof(zero));
+    guest_write(m, USED, zero, sizeof(zero));
+    mmio_setup(mm);
+    uint8_t fill[64];
+    memset(fill, 0xa5, sizeof(fill));
+    guest_write(m, RSP, fill, sizeof(fill));
+    guest_write(m, CMD, get_random, 12);
+    put_desc(m, 0, CMD, 12, VIRTQ_DESC_F_NEXT, 1);
+    put_desc(m, 1, RSP, 64, VIRTQ_DESC_F_WRITE, 0);
+    publish(m, 1, 0);
+    wr32(&virtio_mmio_ops, mm, 0x50, 0);
+}
+
+/* The guest stops the queue or resets the device while its command is at
+ * the TPM: the late answer must not reach guest memory or raise an
+ * interrupt, even once the queue is set up again at the same place. */
+static void virtio_late_completion_dropped(void **state)
+{
+    (void)state;
+    struct guest_mem m;
+    assert_int_equal(guest_mem_init(&m, 1 << 20, false), 0);
+    static struct fake_backend f;
+    static struct virtio_tpm t;
+    fake_backend_init(&f, 4096);
+    virtio_tpm_init(&t, &f.be, &m, count_irq, NULL);
+    struct virtio_mmio *mm = &t.mmio;
+    uint8_t untouched[64], rsp[64];
+    memset(untouched, 0xa5, sizeof(untouched));
+
+    for (int how = 0; how < 3; how++) {
+        fresh_chain(&m, mm);
+        assert_true(f.pending);
+        int submits = f.submits, cancels = f.cancels;
+        if (how == 0) {
+            wr32(&virtio_mmio_ops, mm, 0x30, 0);
+            wr32(&virtio_mmio_ops, mm, 0x44, 0); /* QueueReady = 0, no reset */
+            assert_int_equal(rd32(&virtio_mmio_ops, mm, 0x44), 0);
+        } else if (how == 1) {
+            wr32(&virtio_mmio_ops, mm, 0x70, 0);
+            assert_int_equal(f.cancels, cancels + 1);
+        } else {
+            /* Reset and set up again: the old chain's memory is live again
+             * and a new chain waits there for the old command to end. */
+            fresh_chain(&m, mm);
+            assert_int_equal(f.cancels, cancels + 1);
+            assert_int_equal(f.submits, submits);
+        }
+        irqs = 0;
+        f.rsp_len = 44;
+        assert_true(fake_backend_complete(&f));
+        uint16_t used_idx;
+        guest_read(&m, USED + 2, &used_idx, 2);
+        guest_read(&m, RSP, rsp, sizeof(rsp));
+        assert_int_equal(used_idx, 0);
+        assert_memory_equal(rsp, untouched, sizeof(rsp));
+        assert_int_equal(irqs, 0);
+        assert_int_equal(rd32(&virtio_mmio_ops, mm, 0x60), 0);
+        if (how == 2) {
+            /* The new chain goes to the TPM once the old one is dropped,
+             * and its answer lands. */
+            assert_int_equal(f.submits, submits + 1);
+            assert_true(fake_backend_complete(&f));
+            guest_read(&m, USED + 2, &used_idx, 2);
+            assert_int_equal(used_idx, 1);
+            assert_int_equal(irqs, 1);
+        }
+        assert_false(f.pending);
+    }
+    virtio_tpm_destroy(&t);
+    guest_mem_free(&m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -347,6 +529,8 @@ int main(void)
         cmocka_unit_test(tis_fifo_state_machine),
         cmocka_unit_test(virtqueue_checks),
         cmocka_unit_test(virtio_tpm_round_trip),
+        cmocka_unit_test(virtio_status_transitions),
+        cmocka_unit_test(virtio_late_completion_dropped),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
