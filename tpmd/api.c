@@ -1,120 +1,70 @@
-/* HTTP routes of hearth-tpmd. */
+/* hearth-tpmd's HTTP server: libmicrohttpd around api_route, with a cap
+ * on connections and a deadline for each request to arrive. */
 #include "api.h"
 
-#include <dirent.h>
+#include "core/clock.h"
+
 #include <errno.h>
+#include <fcntl.h>
 #include <microhttpd.h>
-#include <openssl/pem.h>
-#include <openssl/x509.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
-#define BODY_MAX 4096
+/* One open connection. fd is our own dup of the socket: shutting it down
+ * cuts the connection, and the socket cannot be closed and its number
+ * reused by another client while we hold it. */
+struct api_conn {
+    int fd;
+    uint64_t since_ns; /* connection start or last response */
+    bool processing;   /* a whole request arrived and is being answered */
+    bool cut;
+    struct api_conn *next;
+};
 
-static enum MHD_Result send_text(struct MHD_Connection *c, unsigned code, const char *type,
-                                 char *body, const char *retry_after)
+struct request {
+    size_t body; /* bytes uploaded so far */
+};
+
+static enum MHD_Result queue(struct MHD_Connection *c, struct api_reply *r)
 {
-    struct MHD_Response *r =
-        MHD_create_response_from_buffer(strlen(body), body, MHD_RESPMEM_MUST_FREE);
-    MHD_add_response_header(r, "Content-Type", type);
-    if (retry_after)
-        MHD_add_response_header(r, "Retry-After", retry_after);
-    enum MHD_Result ret = MHD_queue_response(c, code, r);
-    MHD_destroy_response(r);
+    if (!r->body)
+        return MHD_NO; /* out of memory: drop the connection */
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer(strlen(r->body), r->body, MHD_RESPMEM_MUST_FREE);
+    if (!resp) {
+        free(r->body);
+        return MHD_NO;
+    }
+    MHD_add_response_header(resp, "Content-Type", r->type);
+    if (r->retry_after)
+        MHD_add_response_header(resp, "Retry-After", "1");
+    enum MHD_Result ret = MHD_queue_response(c, r->code, resp);
+    MHD_destroy_response(resp);
     return ret;
 }
 
-static enum MHD_Result send_json(struct MHD_Connection *c, unsigned code, json_t *o)
+static struct api_conn *conn_of(struct MHD_Connection *c)
 {
-    char *body = json_dumps(o, JSON_COMPACT);
-    json_decref(o);
-    if (!body)
-        return MHD_NO;
-    return send_text(c, code, "application/json", body, NULL);
+    const union MHD_ConnectionInfo *i =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    return i ? i->socket_context : NULL;
 }
 
-static enum MHD_Result send_error(struct MHD_Connection *c, unsigned code, const char *fmt,
-                                  const char *arg)
+static void set_processing(struct api *a, struct MHD_Connection *c, bool on)
 {
-    char msg[512];
-    snprintf(msg, sizeof(msg), fmt, arg);
-    char *body = json_dumps(json_pack("{s:s}", "error", msg), JSON_COMPACT);
-    return send_text(c, code, "application/json", body, code == 503 ? "1" : NULL);
-}
-
-/* The first certificate file under DIR/certs whose name starts with
- * prefix, as PEM; NULL when there is none. */
-static char *cert_pem(const char *dir, const char *prefix)
-{
-    char path[900];
-    snprintf(path, sizeof(path), "%s/certs", dir);
-    DIR *d = opendir(path);
-    if (!d)
-        return NULL;
-    struct dirent *e;
-    char *pem = NULL;
-    while (!pem && (e = readdir(d))) {
-        if (strncmp(e->d_name, prefix, strlen(prefix)) != 0)
-            continue;
-        snprintf(path, sizeof(path), "%s/certs/%s", dir, e->d_name);
-        FILE *f = fopen(path, "rb");
-        X509 *x = f ? d2i_X509_fp(f, NULL) : NULL;
-        if (f)
-            fclose(f);
-        BIO *b = BIO_new(BIO_s_mem());
-        if (x && b && PEM_write_bio_X509(b, x)) {
-            char *data;
-            long n = BIO_get_mem_data(b, &data);
-            pem = strndup(data, (size_t)n);
-        }
-        BIO_free(b);
-        X509_free(x);
-    }
-    closedir(d);
-    return pem;
-}
-
-static json_t *nullable_string(char *s)
-{
-    json_t *j = s ? json_string(s) : json_null();
-    free(s);
-    return j;
-}
-
-static enum MHD_Result allocate(struct api *a, struct MHD_Connection *c)
-{
-    struct vtpm v;
-    double ms = 0;
-    char err[256] = "";
-    int r = pool_allocate(a->pool, &v, &ms, err, sizeof(err));
-    if (r == -EAGAIN)
-        return send_error(c, 503, "no vTPM available: %s", err);
-    if (r < 0)
-        return send_error(c, 500, "allocation failed: %s", err);
-    char state[800];
-    snprintf(state, sizeof(state), "%s/state", v.dir);
-    json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:f, s:f}", "id", v.id, "ctrl_socket", v.sock,
-                          "state_dir", state, "source", v.ondemand ? "ondemand" : "pool",
-                          "manufacture_ms", v.manufacture_ms, "allocate_ms", ms);
-    json_object_set_new(o, "ek_cert_pem", nullable_string(cert_pem(v.dir, "ek-rsa")));
-    json_object_set_new(o, "ek_ecc_cert_pem", nullable_string(cert_pem(v.dir, "ek-secp")));
-    json_object_set_new(o, "platform_cert_pem", nullable_string(cert_pem(v.dir, "platform")));
-    return send_json(c, 201, o);
-}
-
-static bool valid_id(const char *id)
-{
-    if (strlen(id) != 32)
-        return false;
-    for (const char *p = id; *p; p++)
-        if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f')))
-            return false;
-    return true;
+    struct api_conn *k = conn_of(c);
+    if (!k)
+        return;
+    pthread_mutex_lock(&a->lock);
+    k->processing = on;
+    k->since_ns = mono_ns();
+    pthread_mutex_unlock(&a->lock);
 }
 
 static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url,
@@ -124,57 +74,131 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     (void)version;
     (void)upload;
     struct api *a = cls;
-    /* First call per request: headers only. Bodies are drained unread (no
-     * route takes one) but bounded. */
-    if (!*state) {
-        *state = (void *)1;
+    struct api_reply r;
+    struct request *req = *state;
+    if (!req) { /* the first call: headers only */
+        if (!(req = calloc(1, sizeof(*req))))
+            return MHD_NO;
+        *state = req;
+        pthread_mutex_lock(&a->lock);
+        int open = a->nconns;
+        pthread_mutex_unlock(&a->lock);
+        if (open > API_MAX_CONNECTIONS) {
+            char n[32];
+            snprintf(n, sizeof(n), "%d", open);
+            api_error(&r, 503, "too many connections (%s open); retry", n);
+            return queue(c, &r);
+        }
+        /* A declared body is answered now, without reading it. */
+        const char *len = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
+        unsigned long long declared = len ? strtoull(len, NULL, 10) : 0;
+        if (declared > API_BODY_MAX) {
+            api_error(&r, 413, "request body over %s bytes", "4096");
+            return queue(c, &r);
+        }
+        if (declared) {
+            set_processing(a, c, true);
+            api_route(&a->backend, method, url, (size_t)declared, &r);
+            return queue(c, &r);
+        }
         return MHD_YES;
     }
-    if (*upload_size) {
+    if (*upload_size) { /* a chunked body: counted and dropped; the reaper's
+                         * deadline bounds how long it may stream */
+        req->body += *upload_size;
         *upload_size = 0;
         return MHD_YES;
     }
-    bool get = strcmp(method, "GET") == 0, post = strcmp(method, "POST") == 0,
-         del = strcmp(method, "DELETE") == 0;
-    if (strcmp(url, "/vtpms") == 0) {
-        if (post)
-            return allocate(a, c);
-        if (get)
-            return send_json(c, 200, pool_list_json(a->pool));
-        return send_error(c, 405, "%s /vtpms: use GET or POST", method);
+    set_processing(a, c, true);
+    if (req->body > API_BODY_MAX) {
+        api_error(&r, 413, "request body over %s bytes", "4096");
+        return queue(c, &r);
     }
-    if (strncmp(url, "/vtpms/", 7) == 0) {
-        const char *id = url + 7;
-        if (!del)
-            return send_error(c, 405, "%s /vtpms/{id}: use DELETE", method);
-        if (!valid_id(id))
-            return send_error(c, 400, "\"%s\" is not a vTPM id (32 hex digits)", id);
-        int r = pool_free(a->pool, id);
-        if (r == -ENOENT)
-            return send_error(c, 404, "no vTPM %s", id);
-        if (r == -EBUSY)
-            return send_error(c, 409, "vTPM %s is not allocated", id);
-        return send_text(c, 204, "application/json", strdup(""), NULL);
-    }
-    if (strcmp(url, "/pool") == 0 && get)
-        return send_json(c, 200, pool_status_json(a->pool));
-    if (strcmp(url, "/ca") == 0 && get) {
-        char *pem = ca_cert_pem(a->ca);
-        if (!pem)
-            return send_error(c, 500, "CA certificate unreadable%s", "");
-        return send_text(c, 200, "application/x-pem-file", pem, NULL);
-    }
-    if (strcmp(url, "/pool") == 0 || strcmp(url, "/ca") == 0)
-        return send_error(c, 405, "%s: only GET", url);
-    return send_error(c, 404, "no route %s", url);
+    api_route(&a->backend, method, url, req->body, &r);
+    return queue(c, &r);
 }
 
-int api_start(struct api *a, const char *path, struct pool *pool, const struct ca *ca, char *err,
+static void completed(void *cls, struct MHD_Connection *c, void **state,
+                      enum MHD_RequestTerminationCode why)
+{
+    (void)why;
+    free(*state);
+    *state = NULL;
+    set_processing(cls, c, false);
+}
+
+static void connection(void *cls, struct MHD_Connection *c, void **socket_context,
+                       enum MHD_ConnectionNotificationCode what)
+{
+    struct api *a = cls;
+    if (what == MHD_CONNECTION_NOTIFY_STARTED) {
+        const union MHD_ConnectionInfo *i =
+            MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+        struct api_conn *k = calloc(1, sizeof(*k));
+        if (!k || !i || (k->fd = fcntl(i->connect_fd, F_DUPFD_CLOEXEC, 0)) < 0) {
+            free(k); /* untracked: only the idle time-out applies */
+            return;
+        }
+        k->since_ns = mono_ns();
+        pthread_mutex_lock(&a->lock);
+        k->next = a->conns;
+        a->conns = k;
+        a->nconns++;
+        pthread_mutex_unlock(&a->lock);
+        *socket_context = k;
+        return;
+    }
+    struct api_conn *k = *socket_context;
+    if (!k)
+        return;
+    pthread_mutex_lock(&a->lock);
+    for (struct api_conn **p = &a->conns; *p; p = &(*p)->next)
+        if (*p == k) {
+            *p = k->next;
+            a->nconns--;
+            break;
+        }
+    pthread_mutex_unlock(&a->lock);
+    close(k->fd);
+    free(k);
+    *socket_context = NULL;
+}
+
+/* Twice a second: cut connections whose request has not arrived within the
+ * deadline (a client sending a byte every few seconds, or idling). */
+static void *reaper(void *arg)
+{
+    struct api *a = arg;
+    const uint64_t deadline = (uint64_t)API_REQUEST_DEADLINE_S * 1000000000ULL;
+    pthread_mutex_lock(&a->lock);
+    while (!a->stopping) {
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_nsec += 500000000;
+        if (until.tv_nsec >= 1000000000) {
+            until.tv_sec++;
+            until.tv_nsec -= 1000000000;
+        }
+        pthread_cond_timedwait(&a->cond, &a->lock, &until);
+        uint64_t now = mono_ns();
+        for (struct api_conn *k = a->conns; k; k = k->next)
+            if (!k->processing && !k->cut && now - k->since_ns > deadline) {
+                shutdown(k->fd, SHUT_RDWR);
+                k->cut = true;
+            }
+    }
+    pthread_mutex_unlock(&a->lock);
+    return NULL;
+}
+
+int api_start(struct api *a, const char *path, const struct api_backend *b, char *err,
               size_t errlen)
 {
     memset(a, 0, sizeof(*a));
-    a->pool = pool;
-    a->ca = ca;
+    a->backend = *b;
+    a->listen_fd = -1;
+    pthread_mutex_init(&a->lock, NULL);
+    pthread_cond_init(&a->cond, NULL);
     struct sockaddr_un sa = { .sun_family = AF_UNIX };
     if (strlen(path) >= sizeof(sa.sun_path)) {
         snprintf(err, errlen, "--socket %s: path too long", path);
@@ -191,12 +215,23 @@ int api_start(struct api *a, const char *path, struct pool *pool, const struct c
         snprintf(err, errlen, "--socket %s: %s", path, strerror(errno));
         return -1;
     }
-    a->mhd = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION,
-                              0, NULL, NULL, handle, a, MHD_OPTION_LISTEN_SOCKET, a->listen_fd,
-                              MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(BODY_MAX * 4),
-                              MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30, MHD_OPTION_END);
+    if (pthread_create(&a->reaper, NULL, reaper, a)) {
+        snprintf(err, errlen, "starting the connection reaper failed");
+        return -1;
+    }
+    a->reaping = true;
+    /* The memory limit bounds a request's headers; the idle time-out is a
+     * backstop behind the reaper's deadline. */
+    a->mhd = MHD_start_daemon(
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION, 0, NULL, NULL, handle, a,
+        MHD_OPTION_LISTEN_SOCKET, a->listen_fd, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+        (size_t)(API_BODY_MAX * 4), MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned)(3 * API_REQUEST_DEADLINE_S), MHD_OPTION_CONNECTION_LIMIT,
+        (unsigned)(API_MAX_CONNECTIONS + API_CONNECTION_SLACK), MHD_OPTION_NOTIFY_COMPLETED,
+        completed, a, MHD_OPTION_NOTIFY_CONNECTION, connection, a, MHD_OPTION_END);
     if (!a->mhd) {
         snprintf(err, errlen, "starting the HTTP server failed");
+        api_stop(a);
         return -1;
     }
     return 0;
@@ -205,6 +240,14 @@ int api_start(struct api *a, const char *path, struct pool *pool, const struct c
 void api_stop(struct api *a)
 {
     if (a->mhd)
-        MHD_stop_daemon(a->mhd);
+        MHD_stop_daemon(a->mhd); /* closes every connection: the list empties */
     a->mhd = NULL;
+    if (a->reaping) {
+        pthread_mutex_lock(&a->lock);
+        a->stopping = true;
+        pthread_cond_broadcast(&a->cond);
+        pthread_mutex_unlock(&a->lock);
+        pthread_join(a->reaper, NULL);
+        a->reaping = false;
+    }
 }

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -111,6 +112,34 @@ void cgroup_enter(const char *id)
     }
     enter_one(V1_MEMORY, id);
     enter_one(V1_PIDS, id);
+}
+
+static void kill_procs(const char *dir)
+{
+    char path[320];
+    snprintf(path, sizeof(path), "%s/cgroup.procs", dir);
+    FILE *f = fopen(path, "re");
+    if (!f)
+        return;
+    int pid;
+    while (fscanf(f, "%d", &pid) == 1)
+        if (pid > 0)
+            kill(pid, SIGKILL);
+    fclose(f);
+}
+
+void cgroup_kill(const char *id)
+{
+    char dir[256], file[320];
+    if (is_v2()) {
+        dir_of(dir, sizeof(dir), V2_ROOT, id);
+        snprintf(file, sizeof(file), "%s/cgroup.kill", dir);
+        if (!write_str(file, "1")) /* before Linux 5.14 */
+            kill_procs(dir);
+        return;
+    }
+    dir_of(dir, sizeof(dir), V1_PIDS, id);
+    kill_procs(dir);
 }
 
 /* A killed process leaves its cgroup a moment after it stops running:

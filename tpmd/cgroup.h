@@ -18,6 +18,9 @@ bool cgroup_create(const char *id);
  * callable between fork and exec in a multi-threaded process. */
 void cgroup_enter(const char *id);
 
+/* SIGKILLs every process in the cgroup(s) of id (none: nothing happens). */
+void cgroup_kill(const char *id);
+
 /* Removes the cgroup(s) of an id whose processes are gone. */
 void cgroup_remove(const char *id);
 

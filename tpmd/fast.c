@@ -15,7 +15,8 @@ static int write_der(const char *dir, const char *name, const unsigned char *der
 {
     char path[900];
     snprintf(path, sizeof(path), "%s/certs/%s", dir, name);
-    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+    /* certs/ is root's; O_EXCL | O_NOFOLLOW keep a planted link harmless anyway. */
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0640);
     if (fd < 0)
         return -1;
     int r = write(fd, der, (size_t)len) == len ? 0 : -1;

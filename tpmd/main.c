@@ -9,7 +9,9 @@
 
 #include <errno.h>
 #include <getopt.h>
-#include <pwd.h>
+#include <grp.h>
+#include <limits.h>
+#include <stdint.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,10 +36,15 @@ static const char usage[] =
     "                          signed in-process)\n"
     "  --ek rsa|ecc|both       fast path EKs: RSA-2048 (default), ECC P-256, or both\n"
     "                          (swtpm_setup always creates RSA-2048 and ECC P-384)\n"
+    "  --allocate-wait-s S     an allocation with none ready and every manufacture slot\n"
+    "                          busy waits S seconds before 503 (default 30)\n"
     "  --memory-budget-mib N   live vTPMs at most N / 2 (default 512)\n"
     "  --horizon-s S           keep enough ready vTPMs for S seconds of demand (default 3)\n"
     "  --ca-key PEM --ca-cert PEM   an operator CA instead of STATE/ca\n"
-    "  --user NAME             run swtpm as NAME (default: tss when it exists)\n"
+    "  --uid-base N            vTPM k's swtpm runs as uid and gid N + k, its own (default\n"
+    "                          1900000000; 0 runs every swtpm as root). Use a range no\n"
+    "                          user or container uses: its processes are killed on wipe\n"
+    "  --uid-count N           uids in that range (default 65536)\n"
     "  --pcr-banks LIST        active PCR banks, e.g. sha256 (default) or sha1,sha256\n"
     "  --config FILE           the same options as a JSON object (\"pool_min\": 4, ...);\n"
     "                          command-line flags win\n";
@@ -48,15 +55,12 @@ static int bad(const char *msg, const char *arg)
     return 2;
 }
 
-/* Whether `user` can reach `dir` (every ancestor searchable for it). */
-static bool user_can_reach(const char *user, const char *dir)
+/* Whether uid can reach `dir` (every ancestor searchable for it). */
+static bool uid_can_reach(uid_t uid, const char *dir)
 {
-    struct passwd *pw = getpwnam(user);
-    if (!pw)
-        return false;
     pid_t pid = fork();
     if (pid == 0) {
-        if (setgid(pw->pw_gid) < 0 || setuid(pw->pw_uid) < 0)
+        if (setgroups(0, NULL) < 0 || setgid(uid) < 0 || setuid(uid) < 0)
             _exit(1);
         _exit(access(dir, X_OK) == 0 ? 0 : 1);
     }
@@ -76,10 +80,10 @@ static bool parse_int(const char *s, int min, int max, int *out)
 }
 
 struct settings {
-    const char *sock, *state, *ca_key, *ca_cert, *user;
+    const char *sock, *state, *ca_key, *ca_cert;
     struct pool_opts po;
     struct vtpm_opts vo;
-    int budget, horizon;
+    int budget, horizon, uid_base;
 };
 
 static const struct option opts[] = {
@@ -89,7 +93,9 @@ static const struct option opts[] = {
     { "manufacture", required_argument, NULL, 'f' }, { "ek", required_argument, NULL, 'e' },
     { "memory-budget-mib", required_argument, NULL, 'b' },
     { "horizon-s", required_argument, NULL, 'H' }, { "ca-key", required_argument, NULL, 'k' },
-    { "ca-cert", required_argument, NULL, 'C' },  { "user", required_argument, NULL, 'u' },
+    { "ca-cert", required_argument, NULL, 'C' },  { "uid-base", required_argument, NULL, 'u' },
+    { "uid-count", required_argument, NULL, 'U' },
+    { "allocate-wait-s", required_argument, NULL, 'w' },
     { "pcr-banks", required_argument, NULL, 'p' }, { "config", required_argument, NULL, 'F' },
     { "help", no_argument, NULL, 'h' },           { NULL, 0, NULL, 0 },
 };
@@ -126,7 +132,9 @@ static int apply(struct settings *st, int argc, char **argv)
             break;
         case 'k': st->ca_key = optarg; break;
         case 'C': st->ca_cert = optarg; break;
-        case 'u': st->user = optarg; break;
+        case 'u': if (!parse_int(optarg, 0, INT_MAX, &st->uid_base)) return bad("--uid-base must be 0..2147483647", optarg); break;
+        case 'w': if (!parse_int(optarg, 0, 3600, &st->po.allocate_wait_s)) return bad("--allocate-wait-s must be 0..3600", optarg); break;
+        case 'U': if (!parse_int(optarg, 1, 1 << 24, &st->po.uid_count)) return bad("--uid-count must be 1..16777216", optarg); break;
         case 'F': break; /* loaded before */
         case 'h': fputs(usage, stdout); return 0;
         default: return bad("unknown option", argv[optind - 1]);
@@ -188,13 +196,41 @@ static int apply_config(struct settings *st, const char *path)
     return apply(st, n, args);
 }
 
+/* The API's backend: the pool, and the CA the pool signs with. */
+static int allocate(void *ctx, struct vtpm *out, double *ms, char *err, size_t errlen)
+{
+    return pool_allocate(ctx, out, ms, err, errlen);
+}
+static int release(void *ctx, const char *id)
+{
+    return pool_free(ctx, id);
+}
+static json_t *get(void *ctx, const char *id)
+{
+    return pool_get_json(ctx, id);
+}
+static json_t *list(void *ctx)
+{
+    return pool_list_json(ctx);
+}
+static json_t *status(void *ctx)
+{
+    return pool_status_json(ctx);
+}
+static char *ca_pem(void *ctx)
+{
+    return ca_cert_pem(((struct pool *)ctx)->ca);
+}
+
 int main(int argc, char **argv)
 {
     struct settings st = {
-        .po = { .min = 2, .max = 8, .concurrency = 2, .horizon_s = 3 },
+        .po = { .min = 2, .max = 8, .concurrency = 2, .horizon_s = 3, .uid_count = 65536,
+                .allocate_wait_s = 30 },
         .vo = { .ek_rsa = true, .pcr_banks = "sha256" },
         .budget = 512,
         .horizon = 3,
+        .uid_base = 1900000000,
     };
     for (int i = 1; i + 1 < argc; i++) {
         if (strcmp(argv[i], "--config") == 0) {
@@ -206,8 +242,7 @@ int main(int argc, char **argv)
     int r = apply(&st, argc, argv);
     if (r >= 0)
         return r;
-    const char *sock = st.sock, *state = st.state, *ca_key = st.ca_key, *ca_cert = st.ca_cert,
-               *user = st.user;
+    const char *sock = st.sock, *state = st.state, *ca_key = st.ca_key, *ca_cert = st.ca_cert;
     struct pool_opts po = st.po;
     struct vtpm_opts vo = st.vo;
     int budget = st.budget, horizon = st.horizon;
@@ -217,14 +252,18 @@ int main(int argc, char **argv)
         return bad("--pool-min exceeds --pool-max", NULL);
     po.horizon_s = horizon;
     po.max_vtpms = budget / MIB_PER_VTPM;
-    if (!user && getpwnam("tss"))
-        user = "tss";
-    else if (!user)
-        fprintf(stderr, "hearth-tpmd: warning: no 'tss' user; swtpm runs as root\n");
-    else if (!getpwnam(user))
-        return bad("--user: no such user", user);
-    /* 0711: swtpm, running as its own user, must reach its vTPM directory
-     * (0700, its own) without being able to list anything. */
+    po.uid_base = (uid_t)st.uid_base;
+    if (po.uid_base && geteuid() != 0) {
+        fprintf(stderr, "hearth-tpmd: warning: not root; every swtpm runs as this user\n");
+        po.uid_base = 0;
+    }
+    if (po.uid_base && po.uid_count < po.max_vtpms + po.concurrency)
+        return bad("--uid-count must cover the live vTPMs (memory budget / 2) and the "
+                   "concurrent manufactures", NULL);
+    if (po.uid_base && (uint64_t)po.uid_base + (uint64_t)po.uid_count > 0xfffffffeULL)
+        return bad("--uid-base + --uid-count is past the last uid", NULL);
+    /* 0711: each swtpm, running as its own uid, must reach its vTPM's tpm/
+     * directory without being able to list anything. */
     if ((mkdir(state, 0711) < 0 && errno != EEXIST) || chmod(state, 0711) < 0) {
         fprintf(stderr, "hearth-tpmd: --state-dir %s: %s\n", state, strerror(errno));
         return 1;
@@ -235,12 +274,11 @@ int main(int argc, char **argv)
         return 1;
     }
     vo.state_dir = real;
-    if (user && !user_can_reach(user, real)) {
-        fprintf(stderr, "hearth-tpmd: warning: user %s cannot reach %s (a parent directory is not "
-                        "searchable); swtpm runs as root\n", user, real);
-        user = NULL;
+    if (po.uid_base && !uid_can_reach(po.uid_base, real)) {
+        fprintf(stderr, "hearth-tpmd: warning: uid %u cannot reach %s (a parent directory is not "
+                        "searchable); every swtpm runs as root\n", (unsigned)po.uid_base, real);
+        po.uid_base = 0;
     }
-    vo.user = user;
 
     sigset_t set;
     sigemptyset(&set);
@@ -253,9 +291,18 @@ int main(int argc, char **argv)
     static struct pool pool;
     static struct api api;
     char err[512];
+    const struct api_backend backend = {
+        .ctx = &pool,
+        .allocate = allocate,
+        .release = release,
+        .get = get,
+        .list = list,
+        .status = status,
+        .ca_pem = ca_pem,
+    };
     if (ca_init(&ca, real, ca_key, ca_cert, err, sizeof(err)) < 0 ||
         pool_start(&pool, &po, &vo, &ca, err, sizeof(err)) < 0 ||
-        api_start(&api, sock, &pool, &ca, err, sizeof(err)) < 0) {
+        api_start(&api, sock, &backend, err, sizeof(err)) < 0) {
         fprintf(stderr, "hearth-tpmd: %s\n", err);
         return 1;
     }

@@ -71,6 +71,40 @@ static int target_locked(struct pool *p)
     return want < room ? want : (room > 0 ? room : 0);
 }
 
+/* A uid no live vTPM has (0 when the pool runs swtpm as root). */
+static bool uid_take_locked(struct pool *p, uid_t *uid)
+{
+    *uid = 0;
+    if (!p->opts.uid_base)
+        return true;
+    for (int i = 0; i < p->opts.uid_count; i++)
+        if (!p->uid_used[i]) {
+            p->uid_used[i] = 1;
+            *uid = p->opts.uid_base + (uid_t)i;
+            return true;
+        }
+    return false;
+}
+
+/* Marks v's uid taken (recovery) or free (after its wipe). */
+static void uid_mark_locked(struct pool *p, uid_t uid, bool used)
+{
+    if (p->opts.uid_base && uid >= p->opts.uid_base &&
+        uid - p->opts.uid_base < (uid_t)p->opts.uid_count)
+        p->uid_used[uid - p->opts.uid_base] = used;
+}
+
+/* Wipes v (off the list) and frees its uid. Called without the lock. */
+static void wipe(struct pool *p, struct vtpm *v)
+{
+    vtpm_wipe(v);
+    pthread_mutex_lock(&p->lock);
+    uid_mark_locked(p, v->uid, false);
+    pthread_cond_broadcast(&p->cond);
+    pthread_mutex_unlock(&p->lock);
+    free(v);
+}
+
 static void insert_locked(struct pool *p, struct vtpm *v)
 {
     v->next = p->list;
@@ -108,11 +142,16 @@ static void *worker(void *arg)
             pthread_cond_wait(&p->cond, &p->lock);
         if (p->stopping)
             break;
+        uid_t uid;
+        if (!uid_take_locked(p, &uid)) {
+            pthread_cond_wait(&p->cond, &p->lock); /* a wipe frees one */
+            continue;
+        }
         p->manufacturing++;
         pthread_mutex_unlock(&p->lock);
         struct vtpm *v = calloc(1, sizeof(*v));
-        char err[256];
-        int r = v ? vtpm_create(&p->vopts, p->ca, v, err, sizeof(err)) : -1;
+        char err[256] = "out of memory";
+        int r = v ? vtpm_create(&p->vopts, p->ca, uid, v, err, sizeof(err)) : -1;
         pthread_mutex_lock(&p->lock);
         p->manufacturing--;
         if (r == 0) {
@@ -120,8 +159,9 @@ static void *worker(void *arg)
             insert_locked(p, v);
         } else {
             p->failed++;
+            uid_mark_locked(p, uid, false);
             free(v);
-            fprintf(stderr, "hearth-tpmd: manufacture failed: %s\n", v ? err : "out of memory");
+            fprintf(stderr, "hearth-tpmd: manufacture failed: %s\n", err);
             /* Do not spin on a persistent failure. */
             pthread_mutex_unlock(&p->lock);
             sleep(1);
@@ -134,7 +174,9 @@ static void *worker(void *arg)
 }
 
 /* Every half second: ready vTPMs whose swtpm died are replaced; surplus
- * ready ones beyond the (decayed) target are wiped. */
+ * ready ones beyond the (decayed) target are wiped; allocated ones whose
+ * swtpm died are marked failed (on disk too) and logged, for their owner
+ * to see in GET /vtpms/{id} and free. */
 static void *health(void *arg)
 {
     struct pool *p = arg;
@@ -154,6 +196,14 @@ static void *health(void *arg)
         struct vtpm *v = p->list, *next;
         for (; v; v = next) {
             next = v->next;
+            if (v->state == VTPM_ALLOCATED && !vtpm_alive(v)) {
+                v->state = VTPM_FAILED;
+                p->failed++;
+                fprintf(stderr, "hearth-tpmd: vTPM %s: its swtpm (pid %d) died while allocated\n",
+                        v->id, (int)v->pid);
+                vtpm_save_status(v);
+                continue;
+            }
             if (v->state != VTPM_READY)
                 continue;
             bool dead = !vtpm_alive(v);
@@ -163,8 +213,7 @@ static void *health(void *arg)
             if (dead)
                 p->failed++;
             pthread_mutex_unlock(&p->lock);
-            vtpm_wipe(v);
-            free(v);
+            wipe(p, v);
             pthread_mutex_lock(&p->lock);
             next = p->list; /* the list may have changed meanwhile */
             pthread_cond_broadcast(&p->cond);
@@ -194,7 +243,10 @@ static void recover(struct pool *p)
             free(v);
             continue;
         }
-        if (v->state == VTPM_ALLOCATED) {
+        uid_mark_locked(p, v->uid, true);
+        if (v->state == VTPM_FAILED) {
+            insert_locked(p, v); /* its owner has not freed it yet */
+        } else if (v->state == VTPM_ALLOCATED) {
             /* Somebody holds it: keep it, and make sure its swtpm runs. */
             if (!vtpm_alive(v) && vtpm_start_swtpm(&p->vopts, v, err, sizeof(err)) == 0)
                 vtpm_save_status(v);
@@ -203,6 +255,7 @@ static void recover(struct pool *p)
             insert_locked(p, v); /* never handed out: safe to adopt */
         } else {
             vtpm_wipe(v);
+            uid_mark_locked(p, v->uid, false);
             free(v);
         }
     }
@@ -219,6 +272,10 @@ int pool_start(struct pool *p, const struct pool_opts *o, const struct vtpm_opts
     p->vopts = *vo;
     p->ca = ca;
     p->rate_at = now_s();
+    if (o->uid_base && !(p->uid_used = calloc((size_t)o->uid_count, 1))) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
     recover(p);
     int n = o->concurrency < POOL_MAX_WORKERS ? o->concurrency : POOL_MAX_WORKERS;
     for (int i = 0; i < n; i++) {
@@ -250,86 +307,126 @@ void pool_stop(struct pool *p)
         free(v);
     }
     p->list = NULL;
+    free(p->uid_used);
+    p->uid_used = NULL;
 }
 
-int pool_allocate(struct pool *p, struct vtpm *out, double *alloc_ms, char *err, size_t errlen)
+/* Hands out pick (ready, on the list). Lock held on entry, released. */
+static int hand_out_locked(struct pool *p, struct vtpm *pick, struct vtpm *out, double t0,
+                           double *alloc_ms, char *err, size_t errlen)
 {
-    double t0 = now_s();
+    p->ready--;
+    p->allocated++;
+    pick->state = VTPM_ALLOCATED;
+    pick->ondemand = false;
+    *out = *pick;
+    pthread_cond_broadcast(&p->cond); /* refill */
+    pthread_mutex_unlock(&p->lock);
+    /* Durable before the answer (a restart must not hand it out again),
+     * but outside the lock: the write waits for the disk. */
+    int r = vtpm_save_status(out);
+    vtpm_set_serving(out);
     pthread_mutex_lock(&p->lock);
-    rate_locked(p);
-    p->rate += 1.0 / 10.0;
-    for (;;) {
-        struct vtpm *pick = NULL;
-        for (struct vtpm *v = p->list; v; v = v->next)
-            if (v->state == VTPM_READY)
-                pick = v; /* the oldest ready one ends the list */
-        if (!pick)
-            break;
-        if (!vtpm_alive(pick)) {
-            unlink_locked(p, pick);
-            p->failed++;
-            pthread_mutex_unlock(&p->lock);
-            vtpm_wipe(pick);
-            free(pick);
-            pthread_mutex_lock(&p->lock);
-            continue;
-        }
-        p->ready--;
-        p->allocated++;
-        pick->state = VTPM_ALLOCATED;
-        pick->ondemand = false;
-        *out = *pick;
-        pthread_cond_broadcast(&p->cond); /* refill */
-        pthread_mutex_unlock(&p->lock);
-        /* Durable before the answer (a restart must not hand it out again),
-         * but outside the lock: the write waits for the disk. */
-        int r = vtpm_save_status(out);
-        vtpm_set_serving(out);
-        pthread_mutex_lock(&p->lock);
-        *alloc_ms = (now_s() - t0) * 1000;
-        sample_add(&p->alloc_ms, *alloc_ms);
-        pthread_mutex_unlock(&p->lock);
-        if (r < 0) {
-            snprintf(err, errlen, "recording the allocation failed");
-            return -EIO;
-        }
-        return 0;
+    *alloc_ms = (now_s() - t0) * 1000;
+    sample_add(&p->alloc_ms, *alloc_ms);
+    pthread_mutex_unlock(&p->lock);
+    if (r < 0) {
+        snprintf(err, errlen, "recording the allocation failed");
+        return -EIO;
     }
-    /* Nothing ready: manufacture on demand, if the limits allow. */
-    if (p->allocated + p->manufacturing >= p->opts.max_vtpms) {
-        pthread_cond_broadcast(&p->cond);
-        pthread_mutex_unlock(&p->lock);
-        snprintf(err, errlen, "at the limit of %d live vTPMs", p->opts.max_vtpms);
-        return -EAGAIN;
-    }
+    return 0;
+}
+
+/* Manufactures a vTPM for the caller, allocated. Lock held on entry (a
+ * manufacture slot and uid taken), released. */
+static int manufacture_locked(struct pool *p, uid_t uid, struct vtpm *out, double t0,
+                              double *alloc_ms, char *err, size_t errlen)
+{
     p->manufacturing++;
-    pthread_cond_broadcast(&p->cond);
     pthread_mutex_unlock(&p->lock);
     struct vtpm *v = calloc(1, sizeof(*v));
-    int r = v ? vtpm_create(&p->vopts, p->ca, v, err, errlen) : -ENOMEM;
-    if (r == 0) {
+    int r = v ? vtpm_create(&p->vopts, p->ca, uid, v, err, errlen) : -ENOMEM;
+    bool made = r == 0; /* vtpm_create wipes what it made when it fails */
+    if (made) {
         v->state = VTPM_ALLOCATED;
         v->ondemand = true;
-        r = vtpm_save_status(v);
+        if ((r = vtpm_save_status(v)) < 0)
+            snprintf(err, errlen, "recording the allocation failed");
         vtpm_set_serving(v);
     }
+    if (r < 0 && made)
+        vtpm_wipe(v); /* before its uid can be reused */
     pthread_mutex_lock(&p->lock);
     p->manufacturing--;
     if (r == 0) {
         insert_locked(p, v);
+        rate_locked(p);
+        p->rate += 1.0 / 10.0;
         sample_add(&p->manufacture_ms, v->manufacture_ms);
         *out = *v;
         *alloc_ms = (now_s() - t0) * 1000;
         sample_add(&p->alloc_ms, *alloc_ms);
     } else {
         p->failed++;
-        if (v)
-            vtpm_wipe(v);
+        uid_mark_locked(p, uid, false);
+        if (!v)
+            snprintf(err, errlen, "out of memory");
         free(v);
     }
     pthread_cond_broadcast(&p->cond);
     pthread_mutex_unlock(&p->lock);
     return r < 0 ? -EIO : 0;
+}
+
+int pool_allocate(struct pool *p, struct vtpm *out, double *alloc_ms, char *err, size_t errlen)
+{
+    double t0 = now_s();
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += p->opts.allocate_wait_s;
+    pthread_mutex_lock(&p->lock);
+    struct vtpm *pick;
+    for (;;) {
+        pick = NULL;
+        for (struct vtpm *v = p->list; v; v = v->next)
+            if (v->state == VTPM_READY)
+                pick = v; /* the oldest ready one ends the list */
+        if (pick && !vtpm_alive(pick)) {
+            unlink_locked(p, pick);
+            p->failed++;
+            pthread_mutex_unlock(&p->lock);
+            wipe(p, pick);
+            pthread_mutex_lock(&p->lock);
+            continue;
+        }
+        if (pick || p->stopping)
+            break;
+        /* Nothing ready: manufacture on demand if the limits allow, else
+         * wait for one under way. */
+        if (p->allocated >= p->opts.max_vtpms) {
+            pthread_mutex_unlock(&p->lock);
+            snprintf(err, errlen, "at the limit of %d live vTPMs", p->opts.max_vtpms);
+            return -EAGAIN;
+        }
+        uid_t uid;
+        if (p->allocated + p->manufacturing < p->opts.max_vtpms &&
+            p->manufacturing < p->opts.concurrency && uid_take_locked(p, &uid))
+            return manufacture_locked(p, uid, out, t0, alloc_ms, err, errlen);
+        if (pthread_cond_timedwait(&p->cond, &p->lock, &until) == ETIMEDOUT) {
+            pthread_mutex_unlock(&p->lock);
+            snprintf(err, errlen, "none ready and %d manufactures under way for %d s",
+                     p->opts.concurrency, p->opts.allocate_wait_s);
+            return -EAGAIN;
+        }
+    }
+    if (p->stopping) {
+        pthread_mutex_unlock(&p->lock);
+        snprintf(err, errlen, "shutting down");
+        return -EAGAIN;
+    }
+    rate_locked(p);
+    p->rate += 1.0 / 10.0; /* demand: only what succeeds counts */
+    return hand_out_locked(p, pick, out, t0, alloc_ms, err, errlen);
 }
 
 int pool_free(struct pool *p, const char *id)
@@ -338,16 +435,32 @@ int pool_free(struct pool *p, const char *id)
     struct vtpm *v = p->list;
     while (v && strcmp(v->id, id) != 0)
         v = v->next;
-    if (!v || v->state != VTPM_ALLOCATED) {
+    if (!v || v->state == VTPM_READY) {
         pthread_mutex_unlock(&p->lock);
         return v ? -EBUSY : -ENOENT;
     }
     unlink_locked(p, v);
-    pthread_cond_broadcast(&p->cond);
     pthread_mutex_unlock(&p->lock);
-    vtpm_wipe(v);
-    free(v);
+    wipe(p, v);
     return 0;
+}
+
+static json_t *vtpm_json(const struct vtpm *v)
+{
+    return json_pack("{s:s, s:s, s:s, s:i, s:i, s:s}", "id", v->id, "state",
+                     vtpm_state_name(v->state), "ctrl_socket", v->sock, "pid", (int)v->pid, "uid",
+                     (int)v->uid, "source", v->ondemand ? "ondemand" : "pool");
+}
+
+json_t *pool_get_json(struct pool *p, const char *id)
+{
+    json_t *o = NULL;
+    pthread_mutex_lock(&p->lock);
+    for (struct vtpm *v = p->list; v && !o; v = v->next)
+        if (strcmp(v->id, id) == 0)
+            o = vtpm_json(v);
+    pthread_mutex_unlock(&p->lock);
+    return o;
 }
 
 json_t *pool_status_json(struct pool *p)
@@ -368,9 +481,7 @@ json_t *pool_list_json(struct pool *p)
     json_t *a = json_array();
     pthread_mutex_lock(&p->lock);
     for (struct vtpm *v = p->list; v; v = v->next)
-        json_array_append_new(a, json_pack("{s:s, s:s, s:s, s:i}", "id", v->id, "state",
-                                           v->state == VTPM_READY ? "ready" : "allocated",
-                                           "ctrl_socket", v->sock, "pid", (int)v->pid));
+        json_array_append_new(a, vtpm_json(v));
     pthread_mutex_unlock(&p->lock);
     return a;
 }

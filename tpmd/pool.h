@@ -18,7 +18,13 @@ struct pool_opts {
     int concurrency;      /* manufactures in parallel */
     int max_vtpms;        /* live vTPMs at most (from the memory budget) */
     double horizon_s;     /* keep enough for this many seconds of demand */
+    uid_t uid_base;       /* vTPM swtpms run as uid_base + slot; 0: all as root */
+    int uid_count;        /* slots; at least max_vtpms + concurrency */
+    int allocate_wait_s;  /* an allocation waits this long for a ready vTPM or a
+                           * manufacture slot before -EAGAIN */
 };
+
+
 
 struct samples {
     double v[POOL_SAMPLES];
@@ -31,7 +37,8 @@ struct pool {
     struct pool_opts opts;
     struct vtpm_opts vopts;
     const struct ca *ca;
-    struct vtpm *list;   /* ready and allocated */
+    struct vtpm *list;   /* ready, allocated and failed */
+    unsigned char *uid_used; /* uid_count slots */
     int ready, allocated, manufacturing, failed;
     struct samples alloc_ms, manufacture_ms;
     double rate;         /* allocations per second, decaying average */
@@ -43,19 +50,27 @@ struct pool {
 };
 
 /* Recovers STATE/vtpms (allocated vTPMs stay allocated, their swtpm
- * restarted if it died; ready ones whose swtpm still runs are re-adopted,
- * the rest wiped), then starts the workers and the health thread. */
+ * restarted if it died; failed ones stay failed; ready ones whose swtpm
+ * still runs are re-adopted, the rest wiped with every process they
+ * started), then starts the workers and the health thread (which replaces
+ * dead ready vTPMs and marks allocated ones whose swtpm died as failed). */
 int pool_start(struct pool *p, const struct pool_opts *o, const struct vtpm_opts *vo,
                const struct ca *ca, char *err, size_t errlen);
 void pool_stop(struct pool *p);
 
-/* Hands out a ready vTPM, or manufactures one when none is ready.
- * Fills *out (a copy), *ondemand and *alloc_ms. -EAGAIN at the limits. */
+/* Hands out a ready vTPM, or manufactures one when none is ready, with at
+ * most opts.concurrency manufactures at once (pool and on-demand alike):
+ * past that it waits for a ready vTPM or a slot, up to
+ * opts.allocate_wait_s. Fills *out (a copy) and *alloc_ms. -EAGAIN at the
+ * limits; only a successful allocation counts as demand. */
 int pool_allocate(struct pool *p, struct vtpm *out, double *alloc_ms, char *err, size_t errlen);
 
-/* Stops an allocated vTPM's swtpm and wipes it. -ENOENT if unknown,
- * -EBUSY if it is not allocated (a ready one is never freed by clients). */
+/* Stops an allocated (or failed) vTPM's swtpm and wipes it. -ENOENT if
+ * unknown, -EBUSY if it is ready (a ready one is never freed by clients). */
 int pool_free(struct pool *p, const char *id);
+
+/* One vTPM as JSON {id, state, ctrl_socket, pid, uid, source}; NULL if unknown. */
+json_t *pool_get_json(struct pool *p, const char *id);
 
 json_t *pool_status_json(struct pool *p);
 json_t *pool_list_json(struct pool *p);

@@ -8,7 +8,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
-#include <pwd.h>
+#include <grp.h>
+#include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -24,6 +25,13 @@
 static double now_ms(void)
 {
     return (double)mono_ns() / 1e6;
+}
+
+/* A line to the launch log from a forked child (async-signal-safe). */
+static void child_say(const char *msg)
+{
+    ssize_t w = write(STDERR_FILENO, msg, strlen(msg));
+    (void)w;
 }
 
 static int random_id(char out[33])
@@ -43,9 +51,11 @@ static int random_id(char out[33])
 
 /* Runs argv to completion with output to log_path, at nice 10 (manufacture
  * must not delay allocations; an allocated vTPM gets normal priority back);
- * in new network, IPC and UTS namespaces when `isolate` (falling back
- * quietly where refused). */
-static int run(char *const argv[], const char *log_path, bool isolate, const char *cgroup_id)
+ * in new network, IPC, UTS and mount namespaces when `isolate` (falling back
+ * quietly where refused), in cgroup_id's cgroup, and as uid/gid `uid` with
+ * no supplementary groups when uid is not 0. */
+static int run(char *const argv[], const char *log_path, bool isolate, const char *cgroup_id,
+               uid_t uid)
 {
     pid_t pid = fork();
     if (pid < 0)
@@ -58,26 +68,27 @@ static int run(char *const argv[], const char *log_path, bool isolate, const cha
         sigemptyset(&none);
         sigprocmask(SIG_SETMASK, &none, NULL);
         signal(SIGPIPE, SIG_DFL);
-        int log = open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+        int log = open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0600);
         int null = open("/dev/null", O_RDWR | O_CLOEXEC);
         dup2(null, STDIN_FILENO);
         dup2(log >= 0 ? log : null, STDOUT_FILENO);
         dup2(log >= 0 ? log : null, STDERR_FILENO);
-        if (nice(10) < 0) {
-            static const char msg[] = "hearth-tpmd: nice failed\n";
-            ssize_t w = write(STDERR_FILENO, msg, sizeof(msg) - 1);
-            (void)w;
-        }
+        /* Absolute: a manufacturing thread already runs at nice 10, and
+         * nice(10) there gave 19. */
+        if (setpriority(PRIO_PROCESS, 0, 10) < 0)
+            child_say("hearth-tpmd: setpriority failed\n");
         if (cgroup_id)
             cgroup_enter(cgroup_id);
         if (isolate) {
-            if (unshare(CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWNS) < 0) {
-                static const char msg[] = "hearth-tpmd: no new namespaces for swtpm\n";
-                ssize_t w = write(STDERR_FILENO, msg, sizeof(msg) - 1);
-                (void)w;
-            } else { /* its mounts stay its own */
+            if (unshare(CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWNS) < 0)
+                child_say("hearth-tpmd: no new namespaces for swtpm\n");
+            else /* its mounts stay its own */
                 mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL);
-            }
+        }
+        if (uid && (setgroups(0, NULL) < 0 || setresgid(uid, uid, uid) < 0 ||
+                    setresuid(uid, uid, uid) < 0)) {
+            child_say("hearth-tpmd: dropping to the vTPM's uid failed\n");
+            _exit(126);
         }
         execvp(argv[0], argv);
         _exit(127);
@@ -113,48 +124,45 @@ static int rm_entry(const char *path, const struct stat *st, int flag, struct FT
     return remove(path);
 }
 
-static void chown_tree(const char *dir, const char *user)
+static uid_t chown_to; /* for chown_entry: nftw passes no context */
+static pthread_mutex_t chown_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static int chown_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
-    struct passwd *pw = user ? getpwnam(user) : NULL;
-    if (!pw)
-        return;
-    char cmd[900];
-    snprintf(cmd, sizeof(cmd), "chown -R %u:%u '%s'", pw->pw_uid, pw->pw_gid, dir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "hearth-tpmd: chown of %s failed\n", dir);
+    (void)st;
+    (void)flag;
+    (void)ftw;
+    return lchown(path, chown_to, chown_to);
+}
+
+/* Gives v's tpm/ tree to its uid. Only after swtpm_setup, before any process
+ * of that uid exists, and without following links. */
+static int chown_tpm_dir(const struct vtpm *v)
+{
+    if (!v->uid)
+        return 0;
+    pthread_mutex_lock(&chown_lock);
+    chown_to = v->uid;
+    int r = nftw(v->tpm_dir, chown_entry, 16, FTW_PHYS);
+    pthread_mutex_unlock(&chown_lock);
+    return r;
 }
 
 int vtpm_start_swtpm(const struct vtpm_opts *o, struct vtpm *v, char *err, size_t errlen)
 {
+    (void)o;
     char state[800], ctrl[900], pidf[800], logf[800], logopt[900], outf[800];
-    snprintf(state, sizeof(state), "dir=%s/state,mode=0600", v->dir);
+    snprintf(state, sizeof(state), "dir=%s,mode=0600", v->tpm_dir);
     snprintf(ctrl, sizeof(ctrl), "type=unixio,path=%s,mode=0600", v->sock);
-    snprintf(pidf, sizeof(pidf), "file=%s/swtpm.pid", v->dir);
-    snprintf(logf, sizeof(logf), "%s/swtpm.log", v->dir);
+    snprintf(pidf, sizeof(pidf), "file=%s/swtpm.pid", v->tpm_dir);
+    snprintf(logf, sizeof(logf), "%s/swtpm.log", v->tpm_dir);
     snprintf(logopt, sizeof(logopt), "file=%s,level=1", logf);
-    snprintf(outf, sizeof(outf), "%s/launch.log", v->dir); /* ours; swtpm may run as another user */
+    snprintf(outf, sizeof(outf), "%s/launch.log", v->dir);
     unlink(v->sock);
-    char *argv[20];
-    int n = 0;
-    argv[n++] = "swtpm";
-    argv[n++] = "socket";
-    argv[n++] = "--tpm2";
-    argv[n++] = "--tpmstate";
-    argv[n++] = state;
-    argv[n++] = "--ctrl";
-    argv[n++] = ctrl;
-    argv[n++] = "--pid";
-    argv[n++] = pidf;
-    argv[n++] = "--log";
-    argv[n++] = logopt;
-    argv[n++] = "--seccomp";
-    argv[n++] = "action=kill";
-    if (o->user) {
-        argv[n++] = "--runas";
-        argv[n++] = (char *)o->user;
-    }
-    argv[n++] = "--daemon"; /* returns once the control socket exists */
-    argv[n] = NULL;
+    char *argv[] = { "swtpm", "socket", "--tpm2", "--tpmstate", state, "--ctrl", ctrl, "--pid",
+                     pidf, "--log", logopt, "--seccomp", "action=kill",
+                     "--daemon", /* returns once the control socket exists */
+                     NULL };
     bool confined = cgroup_create(v->id);
     if (!confined) {
         static bool warned;
@@ -163,69 +171,94 @@ int vtpm_start_swtpm(const struct vtpm_opts *o, struct vtpm *v, char *err, size_
                             "without memory/pids limits\n");
         warned = true;
     }
-    if (run(argv, outf, true, confined ? v->id : NULL) < 0) {
+    if (run(argv, outf, true, confined ? v->id : NULL, v->uid) < 0) {
         char why[300], why2[300];
         last_line(outf, why, sizeof(why));
         last_line(logf, why2, sizeof(why2));
         snprintf(err, errlen, "swtpm did not start: %s %s", why, why2);
         return -1;
     }
-    char path[800];
-    snprintf(path, sizeof(path), "%s/swtpm.pid", v->dir);
-    FILE *f = fopen(path, "r");
-    int pid = 0;
-    if (!f || fscanf(f, "%d", &pid) != 1 || pid <= 0) {
-        if (f)
-            fclose(f);
-        snprintf(err, errlen, "swtpm left no pid file in %s", v->dir);
+    /* The pid file is the uid's; vtpm_alive checks what it names. */
+    char path[800], buf[24] = "";
+    snprintf(path, sizeof(path), "%s/swtpm.pid", v->tpm_dir);
+    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    ssize_t n = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
+    if (fd >= 0)
+        close(fd);
+    v->pid = n > 0 ? (pid_t)atoi(buf) : 0;
+    if (!vtpm_alive(v)) {
+        v->pid = 0;
+        snprintf(err, errlen, "swtpm left no valid pid file in %s", v->tpm_dir);
         return -1;
     }
-    fclose(f);
-    v->pid = pid;
     return 0;
 }
 
-int vtpm_create(const struct vtpm_opts *o, const struct ca *ca, struct vtpm *v, char *err,
-                size_t errlen)
+static void set_paths(struct vtpm *v, const char *state_dir, const char *id)
+{
+    snprintf(v->id, sizeof(v->id), "%s", id);
+    snprintf(v->dir, sizeof(v->dir), "%s/vtpms/%s", state_dir, id);
+    snprintf(v->tpm_dir, sizeof(v->tpm_dir), "%s/tpm", v->dir);
+    snprintf(v->sock, sizeof(v->sock), "%s/ctrl.sock", v->tpm_dir);
+}
+
+int vtpm_create(const struct vtpm_opts *o, const struct ca *ca, uid_t uid, struct vtpm *v,
+                char *err, size_t errlen)
 {
     memset(v, 0, sizeof(*v));
+    v->uid = uid;
     double t0 = now_ms();
-    char base[600];
+    char base[600], id[33];
     snprintf(base, sizeof(base), "%s/vtpms", o->state_dir);
     mkdir(base, 0711);
     for (int tries = 0;; tries++) {
-        if (random_id(v->id) < 0 || tries == 5) {
+        if (random_id(id) < 0 || tries == 5) {
             snprintf(err, errlen, "no fresh vTPM id");
             return -1;
         }
-        snprintf(v->dir, sizeof(v->dir), "%s/%s", base, v->id);
+        set_paths(v, o->state_dir, id);
         if (mkdir(v->dir, 0700) == 0)
             break; /* a new directory: this id was never used */
     }
-    snprintf(v->sock, sizeof(v->sock), "%s/ctrl.sock", v->dir);
-    char state[800], conf[800], logf[800], certs[800];
-    snprintf(state, sizeof(state), "%s/state", v->dir);
+    /* The uid on disk first: a crash from here on leaves what recovery
+     * needs to find and kill everything this vTPM started. */
+    v->state = VTPM_MANUFACTURING;
+    char conf[800], logf[800], certs[800];
     snprintf(conf, sizeof(conf), "%s/swtpm_setup.conf", ca->dir);
     snprintf(logf, sizeof(logf), "%s/setup.log", v->dir);
     snprintf(certs, sizeof(certs), "%s/certs", v->dir);
-    mkdir(state, 0700);
-    mkdir(certs, 0700);
+    if (vtpm_save_status(v) < 0 || chmod(v->dir, 0711) < 0 || mkdir(certs, 0700) < 0 ||
+        mkdir(v->tpm_dir, 0700) < 0) {
+        snprintf(err, errlen, "creating %s: %s", v->dir, strerror(errno));
+        goto fail;
+    }
     if (o->fast) {
-        chown_tree(v->dir, o->user);
+        if (chown_tpm_dir(v) < 0) {
+            snprintf(err, errlen, "giving %s to uid %u: %s", v->tpm_dir, (unsigned)uid,
+                     strerror(errno));
+            goto fail;
+        }
         if (vtpm_manufacture_fast(o, ca, v, err, errlen) < 0)
             goto fail;
     } else {
-        char *argv[] = { "swtpm_setup", "--tpm2", "--tpmstate", state, "--config", conf,
+        char *argv[] = { "swtpm_setup", "--tpm2", "--tpmstate", v->tpm_dir, "--config", conf,
                          "--createek", "--create-ek-cert", "--create-platform-cert",
                          "--lock-nvram", "--overwrite", "--write-ek-cert-files", certs,
                          "--pcr-banks", (char *)o->pcr_banks, NULL };
-        if (run(argv, logf, false, NULL) < 0) {
+        /* As root (it needs a CA key), but in the vTPM's cgroup, so a crash
+         * of the daemon leaves nothing it started for recovery to miss. */
+        bool confined = cgroup_create(v->id);
+        if (run(argv, logf, false, confined ? v->id : NULL, 0) < 0) {
             char why[300];
             last_line(logf, why, sizeof(why));
             snprintf(err, errlen, "swtpm_setup failed: %s", why);
             goto fail;
         }
-        chown_tree(v->dir, o->user);
+        if (chown_tpm_dir(v) < 0) {
+            snprintf(err, errlen, "giving %s to uid %u: %s", v->tpm_dir, (unsigned)uid,
+                     strerror(errno));
+            goto fail;
+        }
         if (vtpm_start_swtpm(o, v, err, errlen) < 0)
             goto fail;
     }
@@ -246,8 +279,12 @@ bool vtpm_alive(const struct vtpm *v)
     if (v->pid <= 0 || kill(v->pid, 0) < 0)
         return false;
     char path[64], cmd[4096];
+    snprintf(path, sizeof(path), "/proc/%d", (int)v->pid);
+    struct stat st;
+    if (stat(path, &st) < 0 || st.st_uid != v->uid)
+        return false; /* not the vTPM's uid: not its swtpm */
     snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)v->pid);
-    FILE *f = fopen(path, "r");
+    FILE *f = fopen(path, "re");
     if (!f)
         return false;
     size_t n = fread(cmd, 1, sizeof(cmd) - 1, f);
@@ -257,7 +294,7 @@ bool vtpm_alive(const struct vtpm *v)
             cmd[i] = ' ';
     cmd[n] = 0;
     /* A zombie has an empty command line; a recycled pid another one. */
-    return strstr(cmd, v->dir) != NULL;
+    return strstr(cmd, v->tpm_dir) != NULL;
 }
 
 void vtpm_set_serving(const struct vtpm *v)
@@ -266,28 +303,63 @@ void vtpm_set_serving(const struct vtpm *v)
         setpriority(PRIO_PROCESS, (id_t)v->pid, 0);
 }
 
+static const char *const state_names[] = {
+    [VTPM_READY] = "ready",
+    [VTPM_ALLOCATED] = "allocated",
+    [VTPM_FAILED] = "failed",
+    [VTPM_MANUFACTURING] = "manufacturing",
+};
+
+const char *vtpm_state_name(enum vtpm_state s)
+{
+    return state_names[s];
+}
+
 int vtpm_save_status(const struct vtpm *v)
 {
-    char tmp[800], path[800];
+    char tmp[800], path[800], line[128];
     snprintf(tmp, sizeof(tmp), "%s/status.tmp", v->dir);
     snprintf(path, sizeof(path), "%s/status", v->dir);
-    FILE *f = fopen(tmp, "w");
-    if (!f)
+    int len = snprintf(line, sizeof(line), "%s %d %.3f %d %u\n", vtpm_state_name(v->state),
+                       (int)v->pid, v->manufacture_ms, v->ondemand, (unsigned)v->uid);
+    /* The directory is root's, so nothing can be planted here; O_NOFOLLOW
+     * and O_EXCL keep that true should it ever not be. */
+    unlink(tmp);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0)
         return -1;
-    fprintf(f, "%s %d %.3f %d\n", v->state == VTPM_ALLOCATED ? "allocated" : "ready", (int)v->pid,
-            v->manufacture_ms, v->ondemand);
+    bool ok = write(fd, line, (size_t)len) == len;
     /* No fsync, on purpose: a daemon crash (kill -9) never loses a finished
      * write + rename, and a machine crash kills every swtpm, after which
      * recovery wipes "ready" vTPMs whose swtpm is gone instead of adopting
      * them. Either way no vTPM is handed out twice, and allocation stays
      * off the disk's flush latency. */
-    if (fclose(f) != 0)
+    if (close(fd) != 0 || !ok)
         return -1;
     return rename(tmp, path);
 }
 
+/* Kills every process running as uid: a child takes the uid and signals
+ * everything it may (kill(-1) spares only itself). */
+static void kill_uid(uid_t uid)
+{
+    pid_t pid = fork();
+    if (pid == 0) {
+        if (setresgid(uid, uid, uid) == 0 && setresuid(uid, uid, uid) == 0)
+            kill(-1, SIGKILL);
+        _exit(0);
+    }
+    int status;
+    while (pid > 0 && waitpid(pid, &status, 0) < 0 && errno == EINTR)
+        ;
+}
+
 void vtpm_wipe(struct vtpm *v)
 {
+    if (v->uid)
+        kill_uid(v->uid);
+    if (v->id[0])
+        cgroup_kill(v->id);
     if (vtpm_alive(v)) {
         kill(v->pid, SIGTERM);
         for (int i = 0; i < 50 && vtpm_alive(v); i++)
@@ -304,21 +376,27 @@ void vtpm_wipe(struct vtpm *v)
 int vtpm_load(const char *state_dir, const char *id, struct vtpm *v)
 {
     memset(v, 0, sizeof(*v));
-    snprintf(v->id, sizeof(v->id), "%s", id);
-    snprintf(v->dir, sizeof(v->dir), "%s/vtpms/%s", state_dir, id);
-    snprintf(v->sock, sizeof(v->sock), "%s/ctrl.sock", v->dir);
-    char path[800], state[16];
+    set_paths(v, state_dir, id);
+    char path[800], line[128] = "", state[16];
     snprintf(path, sizeof(path), "%s/status", v->dir);
-    FILE *f = fopen(path, "r");
+    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    ssize_t len = fd >= 0 ? read(fd, line, sizeof(line) - 1) : -1;
+    if (fd >= 0)
+        close(fd);
     int pid = 0, ondemand = 0;
-    if (!f)
-        return -1;
-    int n = fscanf(f, "%15s %d %lf %d", state, &pid, &v->manufacture_ms, &ondemand);
-    fclose(f);
-    if (n != 4)
-        return -1;
-    v->pid = pid;
+    unsigned uid = 0;
+    int n = len > 0 ? sscanf(line, "%15s %d %lf %d %u", state, &pid, &v->manufacture_ms,
+                             &ondemand, &uid)
+                    : 0;
+    v->pid = pid; /* what could be read, for vtpm_wipe */
+    v->uid = uid;
     v->ondemand = ondemand;
-    v->state = strcmp(state, "allocated") == 0 ? VTPM_ALLOCATED : VTPM_READY;
-    return 0;
+    if (n != 5)
+        return -1;
+    for (size_t s = 0; s < sizeof(state_names) / sizeof(state_names[0]); s++)
+        if (strcmp(state, state_names[s]) == 0) {
+            v->state = (enum vtpm_state)s;
+            return v->state == VTPM_MANUFACTURING ? -1 : 0;
+        }
+    return -1;
 }

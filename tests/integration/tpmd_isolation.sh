@@ -1,0 +1,123 @@
+#!/bin/bash
+# hearth-tpmd keeps vTPMs apart and the root daemon out of their reach: each
+# swtpm runs as its own uid, cannot open another vTPM's state or control
+# socket, and cannot plant a link where the daemon writes; a kill -9 of the
+# daemon mid-manufacture leaves no process or cgroup behind after restart;
+# an allocated vTPM whose swtpm dies is reported failed; on-demand
+# manufacture obeys --concurrency and refused requests are not demand;
+# ready swtpms run at nice 10, allocated ones at 0.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/tpmd_lib.sh"
+command -v setpriv > /dev/null || fail "setpriv (util-linux) is not installed"
+get() { "$CLIENT" raw GET "/vtpms/$1"; }
+
+start_daemon --pool-min 2 --pool-max 2 --manufacture fast
+settled
+IDS=$("$CLIENT" list | grep -o '"id":"[0-9a-f]*"' | cut -d'"' -f4)
+A=$(echo "$IDS" | sed -n 1p)
+B=$(echo "$IDS" | sed -n 2p)
+UA=$(get "$A" | field uid)
+UB=$(get "$B" | field uid)
+CHECKS=$((CHECKS + 2))
+[ "$UA" -ge 1900000000 ] && [ "$UB" -ge 1900000000 ] || fail "vTPM uids $UA $UB are not from the range"
+[ "$UA" != "$UB" ] || fail "two vTPMs share uid $UA"
+PA=$(get "$A" | field pid)
+CHECKS=$((CHECKS + 1))
+[ "$(stat -c %u "/proc/$PA")" = "$UA" ] || fail "A's swtpm does not run as $UA"
+
+# One vTPM's uid cannot read another's state, reach its control socket,
+# or list the vTPMs.
+DB=$STATE/vtpms/$B
+CHECKS=$((CHECKS + 4))
+! as_uid "$UA" cat "$DB/tpm/tpm2-00.permall" > /dev/null 2>&1 || fail "uid $UA read B's TPM state"
+! as_uid "$UA" python3 -c "import socket,sys; socket.socket(socket.AF_UNIX).connect(sys.argv[1])" \
+    "$DB/tpm/ctrl.sock" 2> /dev/null || fail "uid $UA connected to B's control socket"
+! as_uid "$UA" ls "$STATE/vtpms" > /dev/null 2>&1 || fail "uid $UA lists the vTPMs"
+as_uid "$UB" cat "$DB/tpm/tpm2-00.permall" > /dev/null || fail "B's own uid cannot read its state"
+
+# The daemon's files sit where the swtpm's uid cannot write: a link planted
+# as status.tmp (the attack that overwrote a root file) is refused, and the
+# allocation leaves the victim alone.
+echo secret > "$T/victim"
+chmod 600 "$T/victim"
+CHECKS=$((CHECKS + 2))
+! as_uid "$UB" ln -s "$T/victim" "$DB/status.tmp" 2> /dev/null || fail "uid $UB planted a link in the vTPM directory"
+! as_uid "$UB" ln -s "$T/victim" "$DB/certs/platform.crt" 2> /dev/null || fail "uid $UB planted a link in certs/"
+as_uid "$UB" ln -s "$T/victim" "$DB/tpm/status.tmp" || fail "uid $UB cannot write its own directory"
+while "$CLIENT" list | grep -q '"state":"ready"'; do "$CLIENT" alloc > /dev/null || fail "alloc"; done
+CHECKS=$((CHECKS + 1))
+[ "$(cat "$T/victim")" = secret ] || fail "the victim file was overwritten"
+
+# Ready swtpms at nice 10, allocated at 0.
+wait_ready 1
+R=$("$CLIENT" list | grep -o '"id":"[0-9a-f]*","state":"ready"' | head -1 | field id)
+CHECKS=$((CHECKS + 2))
+[ "$(ps -o ni= -p "$(get "$R" | field pid)" | tr -d ' ')" = 10 ] || fail "a ready swtpm is not at nice 10"
+[ "$(ps -o ni= -p "$PA" | tr -d ' ')" = 0 ] || fail "an allocated swtpm is not at nice 0"
+
+# An allocated vTPM whose swtpm dies is reported: state failed, a log line,
+# the failed counter; its owner frees it.
+FAILED0=$("$CLIENT" status | field failed)
+kill -9 "$PA"
+is_failed() { get "$A" | grep -q '"state":"failed"'; }
+wait_until 5 is_failed || fail "a dead allocated vTPM is still $(get "$A")"
+CHECKS=$((CHECKS + 3))
+grep -q "vTPM $A: its swtpm (pid $PA) died while allocated" "$T/tpmd.log" || fail "no log line for the dead swtpm"
+[ "$("$CLIENT" status | field failed)" -gt "$FAILED0" ] || fail "the failed counter did not move"
+"$CLIENT" free "$A" > /dev/null || fail "a failed vTPM cannot be freed"
+stop_all
+
+# kill -9 of the daemon while it manufactures: after the restart nothing it
+# started survives unaccounted (every swtpm belongs to a listed vTPM) and,
+# with the pool emptied, no swtpm, directory or cgroup is left at all.
+rm -rf "$STATE"
+vtpm_cgroups() { ls /sys/fs/cgroup/hearth-tpmd/ /sys/fs/cgroup/*/hearth-tpmd/ 2> /dev/null | grep -E '^[0-9a-f]{32}$' | sort -u; }
+CGROUPS0=$(vtpm_cgroups) # other daemons' on this machine
+for _ in 1 2 3; do
+    start_daemon --pool-min 6 --pool-max 6 --concurrency 3 --manufacture fast
+    manufacturing() { "$CLIENT" status | grep -q '"manufacturing":[1-9]'; }
+    wait_until 10 manufacturing || fail "nothing was being manufactured"
+    kill -9 "$DAEMON"
+    wait "$DAEMON" 2> /dev/null
+    DAEMON=
+done
+start_daemon --pool-min 0 --pool-max 0
+empty() { [ "$(swtpms)" = 0 ] && [ -z "$(ls "$STATE/vtpms")" ]; }
+wait_until 10 empty || fail "after kill -9 mid-manufacture: $(swtpms) swtpms, vTPMs $(ls "$STATE/vtpms" | tr '\n' ' ')"
+CHECKS=$((CHECKS + 2))
+! pgrep -f "swtpm.*$STATE" > /dev/null || fail "an swtpm of the killed daemon survives"
+LEFT=$(comm -13 <(echo "$CGROUPS0") <(vtpm_cgroups))
+[ -z "$LEFT" ] || fail "vTPM cgroups remain: $LEFT"
+stop_all
+
+# On demand: 8 concurrent requests with --concurrency 2 never manufacture
+# more than 2 at once, and all are served.
+start_daemon --pool-min 0 --pool-max 0 --concurrency 2 --allocate-wait-s "$(scaled 60)"
+CLIENTS=()
+for c in $(seq 8); do
+    ("$CLIENT" alloc > "$T/d$c" || echo FAILED > "$T/d$c") &
+    CLIENTS+=($!)
+done
+MAX=0
+running() { for p in "${CLIENTS[@]}"; do kill -0 "$p" 2> /dev/null && return 0; done; return 1; }
+while running; do
+    M=$("$CLIENT" status | field manufacturing)
+    [ "${M:-0}" -gt "$MAX" ] && MAX=$M
+done
+wait "${CLIENTS[@]}"
+echo "# at most $MAX manufactures at once"
+CHECKS=$((CHECKS + 2))
+[ "$MAX" -le 2 ] || fail "$MAX on-demand manufactures ran at once with --concurrency 2"
+[ "$(cat "$T"/d[1-8] | grep -c '"source":"ondemand"')" = 8 ] || fail "not all 8 served: $(cat "$T"/d[1-8])"
+stop_all
+
+# Refused requests are not demand: 2 live vTPMs at most, 20 more asked for.
+rm -rf "$STATE"
+start_daemon --pool-min 0 --pool-max 4 --memory-budget-mib 4 --manufacture fast
+"$CLIENT" alloc > /dev/null && "$CLIENT" alloc > /dev/null || fail "two allocations"
+for _ in $(seq 20); do ! "$CLIENT" alloc > /dev/null 2>&1 || fail "a third vTPM past the limit"; done
+RATE=$("$CLIENT" status | field allocation_rate_per_s)
+echo "# allocation rate after 2 served and 20 refused: $RATE/s"
+CHECKS=$((CHECKS + 1))
+awk -v r="$RATE" 'BEGIN { exit !(r < 0.5) }' || fail "refused requests raised the demand estimate to $RATE/s"
+pass "tpmd isolation"
