@@ -8,6 +8,7 @@
 #include <getopt.h>
 #include <limits.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/utsname.h>
@@ -247,7 +248,9 @@ int main(int argc, char **argv)
         return 2;
     }
     snprintf(c.tmp, sizeof(c.tmp), "/tmp/hearth-bench.XXXXXX");
-    if (!mkdtemp(c.tmp)) {
+    /* 0711: hearth-tpmd's swtpms run as their own uids and must reach it,
+     * as in production. */
+    if (!mkdtemp(c.tmp) || chmod(c.tmp, 0711) < 0) {
         perror("mkdtemp");
         return 1;
     }

@@ -22,6 +22,7 @@ if [ "${2:-}" != --in-testhost ]; then
 fi
 
 STATE=$(mktemp -d /tmp/hearth-demo.XXXXXX)
+chmod 711 "$STATE" # each swtpm runs as its own uid and must reach its vTPM
 chmod 711 "$STATE"
 export HEARTH_TPMD_SOCKET=$STATE/tpmd.sock
 TPMD=
