@@ -19,7 +19,7 @@ SERIAL=${SERIAL:-500}
 CONCURRENT=${CONCURRENT:-1000}
 PARALLEL=${PARALLEL:-50}
 # SQLite's locks do not work on the test host's 9p share of the checkout:
-# the database lives in /tmp and is copied to $OUT at the end.
+# the database lives in /tmp and is copied to $OUT after each phase.
 DB=/tmp/hearth-thesis.db
 B="$BUILD/hearth-bench"
 SETUPS="--setup baseline --setup ondemand --setup pool --setup qemu --setup qemu-tpm"
@@ -37,6 +37,7 @@ run() { # LABEL TOTAL PARALLELISM -> prints the run ids
 
 echo "== serial: $SERIAL VMs per setup"
 S_IDS=$(run serial "$SERIAL" 1)
+cp "$DB" "$OUT/thesis.db" # kept if the outer guest is lost later
 echo "== concurrent: $CONCURRENT VMs per setup, $PARALLEL at a time"
 C_IDS=$(run concurrent "$CONCURRENT" "$PARALLEL")
 # shellcheck disable=SC2086
