@@ -3,6 +3,7 @@
 #include "ca.h"
 #include "pool.h"
 #include "tpm2.h"
+#include "uids.h"
 
 #include <jansson.h>
 #include <stdbool.h>
@@ -41,10 +42,12 @@ static const char usage[] =
     "  --memory-budget-mib N   live vTPMs at most N / 2 (default 512)\n"
     "  --horizon-s S           keep enough ready vTPMs for S seconds of demand (default 3)\n"
     "  --ca-key PEM --ca-cert PEM   an operator CA instead of STATE/ca\n"
-    "  --uid-base N            vTPM k's swtpm runs as uid and gid N + k, its own (default\n"
-    "                          1900000000; 0 runs every swtpm as root). Use a range no\n"
-    "                          user or container uses: its processes are killed on wipe\n"
-    "  --uid-count N           uids in that range (default 65536)\n"
+    "  --uid-base N            vTPM k's swtpm runs as uid and gid N + k, its own; 0 runs\n"
+    "                          every swtpm as root. Default: the range this state dir\n"
+    "                          had, else the first free one from 1900000000 (ranges are\n"
+    "                          registered in /run/hearth-tpmd). Use uids no user or\n"
+    "                          container has: wiping a vTPM kills its uid's processes\n"
+    "  --uid-count N           uids in the range (default 65536)\n"
     "  --pcr-banks LIST        active PCR banks, e.g. sha256 (default) or sha1,sha256\n"
     "  --config FILE           the same options as a JSON object (\"pool_min\": 4, ...);\n"
     "                          command-line flags win\n";
@@ -132,7 +135,7 @@ static int apply(struct settings *st, int argc, char **argv)
             break;
         case 'k': st->ca_key = optarg; break;
         case 'C': st->ca_cert = optarg; break;
-        case 'u': if (!parse_int(optarg, 0, INT_MAX, &st->uid_base)) return bad("--uid-base must be 0..2147483647", optarg); break;
+        case 'u': if (!parse_int(optarg, 0, INT_MAX, &st->uid_base)) return bad("--uid-base must be 0..2147483647", optarg); break; /* -1: not given */
         case 'w': if (!parse_int(optarg, 0, 3600, &st->po.allocate_wait_s)) return bad("--allocate-wait-s must be 0..3600", optarg); break;
         case 'U': if (!parse_int(optarg, 1, 1 << 24, &st->po.uid_count)) return bad("--uid-count must be 1..16777216", optarg); break;
         case 'F': break; /* loaded before */
@@ -230,7 +233,7 @@ int main(int argc, char **argv)
         .vo = { .ek_rsa = true, .pcr_banks = "sha256" },
         .budget = 512,
         .horizon = 3,
-        .uid_base = 1900000000,
+        .uid_base = -1,
     };
     for (int i = 1; i + 1 < argc; i++) {
         if (strcmp(argv[i], "--config") == 0) {
@@ -252,15 +255,15 @@ int main(int argc, char **argv)
         return bad("--pool-min exceeds --pool-max", NULL);
     po.horizon_s = horizon;
     po.max_vtpms = budget / MIB_PER_VTPM;
-    po.uid_base = (uid_t)st.uid_base;
-    if (po.uid_base && geteuid() != 0) {
+    bool own_uids = st.uid_base != 0;
+    if (own_uids && geteuid() != 0) {
         fprintf(stderr, "hearth-tpmd: warning: not root; every swtpm runs as this user\n");
-        po.uid_base = 0;
+        own_uids = false;
     }
-    if (po.uid_base && po.uid_count < po.max_vtpms + po.concurrency)
+    if (own_uids && po.uid_count < po.max_vtpms + po.concurrency)
         return bad("--uid-count must cover the live vTPMs (memory budget / 2) and the "
                    "concurrent manufactures", NULL);
-    if (po.uid_base && (uint64_t)po.uid_base + (uint64_t)po.uid_count > 0xfffffffeULL)
+    if (st.uid_base > 0 && (uint64_t)st.uid_base + (uint64_t)po.uid_count > 0xfffffffeULL)
         return bad("--uid-base + --uid-count is past the last uid", NULL);
     /* 0711: each swtpm, running as its own uid, must reach its vTPM's tpm/
      * directory without being able to list anything. */
@@ -274,6 +277,15 @@ int main(int argc, char **argv)
         return 1;
     }
     vo.state_dir = real;
+    char err[512];
+    po.uid_base = st.uid_base > 0 ? (uid_t)st.uid_base : UIDS_DEFAULT_BASE;
+    if (own_uids && uids_claim(real, &po.uid_base, po.uid_count, st.uid_base > 0, err,
+                               sizeof(err)) < 0) {
+        fprintf(stderr, "hearth-tpmd: %s\n", err);
+        return 1;
+    }
+    if (!own_uids)
+        po.uid_base = 0;
     if (po.uid_base && !uid_can_reach(po.uid_base, real)) {
         fprintf(stderr, "hearth-tpmd: warning: uid %u cannot reach %s (a parent directory is not "
                         "searchable); every swtpm runs as root\n", (unsigned)po.uid_base, real);
@@ -290,7 +302,6 @@ int main(int argc, char **argv)
     static struct ca ca;
     static struct pool pool;
     static struct api api;
-    char err[512];
     const struct api_backend backend = {
         .ctx = &pool,
         .allocate = allocate,

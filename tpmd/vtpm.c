@@ -148,6 +148,16 @@ static int chown_tpm_dir(const struct vtpm *v)
     return r;
 }
 
+static pid_t read_pid(const char *path)
+{
+    char buf[24] = "";
+    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    ssize_t n = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
+    if (fd >= 0)
+        close(fd);
+    return n > 0 ? (pid_t)atoi(buf) : 0;
+}
+
 int vtpm_start_swtpm(const struct vtpm_opts *o, struct vtpm *v, char *err, size_t errlen)
 {
     (void)o;
@@ -159,6 +169,7 @@ int vtpm_start_swtpm(const struct vtpm_opts *o, struct vtpm *v, char *err, size_
     snprintf(logopt, sizeof(logopt), "file=%s,level=1", logf);
     snprintf(outf, sizeof(outf), "%s/launch.log", v->dir);
     unlink(v->sock);
+    unlink(pidf + 5); /* past "file=" */
     char *argv[] = { "swtpm", "socket", "--tpm2", "--tpmstate", state, "--ctrl", ctrl, "--pid",
                      pidf, "--log", logopt, "--seccomp", "action=kill",
                      "--daemon", /* returns once the control socket exists */
@@ -178,20 +189,20 @@ int vtpm_start_swtpm(const struct vtpm_opts *o, struct vtpm *v, char *err, size_
         snprintf(err, errlen, "swtpm did not start: %s %s", why, why2);
         return -1;
     }
-    /* The pid file is the uid's; vtpm_alive checks what it names. */
-    char path[800], buf[24] = "";
-    snprintf(path, sizeof(path), "%s/swtpm.pid", v->tpm_dir);
-    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-    ssize_t n = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
-    if (fd >= 0)
-        close(fd);
-    v->pid = n > 0 ? (pid_t)atoi(buf) : 0;
-    if (!vtpm_alive(v)) {
-        v->pid = 0;
-        snprintf(err, errlen, "swtpm left no valid pid file in %s", v->tpm_dir);
-        return -1;
+    /* swtpm --daemon writes its pid file after its parent returned: wait
+     * for it (the old one was removed). The file is the uid's; vtpm_alive
+     * checks what it names. */
+    for (int64_t until = (int64_t)now_ms() + VTPM_COMMAND_TIMEOUT_MS;;) {
+        v->pid = read_pid(pidf + 5);
+        if (vtpm_alive(v))
+            return 0;
+        if ((int64_t)now_ms() > until)
+            break;
+        usleep(5000);
     }
-    return 0;
+    v->pid = 0;
+    snprintf(err, errlen, "swtpm left no valid pid file in %s", v->tpm_dir);
+    return -1;
 }
 
 static void set_paths(struct vtpm *v, const char *state_dir, const char *id)

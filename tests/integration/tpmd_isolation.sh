@@ -25,6 +25,29 @@ PA=$(get "$A" | field pid)
 CHECKS=$((CHECKS + 1))
 [ "$(stat -c %u "/proc/$PA")" = "$UA" ] || fail "A's swtpm does not run as $UA"
 
+# Another state directory gets another uid range (two daemons never share
+# a uid: wiping a vTPM kills its uid's processes); an operator's range that
+# overlaps a live one is refused, naming the owner.
+OTHER=$T/other
+"$TPMD" --socket "$T/other.sock" --state-dir "$OTHER" --pool-min 1 --pool-max 1 \
+    --manufacture fast >> "$T/tpmd.log" 2>&1 &
+OTHER_PID=$!
+other_ready() { "$CLIENT" --socket "$T/other.sock" list 2> /dev/null | grep -q '"state":"ready"'; }
+wait_until 30 other_ready || fail "a second daemon did not fill its pool"
+UO=$("$CLIENT" --socket "$T/other.sock" list | field uid)
+kill "$OTHER_PID"
+wait "$OTHER_PID"
+pkill -9 -f "swtpm.*$OTHER/" 2> /dev/null
+CHECKS=$((CHECKS + 3))
+read -r BA CA < "$STATE/uid-range"
+read -r BO CO < "$OTHER/uid-range"
+[ "$UA" -ge "$BA" ] && [ "$UA" -lt $((BA + CA)) ] && [ "$UO" -ge "$BO" ] && [ "$UO" -lt $((BO + CO)) ] &&
+    { [ $((BA + CA)) -le "$BO" ] || [ $((BO + CO)) -le "$BA" ]; } ||
+    fail "two state directories share a uid range ($BA+$CA with $UA, $BO+$CO with $UO)"
+"$TPMD" --socket "$T/third.sock" --state-dir "$T/third" --uid-base "$UA" > "$T/out" 2>&1 &&
+    fail "an overlapping --uid-base was accepted"
+expect_out "^hearth-tpmd: --uid-base $UA: uids [0-9]+\.\.[0-9]+ belong to hearth-tpmd state $STATE; give each state directory its own range"
+
 # One vTPM's uid cannot read another's state, reach its control socket,
 # or list the vTPMs.
 DB=$STATE/vtpms/$B
