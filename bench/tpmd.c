@@ -28,7 +28,8 @@ static json_t *call(const struct tpmd_daemon *d, const char *method, const char 
 {
     int status;
     char *head = NULL, *body = NULL;
-    if (http_request(d->sock, method, path, &status, &head, &body) < 0)
+    char err[600];
+    if (http_request(d->sock, method, path, &status, &head, &body, err, sizeof(err)) < 0)
         return NULL;
     json_t *j = status >= 200 && status < 300 ? json_loads(body, 0, NULL) : NULL;
     free(head);
@@ -86,10 +87,8 @@ int bench_vtpm_alloc(const struct tpmd_daemon *d, char id[64], char *sock, size_
 {
     int status;
     char *head = NULL, *body = NULL;
-    if (http_request(d->sock, "POST", "/vtpms", &status, &head, &body) < 0) {
-        snprintf(err, errlen, "hearth-tpmd unreachable");
+    if (http_request(d->sock, "POST", "/vtpms", &status, &head, &body, err, errlen) < 0)
         return -1;
-    }
     json_t *j = json_loads(body, 0, NULL);
     const char *i = j ? json_string_value(json_object_get(j, "id")) : NULL;
     const char *s = j ? json_string_value(json_object_get(j, "ctrl_socket")) : NULL;
@@ -111,7 +110,8 @@ void bench_vtpm_free(const struct tpmd_daemon *d, const char *id)
     char path[128], *head = NULL, *body = NULL;
     int status;
     snprintf(path, sizeof(path), "/vtpms/%s", id);
-    if (http_request(d->sock, "DELETE", path, &status, &head, &body) == 0) {
+    char err[600];
+    if (http_request(d->sock, "DELETE", path, &status, &head, &body, err, sizeof(err)) == 0) {
         free(head);
         free(body);
     }

@@ -53,8 +53,11 @@ int main(int argc, char **argv)
     }
     int status = 0;
     char *head = NULL, *body = NULL;
-    if (http_request(sock, method, path, &status, &head, &body) < 0)
+    char err[600];
+    if (http_request(sock, method, path, &status, &head, &body, err, sizeof(err)) < 0) {
+        fprintf(stderr, "hearth-tpm: %s\n", err);
         return 1;
+    }
     if (include)
         printf("%s\n\n", head);
     free(head);

@@ -10,13 +10,15 @@
 #include <unistd.h>
 
 int http_request(const char *sock, const char *method, const char *path, int *status,
-                   char **head, char **body)
+                 char **head, char **body, char *err, size_t errlen)
 {
     struct sockaddr_un sa = { .sun_family = AF_UNIX };
     snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", sock);
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-        fprintf(stderr, "hearth-tpm: %s: %s\n", sock, strerror(errno));
+        snprintf(err, errlen, "%s: %s", sock, strerror(errno));
+        if (fd >= 0)
+            close(fd);
         return -1;
     }
     char req[1024];
@@ -24,6 +26,7 @@ int http_request(const char *sock, const char *method, const char *path, int *st
                      "%s %s HTTP/1.1\r\nHost: localhost\r\nContent-Length: 0\r\n"
                      "Connection: close\r\n\r\n", method, path);
     if (write(fd, req, (size_t)n) != n) {
+        snprintf(err, errlen, "%s: sending the request: %s", sock, strerror(errno));
         close(fd);
         return -1;
     }
@@ -36,7 +39,7 @@ int http_request(const char *sock, const char *method, const char *path, int *st
     close(fd);
     if (!buf || len == 0 || sscanf(buf, "HTTP/1.%*c %d", status) != 1) {
         free(buf);
-        fprintf(stderr, "hearth-tpm: no valid HTTP response\n");
+        snprintf(err, errlen, "%s: no valid HTTP response", sock);
         return -1;
     }
     buf[len] = 0;
