@@ -130,6 +130,40 @@ echo "CHECKOUT=$(q "$CHECKOUT")" > "$run/ctl/params"
 
 echo "KVM: emulated test host (QEMU TCG, SVM, $cpus vCPUs, $mem MiB)"
 
+# wedge_report: what a wedged outer guest is doing, for the error: QEMU's
+# CPU use over 2 s (spinning or idle) and its vCPU's registers twice.
+wedge_report() {
+    local t0 t1
+    t0=$(awk '{print $14 + $15}' "/proc/$qpid/stat")
+    monitor 'info registers' | grep -E '^(RIP|EFL|CS |CR0|CR3)' || true
+    sleep 2
+    t1=$(awk '{print $14 + $15}' "/proc/$qpid/stat")
+    echo "QEMU used $(((t1 - t0) * 100 / $(getconf CLK_TCK) / 2))% of a CPU over 2 s"
+    monitor 'info registers' | grep -E '^(RIP|EFL)' || true
+    monitor 'info cpus' | grep 'CPU #' || true
+}
+monitor() { # COMMAND: its answer from QEMU's monitor socket
+    python3 - "$run/monitor.sock" "$1" <<'PY'
+import socket, sys, time
+out = b""
+try:
+    s = socket.socket(socket.AF_UNIX)
+    s.settimeout(3)
+    s.connect(sys.argv[1])
+    s.sendall(sys.argv[2].encode() + b"\n")
+    time.sleep(0.5)
+    while True:
+        b = s.recv(65536)
+        if not b:
+            break
+        out += b
+except OSError as e:
+    if not out:
+        print("QEMU's monitor did not answer %r: %s" % (sys.argv[2], e))
+print(out.decode("latin-1").replace("\r", ""))
+PY
+}
+
 # boot_once: one outer guest; its console streams to stdout (and to
 # $run/console), its verdict lands in $run/ctl/status, $run/ctl/error or
 # $run/reason.
@@ -139,6 +173,7 @@ boot_once() {
     mkfifo "$run/fifo"
     qemu-system-x86_64 -accel tcg,thread=multi -cpu EPYC,+svm,+npt -smp "$cpus" -m "$mem" \
         -nodefaults -display none -no-reboot -serial stdio -pidfile "$run/qemu.pid" \
+        -monitor "unix:$run/monitor.sock,server=on,wait=off" \
         -kernel "$kernel" -initrd "$initrd" \
         -append "console=ttyS0 loglevel=6 panic=1 mitigations=off ${HEARTH_TESTHOST_APPEND:-}" \
         -virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap \
@@ -155,6 +190,7 @@ boot_once() {
             elif [ -e "$run/ctl/heartbeat" ] &&
                 [ $(($(date +%s) - $(stat -c %Y "$run/ctl/heartbeat"))) -gt "$stall" ]; then
                 echo "wedged" > "$run/reason"
+                wedge_report > "$run/wedge" 2>&1
                 kill -9 "$qpid"
             elif [ "$t" -ge "$timeout" ]; then
                 echo "the command did not finish within ${timeout}s (HEARTH_TESTHOST_TIMEOUT)" > "$run/reason"
@@ -188,7 +224,8 @@ while :; do
         echo "testhost: the outer guest did not start the command within ${boot_timeout}s ($(grep -c . "$run/console") console lines, last: $(tail -n 1 "$run/console")); booting it again" >&2
     elif [ "$reason" = wedged ] && [ "$reruns" -gt 0 ] && [ "${HEARTH_TESTHOST_RETRY:-0}" = 1 ]; then
         reruns=0
-        echo "testhost: the outer guest wedged (no heartbeat for ${stall}s); running the command again in a fresh one" >&2
+        echo "testhost: the outer guest wedged (no heartbeat for ${stall}s; its CPU below); running the command again in a fresh one" >&2
+        cat "$run/wedge" >&2 2> /dev/null
     else
         break
     fi
@@ -199,7 +236,11 @@ echo "--- the outer guest's console, last 30 lines:" >&2
 tail -n 30 "$run/console" >&2
 reason=$(cat "$run/reason" 2> /dev/null || true)
 [ "$reason" = boot ] && err "the outer guest did not start the command within ${boot_timeout}s, three times (HEARTH_TESTHOST_BOOT_TIMEOUT)"
-[ "$reason" = wedged ] && err "the outer guest wedged: no heartbeat for ${stall}s (HEARTH_TESTHOST_STALL); see its console above"
+if [ "$reason" = wedged ]; then
+    echo "--- the wedged outer guest's CPU:" >&2
+    cat "$run/wedge" >&2 2> /dev/null
+    err "the outer guest wedged: no heartbeat for ${stall}s (HEARTH_TESTHOST_STALL); see its console above"
+fi
 [ -n "$reason" ] && err "$reason"
 init_error=$(sed -n 's/^testhost-init: error: //p' "$run/console" | head -n 1)
 [ -n "$init_error" ] && err "the outer guest's init: $init_error"
