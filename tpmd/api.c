@@ -172,13 +172,7 @@ static void *reaper(void *arg)
     const uint64_t deadline = (uint64_t)API_REQUEST_DEADLINE_S * 1000000000ULL;
     pthread_mutex_lock(&a->lock);
     while (!a->stopping) {
-        struct timespec until;
-        clock_gettime(CLOCK_REALTIME, &until);
-        until.tv_nsec += 500000000;
-        if (until.tv_nsec >= 1000000000) {
-            until.tv_sec++;
-            until.tv_nsec -= 1000000000;
-        }
+        struct timespec until = realtime_in_ms(500);
         pthread_cond_timedwait(&a->cond, &a->lock, &until);
         uint64_t now = mono_ns();
         for (struct api_conn *k = a->conns; k; k = k->next)

@@ -182,13 +182,7 @@ static void *health(void *arg)
     struct pool *p = arg;
     pthread_mutex_lock(&p->lock);
     while (!p->stopping) {
-        struct timespec until;
-        clock_gettime(CLOCK_REALTIME, &until);
-        until.tv_nsec += 500000000;
-        if (until.tv_nsec >= 1000000000) {
-            until.tv_sec++;
-            until.tv_nsec -= 1000000000;
-        }
+        struct timespec until = realtime_in_ms(500);
         pthread_cond_timedwait(&p->cond, &p->lock, &until);
         if (p->stopping)
             break;
@@ -381,9 +375,7 @@ static int manufacture_locked(struct pool *p, uid_t uid, struct vtpm *out, doubl
 int pool_allocate(struct pool *p, struct vtpm *out, double *alloc_ms, char *err, size_t errlen)
 {
     double t0 = now_s();
-    struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += p->opts.allocate_wait_s;
+    struct timespec until = realtime_in_ms((int64_t)p->opts.allocate_wait_s * 1000);
     pthread_mutex_lock(&p->lock);
     struct vtpm *pick;
     for (;;) {

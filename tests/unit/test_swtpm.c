@@ -70,14 +70,7 @@ static void probe_destroy(struct probe *p)
 /* Waits up to ms for the first call; returns the number of calls. */
 static int probe_wait(struct probe *p, int ms)
 {
-    struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += ms / 1000;
-    until.tv_nsec += (long)(ms % 1000) * 1000000;
-    if (until.tv_nsec >= 1000000000) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000;
-    }
+    struct timespec until = realtime_in_ms(ms);
     pthread_mutex_lock(&p->lock);
     while (p->calls == 0 && pthread_cond_timedwait(&p->cond, &p->lock, &until) != ETIMEDOUT)
         ;
