@@ -242,6 +242,9 @@ static int setup_loop(struct vmm *m, char *err, size_t errlen)
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &set, NULL); /* vCPU threads inherit the mask */
+    /* A console reader that goes away (hearth | head) is an EPIPE for the
+     * serial drain to handle, not the end of the VM. */
+    signal(SIGPIPE, SIG_IGN);
     m->sig_fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
     m->serial_kick_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (loop_init(&m->loop) < 0 || m->sig_fd < 0 || m->serial_kick_fd < 0 ||

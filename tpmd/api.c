@@ -201,10 +201,10 @@ int api_start(struct api *a, const char *path, const struct api_backend *b, char
     strcpy(sa.sun_path, path);
     unlink(path);
     a->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    mode_t old = umask(0177);
+    /* 0600 before listen(): nobody can connect earlier. (umask would also
+     * change the mode of what the running pool workers create.) */
     int r = a->listen_fd < 0 || bind(a->listen_fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
-            listen(a->listen_fd, 64) < 0;
-    umask(old);
+            chmod(path, 0600) < 0 || listen(a->listen_fd, 64) < 0;
     if (r) {
         snprintf(err, errlen, "--socket %s: %s", path, strerror(errno));
         return -1;

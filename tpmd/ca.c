@@ -57,7 +57,7 @@ static int create_ca(const struct ca *ca)
     if (!PEM_write_PrivateKey(f, key, NULL, NULL, 0, NULL, NULL))
         goto out;
     fclose(f);
-    f = fopen(ca->cert_path, "w");
+    f = fopen(ca->cert_path, "we");
     if (!f || !PEM_write_X509(f, cert))
         goto out;
     r = 0;
@@ -126,7 +126,7 @@ int ca_init(struct ca *ca, const char *state_dir, const char *key_path, const ch
 
 char *ca_cert_pem(const struct ca *ca)
 {
-    FILE *f = fopen(ca->cert_path, "r");
+    FILE *f = fopen(ca->cert_path, "re");
     if (!f)
         return NULL;
     char *buf = calloc(1, 16384);

@@ -63,7 +63,7 @@ int cert_make(const struct ca *ca, const struct ek_public *ek, const char *vtpm_
               unsigned char **der)
 {
     int len = -1;
-    FILE *kf = fopen(ca->key_path, "r"), *cf = fopen(ca->cert_path, "r");
+    FILE *kf = fopen(ca->key_path, "re"), *cf = fopen(ca->cert_path, "re");
     EVP_PKEY *ca_key = kf ? PEM_read_PrivateKey(kf, NULL, NULL, NULL) : NULL;
     X509 *ca_cert = cf ? PEM_read_X509(cf, NULL, NULL, NULL) : NULL;
     EVP_PKEY *key = ek_to_pkey(ek);

@@ -15,7 +15,7 @@
 
 static bool write_str(const char *path, const char *value)
 {
-    FILE *f = fopen(path, "w");
+    FILE *f = fopen(path, "we");
     if (!f)
         return false;
     bool ok = fputs(value, f) >= 0;

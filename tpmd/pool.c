@@ -94,12 +94,14 @@ static void uid_mark_locked(struct pool *p, uid_t uid, bool used)
         p->uid_used[uid - p->opts.uid_base] = used;
 }
 
-/* Wipes v (off the list) and frees its uid. Called without the lock. */
+/* Wipes v (off the list) and frees its uid, unless a process of that uid
+ * survived. Called without the lock. */
 static void wipe(struct pool *p, struct vtpm *v)
 {
-    vtpm_wipe(v);
+    bool gone = vtpm_wipe(v) == 0;
     pthread_mutex_lock(&p->lock);
-    uid_mark_locked(p, v->uid, false);
+    if (gone)
+        uid_mark_locked(p, v->uid, false);
     pthread_cond_broadcast(&p->cond);
     pthread_mutex_unlock(&p->lock);
     free(v);
@@ -233,7 +235,8 @@ static void recover(struct pool *p)
             break;
         char err[256];
         if (vtpm_load(p->vopts.state_dir, e->d_name, v) < 0) {
-            vtpm_wipe(v); /* a manufacture the crash interrupted */
+            if (vtpm_wipe(v) < 0) /* a manufacture the crash interrupted */
+                uid_mark_locked(p, v->uid, true);
             free(v);
             continue;
         }
@@ -241,15 +244,19 @@ static void recover(struct pool *p)
         if (v->state == VTPM_FAILED) {
             insert_locked(p, v); /* its owner has not freed it yet */
         } else if (v->state == VTPM_ALLOCATED) {
-            /* Somebody holds it: keep it, and make sure its swtpm runs. */
-            if (!vtpm_alive(v) && vtpm_start_swtpm(&p->vopts, v, err, sizeof(err)) == 0)
-                vtpm_save_status(v);
+            /* Somebody holds it: keep it, and make sure its swtpm runs
+             * (nothing left of the dead one's uid first). */
+            if (!vtpm_alive(v)) {
+                vtpm_kill(v);
+                if (vtpm_start_swtpm(&p->vopts, v, err, sizeof(err)) == 0)
+                    vtpm_save_status(v);
+            }
             insert_locked(p, v);
         } else if (vtpm_alive(v)) {
             insert_locked(p, v); /* never handed out: safe to adopt */
         } else {
-            vtpm_wipe(v);
-            uid_mark_locked(p, v->uid, false);
+            if (vtpm_wipe(v) == 0)
+                uid_mark_locked(p, v->uid, false);
             free(v);
         }
     }
@@ -323,8 +330,11 @@ static int hand_out_locked(struct pool *p, struct vtpm *pick, struct vtpm *out, 
     pthread_mutex_lock(&p->lock);
     *alloc_ms = (now_s() - t0) * 1000;
     sample_add(&p->alloc_ms, *alloc_ms);
+    if (r < 0) /* nobody will learn its id: it goes */
+        unlink_locked(p, pick);
     pthread_mutex_unlock(&p->lock);
     if (r < 0) {
+        wipe(p, pick);
         snprintf(err, errlen, "recording the allocation failed");
         return -EIO;
     }
@@ -348,8 +358,7 @@ static int manufacture_locked(struct pool *p, uid_t uid, struct vtpm *out, doubl
             snprintf(err, errlen, "recording the allocation failed");
         vtpm_set_serving(v);
     }
-    if (r < 0 && made)
-        vtpm_wipe(v); /* before its uid can be reused */
+    bool gone = !(r < 0 && made) || vtpm_wipe(v) == 0; /* before its uid is reused */
     pthread_mutex_lock(&p->lock);
     p->manufacturing--;
     if (r == 0) {
@@ -362,7 +371,8 @@ static int manufacture_locked(struct pool *p, uid_t uid, struct vtpm *out, doubl
         sample_add(&p->alloc_ms, *alloc_ms);
     } else {
         p->failed++;
-        uid_mark_locked(p, uid, false);
+        if (gone)
+            uid_mark_locked(p, uid, false);
         if (!v)
             snprintf(err, errlen, "out of memory");
         free(v);

@@ -4,6 +4,8 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,12 +51,42 @@ static bool write_file(int dirfd, const char *name, const char *text)
     return close(fd) == 0 && ok && renameat(dirfd, tmp, dirfd, name) == 0;
 }
 
+/* The registry as a fresh stream: a dup() would share (and leave at the
+ * end) the directory offset of dirfd, and every later scan would see
+ * nothing. */
+static DIR *scan(int dirfd)
+{
+    int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+    if (!d && fd >= 0)
+        close(fd);
+    return d;
+}
+
+/* Whether a passwd or group entry has an id in [base, base + count):
+ * those are somebody's, and a wipe kills every process of a vTPM uid. */
+static bool accounts_in(uint64_t base, uint64_t count, char *who, size_t len)
+{
+    bool found = false;
+    setpwent();
+    for (struct passwd *pw; !found && (pw = getpwent());)
+        if ((found = pw->pw_uid >= base && pw->pw_uid < base + count))
+            snprintf(who, len, "user %s (%u)", pw->pw_name, (unsigned)pw->pw_uid);
+    endpwent();
+    setgrent();
+    for (struct group *gr; !found && (gr = getgrent());)
+        if ((found = gr->gr_gid >= base && gr->gr_gid < base + count))
+            snprintf(who, len, "group %s (%u)", gr->gr_name, (unsigned)gr->gr_gid);
+    endgrent();
+    return found;
+}
+
 /* The first conflict of [base, base + count) with another live state
  * directory's range, or NULL. Stale entries are removed on the way. */
 static bool conflicts(int dirfd, const char *state_dir, uint64_t base, uint64_t count,
                       struct range *with)
 {
-    DIR *d = fdopendir(dup(dirfd));
+    DIR *d = scan(dirfd);
     if (!d)
         return true;
     struct dirent *e;
@@ -91,6 +123,7 @@ int uids_claim(const char *state_dir, uid_t *base, int count, bool chosen, char 
         goto io;
     flock(dirfd, LOCK_EX); /* one daemon claims at a time */
     uint64_t b = *base;
+    char who[300] = "";
     if (!chosen) { /* the range this state directory had, else the first free one */
         char path[600];
         snprintf(path, sizeof(path), "%s/uid-range", state_dir);
@@ -103,13 +136,23 @@ int uids_claim(const char *state_dir, uid_t *base, int count, bool chosen, char 
         if (have && !conflicts(dirfd, state_dir, sb, (uint64_t)count, &r))
             b = sb;
         else
-            for (b = UIDS_DEFAULT_BASE; conflicts(dirfd, state_dir, b, (uint64_t)count, &r);)
-                b = r.base + r.count; /* past the range in the way */
+            for (b = UIDS_DEFAULT_BASE; b + (uint64_t)count <= 0xfffffffeULL;) {
+                if (conflicts(dirfd, state_dir, b, (uint64_t)count, &r))
+                    b = r.base + r.count; /* past the range in the way */
+                else if (accounts_in(b, (uint64_t)count, who, sizeof(who)))
+                    b += (uint64_t)count;
+                else
+                    break;
+            }
     }
     struct range with;
     int ret = -1;
     if (b + (uint64_t)count > 0xfffffffeULL)
         snprintf(err, errlen, "no free uid range of %d below 2^32 - 1", count);
+    else if (accounts_in(b, (uint64_t)count, who, sizeof(who)))
+        snprintf(err, errlen, "--uid-base %llu: %s has an id in uids %llu..%llu; vTPM uids must be "
+                 "nobody's", (unsigned long long)b, who, (unsigned long long)b,
+                 (unsigned long long)(b + (uint64_t)count - 1));
     else if (conflicts(dirfd, state_dir, b, (uint64_t)count, &with))
         snprintf(err, errlen,
                  "--uid-base %llu: uids %llu..%llu belong to hearth-tpmd state %s; give each "
@@ -121,7 +164,7 @@ int uids_claim(const char *state_dir, uid_t *base, int count, bool chosen, char 
         snprintf(name, sizeof(name), "%llu", (unsigned long long)b);
         snprintf(text, sizeof(text), "%llu %d %s\n", (unsigned long long)b, count, state_dir);
         /* Our old entry (another base) goes: a state directory holds one range. */
-        DIR *d = fdopendir(dup(dirfd));
+        DIR *d = scan(dirfd);
         struct dirent *e;
         struct range r;
         while (d && (e = readdir(d)))

@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -73,6 +74,11 @@ static int run(char *const argv[], const char *log_path, bool isolate, const cha
         dup2(null, STDIN_FILENO);
         dup2(log >= 0 ? log : null, STDOUT_FILENO);
         dup2(log >= 0 ? log : null, STDERR_FILENO);
+        /* Nothing else of the daemon's (a CA key another worker is reading,
+         * cgroup files, API sockets) may reach swtpm. */
+        if (syscall(SYS_close_range, 3U, ~0U, 0U) < 0)
+            for (int fd = 3; fd < 65536; fd++)
+                close(fd);
         /* Absolute: a manufacturing thread already runs at nice 10, and
          * nice(10) there gave 19. */
         if (setpriority(PRIO_PROCESS, 0, 10) < 0)
@@ -105,7 +111,7 @@ static int run(char *const argv[], const char *log_path, bool isolate, const cha
 static void last_line(const char *path, char *out, size_t len)
 {
     out[0] = 0;
-    FILE *f = fopen(path, "r");
+    FILE *f = fopen(path, "re");
     if (!f)
         return;
     char line[256];
@@ -150,8 +156,14 @@ static int chown_tpm_dir(const struct vtpm *v)
 
 static pid_t read_pid(const char *path)
 {
+    /* The uid's file: no link, no FIFO to block on, a regular file only. */
     char buf[24] = "";
-    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    struct stat st;
+    if (fd >= 0 && (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))) {
+        close(fd);
+        fd = -1;
+    }
     ssize_t n = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
     if (fd >= 0)
         close(fd);
@@ -183,10 +195,9 @@ int vtpm_start_swtpm(const struct vtpm_opts *o, struct vtpm *v, char *err, size_
         warned = true;
     }
     if (run(argv, outf, true, confined ? v->id : NULL, v->uid) < 0) {
-        char why[300], why2[300];
+        char why[300]; /* launch.log is ours; swtpm.log is the uid's, not read */
         last_line(outf, why, sizeof(why));
-        last_line(logf, why2, sizeof(why2));
-        snprintf(err, errlen, "swtpm did not start: %s %s", why, why2);
+        snprintf(err, errlen, "swtpm did not start: %s (see %s)", why, logf);
         return -1;
     }
     /* swtpm --daemon writes its pid file after its parent returned: wait
@@ -329,7 +340,8 @@ const char *vtpm_state_name(enum vtpm_state s)
 int vtpm_save_status(const struct vtpm *v)
 {
     char tmp[800], path[800], line[128];
-    snprintf(tmp, sizeof(tmp), "%s/status.tmp", v->dir);
+    /* Per thread: the health thread and an allocation may both save. */
+    snprintf(tmp, sizeof(tmp), "%s/status.%ld.tmp", v->dir, (long)syscall(SYS_gettid));
     snprintf(path, sizeof(path), "%s/status", v->dir);
     int len = snprintf(line, sizeof(line), "%s %d %.3f %d %u\n", vtpm_state_name(v->state),
                        (int)v->pid, v->manufacture_ms, v->ondemand, (unsigned)v->uid);
@@ -351,24 +363,39 @@ int vtpm_save_status(const struct vtpm *v)
 }
 
 /* Kills every process running as uid: a child takes the uid and signals
- * everything it may (kill(-1) spares only itself). */
-static void kill_uid(uid_t uid)
+ * everything it may (kill(-1) spares only itself; ESRCH: there was none).
+ * false when that could not be done. */
+static bool kill_uid(uid_t uid)
 {
     pid_t pid = fork();
     if (pid == 0) {
-        if (setresgid(uid, uid, uid) == 0 && setresuid(uid, uid, uid) == 0)
-            kill(-1, SIGKILL);
-        _exit(0);
+        if (setresgid(uid, uid, uid) < 0 || setresuid(uid, uid, uid) < 0)
+            _exit(1);
+        _exit(kill(-1, SIGKILL) == 0 || errno == ESRCH ? 0 : 1);
     }
-    int status;
+    int status = -1;
     while (pid > 0 && waitpid(pid, &status, 0) < 0 && errno == EINTR)
         ;
+    return pid > 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0;
 }
 
-void vtpm_wipe(struct vtpm *v)
+void vtpm_kill(struct vtpm *v)
 {
     if (v->uid)
         kill_uid(v->uid);
+    if (v->id[0])
+        cgroup_kill(v->id);
+}
+
+int vtpm_wipe(struct vtpm *v)
+{
+    /* A process of the uid that survived could swap tpm/'s entries for
+     * links while root removes them: then nothing is removed. */
+    if (v->uid && !kill_uid(v->uid)) {
+        fprintf(stderr, "hearth-tpmd: vTPM %s: killing uid %u's processes failed; its directory "
+                        "stays\n", v->id, (unsigned)v->uid);
+        return -1;
+    }
     if (v->id[0])
         cgroup_kill(v->id);
     if (vtpm_alive(v)) {
@@ -382,6 +409,7 @@ void vtpm_wipe(struct vtpm *v)
         nftw(v->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
     if (v->id[0])
         cgroup_remove(v->id);
+    return 0;
 }
 
 int vtpm_load(const char *state_dir, const char *id, struct vtpm *v)

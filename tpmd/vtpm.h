@@ -79,8 +79,14 @@ int vtpm_save_status(const struct vtpm *v);
 
 /* Kills every process v started (by its cgroup, by its uid, and by its
  * pid), then removes its directory and cgroup; the id is never used again.
- * Works from what vtpm_load could read of an interrupted manufacture. */
-void vtpm_wipe(struct vtpm *v);
+ * Works from what vtpm_load could read of an interrupted manufacture. -1
+ * (directory left, uid still in use) when the uid's processes could not
+ * be killed. */
+int vtpm_wipe(struct vtpm *v);
+
+/* Kills every process of v (by uid and cgroup) without removing anything:
+ * before its swtpm is started again. */
+void vtpm_kill(struct vtpm *v);
 
 /* Reads STATE/vtpms/<id> back after a restart. -1 when incomplete (a
  * manufacture a crash interrupted): v still holds the id, directory, uid

@@ -74,14 +74,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (size < 1)
         return 0;
     mode = data[0];
-    char *copy = malloc(size);
-    memcpy(copy, data + 1, size - 1);
-    copy[size - 1] = 0;
+    size_t n = size - 1; /* bytes after the mode byte */
+    char *copy = malloc(n + 1);
+    memcpy(copy, data + 1, n);
+    copy[n] = 0;
     const char *method = copy;
-    size_t mlen = strlen(method);
-    const char *url = mlen + 1 < size - 1 ? copy + mlen + 1 : "";
-    const char *end = url + strlen(url) + 1;
-    size_t body = end < copy + size - 1 ? (size_t)(copy + size - 1 - end) : 0;
+    size_t at = strlen(method) + 1; /* offsets into copy, never past n + 1 */
+    const char *url = at <= n ? copy + at : "";
+    at = at <= n ? at + strlen(url) + 1 : n + 1;
+    size_t body = at <= n ? n - at : 0;
     struct api_reply r;
     api_route(&backend, method, url, body, &r);
     if (!r.body)

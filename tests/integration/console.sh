@@ -51,4 +51,25 @@ exec 4<&-
 expect_rc 1
 expect_log 'VM stopped: stopped by signal 15'
 expect_log 'serial: [0-9]+ bytes of guest output were dropped in all'
+
+# The reader of stdout goes away (hearth | head): an EPIPE for the console,
+# not a SIGPIPE death; the VM runs on until SIGTERM.
+vm_config "$GUEST/prompt.elf" "flood=204800 halt"
+: > "$T/log"
+mkfifo "$T/pipe"
+head -c 16 < "$T/pipe" > /dev/null &
+"$HEARTH" --config-file "$T/vm.json" --no-api --log-path "$T/log" < /dev/null > "$T/pipe" 2> "$T/err" &
+PID=$!
+CHECKS=$((CHECKS + 1))
+wait_until 60 grep -q 'serial: writing guest output failed (Broken pipe)' "$T/log" ||
+    fail "no EPIPE reported when stdout's reader went away"
+CHECKS=$((CHECKS + 1))
+kill -0 "$PID" 2> /dev/null || fail "hearth died when stdout's reader went away"
+kill -TERM "$PID"
+wait_until 5 not_running "$PID" || fail "SIGTERM did not stop hearth"
+wait "$PID"
+RC=$?
+PID=
+expect_rc 1
+expect_log 'VM stopped: stopped by signal 15'
 pass "console"

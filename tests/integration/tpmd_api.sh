@@ -64,7 +64,7 @@ CHECKS=$((CHECKS + 1))
 alive "a slow client"
 
 # Past 128 open connections a request is answered 503, then served again.
-$RAW hold 140 1 "$(hex $'GET /pool HTTP/1.1\r\nHost: x\r\n\r\n')" > "$T/out"
+$RAW hold 140 "$(scaled 5)" "$(hex $'GET /pool HTTP/1.1\r\nHost: x\r\n\r\n')" > "$T/out"
 expect_out '^HTTP/1.1 503 '
 expect_out '"error":"too many connections \([0-9]+ open\); retry"'
 alive "140 idle connections"

@@ -44,6 +44,24 @@ read -r BO CO < "$OTHER/uid-range"
 [ "$UA" -ge "$BA" ] && [ "$UA" -lt $((BA + CA)) ] && [ "$UO" -ge "$BO" ] && [ "$UO" -lt $((BO + CO)) ] &&
     { [ $((BA + CA)) -le "$BO" ] || [ $((BO + CO)) -le "$BA" ]; } ||
     fail "two state directories share a uid range ($BA+$CA with $UA, $BO+$CO with $UO)"
+# Three more state directories, then each again (a restart): four disjoint
+# ranges, each kept across its restart.
+ranges() {
+    for d in "$STATE" "$T"/s1 "$T"/s2 "$T"/s3; do cat "$d/uid-range"; done | sort -n
+}
+for round in 1 2; do
+    for d in s1 s2 s3; do
+        "$TPMD" --socket "$T/$d.sock" --state-dir "$T/$d" --pool-max 0 --pool-min 0 >> "$T/tpmd.log" 2>&1 &
+        P=$!
+        wait_until 10 "$CLIENT" --socket "$T/$d.sock" status > /dev/null 2>&1 || fail "daemon $d did not start"
+        kill "$P"
+        wait "$P"
+    done
+    [ "$round" = 1 ] && FIRST=$(ranges)
+done
+CHECKS=$((CHECKS + 2))
+[ "$(ranges)" = "$FIRST" ] || fail "uid ranges moved across a restart: $FIRST -> $(ranges)"
+ranges | awk 'NR > 1 && $1 < end { exit 1 } { end = $1 + $2 }' || fail "uid ranges overlap: $(ranges | tr '\n' ' ')"
 "$TPMD" --socket "$T/third.sock" --state-dir "$T/third" --uid-base "$UA" > "$T/out" 2>&1 &&
     fail "an overlapping --uid-base was accepted"
 expect_out "^hearth-tpmd: --uid-base $UA: uids [0-9]+\.\.[0-9]+ belong to hearth-tpmd state $STATE; give each state directory its own range"
@@ -67,7 +85,13 @@ CHECKS=$((CHECKS + 2))
 ! as_uid "$UB" ln -s "$T/victim" "$DB/status.tmp" 2> /dev/null || fail "uid $UB planted a link in the vTPM directory"
 ! as_uid "$UB" ln -s "$T/victim" "$DB/certs/platform.crt" 2> /dev/null || fail "uid $UB planted a link in certs/"
 as_uid "$UB" ln -s "$T/victim" "$DB/tpm/status.tmp" || fail "uid $UB cannot write its own directory"
-while "$CLIENT" list | grep -q '"state":"ready"'; do "$CLIENT" alloc > /dev/null || fail "alloc"; done
+# Allocations take the oldest ready vTPM first: B's turn comes within a few.
+for _ in 1 2 3 4 5 6; do
+    get "$B" | grep -q '"state":"allocated"' && break
+    "$CLIENT" alloc > /dev/null || fail "alloc"
+done
+CHECKS=$((CHECKS + 1))
+get "$B" | grep -q '"state":"allocated"' || fail "B was never allocated: $(get "$B")"
 CHECKS=$((CHECKS + 1))
 [ "$(cat "$T/victim")" = secret ] || fail "the victim file was overwritten"
 
@@ -76,18 +100,19 @@ wait_ready 1
 R=$("$CLIENT" list | grep -o '"id":"[0-9a-f]*","state":"ready"' | head -1 | field id)
 CHECKS=$((CHECKS + 2))
 [ "$(ps -o ni= -p "$(get "$R" | field pid)" | tr -d ' ')" = 10 ] || fail "a ready swtpm is not at nice 10"
-[ "$(ps -o ni= -p "$PA" | tr -d ' ')" = 0 ] || fail "an allocated swtpm is not at nice 0"
+PB=$(get "$B" | field pid)
+[ "$(ps -o ni= -p "$PB" | tr -d ' ')" = 0 ] || fail "an allocated swtpm is not at nice 0"
 
 # An allocated vTPM whose swtpm dies is reported: state failed, a log line,
 # the failed counter; its owner frees it.
 FAILED0=$("$CLIENT" status | field failed)
-kill -9 "$PA"
-is_failed() { get "$A" | grep -q '"state":"failed"'; }
-wait_until 5 is_failed || fail "a dead allocated vTPM is still $(get "$A")"
+kill -9 "$PB"
+is_failed() { get "$B" | grep -q '"state":"failed"'; }
+wait_until 5 is_failed || fail "a dead allocated vTPM is still $(get "$B")"
 CHECKS=$((CHECKS + 3))
-grep -q "vTPM $A: its swtpm (pid $PA) died while allocated" "$T/tpmd.log" || fail "no log line for the dead swtpm"
+grep -q "vTPM $B: its swtpm (pid $PB) died while allocated" "$T/tpmd.log" || fail "no log line for the dead swtpm"
 [ "$("$CLIENT" status | field failed)" -gt "$FAILED0" ] || fail "the failed counter did not move"
-"$CLIENT" free "$A" > /dev/null || fail "a failed vTPM cannot be freed"
+"$CLIENT" free "$B" > /dev/null || fail "a failed vTPM cannot be freed"
 stop_all
 
 # kill -9 of the daemon while it manufactures: after the restart nothing it

@@ -8,8 +8,10 @@
   http_raw.py SOCK slow SECONDS      one byte a second; prints how long the
                                      server kept the connection
   http_raw.py SOCK hold N SECONDS REQUEST_HEX
-                                     holds N idle connections open, sends
-                                     REQUEST on one more, prints its answer
+                                     holds N idle connections open, then sends
+                                     REQUEST on one more every 0.2 s until the
+                                     answer is a 503 or SECONDS pass; prints
+                                     the last answer
 """
 import socket
 import sys
@@ -73,11 +75,16 @@ def main():
         print("%.0f" % (time.time() - t))
     elif cmd == "hold":
         held = [connect(path) for _ in range(int(sys.argv[3]))]
-        time.sleep(float(sys.argv[4]))
-        s = connect(path)
-        s.settimeout(10)
-        s.sendall(bytes.fromhex(sys.argv[5]))
-        status, body = answer(s)
+        end = time.time() + float(sys.argv[4])
+        while True:
+            s = connect(path)
+            s.settimeout(10)
+            s.sendall(bytes.fromhex(sys.argv[5]))
+            status, body = answer(s)
+            s.close()
+            if " 503 " in status or time.time() > end:
+                break
+            time.sleep(0.2)
         print(status)
         print(body.decode("latin-1"))
         for h in held:
