@@ -283,15 +283,21 @@ static void mmio_setup(struct virtio_mmio *mm)
     wr32(&virtio_mmio_ops, mm, 0x70, 15);
 }
 
+/* 1 MiB of guest memory and a virtio-tpm on a fake backend. */
+static void virtio_setup(struct guest_mem *m, struct fake_backend *f, struct virtio_tpm *t)
+{
+    assert_int_equal(guest_mem_init(m, 1 << 20, false), 0);
+    fake_backend_init(f, 4096);
+    virtio_tpm_init(t, &f->be, m, count_irq, NULL);
+}
+
 static void virtio_tpm_round_trip(void **state)
 {
     (void)state;
     struct guest_mem m;
-    assert_int_equal(guest_mem_init(&m, 1 << 20, false), 0);
     static struct fake_backend f;
     static struct virtio_tpm t;
-    fake_backend_init(&f, 4096);
-    virtio_tpm_init(&t, &f.be, &m, count_irq, NULL);
+    virtio_setup(&m, &f, &t);
     struct virtio_mmio *mm = &t.mmio;
     assert_int_equal(rd32(&virtio_mmio_ops, mm, 0x000), 0x74726976);
     assert_int_equal(rd32(&virtio_mmio_ops, mm, 0x004), 2);
@@ -359,11 +365,9 @@ static void virtio_status_transitions(void **state)
 {
     (void)state;
     struct guest_mem m;
-    assert_int_equal(guest_mem_init(&m, 1 << 20, false), 0);
     static struct fake_backend f;
     static struct virtio_tpm t;
-    fake_backend_init(&f, 4096);
-    virtio_tpm_init(&t, &f.be, &m, count_irq, NULL);
+    virtio_setup(&m, &f, &t);
     struct virtio_mmio *mm = &t.mmio;
 
     refused(mm, (const uint32_t[]){ 2, 3, 4, 8, 15, 0x10 }, 6);
@@ -469,11 +473,9 @@ static void virtio_late_completion_dropped(void **state)
 {
     (void)state;
     struct guest_mem m;
-    assert_int_equal(guest_mem_init(&m, 1 << 20, false), 0);
     static struct fake_backend f;
     static struct virtio_tpm t;
-    fake_backend_init(&f, 4096);
-    virtio_tpm_init(&t, &f.be, &m, count_irq, NULL);
+    virtio_setup(&m, &f, &t);
     struct virtio_mmio *mm = &t.mmio;
     uint8_t untouched[64], rsp[64];
     memset(untouched, 0xa5, sizeof(untouched));
