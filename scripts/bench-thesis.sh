@@ -22,7 +22,8 @@ PARALLEL=${PARALLEL:-50}
 # the database lives in /tmp and is copied to $OUT after each phase.
 DB=/tmp/hearth-thesis.db
 B="$BUILD/hearth-bench"
-SETUPS="--setup baseline --setup ondemand --setup pool --setup qemu --setup qemu-tpm"
+# SETUPS="baseline ondemand pool" leaves the QEMU peers out.
+SETUPS=$(for s in ${SETUPS:-baseline ondemand pool qemu qemu-tpm}; do printf -- '--setup %s ' "$s"; done)
 # hearth's vTPM deadline, stretched like the tests' in the emulated host.
 GUEST_ARGS="--tpm-timeout-ms $((2000 * ${HEARTH_TIME_SCALE:-1}))"
 [ "$GUEST" = linux ] && GUEST_ARGS="$GUEST_ARGS --kernel $BUILD/bench-image/vmlinux --initrd $BUILD/bench-image/initramfs --mem-mib 256"

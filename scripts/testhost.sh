@@ -135,11 +135,11 @@ echo "KVM: emulated test host (QEMU TCG, SVM, $cpus vCPUs, $mem MiB)"
 wedge_report() {
     local t0 t1
     t0=$(awk '{print $14 + $15}' "/proc/$qpid/stat")
-    monitor 'info registers' | grep -E '^(RIP|EFL|CS |CR0|CR3)' || true
+    monitor 'info registers' | grep -E '^(RIP|EIP|EFL|CS |CR0|CR3|EFER|GDT)' || true
     sleep 2
     t1=$(awk '{print $14 + $15}' "/proc/$qpid/stat")
     echo "QEMU used $(((t1 - t0) * 100 / $(getconf CLK_TCK) / 2))% of a CPU over 2 s"
-    monitor 'info registers' | grep -E '^(RIP|EFL)' || true
+    monitor 'info registers' | grep -E '^(RIP|EIP)' || true
     monitor 'info cpus' | grep 'CPU #' || true
 }
 monitor() { # COMMAND: its answer from QEMU's monitor socket
