@@ -28,6 +28,17 @@ static double now_ms(void)
     return (double)mono_ns() / 1e6;
 }
 
+/* A line appended to one of our logs. */
+static void log_append(const char *path, const char *msg)
+{
+    int fd = open(path, O_WRONLY | O_APPEND | O_NOFOLLOW | O_CLOEXEC);
+    if (fd >= 0) {
+        ssize_t w = write(fd, msg, strlen(msg));
+        (void)w;
+        close(fd);
+    }
+}
+
 /* A line to the launch log from a forked child (async-signal-safe). */
 static void child_say(const char *msg)
 {
@@ -99,10 +110,23 @@ static int run(char *const argv[], const char *log_path, bool isolate, const cha
         execvp(argv[0], argv);
         _exit(127);
     }
+    /* A hung swtpm_setup or swtpm parent must not hold a manufacture slot
+     * (or an API thread) forever. */
     int status;
-    while (waitpid(pid, &status, 0) < 0)
-        if (errno != EINTR)
+    for (double until = now_ms() + VTPM_RUN_TIMEOUT_MS;;) {
+        pid_t r = waitpid(pid, &status, WNOHANG);
+        if (r == pid)
+            break;
+        if (r < 0 && errno != EINTR)
             return -1;
+        if (now_ms() > until) {
+            kill(pid, SIGKILL);
+            waitpid(pid, &status, 0);
+            log_append(log_path, "hearth-tpmd: killed after the time-out\n");
+            return -1;
+        }
+        usleep(2000);
+    }
     return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
 }
 

@@ -13,6 +13,9 @@
  * ~50 ms on a fast host, seconds under emulation, and hardware TPMs allow
  * tens of seconds); a deadline only has to catch a swtpm that hangs. */
 #define VTPM_COMMAND_TIMEOUT_MS 30000
+/* swtpm_setup (several key generations) or swtpm's daemonizing parent:
+ * killed past this. */
+#define VTPM_RUN_TIMEOUT_MS (10 * VTPM_COMMAND_TIMEOUT_MS)
 
 #include "ca.h"
 
