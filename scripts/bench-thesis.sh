@@ -36,17 +36,27 @@ run() { # LABEL TOTAL PARALLELISM -> prints the run ids
         sed -n 's/^run \([0-9]*\):.*/\1/p' | tr '\n' ' '
 }
 
-echo "== serial: $SERIAL VMs per setup"
-S_IDS=$(run serial "$SERIAL" 1)
-cp "$DB" "$OUT/thesis.db" # kept if the outer guest is lost later
-echo "== concurrent: $CONCURRENT VMs per setup, $PARALLEL at a time"
-C_IDS=$(run concurrent "$CONCURRENT" "$PARALLEL")
+if [ -n "${REUSE_RUNS:-}" ]; then # "SERIAL_IDS/CONCURRENT_IDS" in $OUT/thesis.db: report again
+    cp "$OUT/thesis.db" "$DB"
+    S_IDS=${REUSE_RUNS%/*}
+    C_IDS=${REUSE_RUNS#*/}
+else
+    echo "== serial: $SERIAL VMs per setup"
+    S_IDS=$(run serial "$SERIAL" 1)
+    cp "$DB" "$OUT/thesis.db" # kept if the outer guest is lost later
+    echo "== concurrent: $CONCURRENT VMs per setup, $PARALLEL at a time"
+    C_IDS=$(run concurrent "$CONCURRENT" "$PARALLEL")
+    cp "$DB" "$OUT/thesis.db"
+fi
 # shellcheck disable=SC2086
 "$B" report --db "$DB" --out "$OUT/serial" $S_IDS > /dev/null
 # shellcheck disable=SC2086
 "$B" report --db "$DB" --out "$OUT/concurrent" $C_IDS > /dev/null
 mkdir -p "$OUT/memory"
-"$B" memory --build "$BUILD" --out "$OUT/memory" > "$OUT/memory/memory.md"
+# The emulated host is a 4 GiB guest: QEMU cannot start larger VMs there.
+MEM_SIZES=128,256,512,1024,2048,4096,8192
+[ "${HEARTH_TESTHOST_MODE:-}" = emulated ] && MEM_SIZES=128,256,512,1024,2048
+"$B" memory --build "$BUILD" --mem-sizes "$MEM_SIZES" --out "$OUT/memory" > "$OUT/memory/memory.md"
 "$B" surface --build "$BUILD" > "$OUT/surface.md"
 cp "$DB" "$OUT/thesis.db"
 
@@ -60,7 +70,7 @@ cp "$DB" "$OUT/thesis.db"
     echo "hearth-bench run $SETUPS $GUEST_ARGS --total-vms $CONCURRENT --parallelism $PARALLEL --db $DB --label concurrent"
     echo "hearth-bench report --db $DB --out serial $S_IDS"
     echo "hearth-bench report --db $DB --out concurrent $C_IDS"
-    echo "hearth-bench memory --out memory; hearth-bench surface"
+    echo "hearth-bench memory --mem-sizes $MEM_SIZES --out memory; hearth-bench surface"
     echo '```'
     echo
     echo "## Machine"

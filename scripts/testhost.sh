@@ -175,7 +175,7 @@ boot_once() {
         -nodefaults -display none -no-reboot -serial stdio -pidfile "$run/qemu.pid" \
         -monitor "unix:$run/monitor.sock,server=on,wait=off" \
         -kernel "$kernel" -initrd "$initrd" \
-        -append "console=ttyS0 loglevel=6 panic=1 mitigations=off ${HEARTH_TESTHOST_APPEND:-}" \
+        -append "console=ttyS0 loglevel=6 panic=1 mitigations=off nohz=off highres=off ${HEARTH_TESTHOST_APPEND:-}" \
         -virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap \
         -virtfs "local,path=$CHECKOUT,mount_tag=checkout,security_model=none,multidevs=remap" \
         -virtfs "local,path=$run/ctl,mount_tag=ctl,security_model=none" \
