@@ -363,8 +363,6 @@ static int manufacture_locked(struct pool *p, uid_t uid, struct vtpm *out, doubl
     p->manufacturing--;
     if (r == 0) {
         insert_locked(p, v);
-        rate_locked(p);
-        p->rate += 1.0 / 10.0;
         sample_add(&p->manufacture_ms, v->manufacture_ms);
         *out = *v;
         *alloc_ms = (now_s() - t0) * 1000;
@@ -388,6 +386,7 @@ int pool_allocate(struct pool *p, struct vtpm *out, double *alloc_ms, char *err,
     struct timespec until = realtime_in_ms((int64_t)p->opts.allocate_wait_s * 1000);
     pthread_mutex_lock(&p->lock);
     struct vtpm *pick;
+    bool counted = false;
     for (;;) {
         pick = NULL;
         for (struct vtpm *v = p->list; v; v = v->next)
@@ -401,15 +400,22 @@ int pool_allocate(struct pool *p, struct vtpm *out, double *alloc_ms, char *err,
             pthread_mutex_lock(&p->lock);
             continue;
         }
-        if (pick || p->stopping)
+        if (p->stopping)
             break;
         /* Nothing ready: manufacture on demand if the limits allow, else
          * wait for one under way. */
-        if (p->allocated >= p->opts.max_vtpms) {
+        if (!pick && p->allocated >= p->opts.max_vtpms) {
             pthread_mutex_unlock(&p->lock);
             snprintf(err, errlen, "at the limit of %d live vTPMs", p->opts.max_vtpms);
             return -EAGAIN;
         }
+        if (!counted) { /* demand, counted when it arrives; refusals are not */
+            rate_locked(p);
+            p->rate += 1.0 / 10.0;
+            counted = true;
+        }
+        if (pick)
+            break;
         uid_t uid;
         if (p->allocated + p->manufacturing < p->opts.max_vtpms &&
             p->manufacturing < p->opts.concurrency && uid_take_locked(p, &uid))
@@ -426,8 +432,6 @@ int pool_allocate(struct pool *p, struct vtpm *out, double *alloc_ms, char *err,
         snprintf(err, errlen, "shutting down");
         return -EAGAIN;
     }
-    rate_locked(p);
-    p->rate += 1.0 / 10.0; /* demand: only what succeeds counts */
     return hand_out_locked(p, pick, out, t0, alloc_ms, err, errlen);
 }
 

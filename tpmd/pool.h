@@ -62,7 +62,8 @@ void pool_stop(struct pool *p);
  * most opts.concurrency manufactures at once (pool and on-demand alike):
  * past that it waits for a ready vTPM or a slot, up to
  * opts.allocate_wait_s. Fills *out (a copy) and *alloc_ms. -EAGAIN at the
- * limits; only a successful allocation counts as demand. */
+ * limits; a request counts as demand when it arrives, unless it is refused
+ * at the live-vTPM limit. */
 int pool_allocate(struct pool *p, struct vtpm *out, double *alloc_ms, char *err, size_t errlen);
 
 /* Stops an allocated (or failed) vTPM's swtpm and wipes it. -ENOENT if

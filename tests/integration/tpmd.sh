@@ -94,7 +94,9 @@ ALLOCS=$((NCLIENTS * PER_CLIENT))
 stop_all
 # A 10 s horizon: even the slow burst of the emulated host (~1 allocation
 # a second) asks for more than the minimum.
-start_daemon --pool-min 4 --pool-max 16 --manufacture fast --horizon-s 10 \
+# Up to 8 manufactures at once: on-demand ones wait for a slot past
+# --concurrency, and a slower burst would leave less demand to see.
+start_daemon --pool-min 4 --pool-max 16 --manufacture fast --horizon-s 10 --concurrency 8 \
     --allocate-wait-s "$(scaled 30)"
 wait_ready 4
 CLIENTS=()
