@@ -104,6 +104,14 @@ for c in $(seq "$NCLIENTS"); do
     (for _ in $(seq "$PER_CLIENT"); do "$CLIENT" alloc || echo FAILED; echo; done > "$T/c$c") &
     CLIENTS+=($!)
 done
+# The highest target the pool aimed at while the burst ran (it decays after).
+MAX_TARGET=0
+running() { for p in "${CLIENTS[@]}"; do kill -0 "$p" 2> /dev/null && return 0; done; return 1; }
+while running; do
+    TGT=$("$CLIENT" status 2> /dev/null | field target)
+    [ "${TGT:-0}" -gt "$MAX_TARGET" ] && MAX_TARGET=$TGT
+    sleep 0.2
+done
 wait "${CLIENTS[@]}"
 cat "$T"/c[0-9]* > "$T/allocs"
 CHECKS=$((CHECKS + 3))
@@ -113,9 +121,10 @@ CHECKS=$((CHECKS + 3))
 CHECKS=$((CHECKS + 1))
 [ "$(field ctrl_socket < "$T/allocs" | sort -u | wc -l)" -eq "$ALLOCS" ] || fail "a control socket was shared"
 echo "# sources: $(field source < "$T/allocs" | sort | uniq -c | tr '\n' ' ')"
-# The burst raised the demand estimate: the pool aims above its minimum.
+# The burst raised the demand estimate: the pool aimed above its minimum.
 CHECKS=$((CHECKS + 1))
-[ "$("$CLIENT" status | field target)" -gt 4 ] || fail "the pool target did not follow demand: $("$CLIENT" status)"
+[ "$MAX_TARGET" -gt 4 ] || fail "the pool target did not follow demand (at most $MAX_TARGET): $("$CLIENT" status)"
+echo "# pool target during the burst: up to $MAX_TARGET"
 KEEP=$(field id < "$T/allocs" | head -1)
 for id in $(field id < "$T/allocs" | tail -n +2); do "$CLIENT" free "$id" > /dev/null || fail "free $id"; done
 
