@@ -1,29 +1,32 @@
-/* VMM assembly: memory, kernel, devices, ACPI, vCPUs, then the event loop. */
+/* The microVM's lifecycle: configure, start (memory, kernel, devices, ACPI,
+ * vCPUs), pause/resume, metrics, and the stop that ends the process. */
 #include "vmm.h"
 
+#include "api/server.h"
 #include "boot/acpi.h"
 #include "boot/cpu.h"
 #include "boot/layout.h"
 #include "boot/loader.h"
+#include "console.h"
+#include "core/clock.h"
 #include "core/log.h"
 #include "core/loop.h"
+#include "core/metrics.h"
 #include "core/vm.h"
 #include "devices/boot_timer.h"
 #include "devices/i8042.h"
+#include "devices/manager.h"
 #include "devices/serial.h"
 #include "tpm/vtpm.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/eventfd.h>
 #include <sys/signalfd.h>
-#include <sys/stat.h>
-#include <termios.h>
+#include <sys/timerfd.h>
 #include <unistd.h>
 
 /* How long the exit waits for a console that is slow to take the last
@@ -32,22 +35,29 @@
 #define VMM_CONSOLE_FLUSH_MS 500
 
 struct vmm {
-    struct vm vm;
+    struct vmm_options opt;
+    char id[65];
+    struct vm_config cfg;
+    enum vmm_state state;
     struct loop loop;
+    int sig_fd;
+    int exit_code; /* when the loop stops before a VM exists */
+    /* The VM, while started. */
+    bool built;
+    struct vm vm;
+    struct acpi_config acpi;
+    struct devmgr devices;
+    struct console console;
     struct serial serial;
     struct i8042 i8042;
     struct boot_timer timer;
-    struct acpi_config acpi;
     struct vtpm vtpm;
-    bool devices_ready;
-    int serial_fd;
-    bool own_serial_fd;
-    int serial_fl_restore; /* the shared console's flags to put back, or -1 */
-    int serial_kick_fd;
-    bool serial_fd_watched; /* waiting for EPOLLOUT */
-    int sig_fd;
-    bool tty_raw;
-    struct termios saved_tty;
+    /* Metrics and the API. */
+    struct metrics metrics;
+    int metrics_timer_fd;
+    struct api_router *router;
+    uint64_t startup_wall_us, startup_cpu_us;
+    uint64_t start_us, pause_us, resume_us; /* latencies of the last of each */
 };
 
 static void serial_irq(void *ctx, int level)
@@ -65,97 +75,45 @@ static void i8042_reset(void *ctx)
     vm_request_stop(ctx, HEARTH_EXIT_OK, "guest requested a reset through the i8042");
 }
 
-/* A serial console the loop can write without ever waiting (regular files
- * never make it wait on a peer). O_NONBLOCK on an inherited descriptor would
- * also change it for whoever shares it, such as the shell's terminal after
- * hearth exits, so it is reopened as hearth's own where Linux allows; only a
- * socket gets the shared flag, restored at exit. */
-static void console_make_nonblocking(struct vmm *m)
-{
-    struct stat st;
-    if (fstat(m->serial_fd, &st) == 0 && (S_ISREG(st.st_mode) || S_ISBLK(st.st_mode)))
-        return;
-    if (!m->own_serial_fd) {
-        char path[64];
-        snprintf(path, sizeof(path), "/proc/self/fd/%d", m->serial_fd);
-        int fd = open(path, O_WRONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
-        if (fd >= 0) {
-            m->serial_fd = fd;
-            m->own_serial_fd = true;
-            return;
-        }
-    }
-    int fl = fcntl(m->serial_fd, F_GETFL);
-    if (fl >= 0 && !(fl & O_NONBLOCK) && fcntl(m->serial_fd, F_SETFL, fl | O_NONBLOCK) == 0 &&
-        !m->own_serial_fd)
-        m->serial_fl_restore = fl;
-}
+static void serial_teardown(void *dev) { serial_destroy(dev); }
+static void i8042_teardown(void *dev) { i8042_destroy(dev); }
 
-/* The legacy devices as the DSDT describes them. */
-int vmm_describe_legacy(struct acpi_config *acpi, char *err, size_t errlen)
+/* COM1, the i8042 and, when asked for, the boot timer. */
+static int attach_legacy(struct vmm *m, char *err, size_t errlen)
 {
-    struct acpi_dev *com1 = acpi_add_dev(acpi, "COM1", "PNP0501", 0);
-    struct acpi_dev *ps2 = com1 ? acpi_add_dev(acpi, "PS2_", "PNP0303", 0) : NULL;
-    if (!ps2) {
-        snprintf(err, errlen, "describing the legacy devices: more than %d ACPI devices",
-                 ACPI_MAX_DEVS);
-        return -ENOSPC;
-    }
-    com1->nio = 1;
-    com1->io[0].base = SERIAL_PORT_BASE;
-    com1->io[0].len = SERIAL_PORT_LEN;
-    com1->nirq = 1;
-    com1->irq[0] = IRQ_COM1;
-    ps2->nio = 2;
-    ps2->io[0].base = I8042_DATA_PORT;
-    ps2->io[0].len = 1;
-    ps2->io[1].base = I8042_CMD_PORT;
-    ps2->io[1].len = 1;
-    ps2->nirq = 1;
-    ps2->irq[0] = IRQ_I8042;
-    return 0;
-}
-
-static int attach_devices(struct vmm *m, const struct vm_config *cfg,
-                          const struct vmm_options *opt, char *err, size_t errlen)
-{
-    struct trap_registry *t = &m->vm.traps;
-    m->serial_fd = STDOUT_FILENO;
-    if (cfg->serial_out_path) {
-        m->serial_fd = open(cfg->serial_out_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-        if (m->serial_fd < 0) {
-            snprintf(err, errlen, "serial.serial_out_path %s: %s", cfg->serial_out_path,
-                     strerror(errno));
-            return -1;
-        }
-        m->own_serial_fd = true;
-    }
-    console_make_nonblocking(m);
-    serial_init(&m->serial, m->serial_fd, serial_irq, &m->vm);
-    i8042_init(&m->i8042, i8042_reset, i8042_irq, &m->vm);
-    m->devices_ready = true;
-    int r = trap_register(t, TRAP_PIO, SERIAL_PORT_BASE, SERIAL_PORT_LEN, &serial_ops, &m->serial);
-    if (!r)
-        r = trap_register(t, TRAP_PIO, I8042_DATA_PORT, 1, &i8042_data_ops, &m->i8042);
-    if (!r)
-        r = trap_register(t, TRAP_PIO, I8042_CMD_PORT, 1, &i8042_cmd_ops, &m->i8042);
-    if (!r && opt->boot_timer) {
-        boot_timer_init(&m->timer, opt->start_wall_ns, opt->start_cpu_ns);
-        r = trap_register(t, TRAP_MMIO, LAYOUT_BOOT_TIMER, LAYOUT_BOOT_TIMER_SIZE,
-                          &boot_timer_ops, &m->timer);
-    }
-    if (r) {
-        snprintf(err, errlen, "registering devices: %s", strerror(-r));
+    if (console_open(&m->console, m->cfg.serial.serial_out_path, err, errlen) < 0)
         return -1;
-    }
-
-    return vmm_describe_legacy(&m->acpi, err, errlen) < 0 ? -1 : 0;
+    serial_init(&m->serial, m->console.out_fd, serial_irq, &m->vm);
+    const struct devmgr_device com1 = {
+        .name = "serial", .dev = &m->serial, .teardown = serial_teardown, .nranges = 1,
+        .ranges = { { TRAP_PIO, SERIAL_PORT_BASE, SERIAL_PORT_LEN, &serial_ops } },
+        .acpi_name = "COM1", .acpi_hid = "PNP0501", .nirq = 1, .irq = IRQ_COM1,
+    };
+    if (devmgr_add(&m->devices, &com1, err, errlen) < 0 ||
+        console_start(&m->console, &m->loop, &m->serial, err, errlen) < 0)
+        return -1;
+    i8042_init(&m->i8042, i8042_reset, i8042_irq, &m->vm);
+    const struct devmgr_device ps2 = {
+        .name = "i8042", .dev = &m->i8042, .teardown = i8042_teardown, .nranges = 2,
+        .ranges = { { TRAP_PIO, I8042_DATA_PORT, 1, &i8042_data_ops },
+                    { TRAP_PIO, I8042_CMD_PORT, 1, &i8042_cmd_ops } },
+        .acpi_name = "PS2_", .acpi_hid = "PNP0303", .nirq = 1, .irq = IRQ_I8042,
+    };
+    if (devmgr_add(&m->devices, &ps2, err, errlen) < 0)
+        return -1;
+    if (!m->opt.boot_timer)
+        return 0;
+    boot_timer_init(&m->timer, m->opt.start_wall_ns, m->opt.start_cpu_ns);
+    const struct devmgr_device timer = {
+        .name = "boot-timer", .dev = &m->timer, .nranges = 1,
+        .ranges = { { TRAP_MMIO, LAYOUT_BOOT_TIMER, LAYOUT_BOOT_TIMER_SIZE, &boot_timer_ops } },
+    };
+    return devmgr_add(&m->devices, &timer, err, errlen);
 }
 
 static void on_stop(void *ctx, int fd, uint32_t events)
 {
-    (void)fd;
-    (void)events;
+    (void)fd, (void)events;
     loop_stop(&((struct vmm *)ctx)->loop);
 }
 
@@ -164,123 +122,76 @@ static void on_signal(void *ctx, int fd, uint32_t events)
     (void)events;
     struct vmm *m = ctx;
     struct signalfd_siginfo si;
-    if (read(fd, &si, sizeof(si)) == sizeof(si))
+    if (read(fd, &si, sizeof(si)) != sizeof(si))
+        return;
+    if (m->built) {
         vm_request_stop(&m->vm, HEARTH_EXIT_ERROR, "stopped by signal %u", si.ssi_signo);
-}
-
-static void on_stdin(void *ctx, int fd, uint32_t events)
-{
-    struct vmm *m = ctx;
-    uint8_t buf[256];
-    ssize_t n = read(fd, buf, sizeof(buf));
-    if (n > 0) {
-        serial_push_input(&m->serial, buf, (size_t)n);
-    } else if (n == 0 || (errno != EINTR && errno != EAGAIN) || (events & (EPOLLHUP | EPOLLERR))) {
-        loop_del(&m->loop, fd); /* end of input: the guest just sees no more bytes */
+    } else {
+        log_info("stopped by signal %u before the microVM started", si.ssi_signo);
+        m->exit_code = HEARTH_EXIT_ERROR;
+        loop_stop(&m->loop);
     }
 }
 
-static void on_console_writable(void *ctx, int fd, uint32_t events);
+static json_t *collect_metrics(struct vmm *m);
 
-/* Writes what the guest printed; while the console is full, waits for it to
- * take more on EPOLLOUT instead (meanwhile the ring fills, then drops). */
-static void console_output(struct vmm *m)
+static void write_metrics(struct vmm *m)
 {
-    bool full = serial_drain(&m->serial) == -EAGAIN;
-    if (full == m->serial_fd_watched)
-        return;
-    int r = full ? loop_add(&m->loop, m->serial_fd, EPOLLOUT, on_console_writable, m)
-                 : loop_del(&m->loop, m->serial_fd);
-    if (r < 0)
-        log_warn("serial: cannot watch the console for room: %s", strerror(-r));
-    else
-        m->serial_fd_watched = full;
+    if (metrics_enabled(&m->metrics) && metrics_write(&m->metrics, collect_metrics(m)) < 0)
+        log_debug("metrics: a line was lost (the target is full or gone)");
 }
 
-static void on_console_writable(void *ctx, int fd, uint32_t events)
-{
-    (void)fd;
-    (void)events;
-    console_output(ctx);
-}
-
-static void on_console_kick(void *ctx, int fd, uint32_t events)
+static void on_metrics_timer(void *ctx, int fd, uint32_t events)
 {
     (void)events;
     uint64_t n;
-    if (read(fd, &n, sizeof(n)) < 0 && errno != EAGAIN)
-        log_warn("serial: reading its eventfd: %s", strerror(errno));
-    console_output(ctx);
+    if (read(fd, &n, sizeof(n)) == sizeof(n))
+        write_metrics(ctx);
 }
 
-/* Guest input comes from stdin when it is a terminal, a pipe or a socket;
- * a terminal is put in raw mode (signals still stop hearth) until exit. */
-static void attach_stdin(struct vmm *m)
+/* Undoes a start, in reverse; also the normal teardown once vCPUs stopped. */
+static void unbuild(struct vmm *m, bool detached)
 {
-    struct stat st;
-    if (fstat(STDIN_FILENO, &st) < 0)
-        return;
-    bool tty = isatty(STDIN_FILENO);
-    if (!tty && !S_ISFIFO(st.st_mode) && !S_ISSOCK(st.st_mode))
-        return;
-    if (tty && tcgetattr(STDIN_FILENO, &m->saved_tty) == 0) {
-        struct termios raw = m->saved_tty;
-        raw.c_iflag &= ~(tcflag_t)(IGNBRK | BRKINT | PARMRK | ISTRIP | INLCR | IGNCR | ICRNL | IXON);
-        raw.c_lflag &= ~(tcflag_t)(ECHO | ECHONL | ICANON | IEXTEN);
-        if (tcsetattr(STDIN_FILENO, TCSANOW, &raw) == 0)
-            m->tty_raw = true;
-    }
-    if (loop_add(&m->loop, STDIN_FILENO, EPOLLIN, on_stdin, m) < 0)
-        log_warn("serial input from stdin unavailable");
+    devmgr_teardown(&m->devices);
+    console_close(&m->console);
+    if (m->vm.stop_efd >= 0)
+        loop_del(&m->loop, m->vm.stop_efd);
+    if (detached)
+        vm_destroy_detached(&m->vm);
+    else
+        vm_destroy(&m->vm);
+    memset(&m->acpi, 0, sizeof(m->acpi));
+    m->built = false;
 }
 
-static int setup_loop(struct vmm *m, char *err, size_t errlen)
+static int build(struct vmm *m, char *err, size_t errlen)
 {
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGHUP);
-    pthread_sigmask(SIG_BLOCK, &set, NULL); /* vCPU threads inherit the mask */
-    /* A console reader that goes away (hearth | head) is an EPIPE for the
-     * serial drain to handle, not the end of the VM. */
-    signal(SIGPIPE, SIG_IGN);
-    m->sig_fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
-    m->serial_kick_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    if (loop_init(&m->loop) < 0 || m->sig_fd < 0 || m->serial_kick_fd < 0 ||
-        loop_add(&m->loop, m->vm.stop_efd, EPOLLIN, on_stop, m) < 0 ||
-        loop_add(&m->loop, m->sig_fd, EPOLLIN, on_signal, m) < 0 ||
-        loop_add(&m->loop, m->serial_kick_fd, EPOLLIN, on_console_kick, m) < 0) {
-        snprintf(err, errlen, "event loop setup: %s", strerror(errno));
+    const struct vm_config *cfg = &m->cfg;
+    if (vm_create(&m->vm, cfg->machine.mem_size_mib << 20, cfg->machine.huge_pages,
+                  cfg->machine.vcpu_count, err, errlen) < 0)
+        return -1;
+    m->built = true;
+    devmgr_init(&m->devices, &m->vm, &m->acpi);
+    m->acpi.nvcpus = cfg->machine.vcpu_count;
+    if (loop_add(&m->loop, m->vm.stop_efd, EPOLLIN, on_stop, m) < 0) {
+        snprintf(err, errlen, "event loop: %s", strerror(errno));
         return -1;
     }
-    serial_set_kick(&m->serial, m->serial_kick_fd);
-    attach_stdin(m);
-    return 0;
-}
-
-static int build(struct vmm *m, const struct vm_config *cfg, const struct vmm_options *opt,
-                 char *err, size_t errlen)
-{
-    if (vm_create(&m->vm, cfg->mem_size_mib << 20, cfg->huge_pages, cfg->vcpu_count, err,
-                  errlen) < 0)
+    if (attach_legacy(m, err, errlen) < 0 ||
+        vtpm_attach(&m->vtpm, &cfg->tpm, &m->devices, err, errlen) < 0)
         return -1;
+    /* Devices first: their command-line entries go after the user's. */
+    char cmdline[LAYOUT_CMDLINE_MAX + DEVMGR_CMDLINE_MAX];
+    snprintf(cmdline, sizeof(cmdline), "%s%s%s", config_boot_args(cfg),
+             m->devices.cmdline[0] ? " " : "", m->devices.cmdline);
     struct loaded_kernel k;
     struct boot_entry entry;
-    char cmdline[LAYOUT_CMDLINE_MAX + 64];
-    snprintf(cmdline, sizeof(cmdline), "%s", cfg->boot_args);
-    vtpm_cmdline(cfg->tpm_model, cmdline, sizeof(cmdline));
-    if (kernel_load(&m->vm.mem, cfg->kernel_image_path, &k, err, errlen) < 0 ||
-        boot_prepare(&m->vm.mem, &k, cmdline, cfg->initrd_path, &entry, err, errlen) < 0)
+    if (kernel_load(&m->vm.mem, cfg->boot.kernel_image_path, &k, err, errlen) < 0 ||
+        boot_prepare(&m->vm.mem, &k, cmdline, cfg->boot.initrd_path, &entry, err, errlen) < 0)
         return -1;
-    log_debug("kernel %s: %s entry 0x%llx", cfg->kernel_image_path,
+    log_debug("kernel %s: %s entry 0x%llx", cfg->boot.kernel_image_path,
               entry.mode == BOOT_PVH ? "PVH" : "64-bit", (unsigned long long)entry.rip);
-    m->acpi.nvcpus = cfg->vcpu_count;
-    if (attach_devices(m, cfg, opt, err, errlen) < 0)
-        return -1;
-    if (vtpm_attach(&m->vtpm, cfg, &m->vm, &m->acpi, err, errlen) < 0)
-        return -1;
-    int r = mptable_build(&m->vm.mem, cfg->vcpu_count);
+    int r = mptable_build(&m->vm.mem, cfg->machine.vcpu_count);
     if (!r)
         r = acpi_build(&m->vm.mem, &m->acpi);
     if (r) {
@@ -288,63 +199,314 @@ static int build(struct vmm *m, const struct vm_config *cfg, const struct vmm_op
         return -1;
     }
     for (int i = 0; i < m->vm.nvcpus; i++)
-        if (cpu_setup_vcpu(&m->vm, &m->vm.vcpus[i], cfg->smt, &entry, err, errlen) < 0)
+        if (cpu_setup_vcpu(&m->vm, &m->vm.vcpus[i], cfg->machine.smt, &entry, err, errlen) < 0)
             return -1;
-    return setup_loop(m, err, errlen);
+    return 0;
 }
 
-int vmm_run(const struct vm_config *cfg, const struct vmm_options *opt)
+int vmm_start(struct vmm *m, char *err, size_t errlen)
+{
+    if (m->state != VMM_NOT_STARTED) {
+        snprintf(err, errlen, "the microVM is already running");
+        return -1;
+    }
+    if (!m->cfg.boot.kernel_image_path) {
+        snprintf(err, errlen, "Cannot start microvm without kernel configuration.");
+        return -1;
+    }
+    uint64_t t0 = mono_ns();
+    if (build(m, err, errlen) < 0) {
+        unbuild(m, false);
+        return -1;
+    }
+    if (vm_start_vcpus(&m->vm) < 0) {
+        snprintf(err, errlen, "starting the vCPUs: %s", m->vm.stop_reason);
+        vm_join_vcpus(&m->vm);
+        unbuild(m, false);
+        return -1;
+    }
+    m->state = VMM_RUNNING;
+    m->start_us = (mono_ns() - t0) / 1000;
+    if (metrics_enabled(&m->metrics)) {
+        struct itimerspec period = { { METRICS_PERIOD_MS / 1000, 0 },
+                                     { METRICS_PERIOD_MS / 1000, 0 } };
+        m->metrics_timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+        if (m->metrics_timer_fd < 0 ||
+            timerfd_settime(m->metrics_timer_fd, 0, &period, NULL) < 0 ||
+            loop_add(&m->loop, m->metrics_timer_fd, EPOLLIN, on_metrics_timer, m) < 0)
+            log_warn("metrics: no periodic flush: %s", strerror(errno));
+        write_metrics(m); /* Firecracker writes one line at boot */
+    }
+    log_info("microVM started: %d vCPUs, %llu MiB, in %llu us", m->cfg.machine.vcpu_count,
+             (unsigned long long)m->cfg.machine.mem_size_mib, (unsigned long long)m->start_us);
+    return 0;
+}
+
+int vmm_action(struct vmm *m, enum api_action a, char *err, size_t errlen)
+{
+    uint64_t t0 = mono_ns();
+    switch (a) {
+    case API_INSTANCE_START: return vmm_start(m, err, errlen);
+    case API_SEND_CTRL_ALT_DEL: i8042_ctrl_alt_del(&m->i8042); return 0;
+    case API_FLUSH_METRICS:
+        if (metrics_enabled(&m->metrics) && metrics_write(&m->metrics, collect_metrics(m)) < 0) {
+            snprintf(err, errlen, "metrics: the line could not be written");
+            return -1;
+        }
+        return 0;
+    case API_PAUSE:
+        vm_pause(&m->vm);
+        m->state = VMM_PAUSED;
+        m->pause_us = (mono_ns() - t0) / 1000;
+        return 0;
+    case API_RESUME:
+        vm_resume(&m->vm);
+        m->state = VMM_RUNNING;
+        m->resume_us = (mono_ns() - t0) / 1000;
+        return 0;
+    }
+    snprintf(err, errlen, "unknown action");
+    return -1;
+}
+
+/* A section's effect outside the configuration: files to open. */
+static int apply(struct vmm *m, enum config_section s, const struct vm_config *next, char *err,
+                 size_t errlen)
+{
+    int r = 0;
+    if (s == CONFIG_LOGGER) {
+        const struct logger_config *l = &next->logger;
+        const char *path = l->log_path && (!m->cfg.logger.log_path ||
+                                           strcmp(l->log_path, m->cfg.logger.log_path) != 0)
+                               ? l->log_path
+                               : NULL;
+        if ((r = log_configure(path, l->level, l->show_level, l->show_log_origin)) < 0)
+            snprintf(err, errlen, "logger.log_path %s: %s", l->log_path, strerror(-r));
+    } else if (s == CONFIG_METRICS) {
+        if (metrics_enabled(&m->metrics)) {
+            snprintf(err, errlen, "metrics: already configured (once per process)");
+            return -1;
+        }
+        if ((r = metrics_open(&m->metrics, next->metrics.metrics_path)) < 0)
+            snprintf(err, errlen, "metrics.metrics_path %s: %s", next->metrics.metrics_path,
+                     strerror(-r));
+    }
+    return r < 0 ? -1 : 0;
+}
+
+int vmm_configure(struct vmm *m, enum config_section s, json_t *body, bool patch, char *err,
+                  size_t errlen)
+{
+    struct vm_config next;
+    if (m->state != VMM_NOT_STARTED) {
+        snprintf(err, errlen, "%s: cannot change after the microVM started",
+                 config_section_key(s));
+        return -1;
+    }
+    if (config_copy(&next, &m->cfg) < 0) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    if (config_set(&next, s, body, patch, err, errlen) < 0 || apply(m, s, &next, err, errlen) < 0) {
+        config_free(&next);
+        return -1;
+    }
+    config_free(&m->cfg);
+    m->cfg = next;
+    return 0;
+}
+
+int vmm_load_config(struct vmm *m, struct vm_config *cfg, char *err, size_t errlen)
+{
+    if ((cfg->has_logger && apply(m, CONFIG_LOGGER, cfg, err, errlen) < 0) ||
+        (cfg->has_metrics && apply(m, CONFIG_METRICS, cfg, err, errlen) < 0))
+        return -1;
+    config_free(&m->cfg);
+    m->cfg = *cfg;
+    config_init(cfg);
+    return 0;
+}
+
+enum vmm_state vmm_state(const struct vmm *m)
+{
+    return m->state;
+}
+
+const struct vm_config *vmm_config(const struct vmm *m)
+{
+    return &m->cfg;
+}
+
+static enum vmm_state ops_state(void *ctx) { return vmm_state(ctx); }
+static const struct vm_config *ops_config(void *ctx) { return vmm_config(ctx); }
+static int ops_configure(void *ctx, enum config_section s, json_t *body, bool patch, char *err,
+                         size_t errlen)
+{
+    return vmm_configure(ctx, s, body, patch, err, errlen);
+}
+static int ops_action(void *ctx, enum api_action a, char *err, size_t errlen)
+{
+    return vmm_action(ctx, a, err, errlen);
+}
+
+const struct api_vmm_ops vmm_api_ops = {
+    .state = ops_state,
+    .configure = ops_configure,
+    .action = ops_action,
+    .config = ops_config,
+};
+
+static void on_api(void *ctx, int fd, uint32_t events)
+{
+    (void)fd, (void)events;
+    api_server_process(ctx);
+}
+
+int vmm_serve_api(struct vmm *m, struct api_server *s, struct api_router *r, char *err,
+                  size_t errlen)
+{
+    m->router = r;
+    if (loop_add(&m->loop, api_server_fd(s), EPOLLIN, on_api, s) < 0) {
+        snprintf(err, errlen, "event loop: %s", strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+void vmm_set_startup_times(struct vmm *m, uint64_t wall_us, uint64_t cpu_us)
+{
+    m->startup_wall_us = wall_us;
+    m->startup_cpu_us = cpu_us;
+}
+
+static json_t *collect_metrics(struct vmm *m)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "api_server",
+                        json_pack("{s:I, s:I}", "process_startup_time_us",
+                                  (json_int_t)m->startup_wall_us, "process_startup_time_cpu_us",
+                                  (json_int_t)m->startup_cpu_us));
+    if (m->router)
+        api_router_metrics(m->router, o);
+    json_t *vcpu = json_object();
+    for (int k = 0; k < VCPU_EXIT_NKINDS; k++)
+        json_object_set_new(vcpu, vcpu_exit_names[k],
+                            json_integer((json_int_t)vm_exit_count(&m->vm, k)));
+    json_object_set_new(o, "vcpu", vcpu);
+    struct serial_counts sc = { 0 };
+    uint64_t kr = 0, kw = 0, kreset = 0;
+    if (m->built) {
+        serial_counts(&m->serial, &sc);
+        i8042_counts(&m->i8042, &kr, &kw, &kreset);
+    }
+    json_object_set_new(o, "uart",
+                        json_pack("{s:I, s:I, s:I, s:I}", "read_count", (json_int_t)sc.rx_bytes,
+                                  "write_count", (json_int_t)sc.tx_bytes, "missed_read_count",
+                                  (json_int_t)sc.rx_dropped, "missed_write_count",
+                                  (json_int_t)sc.tx_dropped));
+    json_object_set_new(o, "i8042",
+                        json_pack("{s:I, s:I, s:I}", "read_count", (json_int_t)kr, "write_count",
+                                  (json_int_t)kw, "reset_count", (json_int_t)kreset));
+    json_object_set_new(o, "latencies_us",
+                        json_pack("{s:I, s:I, s:I}", "instance_start", (json_int_t)m->start_us,
+                                  "pause_vm", (json_int_t)m->pause_us, "resume_vm",
+                                  (json_int_t)m->resume_us));
+    json_object_set_new(o, "logger",
+                        json_pack("{s:I, s:I}", "missed_log_count", (json_int_t)log_missed(),
+                                  "missed_metrics_count", (json_int_t)m->metrics.missed));
+    struct swtpm_stats t = { 0 };
+    if (m->built)
+        vtpm_stats(&m->vtpm, &t);
+    json_object_set_new(o, "tpm",
+                        json_pack("{s:I, s:I, s:I, s:I, s:I, s:I}", "commands",
+                                  (json_int_t)t.commands, "failures", (json_int_t)t.failures,
+                                  "bytes_in", (json_int_t)t.bytes_in, "bytes_out",
+                                  (json_int_t)t.bytes_out, "latency_sum_us",
+                                  (json_int_t)(t.latency_ns_total / 1000), "latency_max_us",
+                                  (json_int_t)(t.latency_ns_max / 1000)));
+    json_object_set_new(o, "vmm",
+                        json_pack("{s:I}", "unclaimed_accesses",
+                                  (json_int_t)(m->built ? trap_unclaimed_count(&m->vm.traps) : 0)));
+    return o;
+}
+
+struct vmm *vmm_create(const struct vmm_options *opt, char *err, size_t errlen)
 {
     struct vmm *m = calloc(1, sizeof(*m));
     if (!m) {
-        log_error("out of memory");
-        return HEARTH_EXIT_ERROR;
+        snprintf(err, errlen, "out of memory");
+        return NULL;
     }
-    m->serial_fd = m->sig_fd = m->serial_kick_fd = m->serial_fl_restore = -1;
-    m->loop.epfd = -1;
+    m->opt = *opt;
+    snprintf(m->id, sizeof(m->id), "%s", opt->instance_id ? opt->instance_id : "anonymous-instance");
+    config_init(&m->cfg);
+    metrics_init(&m->metrics);
+    m->sig_fd = m->metrics_timer_fd = -1;
     m->vm.kvm_fd = m->vm.vm_fd = m->vm.stop_efd = -1;
-    char err[512] = "";
-    int code = HEARTH_EXIT_ERROR;
-    if (build(m, cfg, opt, err, sizeof(err)) < 0) {
-        log_error("start-up failed: %s", err);
-        code = HEARTH_EXIT_ERROR;
-    } else if (vm_start_vcpus(&m->vm) < 0 || loop_run(&m->loop) < 0) {
-        vm_request_stop(&m->vm, HEARTH_EXIT_ERROR, "event loop failed: %s", strerror(errno));
+    m->loop.epfd = -1;
+    m->exit_code = HEARTH_EXIT_ERROR;
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &set, NULL); /* threads started later inherit the mask */
+    /* A console reader that goes away (hearth | head) is an EPIPE for the
+     * serial drain to handle, not the end of the VM. */
+    signal(SIGPIPE, SIG_IGN);
+    if (loop_init(&m->loop) < 0 || (m->sig_fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK)) < 0 ||
+        loop_add(&m->loop, m->sig_fd, EPOLLIN, on_signal, m) < 0) {
+        snprintf(err, errlen, "event loop setup: %s", strerror(errno));
+        vmm_destroy(m);
+        return NULL;
     }
-    if (m->vm.nvcpus) {
-        vm_join_vcpus(&m->vm);
-        /* Before the stop is logged: a shared terminal shows them in order. */
-        if (m->devices_ready)
-            serial_flush(&m->serial, VMM_CONSOLE_FLUSH_MS);
-        if (atomic_load(&m->vm.stopping)) {
-            code = m->vm.exit_code;
-            if (code == HEARTH_EXIT_OK)
-                log_info("VM stopped: %s", m->vm.stop_reason);
-            else
-                log_error("VM stopped: %s", m->vm.stop_reason);
-        }
-        trap_log_stats(&m->vm.traps);
-        uint64_t unclaimed = trap_unclaimed_count(&m->vm.traps);
-        if (unclaimed)
-            log_warn("%llu guest accesses hit no device", (unsigned long long)unclaimed);
+    return m;
+}
+
+/* After the loop: the VM's end, in order, and its exit status. */
+static int finish(struct vmm *m)
+{
+    if (!m->built)
+        return m->exit_code;
+    vm_join_vcpus(&m->vm);
+    /* Before the stop is logged: a shared terminal shows them in order. */
+    serial_flush(&m->serial, VMM_CONSOLE_FLUSH_MS);
+    int code = m->vm.exit_code;
+    if (code == HEARTH_EXIT_OK)
+        log_info("VM stopped: %s", m->vm.stop_reason);
+    else
+        log_error("VM stopped: %s", m->vm.stop_reason);
+    write_metrics(m);
+    trap_log_stats(&m->vm.traps);
+    uint64_t unclaimed = trap_unclaimed_count(&m->vm.traps);
+    if (unclaimed)
+        log_warn("%llu guest accesses hit no device", (unsigned long long)unclaimed);
+    unbuild(m, true);
+    return code;
+}
+
+int vmm_run(struct vmm *m)
+{
+    if (loop_run(&m->loop) < 0) {
+        log_error("event loop failed: %s", strerror(errno));
+        if (m->built)
+            vm_request_stop(&m->vm, HEARTH_EXIT_ERROR, "event loop failed");
     }
-    vtpm_detach(&m->vtpm);
-    if (m->devices_ready) {
-        serial_destroy(&m->serial);
-        i8042_destroy(&m->i8042);
-    }
-    if (m->tty_raw)
-        tcsetattr(STDIN_FILENO, TCSANOW, &m->saved_tty);
-    if (m->serial_fl_restore >= 0)
-        fcntl(m->serial_fd, F_SETFL, m->serial_fl_restore);
-    if (m->own_serial_fd)
-        close(m->serial_fd);
-    if (m->serial_kick_fd >= 0)
-        close(m->serial_kick_fd);
+    return finish(m);
+}
+
+void vmm_destroy(struct vmm *m)
+{
+    if (!m)
+        return;
+    if (m->built)
+        unbuild(m, false);
+    metrics_close(&m->metrics);
+    if (m->metrics_timer_fd >= 0)
+        close(m->metrics_timer_fd);
     if (m->sig_fd >= 0)
         close(m->sig_fd);
     loop_destroy(&m->loop);
-    vm_destroy_detached(&m->vm);
+    config_free(&m->cfg);
     free(m);
-    return code;
 }

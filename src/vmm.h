@@ -1,28 +1,60 @@
-/* Builds a VM from a validated configuration, runs it to completion and
- * tears everything down again. */
+/* The microVM's lifecycle: configured (through the same per-section
+ * setters from the config file and the API), started, paused and resumed,
+ * stopped. Everything runs on the thread that calls vmm_run (the VMM
+ * thread), but for the vCPUs, the TPM backend and the API server. */
 #ifndef HEARTH_VMM_H
 #define HEARTH_VMM_H
 
+#include "api/routes.h"
 #include "config/config.h"
 
-#include <stddef.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
-struct acpi_config;
+struct vmm;
+struct api_server;
 
 struct vmm_options {
+    const char *instance_id;
     bool boot_timer;        /* attach the boot-timer device */
     uint64_t start_wall_ns; /* CLOCK_MONOTONIC when the process started */
     uint64_t start_cpu_ns;  /* CLOCK_PROCESS_CPUTIME_ID when the process started */
 };
 
-/* Returns the process exit status (enum hearth_exit). Everything the run
- * created (threads, fds, memory, terminal mode) is released on every path. */
-int vmm_run(const struct vm_config *cfg, const struct vmm_options *opt);
+/* A VMM with Firecracker's default configuration, its event loop and
+ * signal handling; no KVM yet. NULL with a message on failure. */
+struct vmm *vmm_create(const struct vmm_options *opt, char *err, size_t errlen);
+/* Releases everything; the VM must have stopped (vmm_run returned). */
+void vmm_destroy(struct vmm *m);
 
-/* Adds COM1 and the i8042 to the DSDT's devices. Returns 0, or -ENOSPC with
- * a message in err when the device list is full (a start-up error). */
-int vmm_describe_legacy(struct acpi_config *acpi, char *err, size_t errlen);
+/* Sets one section (pre-boot): the body through config_set on a copy of
+ * the configuration, the section applied (logger, metrics open their
+ * files), then kept. On error -1 with a message, nothing changed. */
+int vmm_configure(struct vmm *m, enum config_section s, json_t *body, bool patch, char *err,
+                  size_t errlen);
+/* Takes a whole configuration (the config file's), applying its logger and
+ * metrics sections. On success m owns cfg's contents. */
+int vmm_load_config(struct vmm *m, struct vm_config *cfg, char *err, size_t errlen);
+
+/* InstanceStart: opens /dev/kvm, builds the VM and runs its vCPUs. A failed
+ * start releases what it built and leaves the VMM not started. */
+int vmm_start(struct vmm *m, char *err, size_t errlen);
+int vmm_action(struct vmm *m, enum api_action a, char *err, size_t errlen);
+enum vmm_state vmm_state(const struct vmm *m);
+const struct vm_config *vmm_config(const struct vmm *m);
+
+/* The operations the API routes drive, bound to a struct vmm. */
+extern const struct api_vmm_ops vmm_api_ops;
+
+/* Serves s's requests from the event loop (before vmm_run). */
+int vmm_serve_api(struct vmm *m, struct api_server *s, struct api_router *r, char *err,
+                  size_t errlen);
+/* Start-up times for metrics (api_server.process_startup_time_us, ...). */
+void vmm_set_startup_times(struct vmm *m, uint64_t wall_us, uint64_t cpu_us);
+
+/* Runs the event loop until the VM stops (or, not started, a signal).
+ * Returns the process exit status (enum hearth_exit). */
+int vmm_run(struct vmm *m);
 
 #endif

@@ -1,316 +1,303 @@
-/* Firecracker-schema JSON config: strict parsing with key-path errors. */
+/* Firecracker-schema sections: strict parsing with key-path errors, one
+ * setter per section for the config file and the API alike. */
 #include "config/config.h"
 
-#include <jansson.h>
-#include <stdarg.h>
-#include <stdio.h>
+#include "config/json.h"
+
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
-struct ctx {
-    char *err;
-    size_t errlen;
+static const char *const section_keys[CONFIG_NSECTIONS] = {
+    [CONFIG_BOOT_SOURCE] = "boot-source", [CONFIG_MACHINE] = "machine-config",
+    [CONFIG_SERIAL] = "serial",           [CONFIG_TPM] = "tpm",
+    [CONFIG_LOGGER] = "logger",           [CONFIG_METRICS] = "metrics",
 };
 
-static int fail(struct ctx *c, const char *path, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int fail(struct ctx *c, const char *path, const char *fmt, ...)
+int config_section_by_key(const char *key)
 {
-    int n = snprintf(c->err, c->errlen, "%s: ", path);
-    if (n < 0 || (size_t)n >= c->errlen)
-        return -1;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(c->err + n, c->errlen - (size_t)n, fmt, ap);
-    va_end(ap);
+    for (int i = 0; i < CONFIG_NSECTIONS; i++)
+        if (strcmp(section_keys[i], key) == 0)
+            return i;
     return -1;
 }
 
-static const char *type_name(const json_t *v)
+const char *config_section_key(enum config_section s)
 {
-    switch (json_typeof(v)) {
-    case JSON_OBJECT: return "an object";
-    case JSON_ARRAY: return "an array";
-    case JSON_STRING: return "a string";
-    case JSON_INTEGER: return "an integer";
-    case JSON_REAL: return "a number";
-    case JSON_TRUE:
-    case JSON_FALSE: return "a boolean";
-    case JSON_NULL: return "null";
-    }
-    return "unknown";
+    return section_keys[s];
 }
 
-/* Every key of `obj` must be in `allowed`; required ones must be present. */
-static int check_keys(struct ctx *c, const char *path, json_t *obj, const char *const *allowed,
-                      const char *const *required)
+void config_init(struct vm_config *cfg)
 {
-    const char *key;
-    json_t *v;
-    json_object_foreach(obj, key, v) {
-        bool ok = false;
-        for (const char *const *a = allowed; *a && !ok; a++)
-            ok = strcmp(*a, key) == 0;
-        if (!ok)
-            return fail(c, path, "unknown key \"%s\"", key);
-    }
-    for (const char *const *r = required; r && *r; r++) {
-        if (!json_object_get(obj, *r)) {
-            char p[128];
-            if (strcmp(path, "(root)") == 0)
-                snprintf(p, sizeof(p), "%s", *r);
-            else
-                snprintf(p, sizeof(p), "%s.%s", path, *r);
-            return fail(c, p, "missing required field");
-        }
+    memset(cfg, 0, sizeof(*cfg));
+    cfg->machine.vcpu_count = CONFIG_DEFAULT_VCPUS;
+    cfg->machine.mem_size_mib = CONFIG_DEFAULT_MEM_MIB;
+    cfg->logger.level = LOG_INFO;
+}
+
+static void free_boot(struct boot_source_config *b)
+{
+    free(b->kernel_image_path);
+    free(b->boot_args);
+    free(b->initrd_path);
+    memset(b, 0, sizeof(*b));
+}
+
+void config_free(struct vm_config *cfg)
+{
+    free_boot(&cfg->boot);
+    free(cfg->serial.serial_out_path);
+    free(cfg->tpm.socket);
+    free(cfg->logger.log_path);
+    free(cfg->metrics.metrics_path);
+    config_init(cfg);
+}
+
+static int dup_str(char **dst, const char *src)
+{
+    *dst = src ? strdup(src) : NULL;
+    return src && !*dst ? -1 : 0;
+}
+
+int config_copy(struct vm_config *dst, const struct vm_config *src)
+{
+    *dst = *src;
+    int bad = dup_str(&dst->boot.kernel_image_path, src->boot.kernel_image_path) |
+              dup_str(&dst->boot.boot_args, src->boot.boot_args) |
+              dup_str(&dst->boot.initrd_path, src->boot.initrd_path) |
+              dup_str(&dst->serial.serial_out_path, src->serial.serial_out_path) |
+              dup_str(&dst->tpm.socket, src->tpm.socket) |
+              dup_str(&dst->logger.log_path, src->logger.log_path) |
+              dup_str(&dst->metrics.metrics_path, src->metrics.metrics_path);
+    if (bad) {
+        config_free(dst);
+        return -ENOMEM;
     }
     return 0;
 }
 
-static int get_string(struct ctx *c, const char *path, json_t *obj, const char *key,
-                      bool nullable, char **out)
+const char *config_boot_args(const struct vm_config *cfg)
 {
-    json_t *v = json_object_get(obj, key);
-    char p[128];
-    snprintf(p, sizeof(p), "%s.%s", path, key);
-    if (!v || (nullable && json_is_null(v)))
-        return 0;
-    if (!json_is_string(v))
-        return fail(c, p, "must be a string, got %s", type_name(v));
-    *out = strdup(json_string_value(v));
-    return *out ? 0 : fail(c, p, "out of memory");
+    return cfg->boot.boot_args ? cfg->boot.boot_args : CONFIG_DEFAULT_BOOT_ARGS;
 }
 
-static int get_int(struct ctx *c, const char *path, json_t *obj, const char *key, long long min,
-                   long long max, long long *out)
+/* A string field that must not be empty when given. */
+static int get_path(struct jctx *c, json_t *o, const char *key, bool nullable, char **out)
 {
-    json_t *v = json_object_get(obj, key);
-    char p[128];
-    snprintf(p, sizeof(p), "%s.%s", path, key);
-    if (!v)
-        return 0;
-    if (!json_is_integer(v))
-        return fail(c, p, "must be an integer, got %s", type_name(v));
-    long long x = json_integer_value(v);
-    if (x < min || x > max)
-        return fail(c, p, "must be between %lld and %lld, got %lld", min, max, x);
-    *out = x;
+    char *s = NULL;
+    if (jget_string(c, o, key, nullable, &s))
+        return -1;
+    if (s && !*s) {
+        free(s);
+        return jfail(c, key, "must not be empty");
+    }
+    if (s) {
+        free(*out);
+        *out = s;
+    }
     return 0;
 }
 
-static int get_bool(struct ctx *c, const char *path, json_t *obj, const char *key, bool *out)
-{
-    json_t *v = json_object_get(obj, key);
-    char p[128];
-    snprintf(p, sizeof(p), "%s.%s", path, key);
-    if (!v)
-        return 0;
-    if (!json_is_boolean(v))
-        return fail(c, p, "must be a boolean, got %s", type_name(v));
-    *out = json_is_true(v);
-    return 0;
-}
-
-static int want_object(struct ctx *c, const char *path, json_t *v)
-{
-    return json_is_object(v) ? 0 : fail(c, path, "must be an object, got %s", type_name(v));
-}
-
-static int parse_boot_source(struct ctx *c, json_t *o, struct vm_config *cfg)
+static int set_boot_source(struct jctx *c, json_t *o, struct vm_config *cfg)
 {
     static const char *const allowed[] = { "kernel_image_path", "boot_args", "initrd_path", NULL };
     static const char *const required[] = { "kernel_image_path", NULL };
-    const char *p = "boot-source";
-    if (want_object(c, p, o) || check_keys(c, p, o, allowed, required) ||
-        get_string(c, p, o, "kernel_image_path", false, &cfg->kernel_image_path) ||
-        get_string(c, p, o, "boot_args", true, &cfg->boot_args) ||
-        get_string(c, p, o, "initrd_path", true, &cfg->initrd_path))
+    free_boot(&cfg->boot); /* a PUT replaces the whole boot source */
+    if (jcheck_keys(c, o, allowed, required) ||
+        get_path(c, o, "kernel_image_path", false, &cfg->boot.kernel_image_path) ||
+        jget_string(c, o, "boot_args", true, &cfg->boot.boot_args) ||
+        get_path(c, o, "initrd_path", true, &cfg->boot.initrd_path))
         return -1;
-    if (!*cfg->kernel_image_path)
-        return fail(c, "boot-source.kernel_image_path", "must not be empty");
     return 0;
 }
 
-static int parse_machine_config(struct ctx *c, json_t *o, struct vm_config *cfg)
+static int set_machine(struct jctx *c, json_t *o, struct vm_config *cfg, bool patch)
 {
     static const char *const allowed[] = { "vcpu_count", "mem_size_mib", "smt", "huge_pages",
                                            "track_dirty_pages", "cpu_template", NULL };
     static const char *const required[] = { "vcpu_count", "mem_size_mib", NULL };
-    const char *p = "machine-config";
-    long long vcpus = 1, mem = 128;
+    struct machine_config *m = &cfg->machine;
+    if (!patch) /* what a PUT leaves out goes back to its default */
+        *m = (struct machine_config){ .vcpu_count = CONFIG_DEFAULT_VCPUS,
+                                      .mem_size_mib = CONFIG_DEFAULT_MEM_MIB };
+    long long vcpus = m->vcpu_count, mem = (long long)m->mem_size_mib;
     bool dirty = false;
     char *huge = NULL, *tmpl = NULL;
-    if (want_object(c, p, o) || check_keys(c, p, o, allowed, required) ||
-        get_int(c, p, o, "vcpu_count", 1, HEARTH_MAX_VCPUS, &vcpus) ||
-        get_int(c, p, o, "mem_size_mib", 1, CONFIG_MAX_MEM_MIB, &mem) ||
-        get_bool(c, p, o, "smt", &cfg->smt) ||
-        get_bool(c, p, o, "track_dirty_pages", &dirty) ||
-        get_string(c, p, o, "huge_pages", false, &huge) ||
-        get_string(c, p, o, "cpu_template", true, &tmpl))
-        goto bad;
-    cfg->vcpu_count = (int)vcpus;
-    cfg->mem_size_mib = (uint64_t)mem;
-    if (cfg->smt && vcpus > 1 && vcpus % 2) {
-        fail(c, "machine-config.vcpu_count", "must be 1 or even when smt is enabled, got %lld",
-             vcpus);
-        goto bad;
-    }
+    int r = -1;
+    if (jcheck_keys(c, o, allowed, patch ? NULL : required) ||
+        jget_int(c, o, "vcpu_count", 1, HEARTH_MAX_VCPUS, &vcpus) ||
+        jget_int(c, o, "mem_size_mib", 1, CONFIG_MAX_MEM_MIB, &mem) ||
+        jget_bool(c, o, "smt", &m->smt) || jget_bool(c, o, "track_dirty_pages", &dirty) ||
+        jget_string(c, o, "huge_pages", false, &huge) ||
+        jget_string(c, o, "cpu_template", true, &tmpl))
+        goto out;
+    m->vcpu_count = (int)vcpus;
+    m->mem_size_mib = (uint64_t)mem;
     if (huge && strcmp(huge, "None") != 0 && strcmp(huge, "2M") != 0) {
-        fail(c, "machine-config.huge_pages", "must be \"None\" or \"2M\", got \"%s\"", huge);
-        goto bad;
+        jfail(c, "huge_pages", "must be \"None\" or \"2M\", got \"%s\"", huge);
+        goto out;
     }
-    cfg->huge_pages = huge && strcmp(huge, "2M") == 0;
-    if (cfg->huge_pages && mem % 2) {
-        fail(c, "machine-config.mem_size_mib", "must be a multiple of 2 with 2M huge pages");
-        goto bad;
-    }
-    if (dirty) {
-        fail(c, "machine-config.track_dirty_pages", "dirty page tracking is not supported yet");
-        goto bad;
-    }
-    if (tmpl && strcmp(tmpl, "None") != 0) {
-        fail(c, "machine-config.cpu_template", "CPU templates are not supported yet");
-        goto bad;
-    }
+    if (huge)
+        m->huge_pages = strcmp(huge, "2M") == 0;
+    if (m->smt && vcpus > 1 && vcpus % 2)
+        jfail(c, "vcpu_count", "must be 1 or even when smt is enabled, got %lld", vcpus);
+    else if (m->huge_pages && mem % 2)
+        jfail(c, "mem_size_mib", "must be a multiple of 2 with 2M huge pages");
+    else if (dirty)
+        jfail(c, "track_dirty_pages", "dirty page tracking is not supported yet");
+    else if (tmpl && strcmp(tmpl, "None") != 0)
+        jfail(c, "cpu_template", "CPU templates are not supported yet");
+    else
+        r = 0;
+out:
     free(huge);
     free(tmpl);
-    return 0;
-bad:
-    free(huge);
-    free(tmpl);
-    return -1;
-}
-
-static int parse_logger(struct ctx *c, json_t *o, struct vm_config *cfg)
-{
-    static const char *const allowed[] = { "log_path", "level", NULL };
-    char *level = NULL;
-    if (want_object(c, "logger", o) || check_keys(c, "logger", o, allowed, NULL) ||
-        get_string(c, "logger", o, "log_path", true, &cfg->log_path) ||
-        get_string(c, "logger", o, "level", false, &level))
-        return -1;
-    if (level) {
-        cfg->has_log_level = log_parse_level(level, &cfg->log_level);
-        if (!cfg->has_log_level)
-            fail(c, "logger.level",
-                 "must be one of Off, Error, Warning, Info, Debug, Trace; got \"%s\"", level);
-        free(level);
-        return cfg->has_log_level ? 0 : -1;
-    }
-    return 0;
-}
-
-static int parse_serial(struct ctx *c, json_t *o, struct vm_config *cfg)
-{
-    static const char *const allowed[] = { "serial_out_path", NULL };
-    if (want_object(c, "serial", o) || check_keys(c, "serial", o, allowed, NULL) ||
-        get_string(c, "serial", o, "serial_out_path", true, &cfg->serial_out_path))
-        return -1;
-    return 0;
-}
-
-static int parse_tpm(struct ctx *c, json_t *o, struct vm_config *cfg)
-{
-    static const char *const allowed[] = { "socket", "model", "timeout_ms", NULL };
-    static const char *const required[] = { "socket", NULL };
-    char *model = NULL;
-    long long timeout = CONFIG_DEFAULT_TPM_TIMEOUT_MS;
-    if (want_object(c, "tpm", o) || check_keys(c, "tpm", o, allowed, required) ||
-        get_string(c, "tpm", o, "socket", false, &cfg->tpm_socket) ||
-        get_string(c, "tpm", o, "model", false, &model) ||
-        get_int(c, "tpm", o, "timeout_ms", 10, 600000, &timeout))
-        goto bad;
-    if (!*cfg->tpm_socket) {
-        fail(c, "tpm.socket", "must not be empty");
-        goto bad;
-    }
-    cfg->tpm_timeout_ms = (int)timeout;
-    if (!model || strcmp(model, "crb") == 0)
-        cfg->tpm_model = TPM_MODEL_CRB;
-    else if (strcmp(model, "tis") == 0)
-        cfg->tpm_model = TPM_MODEL_TIS;
-    else if (strcmp(model, "virtio") == 0)
-        cfg->tpm_model = TPM_MODEL_VIRTIO;
-    else {
-        fail(c, "tpm.model", "must be \"crb\", \"tis\" or \"virtio\", got \"%s\"", model);
-        goto bad;
-    }
-    free(model);
-    return 0;
-bad:
-    free(model);
-    return -1;
-}
-
-/* Sections Firecracker has that this version does not implement yet: an
- * empty list (what generated configs often carry) is accepted. */
-static int parse_unsupported(struct ctx *c, const char *key, json_t *v)
-{
-    if (json_is_array(v) && json_array_size(v) == 0)
-        return 0;
-    return fail(c, key, "not supported by this version of hearth");
-}
-
-static int parse_root(struct ctx *c, json_t *root, struct vm_config *cfg)
-{
-    static const char *const allowed[] = {
-        "boot-source", "machine-config", "logger", "serial", "tpm", "drives", "network-interfaces",
-        "vsock", "balloon", "entropy", "metrics", "mmds-config", "cpu-config", NULL
-    };
-    static const char *const required[] = { "boot-source", NULL };
-    if (!json_is_object(root))
-        return fail(c, "(root)", "must be an object, got %s", type_name(root));
-    if (check_keys(c, "(root)", root, allowed, required))
-        return -1;
-    cfg->vcpu_count = 1;
-    cfg->mem_size_mib = 128;
-    const char *key;
-    json_t *v;
-    json_object_foreach(root, key, v) {
-        int r;
-        if (strcmp(key, "boot-source") == 0)
-            r = parse_boot_source(c, v, cfg);
-        else if (strcmp(key, "machine-config") == 0)
-            r = parse_machine_config(c, v, cfg);
-        else if (strcmp(key, "logger") == 0)
-            r = parse_logger(c, v, cfg);
-        else if (strcmp(key, "serial") == 0)
-            r = parse_serial(c, v, cfg);
-        else if (strcmp(key, "tpm") == 0)
-            r = parse_tpm(c, v, cfg);
-        else
-            r = parse_unsupported(c, key, v);
-        if (r)
-            return -1;
-    }
-    if (!cfg->boot_args && !(cfg->boot_args = strdup(CONFIG_DEFAULT_BOOT_ARGS)))
-        return fail(c, "boot-source.boot_args", "out of memory");
-    return 0;
-}
-
-static int finish(json_t *root, json_error_t *jerr, struct vm_config *cfg, char *err,
-                  size_t errlen, const char *what)
-{
-    memset(cfg, 0, sizeof(*cfg));
-    if (!root) {
-        snprintf(err, errlen, "%s: invalid JSON at line %d, column %d: %s", what, jerr->line,
-                 jerr->column, jerr->text);
-        return -1;
-    }
-    struct ctx c = { err, errlen };
-    int r = parse_root(&c, root, cfg);
-    json_decref(root);
-    if (r)
-        config_free(cfg);
     return r;
 }
 
-int config_parse_file(const char *path, struct vm_config *cfg, char *err, size_t errlen)
+static int set_logger(struct jctx *c, json_t *o, struct vm_config *cfg)
 {
-    json_error_t jerr;
-    json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
-    return finish(root, &jerr, cfg, err, errlen, path);
+    static const char *const allowed[] = { "log_path", "level", "show_level", "show_log_origin",
+                                           "module", NULL };
+    struct logger_config *l = &cfg->logger;
+    char *level = NULL, *module = NULL;
+    if (jcheck_keys(c, o, allowed, NULL) || get_path(c, o, "log_path", true, &l->log_path) ||
+        jget_string(c, o, "level", false, &level) ||
+        jget_bool(c, o, "show_level", &l->show_level) ||
+        jget_bool(c, o, "show_log_origin", &l->show_log_origin) ||
+        jget_string(c, o, "module", true, &module))
+        goto bad;
+    if (module) {
+        jfail(c, "module", "module filters are not supported (hearth has one module)");
+        goto bad;
+    }
+    l->level = LOG_INFO; /* Firecracker: a logger section without a level means Info */
+    if (level && !log_parse_level(level, &l->level)) {
+        jfail(c, "level", "must be one of Off, Error, Warning, Info, Debug, Trace; got \"%s\"",
+              level);
+        goto bad;
+    }
+    free(level);
+    cfg->has_logger = true;
+    return 0;
+bad:
+    free(level);
+    free(module);
+    return -1;
+}
+
+static int set_metrics(struct jctx *c, json_t *o, struct vm_config *cfg)
+{
+    static const char *const allowed[] = { "metrics_path", NULL };
+    static const char *const required[] = { "metrics_path", NULL };
+    if (jcheck_keys(c, o, allowed, required) ||
+        get_path(c, o, "metrics_path", false, &cfg->metrics.metrics_path))
+        return -1;
+    cfg->has_metrics = true;
+    return 0;
+}
+
+static int set_serial(struct jctx *c, json_t *o, struct vm_config *cfg)
+{
+    static const char *const allowed[] = { "serial_out_path", NULL };
+    free(cfg->serial.serial_out_path);
+    cfg->serial.serial_out_path = NULL;
+    return jcheck_keys(c, o, allowed, NULL) ||
+                   get_path(c, o, "serial_out_path", true, &cfg->serial.serial_out_path)
+               ? -1
+               : 0;
+}
+
+static const char *const tpm_models[] = {
+    [TPM_MODEL_CRB] = "crb", [TPM_MODEL_TIS] = "tis", [TPM_MODEL_VIRTIO] = "virtio"
+};
+
+static int set_tpm(struct jctx *c, json_t *o, struct vm_config *cfg)
+{
+    static const char *const allowed[] = { "socket", "model", "timeout_ms", NULL };
+    static const char *const required[] = { "socket", NULL };
+    struct tpm_config *t = &cfg->tpm;
+    char *model = NULL;
+    long long timeout = CONFIG_DEFAULT_TPM_TIMEOUT_MS;
+    free(t->socket);
+    *t = (struct tpm_config){ .model = TPM_MODEL_CRB };
+    if (jcheck_keys(c, o, allowed, required) || get_path(c, o, "socket", false, &t->socket) ||
+        jget_string(c, o, "model", false, &model) ||
+        jget_int(c, o, "timeout_ms", CONFIG_MIN_TPM_TIMEOUT_MS, CONFIG_MAX_TPM_TIMEOUT_MS,
+                 &timeout))
+        goto bad;
+    t->timeout_ms = (int)timeout;
+    if (model) {
+        t->model = TPM_MODEL_NONE;
+        for (int i = TPM_MODEL_CRB; i <= TPM_MODEL_VIRTIO; i++)
+            if (strcmp(model, tpm_models[i]) == 0)
+                t->model = (enum tpm_model)i;
+        if (t->model == TPM_MODEL_NONE) {
+            jfail(c, "model", "must be \"crb\", \"tis\" or \"virtio\", got \"%s\"", model);
+            goto bad;
+        }
+    }
+    free(model);
+    return 0;
+bad:
+    free(model);
+    return -1;
+}
+
+int config_set(struct vm_config *cfg, enum config_section s, json_t *body, bool patch, char *err,
+               size_t errlen)
+{
+    struct jctx c = { err, errlen, section_keys[s] };
+    if (!json_is_object(body))
+        return jfail(&c, NULL, "must be an object, got %s", jtype_name(body));
+    if (patch && s != CONFIG_MACHINE)
+        return jfail(&c, NULL, "cannot be patched");
+    switch (s) {
+    case CONFIG_BOOT_SOURCE: return set_boot_source(&c, body, cfg);
+    case CONFIG_MACHINE: return set_machine(&c, body, cfg, patch);
+    case CONFIG_SERIAL: return set_serial(&c, body, cfg);
+    case CONFIG_TPM: return set_tpm(&c, body, cfg);
+    case CONFIG_LOGGER: return set_logger(&c, body, cfg);
+    case CONFIG_METRICS: return set_metrics(&c, body, cfg);
+    default: return jfail(&c, NULL, "unknown section");
+    }
+}
+
+/* Sections Firecracker has that this version does not implement yet: an
+ * empty list (what generated configs often carry) or null is accepted. */
+static bool unsupported_but_empty(json_t *v)
+{
+    return json_is_null(v) || (json_is_array(v) && json_array_size(v) == 0);
+}
+
+int config_parse_json(json_t *root, struct vm_config *cfg, char *err, size_t errlen)
+{
+    static const char *const known[] = { "drives", "network-interfaces", "vsock", "balloon",
+                                         "entropy", "mmds-config", "cpu-config", NULL };
+    struct jctx c = { err, errlen, NULL };
+    config_init(cfg);
+    if (!json_is_object(root))
+        return jfail(&c, "(root)", "must be an object, got %s", jtype_name(root));
+    if (!json_object_get(root, "boot-source"))
+        return jfail(&c, "boot-source", "missing required field");
+    const char *key;
+    json_t *v;
+    json_object_foreach(root, key, v) {
+        int s = config_section_by_key(key);
+        int r = 0;
+        /* null: the section is not configured (GET /vm/config writes that) */
+        if (s >= 0 && (!json_is_null(v) || s == CONFIG_BOOT_SOURCE))
+            r = config_set(cfg, (enum config_section)s, v, false, err, errlen);
+        else if (s < 0 && jin_list(key, known) && !unsupported_but_empty(v))
+            r = jfail(&c, key, "not supported by this version of hearth");
+        else if (s < 0 && !jin_list(key, known))
+            r = jfail(&c, "(root)", "unknown key \"%s\"", key);
+        if (r) {
+            config_free(cfg);
+            return -1;
+        }
+    }
+    return 0;
 }
 
 int config_parse_buffer(const char *json, size_t len, struct vm_config *cfg, char *err,
@@ -318,16 +305,65 @@ int config_parse_buffer(const char *json, size_t len, struct vm_config *cfg, cha
 {
     json_error_t jerr;
     json_t *root = json_loadb(json, len, JSON_REJECT_DUPLICATES, &jerr);
-    return finish(root, &jerr, cfg, err, errlen, "config");
+    config_init(cfg);
+    if (!root) {
+        jinvalid(err, errlen, "config", &jerr);
+        return -1;
+    }
+    int r = config_parse_json(root, cfg, err, errlen);
+    json_decref(root);
+    return r;
 }
 
-void config_free(struct vm_config *cfg)
+int config_parse_file(const char *path, struct vm_config *cfg, char *err, size_t errlen)
 {
-    free(cfg->kernel_image_path);
-    free(cfg->boot_args);
-    free(cfg->initrd_path);
-    free(cfg->serial_out_path);
-    free(cfg->tpm_socket);
-    free(cfg->log_path);
-    memset(cfg, 0, sizeof(*cfg));
+    json_error_t jerr;
+    json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
+    config_init(cfg);
+    if (!root) {
+        jinvalid(err, errlen, path, &jerr);
+        return -1;
+    }
+    int r = config_parse_json(root, cfg, err, errlen);
+    json_decref(root);
+    return r;
+}
+
+json_t *config_machine_to_json(const struct vm_config *cfg)
+{
+    const struct machine_config *m = &cfg->machine;
+    return json_pack("{s:i, s:I, s:b, s:b, s:s}", "vcpu_count", m->vcpu_count, "mem_size_mib",
+                     (json_int_t)m->mem_size_mib, "smt", m->smt, "track_dirty_pages", 0,
+                     "huge_pages", m->huge_pages ? "2M" : "None");
+}
+
+json_t *config_to_json(const struct vm_config *cfg)
+{
+    const struct boot_source_config *b = &cfg->boot;
+    json_t *o = json_object();
+    json_object_set_new(o, "boot-source",
+                        json_pack("{s:s, s:s?, s:s?}", "kernel_image_path",
+                                  b->kernel_image_path ? b->kernel_image_path : "",
+                                  "initrd_path", b->initrd_path, "boot_args", b->boot_args));
+    json_object_set_new(o, "machine-config", config_machine_to_json(cfg));
+    json_object_set_new(o, "drives", json_array());
+    json_object_set_new(o, "network-interfaces", json_array());
+    json_object_set_new(o, "vsock", json_null());
+    json_object_set_new(o, "entropy", json_null());
+    json_object_set_new(o, "balloon", json_null());
+    json_object_set_new(o, "mmds-config", json_null());
+    /* Firecracker leaves logger and metrics out of the VM's description:
+     * where a VM logs is the operator's, not the VM's. */
+    json_object_set_new(o, "logger", json_null());
+    json_object_set_new(o, "metrics", json_null());
+    json_object_set_new(o, "serial", cfg->serial.serial_out_path
+                                         ? json_pack("{s:s}", "serial_out_path",
+                                                     cfg->serial.serial_out_path)
+                                         : json_null());
+    json_object_set_new(o, "tpm", cfg->tpm.model == TPM_MODEL_NONE
+                                      ? json_null()
+                                      : json_pack("{s:s, s:s, s:i}", "socket", cfg->tpm.socket,
+                                                  "model", tpm_models[cfg->tpm.model],
+                                                  "timeout_ms", cfg->tpm.timeout_ms));
+    return o;
 }

@@ -4,17 +4,22 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
+/* The one global of the monitor: every thread logs, from anywhere. */
 static struct {
-    int fd;
+    atomic_int fd;
     enum log_level level;
+    bool show_level, show_origin;
     char id[65];
-} g_log = { .fd = STDERR_FILENO, .level = LOG_INFO, .id = "anonymous-instance" };
+    atomic_ullong missed;
+} g_log = { .fd = STDERR_FILENO, .level = LOG_INFO, .show_level = true,
+            .id = "anonymous-instance" };
 
 static _Thread_local char t_name[16] = "main";
 
@@ -36,26 +41,56 @@ bool log_parse_level(const char *name, enum log_level *out)
     return false;
 }
 
+static int open_target(const char *path, bool nonblock)
+{
+    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | (nonblock ? O_NONBLOCK : 0),
+                  0600);
+    return fd < 0 ? -errno : fd;
+}
+
+static void set_fd(int fd)
+{
+    int old = atomic_exchange(&g_log.fd, fd);
+    if (old != STDERR_FILENO && old != fd)
+        close(old);
+}
+
 int log_init(const char *instance_id, enum log_level level, const char *path)
 {
     g_log.level = level;
     if (instance_id)
         snprintf(g_log.id, sizeof(g_log.id), "%s", instance_id);
     if (path) {
-        int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+        int fd = open_target(path, false);
         if (fd < 0)
-            return -errno;
-        g_log.fd = fd;
+            return fd;
+        set_fd(fd);
     }
+    return 0;
+}
+
+int log_configure(const char *path, enum log_level level, bool show_level, bool show_origin)
+{
+    if (path) {
+        int fd = open_target(path, true);
+        if (fd < 0)
+            return fd;
+        set_fd(fd);
+    }
+    g_log.level = level;
+    g_log.show_level = show_level;
+    g_log.show_origin = show_origin;
     return 0;
 }
 
 void log_close(void)
 {
-    if (g_log.fd != STDERR_FILENO) {
-        close(g_log.fd);
-        g_log.fd = STDERR_FILENO;
-    }
+    set_fd(STDERR_FILENO);
+}
+
+unsigned long long log_missed(void)
+{
+    return atomic_load(&g_log.missed);
 }
 
 void log_set_thread_name(const char *name)
@@ -68,7 +103,7 @@ bool log_enabled(enum log_level level)
     return level != LOG_OFF && level <= g_log.level;
 }
 
-void log_write(enum log_level level, const char *fmt, ...)
+void log_write(enum log_level level, const char *file, int line_no, const char *fmt, ...)
 {
     if (!log_enabled(level))
         return;
@@ -77,9 +112,15 @@ void log_write(enum log_level level, const char *fmt, ...)
     struct tm tm;
     clock_gettime(CLOCK_REALTIME, &ts);
     gmtime_r(&ts.tv_sec, &tm);
-    int n = snprintf(line, sizeof(line), "%04d-%02d-%02dT%02d:%02d:%02d.%06ldZ [%s:%s:%s] ",
+    char origin[96] = "";
+    if (g_log.show_origin) {
+        const char *base = strrchr(file, '/');
+        snprintf(origin, sizeof(origin), ":%s:%d", base ? base + 1 : file, line_no);
+    }
+    int n = snprintf(line, sizeof(line), "%04d-%02d-%02dT%02d:%02d:%02d.%06ldZ [%s:%s%s%s%s] ",
                      tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-                     tm.tm_sec, ts.tv_nsec / 1000, g_log.id, t_name, level_tag[level]);
+                     tm.tm_sec, ts.tv_nsec / 1000, g_log.id, t_name, g_log.show_level ? ":" : "",
+                     g_log.show_level ? level_tag[level] : "", origin);
     va_list ap;
     va_start(ap, fmt);
     n += vsnprintf(line + n, sizeof(line) - (size_t)n - 1, fmt, ap);
@@ -88,6 +129,6 @@ void log_write(enum log_level level, const char *fmt, ...)
         n = (int)sizeof(line) - 2;
     line[n++] = '\n';
     /* One write per line keeps lines from different threads whole. */
-    ssize_t r = write(g_log.fd, line, (size_t)n);
-    (void)r;
+    if (write(atomic_load(&g_log.fd), line, (size_t)n) != n)
+        atomic_fetch_add(&g_log.missed, 1);
 }

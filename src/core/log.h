@@ -15,16 +15,26 @@ bool log_parse_level(const char *name, enum log_level *out);
 int log_init(const char *instance_id, enum log_level level, const char *path);
 void log_close(void);
 
+/* PUT /logger: a new target (NULL: keep the current one; a file or a
+ * FIFO, opened non-blocking so a stalled reader costs lines, not a
+ * thread), threshold and line format ("[id:thread:LEVEL:file:line]").
+ * Returns 0, or -errno with nothing changed. Pre-boot only: no other
+ * thread may be logging while the target changes. */
+int log_configure(const char *path, enum log_level level, bool show_level, bool show_origin);
+
+/* Lines lost to a full or failing target since the start. */
+unsigned long long log_missed(void);
+
 /* Names the calling thread in log lines ("main", "vcpu0", ...). */
 void log_set_thread_name(const char *name);
 
 bool log_enabled(enum log_level level);
-void log_write(enum log_level level, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+void log_write(enum log_level level, const char *file, int line, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 
-#define log_error(...) log_write(LOG_ERROR, __VA_ARGS__)
-#define log_warn(...)  log_write(LOG_WARN, __VA_ARGS__)
-#define log_info(...)  log_write(LOG_INFO, __VA_ARGS__)
-#define log_debug(...) log_write(LOG_DEBUG, __VA_ARGS__)
+#define log_error(...) log_write(LOG_ERROR, __FILE__, __LINE__, __VA_ARGS__)
+#define log_warn(...)  log_write(LOG_WARN, __FILE__, __LINE__, __VA_ARGS__)
+#define log_info(...)  log_write(LOG_INFO, __FILE__, __LINE__, __VA_ARGS__)
+#define log_debug(...) log_write(LOG_DEBUG, __FILE__, __LINE__, __VA_ARGS__)
 
 #endif

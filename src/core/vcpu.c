@@ -15,6 +15,23 @@
  * monitor's footprint. */
 #define VCPU_STACK_SIZE (256 * 1024)
 
+const char *const vcpu_exit_names[VCPU_EXIT_NKINDS] = {
+    [VCPU_EXIT_IO_IN] = "exit_io_in",
+    [VCPU_EXIT_IO_OUT] = "exit_io_out",
+    [VCPU_EXIT_MMIO_READ] = "exit_mmio_read",
+    [VCPU_EXIT_MMIO_WRITE] = "exit_mmio_write",
+    [VCPU_EXIT_HLT] = "exit_hlt",
+    [VCPU_EXIT_SHUTDOWN] = "exit_shutdown",
+    [VCPU_EXIT_INTR] = "exit_intr",
+    [VCPU_EXIT_SYSTEM_EVENT] = "exit_system_event",
+    [VCPU_EXIT_FAILURE] = "failures",
+};
+
+static void count(struct vcpu *v, enum vcpu_exit_kind kind)
+{
+    atomic_fetch_add_explicit(&v->exits[kind], 1, memory_order_relaxed);
+}
+
 static void kick_handler(int sig)
 {
     (void)sig; /* exists only so KVM_RUN returns -EINTR */
@@ -74,15 +91,19 @@ static bool handle_exit(struct vcpu *v)
     struct vm *vm = v->vm;
     switch (run->exit_reason) {
     case KVM_EXIT_IO:
+        count(v, run->io.direction == KVM_EXIT_IO_OUT ? VCPU_EXIT_IO_OUT : VCPU_EXIT_IO_IN);
         handle_io(v);
         return true;
     case KVM_EXIT_MMIO:
+        count(v, run->mmio.is_write ? VCPU_EXIT_MMIO_WRITE : VCPU_EXIT_MMIO_READ);
         trap_dispatch(&vm->traps, TRAP_MMIO, run->mmio.phys_addr, run->mmio.data,
                       run->mmio.len, run->mmio.is_write);
         return true;
     case KVM_EXIT_INTR:
+        count(v, VCPU_EXIT_INTR);
         return true;
     case KVM_EXIT_SHUTDOWN: {
+        count(v, VCPU_EXIT_SHUTDOWN);
         unsigned long long rip = guest_rip(v);
         if (vcpu_was_reset(v, rip))
             vm_request_stop(vm, HEARTH_EXIT_ERROR,
@@ -96,9 +117,11 @@ static bool handle_exit(struct vcpu *v)
         return false;
     }
     case KVM_EXIT_INTERNAL_ERROR:
+        count(v, VCPU_EXIT_FAILURE);
         handle_internal_error(v);
         return false;
     case KVM_EXIT_FAIL_ENTRY:
+        count(v, VCPU_EXIT_FAILURE);
         vm_request_stop(vm, HEARTH_EXIT_ERROR,
                         "vcpu%d: KVM_EXIT_FAIL_ENTRY hardware reason 0x%llx on cpu %u at guest "
                         "rip 0x%llx",
@@ -107,6 +130,7 @@ static bool handle_exit(struct vcpu *v)
                         run->fail_entry.cpu, guest_rip(v));
         return false;
     case KVM_EXIT_SYSTEM_EVENT:
+        count(v, VCPU_EXIT_SYSTEM_EVENT);
         if (run->system_event.type == KVM_SYSTEM_EVENT_RESET ||
             run->system_event.type == KVM_SYSTEM_EVENT_SHUTDOWN) {
             vm_request_stop(vm, HEARTH_EXIT_OK, "vcpu%d: guest %s", v->id,
@@ -116,14 +140,71 @@ static bool handle_exit(struct vcpu *v)
         }
         break;
     case KVM_EXIT_HLT:
+        count(v, VCPU_EXIT_HLT);
         vm_request_stop(vm, HEARTH_EXIT_OK, "vcpu%d: guest halted", v->id);
         return false;
     default:
         break;
     }
+    count(v, VCPU_EXIT_FAILURE);
     vm_request_stop(vm, HEARTH_EXIT_ERROR, "vcpu%d: unexpected KVM exit %u at guest rip 0x%llx",
                     v->id, run->exit_reason, guest_rip(v));
     return false;
+}
+
+/* Waits outside KVM_RUN while the VM is paused. */
+static void park(struct vcpu *v)
+{
+    struct vm *vm = v->vm;
+    pthread_mutex_lock(&vm->pause_lock);
+    v->parked = true;
+    vm->nparked++;
+    pthread_cond_broadcast(&vm->pause_cond);
+    while (atomic_load(&vm->paused) && !atomic_load(&vm->stopping))
+        pthread_cond_wait(&vm->pause_cond, &vm->pause_lock);
+    v->parked = false;
+    vm->nparked--;
+    pthread_mutex_unlock(&vm->pause_lock);
+}
+
+/* Makes v leave KVM_RUN soon: immediate_exit covers a kick that lands just
+ * before KVM_RUN, the signal one that lands inside it. */
+static void kick(struct vcpu *v)
+{
+    v->run->immediate_exit = 1;
+    pthread_kill(v->thread, VCPU_KICK_SIGNAL);
+}
+
+void vm_pause(struct vm *vm)
+{
+    if (atomic_exchange(&vm->paused, true))
+        return;
+    for (int i = 0; i < vm->nvcpus; i++)
+        if (vm->vcpus[i].thread_started)
+            kick(&vm->vcpus[i]);
+    int running = 0;
+    for (int i = 0; i < vm->nvcpus; i++)
+        running += vm->vcpus[i].thread_started;
+    pthread_mutex_lock(&vm->pause_lock);
+    while (vm->nparked < running && !atomic_load(&vm->stopping))
+        pthread_cond_wait(&vm->pause_cond, &vm->pause_lock);
+    pthread_mutex_unlock(&vm->pause_lock);
+}
+
+void vm_resume(struct vm *vm)
+{
+    pthread_mutex_lock(&vm->pause_lock);
+    atomic_store(&vm->paused, false);
+    pthread_cond_broadcast(&vm->pause_cond);
+    pthread_mutex_unlock(&vm->pause_lock);
+}
+
+uint64_t vm_exit_count(struct vm *vm, enum vcpu_exit_kind kind)
+{
+    uint64_t n = 0;
+    for (int i = 0; i < vm->nvcpus; i++)
+        n += atomic_load_explicit(&vm->vcpus[i].exits[kind], memory_order_relaxed);
+    return n;
 }
 
 static void *vcpu_thread(void *arg)
@@ -139,11 +220,16 @@ static void *vcpu_thread(void *arg)
     pthread_sigmask(SIG_UNBLOCK, &set, NULL);
 
     while (!atomic_load(&v->vm->stopping)) {
+        if (atomic_load(&v->vm->paused)) {
+            park(v);
+            continue;
+        }
         if (ioctl(v->fd, KVM_RUN, 0) < 0) {
             if (errno == EINTR || errno == EAGAIN) {
                 v->run->immediate_exit = 0;
                 continue;
             }
+            count(v, VCPU_EXIT_FAILURE);
             vm_request_stop(v->vm, HEARTH_EXIT_ERROR, "vcpu%d: KVM_RUN: %s", v->id,
                             strerror(errno));
             break;
@@ -179,14 +265,13 @@ int vm_start_vcpus(struct vm *vm)
 
 void vm_join_vcpus(struct vm *vm)
 {
-    for (int i = 0; i < vm->nvcpus; i++) {
-        struct vcpu *v = &vm->vcpus[i];
-        if (!v->thread_started)
-            continue;
-        /* immediate_exit covers a kick that lands just before KVM_RUN. */
-        v->run->immediate_exit = 1;
-        pthread_kill(v->thread, VCPU_KICK_SIGNAL);
-    }
+    /* Parked vCPUs wake on the broadcast and see `stopping`. */
+    pthread_mutex_lock(&vm->pause_lock);
+    pthread_cond_broadcast(&vm->pause_cond);
+    pthread_mutex_unlock(&vm->pause_lock);
+    for (int i = 0; i < vm->nvcpus; i++)
+        if (vm->vcpus[i].thread_started)
+            kick(&vm->vcpus[i]);
     for (int i = 0; i < vm->nvcpus; i++) {
         struct vcpu *v = &vm->vcpus[i];
         if (v->thread_started) {

@@ -86,6 +86,8 @@ int vm_create(struct vm *vm, uint64_t mem_bytes, bool huge_pages, int nvcpus, ch
     memset(vm, 0, sizeof(*vm));
     vm->kvm_fd = vm->vm_fd = vm->stop_efd = -1;
     trap_init(&vm->traps);
+    pthread_mutex_init(&vm->pause_lock, NULL);
+    pthread_cond_init(&vm->pause_cond, NULL);
     int r;
     if (nvcpus < 1 || nvcpus > HEARTH_MAX_VCPUS) {
         snprintf(err, errlen, "vcpu count %d outside 1..%d", nvcpus, HEARTH_MAX_VCPUS);
@@ -222,4 +224,8 @@ void vm_request_stop(struct vm *vm, int exit_code, const char *fmt, ...)
     uint64_t one = 1;
     ssize_t w = write(vm->stop_efd, &one, sizeof(one));
     (void)w;
+    /* A vm_pause waiting for vCPUs that will never park. */
+    pthread_mutex_lock(&vm->pause_lock);
+    pthread_cond_broadcast(&vm->pause_cond);
+    pthread_mutex_unlock(&vm->pause_lock);
 }

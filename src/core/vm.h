@@ -23,6 +23,22 @@ enum hearth_exit {
 
 struct vm;
 
+/* VM exits of one vCPU by reason, counted by its own thread. */
+enum vcpu_exit_kind {
+    VCPU_EXIT_IO_IN,
+    VCPU_EXIT_IO_OUT,
+    VCPU_EXIT_MMIO_READ,
+    VCPU_EXIT_MMIO_WRITE,
+    VCPU_EXIT_HLT,
+    VCPU_EXIT_SHUTDOWN,
+    VCPU_EXIT_INTR,
+    VCPU_EXIT_SYSTEM_EVENT,
+    VCPU_EXIT_FAILURE, /* internal error, failed entry, unknown exit, KVM_RUN error */
+    VCPU_EXIT_NKINDS,
+};
+
+extern const char *const vcpu_exit_names[VCPU_EXIT_NKINDS];
+
 struct vcpu {
     struct vm *vm;
     int id;
@@ -30,6 +46,8 @@ struct vcpu {
     struct kvm_run *run;
     pthread_t thread;
     bool thread_started;
+    bool parked; /* waiting in a pause; under vm->pause_lock */
+    atomic_uint_fast64_t exits[VCPU_EXIT_NKINDS];
 };
 
 struct vm {
@@ -40,6 +58,12 @@ struct vm {
     struct trap_registry traps;
     int nvcpus;
     struct vcpu vcpus[HEARTH_MAX_VCPUS];
+
+    /* Pause: vCPUs park outside KVM_RUN while `paused` is set. */
+    pthread_mutex_t pause_lock;
+    pthread_cond_t pause_cond;
+    atomic_bool paused;
+    int nparked;
 
     atomic_bool stopping;   /* set once, by the first vm_request_stop */
     int exit_code;          /* valid once stopping */
@@ -74,5 +98,14 @@ void vm_request_stop(struct vm *vm, int exit_code, const char *fmt, ...)
 int vm_start_vcpus(struct vm *vm);
 /* Kicks every vCPU out of KVM_RUN and joins its thread. */
 void vm_join_vcpus(struct vm *vm);
+
+/* Stops every vCPU outside KVM_RUN and returns once all are parked (or the
+ * VM is stopping); vm_resume lets them run on. Both are idempotent; call
+ * them from one thread at a time. */
+void vm_pause(struct vm *vm);
+void vm_resume(struct vm *vm);
+
+/* Sum of one exit kind over the vCPUs. */
+uint64_t vm_exit_count(struct vm *vm, enum vcpu_exit_kind kind);
 
 #endif

@@ -7,6 +7,7 @@
 #define ST_SYS 0x04   /* self test passed */
 #define ST_CMD 0x08   /* last write was a command */
 #define CTR_KBD_INT 0x01
+#define CTR_TRANSLATE 0x40
 
 #define CMD_READ_CTR 0x20
 #define CMD_WRITE_CTR 0x60
@@ -40,6 +41,7 @@ static void data_read(void *dev, uint64_t offset, uint8_t *data, uint32_t len)
     struct i8042 *k = dev;
     uint8_t v = 0;
     pthread_mutex_lock(&k->lock);
+    k->reads++;
     if (k->buf_count) {
         v = k->buf[k->buf_head];
         k->buf_head = (k->buf_head + 1) % I8042_BUF_CAP;
@@ -47,9 +49,13 @@ static void data_read(void *dev, uint64_t offset, uint8_t *data, uint32_t len)
     }
     if (!k->buf_count)
         k->status &= (uint8_t)~ST_OBF;
+    /* Linux reads one byte per interrupt: the next one needs its own. */
+    bool irq = k->buf_count && (k->ctr & CTR_KBD_INT);
     pthread_mutex_unlock(&k->lock);
     memset(data, 0, len);
     data[0] = v;
+    if (irq && k->irq)
+        k->irq(k->ctx);
 }
 
 static void data_write(void *dev, uint64_t offset, uint8_t *data, uint32_t len)
@@ -59,6 +65,7 @@ static void data_write(void *dev, uint64_t offset, uint8_t *data, uint32_t len)
     struct i8042 *k = dev;
     bool irq = false;
     pthread_mutex_lock(&k->lock);
+    k->writes++;
     k->status &= (uint8_t)~ST_CMD;
     switch (k->pending_cmd) {
     case CMD_WRITE_CTR:
@@ -85,6 +92,7 @@ static void cmd_read(void *dev, uint64_t offset, uint8_t *data, uint32_t len)
     (void)offset;
     struct i8042 *k = dev;
     pthread_mutex_lock(&k->lock);
+    k->reads++;
     memset(data, 0, len);
     data[0] = k->status;
     pthread_mutex_unlock(&k->lock);
@@ -96,11 +104,14 @@ static void cmd_write(void *dev, uint64_t offset, uint8_t *data, uint32_t len)
     (void)len;
     struct i8042 *k = dev;
     uint8_t cmd = data[0];
+    pthread_mutex_lock(&k->lock);
+    k->writes++;
     if (cmd == CMD_RESET_CPU) {
+        k->resets++;
+        pthread_mutex_unlock(&k->lock);
         k->reset(k->ctx);
         return;
     }
-    pthread_mutex_lock(&k->lock);
     k->status |= ST_CMD;
     k->pending_cmd = 0;
     switch (cmd) {
@@ -139,4 +150,30 @@ void i8042_init(struct i8042 *k, i8042_reset_fn *reset, i8042_irq_fn *irq, void 
 void i8042_destroy(struct i8042 *k)
 {
     pthread_mutex_destroy(&k->lock);
+}
+
+void i8042_ctrl_alt_del(struct i8042 *k)
+{
+    static const uint8_t set1[] = { 0x1d, 0x38, 0xe0, 0x53, 0xe0, 0xd3, 0xb8, 0x9d };
+    static const uint8_t set2[] = { 0x14, 0x11, 0xe0, 0x71, 0xe0, 0xf0,
+                                    0x71, 0xf0, 0x11, 0xf0, 0x14 };
+    pthread_mutex_lock(&k->lock);
+    bool translated = k->ctr & CTR_TRANSLATE;
+    const uint8_t *codes = translated ? set1 : set2;
+    size_t n = translated ? sizeof(set1) : sizeof(set2);
+    for (size_t i = 0; i < n; i++)
+        push_locked(k, codes[i]);
+    bool irq = k->ctr & CTR_KBD_INT;
+    pthread_mutex_unlock(&k->lock);
+    if (irq && k->irq)
+        k->irq(k->ctx);
+}
+
+void i8042_counts(struct i8042 *k, uint64_t *reads, uint64_t *writes, uint64_t *resets)
+{
+    pthread_mutex_lock(&k->lock);
+    *reads = k->reads;
+    *writes = k->writes;
+    *resets = k->resets;
+    pthread_mutex_unlock(&k->lock);
 }

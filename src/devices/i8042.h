@@ -26,6 +26,7 @@ struct i8042 {
     i8042_reset_fn *reset;
     i8042_irq_fn *irq;
     void *ctx;
+    uint64_t reads, writes, resets; /* for metrics, under lock */
 };
 
 /* Both ports use these ops; register data at 0x60 and command at 0x64. */
@@ -34,5 +35,13 @@ extern const struct trap_ops i8042_cmd_ops;
 
 void i8042_init(struct i8042 *k, i8042_reset_fn *reset, i8042_irq_fn *irq, void *ctx);
 void i8042_destroy(struct i8042 *k);
+
+/* Presses and releases Ctrl+Alt+Del on the keyboard (scan code set 1
+ * while the controller translates, as Linux sets it up; set 2 otherwise)
+ * and interrupts the guest: Linux then reboots, or signals its init. */
+void i8042_ctrl_alt_del(struct i8042 *k);
+
+/* Counters for metrics: data/command reads and writes, reset requests. */
+void i8042_counts(struct i8042 *k, uint64_t *reads, uint64_t *writes, uint64_t *resets);
 
 #endif

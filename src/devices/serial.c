@@ -130,6 +130,7 @@ static void serial_read(void *dev, uint64_t offset, uint8_t *data, uint32_t len)
             v = s->rx[s->rx_head];
             s->rx_head = (s->rx_head + 1) % SERIAL_RX_CAP;
             s->rx_count--;
+            s->rx_bytes++;
         }
         break;
     case REG_IER:
@@ -161,10 +162,12 @@ static void serial_write(void *dev, uint64_t offset, uint8_t *data, uint32_t len
     pthread_mutex_lock(&s->lock);
     switch (offset) {
     case REG_DATA:
-        if (s->lcr & LCR_DLAB)
+        if (s->lcr & LCR_DLAB) {
             s->dll = v;
-        else
+        } else {
+            s->tx_bytes++;
             transmit_locked(s, v);
+        }
         break;
     case REG_IER:
         if (s->lcr & LCR_DLAB) {
@@ -319,4 +322,11 @@ uint64_t serial_tx_dropped(struct serial *s)
     uint64_t n = s->tx_dropped;
     pthread_mutex_unlock(&s->lock);
     return n;
+}
+
+void serial_counts(struct serial *s, struct serial_counts *out)
+{
+    pthread_mutex_lock(&s->lock);
+    *out = (struct serial_counts){ s->rx_bytes, s->tx_bytes, s->rx_dropped, s->tx_dropped };
+    pthread_mutex_unlock(&s->lock);
 }

@@ -47,6 +47,7 @@ struct serial {
     bool tx_kicked;      /* kick_fd bumped and the ring not yet drained empty */
     bool tx_broken;      /* out_fd failed for good: output is discarded */
     uint64_t tx_dropped; /* bytes lost to a full ring or a broken console */
+    uint64_t rx_bytes, tx_bytes; /* bytes the guest read and wrote */
     bool tx_drop_logged;
 };
 
@@ -73,6 +74,12 @@ int serial_drain(struct serial *s);
 /* At shutdown, with no vCPU running: drains, waiting at most timeout_ms in
  * all for a slow console. Returns how many bytes could not be written. */
 size_t serial_flush(struct serial *s, int timeout_ms);
+
+/* For metrics: bytes the guest read and wrote, and those lost each way. */
+struct serial_counts {
+    uint64_t rx_bytes, tx_bytes, rx_dropped, tx_dropped;
+};
+void serial_counts(struct serial *s, struct serial_counts *out);
 
 /* Bytes of output dropped so far. */
 uint64_t serial_tx_dropped(struct serial *s);

@@ -319,15 +319,17 @@ static void set_failed(struct swtpm *s, const char *why)
 static void swtpm_complete_locked(struct swtpm *s, size_t rsp_len, bool failed)
 {
     uint64_t took = (uint64_t)(now_ns() - (int64_t)s->submitted_ns);
-    s->latency_ns_total += took;
-    if (took > s->latency_ns_max)
-        s->latency_ns_max = took;
+    s->stats.latency_ns_total += took;
+    if (took > s->stats.latency_ns_max)
+        s->stats.latency_ns_max = took;
+    s->stats.bytes_in += s->cmd_len;
+    s->stats.bytes_out += rsp_len;
     tpm_done_fn *done = s->done;
     void *ctx = s->done_ctx;
     s->done = NULL;
     s->busy = false;
-    s->commands++;
-    s->failures += failed;
+    s->stats.commands++;
+    s->stats.failures += failed;
     pthread_mutex_unlock(&s->lock);
     done(ctx, s->rsp, rsp_len);
     pthread_mutex_lock(&s->lock);
@@ -469,12 +471,19 @@ void swtpm_release(struct swtpm *s)
     swtpm_close(s);
 }
 
-void swtpm_log_stats(struct swtpm *s)
+void swtpm_get_stats(struct swtpm *s, struct swtpm_stats *out)
 {
     pthread_mutex_lock(&s->lock);
-    uint64_t n = s->commands, fails = s->failures, total = s->latency_ns_total,
-             max = s->latency_ns_max;
+    *out = s->stats;
     pthread_mutex_unlock(&s->lock);
+}
+
+void swtpm_log_stats(struct swtpm *s)
+{
+    struct swtpm_stats st;
+    swtpm_get_stats(s, &st);
+    uint64_t n = st.commands, fails = st.failures, total = st.latency_ns_total,
+             max = st.latency_ns_max;
     if (n)
         log_info("vTPM: %llu commands (%llu failed), submit to response mean %.1f us, max %.1f us",
                  (unsigned long long)n, (unsigned long long)fails, (double)total / n / 1000.0,

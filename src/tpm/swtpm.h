@@ -13,6 +13,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* What the backend has done since it opened. */
+struct swtpm_stats {
+    uint64_t commands, failures;
+    uint64_t bytes_in, bytes_out;              /* command and response bytes */
+    uint64_t latency_ns_total, latency_ns_max; /* submit to response, per command */
+};
+
 struct swtpm {
     int ctrl_fd;
     int data_fd;
@@ -38,8 +45,7 @@ struct swtpm {
     bool keep_running;     /* close without SHUTDOWN (swtpm_release) */
     uint8_t rsp[TPM_BUFFER_MAX];
 
-    uint64_t commands, failures; /* for tests and metrics */
-    uint64_t latency_ns_total, latency_ns_max; /* submit to response, per command */
+    struct swtpm_stats stats; /* under lock */
     uint64_t submitted_ns;
 };
 
@@ -62,6 +68,9 @@ void swtpm_release(struct swtpm *s);
 
 /* Starts the command thread; fills `b` to use this backend. */
 int swtpm_start(struct swtpm *s, struct tpm_backend *b);
+
+/* A consistent copy of the statistics; any thread. */
+void swtpm_get_stats(struct swtpm *s, struct swtpm_stats *out);
 
 /* Logs (at Info) how many commands ran and their submit-to-response
  * latency: the monitor's and swtpm's share of a guest's TPM command. */

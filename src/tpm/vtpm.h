@@ -1,11 +1,10 @@
 /* The VM's TPM: an swtpm backend behind the configured transport (CRB, TIS
- * or virtio-tpm), with its ACPI description. */
+ * or virtio-tpm), placed in the guest by the device manager. */
 #ifndef HEARTH_VTPM_H
 #define HEARTH_VTPM_H
 
-#include "boot/acpi.h"
 #include "config/config.h"
-#include "core/vm.h"
+#include "devices/manager.h"
 #include "devices/tpm_crb.h"
 #include "devices/tpm_tis.h"
 #include "tpm/swtpm.h"
@@ -25,24 +24,21 @@ struct vtpm {
     uint8_t tpm2_table[64 - 36]; /* TPM2 body after the ACPI header */
 };
 
-/* Appends what the guest kernel needs on its command line for this model
- * (virtio-mmio announces itself there) to cmdline (of size len). */
-void vtpm_cmdline(enum tpm_model model, char *cmdline, size_t len);
+/* Opens the backend described by cfg (nothing for TPM_MODEL_NONE) and
+ * places the transport with vtpm_place. -errno with a message on failure;
+ * whatever was opened is closed, by this call or, once placed, by the
+ * device manager's teardown. */
+int vtpm_attach(struct vtpm *t, const struct tpm_config *cfg, struct devmgr *dm, char *err,
+                size_t errlen);
 
-/* Opens the backend, registers the transport's traps and adds the DSDT
- * device and TPM2 table to `acpi`. -errno with a message on failure (the
- * backend is closed again). */
-int vtpm_attach(struct vtpm *t, const struct vm_config *cfg, struct vm *vm,
-                struct acpi_config *acpi, char *err, size_t errlen);
+/* Initializes t->model's transport on t->backend and hands it to the device
+ * manager: its registers, its DSDT node (MSFT0101, or LNRO0005 for virtio)
+ * and, for CRB and TIS, the TPM2 table. A full device or table list is an
+ * error (-ENOSPC with a message): a guest must not boot without the TPM it
+ * was configured with. From this call on, dm tears t down. */
+int vtpm_place(struct vtpm *t, struct devmgr *dm, char *err, size_t errlen);
 
-/* Adds the DSDT device and, for CRB and TIS, the TPM2 table for t->model
- * (tpm2_table holds the table's body). Returns 0, or -ENOSPC with a message
- * when acpi's device or table list is full: a guest must not boot without
- * the TPM it was configured with. */
-int vtpm_describe(struct vtpm *t, struct acpi_config *acpi, char *err, size_t errlen);
-
-/* Stops the backend thread and sends swtpm SHUTDOWN. Call after the vCPUs
- * have stopped. */
-void vtpm_detach(struct vtpm *t);
+/* What the TPM has done, for metrics; zeros without a TPM. */
+void vtpm_stats(struct vtpm *t, struct swtpm_stats *out);
 
 #endif

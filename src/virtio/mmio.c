@@ -69,13 +69,35 @@ static bool status_is(const struct virtio_mmio *m, uint32_t set, uint32_t clear)
     return (m->status & set) == set && !(m->status & clear);
 }
 
+#define CONFIG_SPACE 0x100
+
+/* Device configuration space: any width, checked here against the
+ * device's size so the hooks never see an access outside it. */
+static void config_access(struct virtio_mmio *m, uint64_t offset, uint8_t *data, uint32_t len,
+                          bool write)
+{
+    uint64_t off = offset - CONFIG_SPACE;
+    if (off >= m->ops->config_size || len > m->ops->config_size - off)
+        return;
+    pthread_mutex_lock(&m->lock);
+    if (write && m->ops->config_write)
+        m->ops->config_write(m->dev, (uint32_t)off, data, len);
+    else if (!write && m->ops->config_read)
+        m->ops->config_read(m->dev, (uint32_t)off, data, len);
+    pthread_mutex_unlock(&m->lock);
+}
+
 static void mmio_read(void *dev, uint64_t offset, uint8_t *data, uint32_t len)
 {
     struct virtio_mmio *m = dev;
     uint32_t v = 0;
     memset(data, 0, len);
+    if (offset >= CONFIG_SPACE) {
+        config_access(m, offset, data, len, false);
+        return;
+    }
     if (len != 4)
-        return; /* the spec allows only 32-bit register access; config space is empty */
+        return; /* the spec allows only 32-bit register access */
     pthread_mutex_lock(&m->lock);
     struct virtq *q = selected(m);
     switch (offset) {
@@ -90,7 +112,7 @@ static void mmio_read(void *dev, uint64_t offset, uint8_t *data, uint32_t len)
     case QUEUE_READY: v = q ? q->ready : 0; break;
     case INTERRUPT_STATUS: v = m->int_status; break;
     case STATUS: v = m->status; break;
-    case CONFIG_GENERATION: v = 0; break;
+    case CONFIG_GENERATION: v = m->config_gen; break;
     default: break;
     }
     pthread_mutex_unlock(&m->lock);
@@ -165,11 +187,17 @@ static void status_write_locked(struct virtio_mmio *m, uint32_t v)
         }
     }
     m->status = v | (m->status & VIRTIO_STATUS_NEEDS_RESET);
+    if ((v & VIRTIO_STATUS_DRIVER_OK) && m->ops->activate)
+        m->ops->activate(m->dev, m);
 }
 
 static void mmio_write(void *dev, uint64_t offset, uint8_t *data, uint32_t len)
 {
     struct virtio_mmio *m = dev;
+    if (offset >= CONFIG_SPACE) {
+        config_access(m, offset, data, len, true);
+        return;
+    }
     if (len != 4)
         return;
     uint32_t v;
@@ -244,15 +272,27 @@ const struct trap_ops virtio_mmio_ops = {
 };
 
 void virtio_mmio_init(struct virtio_mmio *m, const struct virtio_device_ops *ops, void *dev,
-                      const struct guest_mem *mem, virtio_irq_fn *irq, void *irq_ctx)
+                      const struct guest_mem *mem)
 {
     memset(m, 0, sizeof(*m));
     pthread_mutex_init(&m->lock, NULL);
     m->ops = ops;
     m->dev = dev;
     m->mem = mem;
+}
+
+void virtio_mmio_set_irq(struct virtio_mmio *m, virtio_irq_fn *irq, void *irq_ctx)
+{
     m->irq = irq;
     m->irq_ctx = irq_ctx;
+}
+
+void virtio_mmio_config_changed_locked(struct virtio_mmio *m)
+{
+    m->config_gen++;
+    m->int_status |= VIRTIO_INT_CONFIG;
+    if (m->irq)
+        m->irq(m->irq_ctx);
 }
 
 void virtio_mmio_destroy(struct virtio_mmio *m)

@@ -34,6 +34,16 @@ struct virtio_device_ops {
     uint64_t features;  /* besides VIRTIO_F_VERSION_1 */
     int nqueues;
     uint16_t queue_max;
+    /* Bytes of device-specific configuration space (at 0x100). The
+     * transport checks every access against it: the hooks get an offset
+     * and length inside it (1, 2, 4 or 8 bytes) and run with the lock held.
+     * NULL hooks: reads as zeros, writes ignored. */
+    uint32_t config_size;
+    void (*config_read)(void *dev, uint32_t offset, uint8_t *data, uint32_t len);
+    void (*config_write)(void *dev, uint32_t offset, const uint8_t *data, uint32_t len);
+    /* The driver set DRIVER_OK: the queues are set up and the device may
+     * start using them (NULL: nothing to do). Lock held. */
+    void (*activate)(void *dev, struct virtio_mmio *m);
     /* The driver notified queue `q`: called with the transport lock held,
      * on a vCPU thread; must not block. */
     void (*notify)(void *dev, struct virtio_mmio *m, int q);
@@ -51,6 +61,7 @@ struct virtio_mmio {
     virtio_irq_fn *irq;
     void *irq_ctx;
     uint32_t status, int_status, queue_sel;
+    uint32_t config_gen; /* bumped by virtio_mmio_config_changed_locked */
     uint32_t dev_features_sel, drv_features_sel;
     uint64_t driver_features;
     struct virtq queues[VIRTIO_MMIO_MAX_QUEUES];
@@ -62,8 +73,15 @@ struct virtio_mmio {
 extern const struct trap_ops virtio_mmio_ops;
 
 void virtio_mmio_init(struct virtio_mmio *m, const struct virtio_device_ops *ops, void *dev,
-                      const struct guest_mem *mem, virtio_irq_fn *irq, void *irq_ctx);
+                      const struct guest_mem *mem);
 void virtio_mmio_destroy(struct virtio_mmio *m);
+
+/* Where the device's interrupt goes (the device manager sets its slot's
+ * GSI); before the vCPUs run. */
+void virtio_mmio_set_irq(struct virtio_mmio *m, virtio_irq_fn *irq, void *irq_ctx);
+
+/* For devices, with the lock held: the configuration space changed. */
+void virtio_mmio_config_changed_locked(struct virtio_mmio *m);
 
 /* For devices, with the lock held: tell the driver the used ring changed;
  * mark the device broken (DEVICE_NEEDS_RESET) after a malformed queue. */

@@ -93,11 +93,11 @@ const struct virtio_device_ops virtio_tpm_ops = {
 };
 
 void virtio_tpm_init(struct virtio_tpm *t, struct tpm_backend *backend,
-                     const struct guest_mem *mem, virtio_irq_fn *irq, void *irq_ctx)
+                     const struct guest_mem *mem)
 {
     memset(t, 0, sizeof(*t));
     t->backend = backend;
-    virtio_mmio_init(&t->mmio, &virtio_tpm_ops, t, mem, irq, irq_ctx);
+    virtio_mmio_init(&t->mmio, &virtio_tpm_ops, t, mem);
 }
 
 void virtio_tpm_destroy(struct virtio_tpm *t)

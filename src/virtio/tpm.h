@@ -26,7 +26,7 @@ struct virtio_tpm {
 extern const struct virtio_device_ops virtio_tpm_ops;
 
 void virtio_tpm_init(struct virtio_tpm *t, struct tpm_backend *backend,
-                     const struct guest_mem *mem, virtio_irq_fn *irq, void *irq_ctx);
+                     const struct guest_mem *mem);
 void virtio_tpm_destroy(struct virtio_tpm *t);
 
 #endif

@@ -41,7 +41,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         tpm_tis_init(&tis, &f.be);
         ops = &tpm_tis_ops, dev = &tis, span = TIS_MMIO_SIZE;
     } else {
-        virtio_tpm_init(&vio, &f.be, &mem, no_irq, NULL);
+        virtio_tpm_init(&vio, &f.be, &mem);
+        virtio_mmio_set_irq(&vio.mmio, no_irq, NULL);
         ops = &virtio_mmio_ops, dev = &vio.mmio, span = 0x1000;
     }
     for (size_t off = 1; off + 12 <= size; off += 12) {

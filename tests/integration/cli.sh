@@ -29,11 +29,17 @@ expect_rc 153
 expect_err 'unknown or incomplete option: --bogus'
 run_raw --no-api
 expect_rc 153
-expect_err -- '--config-file is required'
+expect_err -- '--no-api needs --config-file'
 vm_config "$GUEST/hello.elf" ""
-run_raw --config-file "$T/vm.json"
+run_raw --config-file "$T/vm.json" --no-api --api-sock "$T/api.sock"
 expect_rc 153
-expect_err 'pass --no-api'
+expect_err -- '--api-sock and --no-api exclude each other'
+run_raw --api-sock "$T/api.sock" --http-api-max-payload-size 12k
+expect_rc 153
+expect_err -- '--http-api-max-payload-size must be'
+run_raw --api-sock "$T/api.sock" --start-time-us -5
+expect_rc 153
+expect_err 'a time must be a number of microseconds'
 run_raw --config-file "$T/vm.json" --no-api --id 'bad id!'
 expect_rc 153
 expect_err -- '--id must be'

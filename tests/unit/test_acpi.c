@@ -2,8 +2,6 @@
 #include "boot/acpi.h"
 #include "boot/aml.h"
 #include "boot/layout.h"
-#include "tpm/vtpm.h"
-#include "vmm.h"
 
 #include <errno.h>
 #include <setjmp.h>
@@ -158,56 +156,6 @@ static void extra_tables_past_the_limit_are_an_error(void **state)
     assert_int_equal(cfg.nextra, ACPI_MAX_EXTRA_TABLES);
 }
 
-/* The TPM2 table and DSDT device must not be dropped silently: a guest
- * would boot without the TPM it was configured with. */
-static void tpm_description_with_full_lists_is_an_error(void **state)
-{
-    (void)state;
-    static struct acpi_config cfg;
-    static struct vtpm t;
-    static const uint8_t body[4];
-    char err[128] = "";
-    enum tpm_model models[] = {TPM_MODEL_CRB, TPM_MODEL_TIS};
-    for (size_t i = 0; i < 2; i++) {
-        memset(&cfg, 0, sizeof(cfg));
-        t.model = models[i];
-        while (cfg.nextra < ACPI_MAX_EXTRA_TABLES)
-            assert_int_equal(acpi_add_table(&cfg, "XTRA", 1, body, sizeof(body)), 0);
-        assert_int_equal(vtpm_describe(&t, &cfg, err, sizeof(err)), -ENOSPC);
-        assert_non_null(strstr(err, "extra ACPI tables"));
-        memset(&cfg, 0, sizeof(cfg));
-        assert_int_equal(vtpm_describe(&t, &cfg, err, sizeof(err)), 0);
-        assert_int_equal(cfg.nextra, 1);
-        assert_memory_equal(cfg.extra[0].signature, "TPM2", 4);
-    }
-    for (size_t i = 0; i < 3; i++) {
-        enum tpm_model all[] = {TPM_MODEL_CRB, TPM_MODEL_TIS, TPM_MODEL_VIRTIO};
-        memset(&cfg, 0, sizeof(cfg));
-        t.model = all[i];
-        cfg.ndevs = ACPI_MAX_DEVS;
-        err[0] = 0;
-        assert_int_equal(vtpm_describe(&t, &cfg, err, sizeof(err)), -ENOSPC);
-        assert_non_null(strstr(err, "ACPI devices"));
-    }
-}
-
-static void legacy_devices_with_a_full_list_fail_start_up(void **state)
-{
-    (void)state;
-    static struct acpi_config cfg;
-    char err[128] = "";
-    memset(&cfg, 0, sizeof(cfg));
-    assert_int_equal(vmm_describe_legacy(&cfg, err, sizeof(err)), 0);
-    assert_int_equal(cfg.ndevs, 2);
-    for (int used = ACPI_MAX_DEVS - 1; used <= ACPI_MAX_DEVS; used++) {
-        memset(&cfg, 0, sizeof(cfg));
-        cfg.ndevs = used; /* room for COM1 but not the i8042, then for neither */
-        err[0] = 0;
-        assert_int_equal(vmm_describe_legacy(&cfg, err, sizeof(err)), -ENOSPC);
-        assert_non_null(strstr(err, "legacy devices"));
-    }
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -218,8 +166,6 @@ int main(void)
         cmocka_unit_test(too_many_devices_is_an_error),
         cmocka_unit_test(vcpu_counts_past_the_limit_are_refused),
         cmocka_unit_test(extra_tables_past_the_limit_are_an_error),
-        cmocka_unit_test(tpm_description_with_full_lists_is_an_error),
-        cmocka_unit_test(legacy_devices_with_a_full_list_fail_start_up),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

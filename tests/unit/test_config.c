@@ -25,17 +25,17 @@ static void full_config_parses(void **state)
                            " \"logger\": {\"log_path\": \"/l\", \"level\": \"warning\"}}",
                            &c, err),
                      0);
-    assert_string_equal(c.kernel_image_path, "/k");
-    assert_string_equal(c.boot_args, "a=b");
-    assert_string_equal(c.initrd_path, "/i");
-    assert_int_equal(c.vcpu_count, 4);
-    assert_int_equal(c.mem_size_mib, 8192);
-    assert_true(c.smt);
-    assert_true(c.huge_pages);
-    assert_string_equal(c.serial_out_path, "/s");
-    assert_string_equal(c.log_path, "/l");
-    assert_true(c.has_log_level);
-    assert_int_equal(c.log_level, LOG_WARN);
+    assert_string_equal(c.boot.kernel_image_path, "/k");
+    assert_string_equal(c.boot.boot_args, "a=b");
+    assert_string_equal(c.boot.initrd_path, "/i");
+    assert_int_equal(c.machine.vcpu_count, 4);
+    assert_int_equal(c.machine.mem_size_mib, 8192);
+    assert_true(c.machine.smt);
+    assert_true(c.machine.huge_pages);
+    assert_string_equal(c.serial.serial_out_path, "/s");
+    assert_string_equal(c.logger.log_path, "/l");
+    assert_true(c.has_logger);
+    assert_int_equal(c.logger.level, LOG_WARN);
     config_free(&c);
 }
 
@@ -46,13 +46,15 @@ static void defaults_match_firecracker(void **state)
     char err[256];
     assert_int_equal(parse("{\"boot-source\": {\"kernel_image_path\": \"/k\", \"initrd_path\": null}}",
                            &c, err), 0);
-    assert_string_equal(c.boot_args, CONFIG_DEFAULT_BOOT_ARGS);
-    assert_null(c.initrd_path);
-    assert_int_equal(c.vcpu_count, 1);
-    assert_int_equal(c.mem_size_mib, 128);
-    assert_false(c.smt);
-    assert_false(c.huge_pages);
-    assert_false(c.has_log_level);
+    assert_null(c.boot.boot_args);
+    assert_string_equal(config_boot_args(&c), CONFIG_DEFAULT_BOOT_ARGS);
+    assert_null(c.boot.initrd_path);
+    assert_int_equal(c.machine.vcpu_count, 1);
+    assert_int_equal(c.machine.mem_size_mib, 128);
+    assert_false(c.machine.smt);
+    assert_false(c.machine.huge_pages);
+    assert_false(c.has_logger);
+    assert_int_equal(c.tpm.model, TPM_MODEL_NONE);
     config_free(&c);
 }
 
@@ -89,7 +91,7 @@ static void errors_name_the_key(void **state)
         char err[256] = "";
         assert_int_equal(parse(cases[i].json, &c, err), -1);
         assert_string_equal(err, cases[i].msg);
-        assert_null(c.kernel_image_path); /* nothing left to free */
+        assert_null(c.boot.kernel_image_path); /* nothing left to free */
     }
 }
 
@@ -105,6 +107,149 @@ static void invalid_json_reports_position(void **state)
     assert_non_null(strstr(err, "is not allowed"));
 }
 
+
+static json_t *js(const char *text)
+{
+    json_error_t e;
+    json_t *j = json_loads(text, 0, &e);
+    assert_non_null(j);
+    return j;
+}
+
+static int set(struct vm_config *c, enum config_section s, const char *body, bool patch, char *err)
+{
+    json_t *j = js(body);
+    int r = config_set(c, s, j, patch, err, 256);
+    json_decref(j);
+    return r;
+}
+
+/* Firecracker's rule: a PUT replaces the section, fields it leaves out take
+ * their defaults; a PATCH changes only what it names. */
+static void machine_config_put_resets_patch_merges(void **state)
+{
+    (void)state;
+    struct vm_config c;
+    char err[256];
+    config_init(&c);
+    assert_int_equal(set(&c, CONFIG_MACHINE,
+                         "{\"vcpu_count\": 4, \"mem_size_mib\": 512, \"smt\": true}", false, err),
+                     0);
+    assert_int_equal(set(&c, CONFIG_MACHINE, "{\"mem_size_mib\": 1024}", true, err), 0);
+    assert_int_equal(c.machine.vcpu_count, 4);
+    assert_int_equal(c.machine.mem_size_mib, 1024);
+    assert_true(c.machine.smt);
+    /* A PATCH is checked as a whole against what it keeps. */
+    assert_int_equal(set(&c, CONFIG_MACHINE, "{\"vcpu_count\": 3}", true, err), -1);
+    assert_string_equal(err, "machine-config.vcpu_count: must be 1 or even when smt is enabled, "
+                             "got 3");
+    assert_int_equal(set(&c, CONFIG_MACHINE, "{\"vcpu_count\": 2, \"mem_size_mib\": 256}", false,
+                         err),
+                     0);
+    assert_false(c.machine.smt);
+    assert_int_equal(set(&c, CONFIG_MACHINE, "{\"vcpu_count\": 2}", false, err), -1);
+    assert_string_equal(err, "machine-config.mem_size_mib: missing required field");
+    /* Only machine-config can be patched. */
+    assert_int_equal(set(&c, CONFIG_BOOT_SOURCE, "{\"kernel_image_path\": \"/k\"}", true, err),
+                     -1);
+    assert_string_equal(err, "boot-source: cannot be patched");
+    config_free(&c);
+}
+
+static void sections_validate_their_fields(void **state)
+{
+    (void)state;
+    static const struct { enum config_section s; const char *body, *msg; } cases[] = {
+        { CONFIG_TPM, "{\"model\": \"crb\"}", "tpm.socket: missing required field" },
+        { CONFIG_TPM, "{\"socket\": \"/s\", \"model\": \"tpm\"}",
+          "tpm.model: must be \"crb\", \"tis\" or \"virtio\", got \"tpm\"" },
+        { CONFIG_TPM, "{\"socket\": \"/s\", \"timeout_ms\": 1}",
+          "tpm.timeout_ms: must be between 10 and 600000, got 1" },
+        { CONFIG_METRICS, "{}", "metrics.metrics_path: missing required field" },
+        { CONFIG_METRICS, "{\"metrics_path\": \"\"}", "metrics.metrics_path: must not be empty" },
+        { CONFIG_LOGGER, "{\"level\": \"Loud\"}",
+          "logger.level: must be one of Off, Error, Warning, Info, Debug, Trace; got \"Loud\"" },
+        { CONFIG_LOGGER, "{\"module\": \"vmm\"}",
+          "logger.module: module filters are not supported (hearth has one module)" },
+        { CONFIG_SERIAL, "[]", "serial: must be an object, got an array" },
+        { CONFIG_BOOT_SOURCE, "{\"kernel_image_path\": \"/k\", \"initrd_path\": \"\"}",
+          "boot-source.initrd_path: must not be empty" },
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct vm_config c;
+        char err[256] = "";
+        config_init(&c);
+        assert_int_equal(set(&c, cases[i].s, cases[i].body, false, err), -1);
+        assert_string_equal(err, cases[i].msg);
+        config_free(&c);
+    }
+}
+
+/* A logger section without a level means Info (Firecracker's rule). */
+static void logger_level_defaults_to_info(void **state)
+{
+    (void)state;
+    struct vm_config c;
+    char err[256];
+    config_init(&c);
+    assert_int_equal(set(&c, CONFIG_LOGGER, "{\"level\": \"Debug\"}", false, err), 0);
+    assert_int_equal(c.logger.level, LOG_DEBUG);
+    assert_int_equal(set(&c, CONFIG_LOGGER, "{\"show_log_origin\": true}", false, err), 0);
+    assert_int_equal(c.logger.level, LOG_INFO);
+    assert_true(c.logger.show_log_origin);
+    config_free(&c);
+}
+
+/* GET /vm/config's output boots the same VM through the config file path. */
+static void vm_config_round_trips(void **state)
+{
+    (void)state;
+    struct vm_config a, b;
+    char err[256];
+    assert_int_equal(parse("{\"boot-source\": {\"kernel_image_path\": \"/k\", \"boot_args\": \"x\","
+                           " \"initrd_path\": \"/i\"},"
+                           " \"machine-config\": {\"vcpu_count\": 2, \"mem_size_mib\": 300,"
+                           " \"smt\": true, \"huge_pages\": \"2M\"},"
+                           " \"tpm\": {\"socket\": \"/t\", \"model\": \"tis\", \"timeout_ms\": 70},"
+                           " \"serial\": {\"serial_out_path\": \"/s\"}}",
+                           &a, err),
+                     0);
+    json_t *out = config_to_json(&a);
+    assert_int_equal(config_parse_json(out, &b, err, sizeof(err)), 0);
+    json_t *again = config_to_json(&b);
+    assert_true(json_equal(out, again));
+    assert_string_equal(b.boot.initrd_path, "/i");
+    assert_int_equal(b.machine.mem_size_mib, 300);
+    assert_true(b.machine.huge_pages);
+    assert_int_equal(b.tpm.model, TPM_MODEL_TIS);
+    assert_int_equal(b.tpm.timeout_ms, 70);
+    assert_string_equal(b.serial.serial_out_path, "/s");
+    /* Unconfigured sections are null, and null reads back as unconfigured. */
+    assert_true(json_is_null(json_object_get(out, "vsock")));
+    json_decref(out);
+    json_decref(again);
+    config_free(&a);
+    config_free(&b);
+}
+
+static void copy_is_deep(void **state)
+{
+    (void)state;
+    struct vm_config a, b;
+    char err[256];
+    assert_int_equal(parse("{\"boot-source\": {\"kernel_image_path\": \"/k\"},"
+                           " \"tpm\": {\"socket\": \"/t\"}}",
+                           &a, err),
+                     0);
+    assert_int_equal(config_copy(&b, &a), 0);
+    assert_ptr_not_equal(a.boot.kernel_image_path, b.boot.kernel_image_path);
+    assert_ptr_not_equal(a.tpm.socket, b.tpm.socket);
+    assert_int_equal(b.tpm.model, TPM_MODEL_CRB);
+    config_free(&a);
+    assert_string_equal(b.boot.kernel_image_path, "/k");
+    config_free(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -112,6 +257,11 @@ int main(void)
         cmocka_unit_test(defaults_match_firecracker),
         cmocka_unit_test(errors_name_the_key),
         cmocka_unit_test(invalid_json_reports_position),
+        cmocka_unit_test(machine_config_put_resets_patch_merges),
+        cmocka_unit_test(sections_validate_their_fields),
+        cmocka_unit_test(logger_level_defaults_to_info),
+        cmocka_unit_test(vm_config_round_trips),
+        cmocka_unit_test(copy_is_deep),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

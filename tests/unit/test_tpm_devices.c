@@ -288,7 +288,8 @@ static void virtio_setup(struct guest_mem *m, struct fake_backend *f, struct vir
 {
     assert_int_equal(guest_mem_init(m, 1 << 20, false), 0);
     fake_backend_init(f, 4096);
-    virtio_tpm_init(t, &f->be, m, count_irq, NULL);
+    virtio_tpm_init(t, &f->be, m);
+    virtio_mmio_set_irq(&t->mmio, count_irq, NULL);
 }
 
 static void virtio_tpm_round_trip(void **state)

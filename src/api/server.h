@@ -1,0 +1,53 @@
+/* The REST API's HTTP server: libmicrohttpd on a Unix socket, on a thread
+ * of its own. Each whole request is handed to the VMM thread, which routes
+ * it (api/routes.h) and answers; a slow or vanished client only ever holds
+ * the API thread's event loop, never the VMM or a vCPU. */
+#ifndef HEARTH_API_SERVER_H
+#define HEARTH_API_SERVER_H
+
+#include "api/routes.h"
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#define API_DEFAULT_MAX_PAYLOAD 51200
+/* Connections served at once (Firecracker: 10); more wait to be accepted. */
+#define API_MAX_CONNECTIONS 64
+/* A connection that sends nothing for this long is closed. */
+#define API_IDLE_TIMEOUT_S 300
+
+struct api_request;
+struct MHD_Daemon;
+
+struct api_server {
+    struct MHD_Daemon *mhd;
+    int listen_fd;
+    char *path;
+    size_t max_payload;
+    struct api_router *router;
+    int efd; /* readable while a request waits for the VMM thread */
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    struct api_request *pending;
+    bool closed;
+};
+
+/* Listens on path (mode 0600). A stale socket left by a dead process is
+ * replaced; a live one, or any other file, is an error. -1 with a message
+ * naming the path. */
+int api_server_start(struct api_server *s, const char *path, size_t max_payload,
+                     struct api_router *router, char *err, size_t errlen);
+
+/* For the VMM thread's event loop: api_server_fd becomes readable when a
+ * request waits; api_server_process answers it, on the calling thread. */
+int api_server_fd(const struct api_server *s);
+void api_server_process(struct api_server *s);
+
+/* From now on, requests get "shutting down" without reaching the VMM. */
+void api_server_close(struct api_server *s);
+/* Stops the thread, closes every connection, removes the socket. Safe
+ * after a failed or no start. */
+void api_server_stop(struct api_server *s);
+
+#endif

@@ -1,0 +1,88 @@
+/* The device manager: the one place that gives a device its place in the
+ * guest (trap ranges, virtio-mmio slot and GSI, kernel command-line entry,
+ * DSDT node) and that tears devices down, in reverse order of attachment. */
+#ifndef HEARTH_DEVICES_MANAGER_H
+#define HEARTH_DEVICES_MANAGER_H
+
+#include "boot/acpi.h"
+#include "boot/layout.h"
+#include "core/trap.h"
+#include "core/vm.h"
+#include "virtio/mmio.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define DEVMGR_MAX_DEVICES 16
+/* virtio-mmio slots: 4 KiB each from LAYOUT_VIRTIO_MMIO_BASE, slot i on
+ * GSI IRQ_VIRTIO_BASE + i; the IOAPIC's 24 pins bound the count. */
+#define DEVMGR_MAX_VIRTIO 16
+#define DEVMGR_CMDLINE_MAX 512
+
+typedef void devmgr_teardown_fn(void *dev);
+
+struct devmgr_range {
+    enum trap_space space;
+    uint64_t base, len;
+    const struct trap_ops *ops;
+};
+
+/* A device with fixed resources, as the caller describes it. */
+struct devmgr_device {
+    const char *name;              /* for log lines and errors */
+    void *dev;                     /* handed to teardown (and the trap ops) */
+    void *trap_dev;                /* what the trap ops get instead, or NULL */
+    devmgr_teardown_fn *teardown;  /* NULL: nothing to release */
+    int nranges;
+    struct devmgr_range ranges[ACPI_DEV_MAX_RES];
+    const char *acpi_name, *acpi_hid; /* both NULL: not in the DSDT */
+    int nirq;                         /* 0 or 1 */
+    uint32_t irq;
+    bool irq_extended;                /* Interrupt() descriptor (GSI, edge) */
+};
+
+/* Where a virtio device's interrupt goes: its slot's GSI. */
+struct devmgr_irq {
+    struct vm *vm;
+    uint32_t gsi;
+};
+
+struct devmgr {
+    struct vm *vm;
+    struct acpi_config *acpi;
+    char cmdline[DEVMGR_CMDLINE_MAX]; /* entries for the kernel command line */
+    int nvirtio;
+    struct devmgr_irq virtio_irq[DEVMGR_MAX_VIRTIO];
+    int ndevs;
+    struct {
+        const char *name;
+        devmgr_teardown_fn *teardown;
+        void *dev;
+    } devs[DEVMGR_MAX_DEVICES];
+};
+
+void devmgr_init(struct devmgr *dm, struct vm *vm, struct acpi_config *acpi);
+
+/* Claims the device's trap ranges and adds its DSDT node. From this call
+ * on the manager owns the device's teardown, even when the call fails (a
+ * failed start tears down what it attached). -errno with a message naming
+ * the device on failure. */
+int devmgr_add(struct devmgr *dm, const struct devmgr_device *d, char *err, size_t errlen);
+
+/* A virtio-mmio device: takes the next slot, points the transport's
+ * interrupt at the slot's GSI, claims its registers, and announces it as
+ * "virtio_mmio.device=4K@ADDR:GSI" on the command line and as a LNRO0005
+ * node in the DSDT. *base gets the slot's address (may be NULL). */
+int devmgr_add_virtio(struct devmgr *dm, const char *name, struct virtio_mmio *mmio, void *dev,
+                      devmgr_teardown_fn *teardown, uint64_t *base, char *err, size_t errlen);
+
+/* An extra ACPI table (TPM2, ...): -ENOSPC with a message when full. */
+int devmgr_add_table(struct devmgr *dm, const char *name, const char *signature,
+                     uint8_t revision, const uint8_t *body, size_t body_len, char *err,
+                     size_t errlen);
+
+/* Tears every device down, last attached first. */
+void devmgr_teardown(struct devmgr *dm);
+
+#endif
