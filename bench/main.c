@@ -163,7 +163,7 @@ int cmd_boot(struct bench_ctx *c)
 
 static void usage(void)
 {
-    fputs("Usage: hearth-bench boot|tpm|tpmd [--build DIR] [--runs N] [--qemu PATH|--no-qemu]\n"
+    fputs("Usage: hearth-bench boot|api|tpm|tpmd [--build DIR] [--runs N] [--qemu PATH|--no-qemu]\n"
           "       hearth-bench run [--setup baseline|ondemand|pool|qemu|qemu-tpm]... [--total-vms N]\n"
           "             [--parallelism P] [--payload NAME | --kernel PATH [--initrd PATH]]\n"
           "             [--mem-mib M] [--db PATH] [--label L] [--seed N] [--manufacture fast|swtpm_setup]\n"
@@ -176,6 +176,9 @@ static void usage(void)
           "        and 8192 MiB) and QEMU microvm, interleaved; prints median wall time\n"
           "        from exec to exit, peak RSS, and each monitor's private memory\n"
           "        excluding guest RAM (idle payload, /proc/PID/smaps).\n"
+          "  api:  the REST API: exec to a socket that accepts (10*N starts, wall and\n"
+          "        hearth's CPU), 10000 PUT round trips on one connection, VMM memory\n"
+          "        with the API thread while an idle guest runs.\n"
           "  tpm:  TPM2_GetRandom round trips (raw swtpm socket, hearth's backend, the\n"
           "        guest over CRB/TIS/virtio), tpm_basic boot to exit N times with\n"
           "        hearth (CRB, TIS) and QEMU microvm + tpm-tis, and the TPM's memory.\n"
@@ -185,20 +188,33 @@ static void usage(void)
           stderr);
 }
 
+/* The subcommands: those with their own options get argc/argv. */
+static const struct {
+    const char *name;
+    int (*plain)(struct bench_ctx *c);
+    int (*with_args)(struct bench_ctx *c, int argc, char **argv);
+} commands[] = {
+    { "boot", cmd_boot, NULL },       { "api", cmd_api, NULL },
+    { "tpm", cmd_tpm, NULL },         { "tpmd", cmd_tpmd, NULL },
+    { "run", NULL, cmd_run },         { "report", NULL, cmd_report },
+    { "export", NULL, cmd_export },   { "memory", NULL, cmd_memory },
+    { "surface", NULL, cmd_surface },
+};
+
 int main(int argc, char **argv)
 {
     struct bench_ctx c = { .runs = 20, .qemu = "/usr/bin/qemu-system-x86_64" };
     const char *build = "build";
-    if (argc < 2 || (strcmp(argv[1], "boot") && strcmp(argv[1], "tpm") && strcmp(argv[1], "tpmd") &&
-                     strcmp(argv[1], "run") && strcmp(argv[1], "report") &&
-                     strcmp(argv[1], "export") && strcmp(argv[1], "memory") &&
-                     strcmp(argv[1], "surface"))) {
+    int cmd = -1;
+    for (size_t i = 0; argc >= 2 && i < sizeof(commands) / sizeof(commands[0]); i++)
+        if (strcmp(argv[1], commands[i].name) == 0)
+            cmd = (int)i;
+    if (cmd < 0) {
         usage();
         return 2;
     }
     const char *what = argv[1];
-    bool own_args = !strcmp(what, "run") || !strcmp(what, "report") || !strcmp(what, "export") ||
-                    !strcmp(what, "memory") || !strcmp(what, "surface");
+    bool own_args = commands[cmd].with_args != NULL;
     if (own_args) {
         /* Take the common options out; the subcommand parses the rest. */
         int kept = 1;
@@ -254,17 +270,10 @@ int main(int argc, char **argv)
         perror("mkdtemp");
         return 1;
     }
-    int r = strcmp(what, "tpm") == 0      ? cmd_tpm(&c)
-            : strcmp(what, "tpmd") == 0   ? cmd_tpmd(&c)
-            : strcmp(what, "run") == 0    ? cmd_run(&c, argc - 1, argv + 1)
-            : strcmp(what, "report") == 0 ? cmd_report(&c, argc - 1, argv + 1)
-            : strcmp(what, "export") == 0 ? cmd_export(&c, argc - 1, argv + 1)
-            : strcmp(what, "memory") == 0 ? cmd_memory(&c, argc - 1, argv + 1)
-            : strcmp(what, "surface") == 0 ? cmd_surface(&c, argc - 1, argv + 1)
-                                          : cmd_boot(&c);
-    char cmd[96];
-    snprintf(cmd, sizeof(cmd), "rm -rf %s", c.tmp);
-    if (system(cmd) != 0)
+    int r = own_args ? commands[cmd].with_args(&c, argc - 1, argv + 1) : commands[cmd].plain(&c);
+    char rm[96];
+    snprintf(rm, sizeof(rm), "rm -rf %s", c.tmp);
+    if (system(rm) != 0)
         fprintf(stderr, "hearth-bench: could not remove %s\n", c.tmp);
     return r;
 }

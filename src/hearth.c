@@ -242,11 +242,13 @@ int main(int argc, char **argv)
             log_error("start-up failed: %s", err);
             code = HEARTH_EXIT_ERROR;
         } else {
-            uint64_t cpu = clock_ns(CLOCK_PROCESS_CPUTIME_ID) / 1000;
-            vmm_set_startup_times(m, (mono_ns() - opt.start_wall_ns) / 1000,
-                                  cpu - (a.has_start_cpu_us ? a.start_cpu_us : 0) +
-                                      a.parent_cpu_us);
-            log_info("API server listening on %s", sock);
+            uint64_t cpu = clock_ns(CLOCK_PROCESS_CPUTIME_ID) / 1000 -
+                           (a.has_start_cpu_us ? a.start_cpu_us : 0) + a.parent_cpu_us;
+            uint64_t wall = (mono_ns() - opt.start_wall_ns) / 1000;
+            vmm_set_startup_times(m, wall, cpu);
+            log_info("API server listening on %s (%llu us, %llu CPU us after the process "
+                     "started)",
+                     sock, (unsigned long long)wall, (unsigned long long)cpu);
         }
     }
     /* A config file boots the VM at once, API or not (Firecracker's rule). */

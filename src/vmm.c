@@ -255,11 +255,15 @@ int vmm_action(struct vmm *m, enum api_action a, char *err, size_t errlen)
         }
         return 0;
     case API_PAUSE:
+        if (m->state == VMM_PAUSED)
+            return 0; /* idempotent, as Firecracker's */
         vm_pause(&m->vm);
         m->state = VMM_PAUSED;
         m->pause_us = (mono_ns() - t0) / 1000;
         return 0;
     case API_RESUME:
+        if (m->state == VMM_RUNNING)
+            return 0;
         vm_resume(&m->vm);
         m->state = VMM_RUNNING;
         m->resume_us = (mono_ns() - t0) / 1000;

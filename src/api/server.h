@@ -1,7 +1,8 @@
-/* The REST API's HTTP server: libmicrohttpd on a Unix socket, on a thread
- * of its own. Each whole request is handed to the VMM thread, which routes
- * it (api/routes.h) and answers; a slow or vanished client only ever holds
- * the API thread's event loop, never the VMM or a vCPU. */
+/* The REST API's HTTP server: a thread of its own runs the Unix socket's
+ * connections (api/http.h parses them). Each whole request is handed to
+ * the VMM thread, which routes it (api/routes.h) and answers; a slow or
+ * vanished client only ever holds the API thread's event loop, never the
+ * VMM or a vCPU. */
 #ifndef HEARTH_API_SERVER_H
 #define HEARTH_API_SERVER_H
 
@@ -12,25 +13,29 @@
 #include <stddef.h>
 
 #define API_DEFAULT_MAX_PAYLOAD 51200
-/* Connections served at once (Firecracker: 10); more wait to be accepted. */
+/* Connections served at once (Firecracker: 10); more get a 503 at once. */
 #define API_MAX_CONNECTIONS 64
 /* A connection that sends nothing for this long is closed. */
 #define API_IDLE_TIMEOUT_S 300
 
 struct api_request;
-struct MHD_Daemon;
+struct api_conn;
 
 struct api_server {
-    struct MHD_Daemon *mhd;
-    int listen_fd;
+    pthread_t thread;
+    bool running;
+    int listen_fd, epfd;
+    int stop_fd; /* wakes the API thread to stop */
     char *path;
     size_t max_payload;
     struct api_router *router;
+    struct api_conn *conns[API_MAX_CONNECTIONS];
+    int nconns;
     int efd; /* readable while a request waits for the VMM thread */
     pthread_mutex_t lock;
     pthread_cond_t cond;
     struct api_request *pending;
-    bool closed;
+    bool closed, stopping;
 };
 
 /* Listens on path (mode 0600). A stale socket left by a dead process is

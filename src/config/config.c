@@ -33,6 +33,7 @@ void config_init(struct vm_config *cfg)
     cfg->machine.vcpu_count = CONFIG_DEFAULT_VCPUS;
     cfg->machine.mem_size_mib = CONFIG_DEFAULT_MEM_MIB;
     cfg->logger.level = LOG_INFO;
+    cfg->logger.show_level = true; /* hearth tags every line with its level */
 }
 
 static void free_boot(struct boot_source_config *b)

@@ -32,10 +32,8 @@ bool metrics_enabled(const struct metrics *mt)
 static bool is_store(const char *parent, const char *key)
 {
     size_t n = strlen(key);
-    bool us = n > 3 && strcmp(key + n - 3, "_us") == 0;
-    return strcmp(key, "num_faults") == 0 ||
-           (us && parent && (strcmp(parent, "latencies_us") == 0 ||
-                             strcmp(parent, "api_server") == 0));
+    return strcmp(key, "num_faults") == 0 || (n >= 6 && strcmp(key + n - 6, "max_us") == 0) ||
+           (parent && (strcmp(parent, "latencies_us") == 0 || strcmp(parent, "api_server") == 0));
 }
 
 /* A copy of now whose counters are less what prev held for them. */

@@ -24,10 +24,10 @@ bool metrics_enabled(const struct metrics *mt);
 
 /* Writes one line: utc_timestamp_ms, then `now` with every integer turned
  * into its increase since the previous line, except "store" metrics, which
- * are written as they are (Firecracker's SharedStoreMetric): any key
- * ending in "_us" whose object is "latencies_us" or "api_server", and
- * "num_faults". Takes the reference to now. 0, or -errno when the line was
- * lost (counted in missed; the deltas then carry over to the next line). */
+ * are written as they are (Firecracker's SharedStoreMetric): everything in
+ * "latencies_us" and "api_server", keys ending in "max_us", "num_faults".
+ * Takes the reference to now. 0, or -errno when the line was lost (counted
+ * in missed; the deltas then carry over to the next line). */
 int metrics_write(struct metrics *mt, json_t *now);
 void metrics_close(struct metrics *mt);
 

@@ -1,7 +1,8 @@
-/* libFuzzer target: a REST API request (method, path, body) through the
- * routes and the configuration setters, as the API server hands it to the
- * VMM thread. Input: "METHOD\nPATH\nBODY"; actions change the fake VMM's
- * state, so post-boot rules are reached too. */
+/* libFuzzer target: raw bytes from an API client through the HTTP parser,
+ * the routes and the configuration setters, as the API thread and the VMM
+ * thread handle them. Actions change the fake VMM's state, so post-boot
+ * rules are reached too. */
+#include "api/http.h"
 #include "api/routes.h"
 
 #include <stdint.h>
@@ -38,39 +39,35 @@ static int f_action(void *ctx, enum api_action a, char *err, size_t errlen)
 }
 static const struct api_vmm_ops ops = { f_state, f_configure, f_action, f_config };
 
-/* Splits at the next '\n' into a NUL-terminated copy. */
-static char *take_line(const uint8_t **p, const uint8_t *end)
-{
-    const uint8_t *nl = memchr(*p, '\n', (size_t)(end - *p));
-    size_t n = (size_t)((nl ? nl : end) - *p);
-    char *s = malloc(n + 1);
-    memcpy(s, *p, n);
-    s[n] = 0;
-    *p = nl ? nl + 1 : end;
-    return s;
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    const uint8_t *p = data, *end = data + size;
-    char *method = take_line(&p, end), *path = take_line(&p, end);
+    const char *buf = (const char *)data;
     struct api_router r;
     config_init(&cfg);
     state = VMM_NOT_STARTED;
     api_router_init(&r, &ops, NULL, "fuzz");
-    struct api_reply reply;
-    /* The same request before and after a start, then a read-back. */
-    for (int i = 0; i < 2; i++) {
-        api_route(&r, method, path, (const char *)p, (size_t)(end - p), &reply);
-        if (reply.code != 204 && !reply.body)
-            abort(); /* every answer but 204 carries JSON */
-        free(reply.body);
-        state = VMM_RUNNING;
+    /* Every whole request in the input, pipelined, as a connection would. */
+    for (size_t off = 0; off < size;) {
+        struct http_request req;
+        if (http_parse(buf + off, size - off, 4096, &req) != HTTP_COMPLETE)
+            break;
+        if (req.consumed == 0 || req.consumed > size - off)
+            abort(); /* the parser must always make progress within its input */
+        struct api_reply reply;
+        if (!req.too_large) {
+            api_route(&r, req.method, req.target, req.body, req.body_len, &reply);
+            if (reply.code != 204 && !reply.body)
+                abort(); /* every answer but 204 carries JSON */
+            char out[8192];
+            if (!http_response(out, sizeof(out), reply.code, reply.body, req.keep_alive))
+                abort();
+            free(reply.body);
+        }
+        off += req.consumed;
     }
+    struct api_reply reply;
     api_route(&r, "GET", "/vm/config", NULL, 0, &reply);
     free(reply.body);
     config_free(&cfg);
-    free(method);
-    free(path);
     return 0;
 }

@@ -91,6 +91,31 @@ run_hearth() {
     [ "$RC" -ne 124 ] && [ "$RC" -ne 137 ] || fail "hearth did not finish within $(scaled "$TIMEOUT")s"
 }
 
+# api_start SOCK [ARGS...]: hearth serving the REST API on SOCK in the
+# background (PID); console in $T/out, log in $T/log.
+api_start() {
+    API_SOCK=$1
+    shift
+    : > "$T/log"
+    "$HEARTH" --api-sock "$API_SOCK" --log-path "$T/log" "$@" < /dev/null > "$T/out" 2> "$T/err" &
+    PID=$!
+    wait_until 10 test -S "$API_SOCK" || fail "the API socket did not appear"
+}
+
+# api METHOD PATH [BODY]: one request to $API_SOCK with curl; sets CODE, BODY.
+api() {
+    CODE=$(curl -s --max-time "$(scaled 10)" --unix-socket "$API_SOCK" -X "$1" "http://localhost$2" \
+        ${3:+-H 'Content-Type: application/json' -d "$3"} -o "$T/body" -w '%{http_code}')
+    BODY=$(cat "$T/body")
+}
+
+# expect_http CODE [BODY_REGEX]: the last api answer.
+expect_http() {
+    CHECKS=$((CHECKS + 1))
+    [ "$CODE" = "$1" ] || fail "HTTP $CODE ($BODY), expected $1"
+    [ -z "${2:-}" ] || echo "$BODY" | grep -Eq -- "$2" || fail "body '$BODY' lacks /$2/"
+}
+
 expect_rc() {
     CHECKS=$((CHECKS + 1))
     [ "$RC" -eq "$1" ] || fail "exit status $RC, expected $1"
