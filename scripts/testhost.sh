@@ -22,6 +22,8 @@
 #                                 when the first one wedged
 #   HEARTH_TESTHOST_KERNEL, HEARTH_TESTHOST_INITRD  another outer guest image
 #   HEARTH_KVM_DEV, HEARTH_CPUINFO  what is probed (/dev/kvm, /proc/cpuinfo)
+#   HEARTH_TESTHOST_LOCK          the lock one emulated host at a time holds
+#                                 (/tmp/hearth-testhost.lock)
 # The command sees HEARTH_TESTHOST_MODE=direct|emulated and HEARTH_TIME_SCALE,
 # the one factor by which the tests stretch their time-outs.
 # Status 125 with a "testhost: error:" line: the outer guest itself failed.
@@ -127,6 +129,16 @@ echo "CHECKOUT=$(q "$CHECKOUT")" > "$run/ctl/params"
     for a in "$@"; do printf ' %s' "$(q "$a")"; done
     echo
 } > "$run/ctl/cmd.sh"
+
+# One emulated host per machine: two would share its 2 CPUs and time each
+# other out. A second run waits its turn (the lock goes with the holder's
+# QEMU, so a killed run releases it).
+lock=${HEARTH_TESTHOST_LOCK:-/tmp/hearth-testhost.lock}
+exec 9> "$lock"
+if ! flock -n 9; then
+    echo "testhost: another emulated test host runs on this machine; waiting for it" >&2
+    flock 9
+fi
 
 echo "KVM: emulated test host (QEMU TCG, SVM, $cpus vCPUs, $mem MiB)"
 

@@ -47,6 +47,25 @@ th HEARTH_TESTHOST=sometimes -- true
 expect_rc 125
 expect_out 'HEARTH_TESTHOST must be auto, always or never'
 
+# One emulated host at a time: a second run waits for the first's lock and
+# starts its QEMU (here the fake) only once it is free.
+exec 8> "$T/lock"
+flock 8
+# (The waiter must not inherit fd 8: a lock belongs to its open file.)
+(env PATH="$T/bin:$PATH" HEARTH_TESTHOST=always HEARTH_TESTHOST_LOCK="$T/lock" \
+    HEARTH_TESTHOST_KERNEL=/dev/null HEARTH_TESTHOST_INITRD=/dev/null \
+    HEARTH_TESTHOST_BOOT_TIMEOUT=2 timeout 60 "$TH" true > "$T/waited" 2>&1 8>&-) &
+waiter=$!
+wait_until 10 grep -q 'another emulated test host runs on this machine; waiting' "$T/waited" ||
+    fail "a second test host did not wait for the lock: $(cat "$T/waited")"
+sleep 0.5
+CHECKS=$((CHECKS + 1))
+[ ! -e "$T/qemu-started" ] || fail "a second test host started QEMU while the first held the lock"
+exec 8>&-
+wait_until 20 test -e "$T/qemu-started" || fail "the waiting test host never started"
+wait "$waiter"
+rm -f "$T/qemu-started"
+
 # The emulated host: output, status and a file in the checkout come back;
 # /dev/kvm works inside and the time-out scale is set.
 mark=$BUILD/testhost-check.$$
