@@ -164,6 +164,27 @@ static void unbuild(struct vmm *m, bool detached)
     m->built = false;
 }
 
+/* Measured boot: what is about to run, into the vTPM, before it runs. */
+static int measure(struct vmm *m, const char *cmdline, char *err, size_t errlen)
+{
+    const struct vm_config *cfg = &m->cfg;
+    json_t *machine = config_machine_to_json(cfg);
+    json_t *all = config_to_json(cfg);
+    json_t *tpm = json_object_get(all, "tpm");
+    if (json_is_object(tpm))
+        json_object_del(tpm, "socket"); /* where swtpm listens is the host's business */
+    json_object_set(machine, "tpm", tpm);
+    json_object_set_new(machine, "devices", json_string(m->devices.cmdline));
+    char *text = json_dumps(machine, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(machine);
+    json_decref(all);
+    const struct measure_inputs in = { cfg->boot.kernel_image_path, cfg->boot.initrd_path,
+                                       cmdline, text ? text : "{}" };
+    int r = vtpm_measure(&m->vtpm, &m->vm.mem, &in, err, errlen);
+    free(text);
+    return r;
+}
+
 static int build(struct vmm *m, char *err, size_t errlen)
 {
     const struct vm_config *cfg = &m->cfg;
@@ -191,6 +212,8 @@ static int build(struct vmm *m, char *err, size_t errlen)
         return -1;
     log_debug("kernel %s: %s entry 0x%llx", cfg->boot.kernel_image_path,
               entry.mode == BOOT_PVH ? "PVH" : "64-bit", (unsigned long long)entry.rip);
+    if (measure(m, cmdline, err, errlen) < 0)
+        return -1;
     int r = mptable_build(&m->vm.mem, cfg->machine.vcpu_count);
     if (!r)
         r = acpi_build(&m->vm.mem, &m->acpi);
@@ -341,6 +364,15 @@ const struct vm_config *vmm_config(const struct vmm *m)
     return &m->cfg;
 }
 
+static json_t *ops_tpm(void *ctx)
+{
+    struct vmm *m = ctx;
+    json_t *all = config_to_json(&m->cfg);
+    json_t *tpm = json_incref(json_object_get(all, "tpm"));
+    json_decref(all);
+    return m->built ? vtpm_to_json(&m->vtpm, tpm) : tpm;
+}
+
 static enum vmm_state ops_state(void *ctx) { return vmm_state(ctx); }
 static const struct vm_config *ops_config(void *ctx) { return vmm_config(ctx); }
 static int ops_configure(void *ctx, enum config_section s, json_t *body, bool patch, char *err,
@@ -358,6 +390,7 @@ const struct api_vmm_ops vmm_api_ops = {
     .configure = ops_configure,
     .action = ops_action,
     .config = ops_config,
+    .tpm = ops_tpm,
 };
 
 static void on_api(void *ctx, int fd, uint32_t events)

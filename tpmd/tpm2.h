@@ -5,6 +5,7 @@
 #define TPMD_TPM2_H
 
 #include "tpm/swtpm.h"
+#include "tpm/tpm2.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -40,16 +41,6 @@ int tpm2_read_ek(struct swtpm *s, uint32_t handle, struct ek_public *out);
 /* Reads an NV index: its attributes and up to max bytes of data. */
 int tpm2_nv_read(struct swtpm *s, uint32_t index, uint32_t *attributes, uint8_t *data,
                  size_t max, size_t *len);
-
-/* PCR banks by name ("sha1", "sha256", "sha384", "sha512") as a bit mask;
- * -1 for an unknown name in the comma-separated list. */
-#define TPM2_BANK_SHA1 1
-#define TPM2_BANK_SHA256 2
-#define TPM2_BANK_SHA384 4
-#define TPM2_BANK_SHA512 8
-int tpm2_banks_parse(const char *list);
-/* Writes the names of the banks in mask, comma-separated, into out. */
-void tpm2_banks_format(int mask, char *out, size_t len);
 
 /* TPM2_PCR_Allocate: exactly these banks are active from the next
  * TPM2_Startup on (hearth's INIT at VM start). */

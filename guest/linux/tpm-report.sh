@@ -28,6 +28,14 @@ if [ -e /dev/tpm0 ]; then
     for i in 0 1 2 3 4 5 6 7 8 9 10; do
         echo "linux-tpm: pcr-sha256 $i $(cat $t/pcr-sha256/$i)"
     done
+    # hearth's measured boot: the TCG event log Linux found through ACPI.
+    b=/sys/kernel/security/tpm0/binary_bios_measurements
+    if [ -r $b ]; then
+        echo "linux-tpm: event log $(wc -c < $b) bytes"
+        hexdump -v -e '32/1 "%02x" "\n"' $b | tr -d ' ' | sed 's/^/linux-tpm: eventlog /'
+    else
+        echo "linux-tpm: no event log"
+    fi
     echo "linux-tpm: getrandom $(tpm_getrandom)"
     m=/sys/kernel/security/ima/ascii_runtime_measurements
     echo "linux-tpm: ima $(wc -l < $m) measurements"

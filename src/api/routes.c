@@ -102,6 +102,10 @@ static void get_tpm(struct api_router *r, const struct route *rt, json_t *body, 
                     struct api_reply *out)
 {
     (void)rt, (void)body, (void)err;
+    if (r->ops->tpm) {
+        reply_json(out, 200, r->ops->tpm(r->ctx));
+        return;
+    }
     json_t *all = config_to_json(r->ops->config(r->ctx));
     json_t *tpm = json_incref(json_object_get(all, "tpm"));
     json_decref(all);

@@ -31,6 +31,9 @@ struct api_vmm_ops {
                      size_t errlen);
     int (*action)(void *ctx, enum api_action a, char *err, size_t errlen);
     const struct vm_config *(*config)(void *ctx);
+    /* GET /tpm: the section plus what only the running VM knows (its
+     * measurements); NULL: the section alone. A new reference. */
+    json_t *(*tpm)(void *ctx);
 };
 
 #define API_ROUTES 16

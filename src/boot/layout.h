@@ -22,7 +22,9 @@
 #define LAYOUT_EBDA_START       0x9fc00ULL
 #define LAYOUT_MPTABLE_START    LAYOUT_EBDA_START
 #define LAYOUT_RSDP             0xe0000ULL
-#define LAYOUT_ACPI_END         0x100000ULL
+#define LAYOUT_ACPI_END         0xf0000ULL
+#define LAYOUT_TPM_LOG          0xf0000ULL  /* measured boot's TCG event log */
+#define LAYOUT_TPM_LOG_SIZE     0x10000ULL
 #define LAYOUT_HIMEM_START      0x100000ULL /* kernels load here */
 
 /* The 32-bit MMIO gap and what lives in it. */

@@ -215,15 +215,17 @@ static const char *const tpm_models[] = {
 
 static int set_tpm(struct jctx *c, json_t *o, struct vm_config *cfg)
 {
-    static const char *const allowed[] = { "socket", "model", "timeout_ms", NULL };
+    static const char *const allowed[] = { "socket", "model", "timeout_ms", "measured_boot",
+                                           NULL };
     static const char *const required[] = { "socket", NULL };
     struct tpm_config *t = &cfg->tpm;
     char *model = NULL;
     long long timeout = CONFIG_DEFAULT_TPM_TIMEOUT_MS;
     free(t->socket);
-    *t = (struct tpm_config){ .model = TPM_MODEL_CRB };
+    *t = (struct tpm_config){ .model = TPM_MODEL_CRB, .measured_boot = true };
     if (jcheck_keys(c, o, allowed, required) || get_path(c, o, "socket", false, &t->socket) ||
         jget_string(c, o, "model", false, &model) ||
+        jget_bool(c, o, "measured_boot", &t->measured_boot) ||
         jget_int(c, o, "timeout_ms", CONFIG_MIN_TPM_TIMEOUT_MS, CONFIG_MAX_TPM_TIMEOUT_MS,
                  &timeout))
         goto bad;
@@ -363,8 +365,9 @@ json_t *config_to_json(const struct vm_config *cfg)
                                          : json_null());
     json_object_set_new(o, "tpm", cfg->tpm.model == TPM_MODEL_NONE
                                       ? json_null()
-                                      : json_pack("{s:s, s:s, s:i}", "socket", cfg->tpm.socket,
+                                      : json_pack("{s:s, s:s, s:i, s:b}", "socket", cfg->tpm.socket,
                                                   "model", tpm_models[cfg->tpm.model],
-                                                  "timeout_ms", cfg->tpm.timeout_ms));
+                                                  "timeout_ms", cfg->tpm.timeout_ms,
+                                                  "measured_boot", cfg->tpm.measured_boot));
     return o;
 }

@@ -46,6 +46,7 @@ struct tpm_config {
     enum tpm_model model; /* TPM_MODEL_NONE: no "tpm" section */
     char *socket;         /* swtpm control socket */
     int timeout_ms;
+    bool measured_boot;   /* hearth measures what it boots (default) */
 };
 
 struct logger_config {

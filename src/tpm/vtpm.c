@@ -53,12 +53,18 @@ static int place_fixed(struct vtpm *t, struct devmgr *dm, char *err, size_t errl
     if (r < 0)
         return r;
     /* TPM2 table, revision 4: platform class (client), reserved, control
-     * area (CRB only), start method, 12 bytes of start-method parameters. */
+     * area (CRB only), start method, 12 bytes of start-method parameters,
+     * then the event log's minimum length (LAML) and address (LASA). */
     memset(t->tpm2_table, 0, sizeof(t->tpm2_table));
     put64(t->tpm2_table + 4, crb ? LAYOUT_TPM_BASE + CRB_CTRL_AREA_OFFSET : 0);
     put32(t->tpm2_table + 12, crb ? TPM2_START_METHOD_CRB : TPM2_START_METHOD_TIS);
-    return devmgr_add_table(dm, "the TPM", "TPM2", 4, t->tpm2_table, sizeof(t->tpm2_table), err,
-                            errlen);
+    size_t len = sizeof(t->tpm2_table) - 12; /* without the log fields */
+    if (t->measured) {
+        put32(t->tpm2_table + 28, (uint32_t)LAYOUT_TPM_LOG_SIZE);
+        put64(t->tpm2_table + 32, LAYOUT_TPM_LOG);
+        len = sizeof(t->tpm2_table);
+    }
+    return devmgr_add_table(dm, "the TPM", "TPM2", 4, t->tpm2_table, len, err, errlen);
 }
 
 int vtpm_place(struct vtpm *t, struct devmgr *dm, char *err, size_t errlen)
@@ -79,6 +85,7 @@ int vtpm_attach(struct vtpm *t, const struct tpm_config *cfg, struct devmgr *dm,
 {
     memset(t, 0, sizeof(*t));
     t->model = cfg->model;
+    t->measured = cfg->measured_boot;
     if (t->model == TPM_MODEL_NONE)
         return 0;
     int r = swtpm_open(&t->swtpm, cfg->socket, cfg->timeout_ms, err, errlen);
@@ -92,6 +99,26 @@ int vtpm_attach(struct vtpm *t, const struct tpm_config *cfg, struct devmgr *dm,
         return r;
     }
     return vtpm_place(t, dm, err, errlen);
+}
+
+int vtpm_measure(struct vtpm *t, struct guest_mem *mem, const struct measure_inputs *in,
+                 char *err, size_t errlen)
+{
+    if (t->model == TPM_MODEL_NONE || !t->measured)
+        return 0;
+    uint8_t *log = gpa_to_hva(mem, LAYOUT_TPM_LOG, LAYOUT_TPM_LOG_SIZE);
+    if (!log) {
+        snprintf(err, errlen, "measured boot: no guest RAM for the event log");
+        return -1;
+    }
+    return measure_boot(&t->measure, &t->backend, in, log, LAYOUT_TPM_LOG_SIZE, err, errlen);
+}
+
+json_t *vtpm_to_json(const struct vtpm *t, json_t *section)
+{
+    if (json_is_object(section) && t->model != TPM_MODEL_NONE && t->measure.nevents)
+        json_object_set_new(section, "measurements", measure_to_json(&t->measure));
+    return section;
 }
 
 void vtpm_stats(struct vtpm *t, struct swtpm_stats *out)

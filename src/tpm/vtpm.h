@@ -7,6 +7,7 @@
 #include "devices/manager.h"
 #include "devices/tpm_crb.h"
 #include "devices/tpm_tis.h"
+#include "tpm/measure.h"
 #include "tpm/swtpm.h"
 #include "virtio/tpm.h"
 
@@ -21,7 +22,9 @@ struct vtpm {
     struct tpm_crb crb;
     struct tpm_tis tis;
     struct virtio_tpm virtio;
-    uint8_t tpm2_table[64 - 36]; /* TPM2 body after the ACPI header */
+    bool measured;               /* measured boot: the TPM2 table points at the log */
+    uint8_t tpm2_table[76 - 36]; /* TPM2 body after the ACPI header (revision 4) */
+    struct measure_log measure;
 };
 
 /* Opens the backend described by cfg (nothing for TPM_MODEL_NONE) and
@@ -33,10 +36,20 @@ int vtpm_attach(struct vtpm *t, const struct tpm_config *cfg, struct devmgr *dm,
 
 /* Initializes t->model's transport on t->backend and hands it to the device
  * manager: its registers, its DSDT node (MSFT0101, or LNRO0005 for virtio)
- * and, for CRB and TIS, the TPM2 table. A full device or table list is an
+ * and, for CRB and TIS, the TPM2 table (with the event log's place when
+ * t->measured). A full device or table list is an
  * error (-ENOSPC with a message): a guest must not boot without the TPM it
  * was configured with. From this call on, dm tears t down. */
 int vtpm_place(struct vtpm *t, struct devmgr *dm, char *err, size_t errlen);
+
+/* Measures the boot (tpm/measure.h) into the TPM, the event log into
+ * guest RAM at LAYOUT_TPM_LOG. Nothing to do without a TPM or measured
+ * boot. 0, or -1 with a message. */
+int vtpm_measure(struct vtpm *t, struct guest_mem *mem, const struct measure_inputs *in,
+                 char *err, size_t errlen);
+
+/* GET /tpm: the section and, once started, the measurements. */
+json_t *vtpm_to_json(const struct vtpm *t, json_t *section);
 
 /* What the TPM has done, for metrics; zeros without a TPM. */
 void vtpm_stats(struct vtpm *t, struct swtpm_stats *out);

@@ -37,7 +37,7 @@ static int f_action(void *ctx, enum api_action a, char *err, size_t errlen)
     state = a == API_PAUSE ? VMM_PAUSED : a == API_FLUSH_METRICS ? state : VMM_RUNNING;
     return 0;
 }
-static const struct api_vmm_ops ops = { f_state, f_configure, f_action, f_config };
+static const struct api_vmm_ops ops = { f_state, f_configure, f_action, f_config, NULL };
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

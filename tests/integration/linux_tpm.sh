@@ -58,6 +58,22 @@ for model in crb tis; do
     # PCR 10 holds IMA's boot aggregate and what ran since: not zero.
     expect_no_out '^linux-tpm: pcr-sha256 10 0{64}$'
     expect_out '^linux-tpm: getrandom 800100000014000000000008[0-9a-f]{16}$'
+    # Measured boot: Linux exposes hearth's event log, which tpm2-tools
+    # replays to the PCRs the guest reads.
+    expect_out '^linux-tpm: event log [0-9]+ bytes$'
+    sed -n 's/^linux-tpm: eventlog //p' "$T/out" | xxd -r -p > "$T/eventlog.bin"
+    CHECKS=$((CHECKS + 1))
+    tpm2_eventlog "$T/eventlog.bin" > "$T/eventlog.yaml" 2>&1 ||
+        fail "$model: tpm2_eventlog refused the guest's log: $(tail -5 "$T/eventlog.yaml")"
+    for i in 0 1 4 8 9; do
+        pcr=$(sed -n "s/^linux-tpm: pcr-sha256 $i //p" "$T/out")
+        CHECKS=$((CHECKS + 1))
+        sed -n '/^pcrs:/,$p' "$T/eventlog.yaml" | sed -n '/sha256:/,/^  [a-z]/p' |
+            grep -Eiq "^ *$i *: *0x$pcr$" || fail "$model: the log does not replay to PCR $i $pcr"
+    done
+    CHECKS=$((CHECKS + 1))
+    grep -q "$(sha256sum "$KDIR/vmlinux" | cut -d' ' -f1)" "$T/eventlog.yaml" ||
+        fail "$model: the log lacks the kernel file's digest"
     expect_out '^linux-tpm: ima policy loaded$'
     expect_out '^linux-tpm: ima 10 [0-9a-f]{40} ima-sig sha256:[0-9a-f]{64} boot_aggregate'
     expect_out '^linux-tpm: ima 10 [0-9a-f]{40} ima-sig sha256:[0-9a-f]{64} /bin/busybox'

@@ -43,6 +43,10 @@ for model in crb tis virtio; do
         grep -q '_HID, "MSFT0101"' "$T/tables/DSDT.dsl" || fail "DSDT lacks MSFT0101"
         grep -Eq 'Start Method : 07' "$T/tables/TPM2.dsl" || fail "TPM2 start method is not CRB"
         grep -Eiq 'Control Address : 00000000FED40040' "$T/tables/TPM2.dsl" || fail "TPM2 control area"
+        # Measured boot (on by default): the event log's place.
+        CHECKS=$((CHECKS + 2))
+        grep -Eiq 'Minimum Log Length : 00010000' "$T/tables/TPM2.dsl" || fail "TPM2 LAML"
+        grep -Eiq 'Log Address : 00000000000F0000' "$T/tables/TPM2.dsl" || fail "TPM2 LASA"
         grep -A3 'Memory32Fixed' "$T/tables/DSDT.dsl" | grep -q '0xFED40000' || fail "TPM _CRS base" ;;
     tis)
         disassemble_tables DSDT TPM2

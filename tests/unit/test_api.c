@@ -47,7 +47,7 @@ static int f_action(void *ctx, enum api_action a, char *err, size_t errlen)
         fake.state = VMM_PAUSED;
     return 0;
 }
-static const struct api_vmm_ops ops = { f_state, f_configure, f_action, f_config };
+static const struct api_vmm_ops ops = { f_state, f_configure, f_action, f_config, NULL };
 static struct api_router router;
 
 static int setup(void **state)
@@ -97,7 +97,7 @@ static void getting_started_flow(void **state)
     assert_string_equal(out, "{\"vcpu_count\":2,\"mem_size_mib\":256,\"smt\":false,"
                              "\"track_dirty_pages\":false,\"huge_pages\":\"None\"}");
     assert_int_equal(req("GET", "/tpm", NULL, out), 200);
-    assert_string_equal(out, "{\"socket\":\"/s\",\"model\":\"tis\",\"timeout_ms\":2000}");
+    assert_string_equal(out, "{\"socket\":\"/s\",\"model\":\"tis\",\"timeout_ms\":2000,\"measured_boot\":true}");
     assert_int_equal(req("PUT", "/actions", "{\"action_type\": \"InstanceStart\"}", out), 204);
     assert_int_equal(fake.actions[0], API_INSTANCE_START);
     assert_int_equal(req("GET", "/", NULL, out), 200);
