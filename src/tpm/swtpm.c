@@ -2,6 +2,8 @@
 #include "core/clock.h"
 #include "tpm/swtpm.h"
 
+#include "core/seccomp.h"
+
 #include "core/log.h"
 #include "tpm/wire.h"
 
@@ -339,6 +341,9 @@ static void *command_thread(void *arg)
 {
     struct swtpm *s = arg;
     log_set_thread_name("tpm");
+    /* Before the first byte from swtpm, which a guest can steer. */
+    if (seccomp_install(SECCOMP_TPM, s->seccomp) < 0)
+        set_failed(s, "its seccomp filter could not be installed");
     pthread_mutex_lock(&s->lock);
     for (;;) {
         while (!s->shutdown && !(s->busy && s->done))

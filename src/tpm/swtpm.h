@@ -43,6 +43,7 @@ struct swtpm {
 
     atomic_bool failed;    /* sticky: logged once, every later command fails */
     bool keep_running;     /* close without SHUTDOWN (swtpm_release) */
+    bool seccomp;          /* the command thread installs its filter */
     uint8_t rsp[TPM_BUFFER_MAX];
 
     struct swtpm_stats stats; /* under lock */
