@@ -157,6 +157,15 @@ int cgroup_enter(const struct cgroup *cg)
     return r;
 }
 
+int cgroup_open_dir(const struct cgroup *cg)
+{
+    if (cg->version != CGROUP_V2)
+        return -1;
+    char dir[512];
+    dir_of(cg, 0, true, dir, sizeof(dir));
+    return open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+}
+
 static void kill_procs(const char *dir)
 {
     char path[600];

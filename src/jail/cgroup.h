@@ -41,6 +41,11 @@ int cgroup_create(struct cgroup *cg, enum cgroup_version version, const char *pa
  * in a threaded process). 0, or -1 when a hierarchy refused it. */
 int cgroup_enter(const struct cgroup *cg);
 
+/* v2 only: the group's directory, for clone3(CLONE_INTO_CGROUP), which
+ * starts a child in it without a migration (on this kind of host a
+ * migration waits for an RCU grace period, ~10 ms). -1 on v1. */
+int cgroup_open_dir(const struct cgroup *cg);
+
 /* SIGKILLs every process in it, then removes it (waiting briefly for the
  * processes to leave). */
 void cgroup_kill(const struct cgroup *cg);
