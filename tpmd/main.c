@@ -9,6 +9,7 @@
 #include <stdbool.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <grp.h>
 #include <limits.h>
@@ -17,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -70,6 +72,44 @@ static bool uid_can_reach(uid_t uid, const char *dir)
     int status;
     return pid > 0 && waitpid(pid, &status, 0) == pid && WIFEXITED(status) &&
            WEXITSTATUS(status) == 0;
+}
+
+/* Takes STATE/lock (flock, exclusive) for the daemon's lifetime and writes
+ * this pid into it: two daemons on one state directory would wipe each
+ * other's vTPMs. The descriptor is close-on-exec and stays open until exit.
+ * -1 with err naming the directory (and the holder's pid when the file has
+ * it) when another daemon holds it. */
+static int lock_state_dir(const char *state, char *err, size_t errlen)
+{
+    char path[600];
+    snprintf(path, sizeof(path), "%s/lock", state);
+    int fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        snprintf(err, errlen, "--state-dir %.400s: opening its lock: %s", state, strerror(errno));
+        return -1;
+    }
+    if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+        int e = errno;
+        char buf[24] = "", who[48] = "pid unknown";
+        ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
+        if (n > 0 && atoi(buf) > 0)
+            snprintf(who, sizeof(who), "pid %d", atoi(buf));
+        if (e == EWOULDBLOCK)
+            snprintf(err, errlen, "--state-dir %.400s is in use by another hearth-tpmd (%s); one "
+                     "daemon per state directory", state, who);
+        else
+            snprintf(err, errlen, "--state-dir %.400s: locking: %s", state, strerror(e));
+        close(fd);
+        return -1;
+    }
+    char line[24];
+    int len = snprintf(line, sizeof(line), "%d\n", (int)getpid());
+    if (ftruncate(fd, 0) < 0 || pwrite(fd, line, (size_t)len, 0) != len) {
+        snprintf(err, errlen, "--state-dir %.400s: writing its lock: %s", state, strerror(errno));
+        close(fd);
+        return -1;
+    }
+    return fd;
 }
 
 static bool parse_int(const char *s, int min, int max, int *out)
@@ -278,6 +318,11 @@ int main(int argc, char **argv)
     }
     vo.state_dir = real;
     char err[512];
+    /* Before anything in the directory is read or changed. */
+    if (lock_state_dir(real, err, sizeof(err)) < 0) {
+        fprintf(stderr, "hearth-tpmd: %s\n", err);
+        return 1;
+    }
     po.uid_base = st.uid_base > 0 ? (uid_t)st.uid_base : UIDS_DEFAULT_BASE;
     if (own_uids && uids_claim(real, &po.uid_base, po.uid_count, st.uid_base > 0, err,
                                sizeof(err)) < 0) {

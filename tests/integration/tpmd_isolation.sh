@@ -66,6 +66,24 @@ ranges | awk 'NR > 1 && $1 < end { exit 1 } { end = $1 + $2 }' || fail "uid rang
     fail "an overlapping --uid-base was accepted"
 expect_out "^hearth-tpmd: --uid-base $UA: uids [0-9]+\.\.[0-9]+ belong to hearth-tpmd state $STATE; give each state directory its own range"
 
+# One daemon per state directory: a second one on the same directory stops
+# at start, naming the directory and the daemon that holds it, and leaves
+# the first one's vTPMs alone (with --pool-max 0 it once wiped them).
+"$TPMD" --socket "$T/second.sock" --state-dir "$STATE" --pool-min 0 --pool-max 0 > "$T/out" 2>&1 &
+SECOND=$!
+wait_until 5 not_running "$SECOND" || {
+    kill "$SECOND"
+    fail "a second daemon on $STATE kept running"
+}
+wait "$SECOND"
+RC=$?
+expect_rc 1
+expect_out "^hearth-tpmd: --state-dir $(realpath "$STATE") is in use by another hearth-tpmd \(pid $DAEMON\)"
+CHECKS=$((CHECKS + 2))
+[ ! -e "$T/second.sock" ] || fail "the second daemon listened"
+[ "$(get "$A" | field pid)" = "$PA" ] && kill -0 "$PA" && get "$B" | grep -q '"state":"ready"' ||
+    fail "the second daemon touched the first one's vTPMs: $("$CLIENT" list)"
+
 # One vTPM's uid cannot read another's state, reach its control socket,
 # or list the vTPMs.
 DB=$STATE/vtpms/$B
