@@ -9,8 +9,13 @@
 #define CGROUP_SWTPM_MEMORY (64ULL << 20) /* swtpm needs ~1 MiB; generous cap */
 #define CGROUP_SWTPM_PIDS 8
 
+/* Set to 1 in the daemon's environment, cgroups count as not writable:
+ * the tests' way to run as on a host without them. */
+#define CGROUP_DISABLE_ENV "HEARTH_TPMD_NO_CGROUPS"
+
 /* Creates the cgroup(s) hearth-tpmd/<id> with the limits. false when
- * cgroups are not writable here (callers log that once). */
+ * cgroups are not writable here, or CGROUP_DISABLE_ENV is 1 (callers log
+ * that once). */
 bool cgroup_create(const char *id);
 
 /* Moves the calling process into them (from the launcher child, before

@@ -61,17 +61,114 @@ static int random_id(char out[33])
     return 0;
 }
 
+/* Every process of STATE/vtpms/ID's swtpm_setup carries VTPM_SETUP_MARKER=ID
+ * in its environment (first, so it leads /proc/PID/environ). */
+#define VTPM_SETUP_MARKER "HEARTH_TPMD_SETUP"
+
+/* Whether process `pid` belongs to swtpm_setup session `sid` of vTPM `id`:
+ * it is in that session and carries the vTPM's marker. The marker keeps a
+ * session id that was reused after a crash from reaching anything else. */
+static bool in_setup_session(int pid, pid_t sid, const char *id)
+{
+    char path[64], buf[512];
+    snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    ssize_t n = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
+    if (fd >= 0)
+        close(fd);
+    if (n <= 0)
+        return false;
+    buf[n] = 0;
+    const char *rp = strrchr(buf, ')'); /* the command name may hold anything */
+    char st;
+    int ppid, pgrp, session;
+    if (!rp || sscanf(rp + 1, " %c %d %d %d", &st, &ppid, &pgrp, &session) != 4 ||
+        session != sid)
+        return false;
+    char want[80], env[16384];
+    int wlen = snprintf(want, sizeof(want), "%s=%s", VTPM_SETUP_MARKER, id) + 1; /* with NUL */
+    snprintf(path, sizeof(path), "/proc/%d/environ", pid);
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    size_t len = 0;
+    while (fd >= 0 && len < sizeof(env) && (n = read(fd, env + len, sizeof(env) - len)) > 0)
+        len += (size_t)n;
+    if (fd >= 0)
+        close(fd);
+    for (size_t at = 0; at + (size_t)wlen <= len;) { /* NUL-separated entries */
+        if (memcmp(env + at, want, (size_t)wlen) == 0)
+            return true;
+        const char *end = memchr(env + at, 0, len - at);
+        if (!end)
+            break;
+        at = (size_t)(end - env) + 1;
+    }
+    return false; /* a zombie's environment reads empty: it is done */
+}
+
+/* SIGKILLs every process of vTPM id's swtpm_setup session sid (swtpm_setup,
+ * the swtpm and swtpm_localca it starts, whatever their uid) until none is
+ * left. Needs no cgroup. */
+static void kill_setup_session(pid_t sid, const char *id)
+{
+    for (int round = 0; round < 100; round++) {
+        DIR *d = opendir("/proc");
+        if (!d)
+            return;
+        int killed = 0;
+        struct dirent *e;
+        while ((e = readdir(d))) {
+            int pid = atoi(e->d_name);
+            if (pid > 0 && in_setup_session(pid, sid, id) && kill(pid, SIGKILL) == 0)
+                killed++;
+        }
+        closedir(d);
+        if (!killed)
+            return;
+        usleep(5000); /* until they are gone (a killed process shows until it exits) */
+    }
+}
+
 /* Runs argv to completion with output to log_path, at nice 10 (manufacture
  * must not delay allocations; an allocated vTPM gets normal priority back);
  * in new network, IPC, UTS and mount namespaces when `isolate` (falling back
  * quietly where refused), in cgroup_id's cgroup, and as uid/gid `uid` with
- * no supplementary groups when uid is not 0. */
+ * no supplementary groups when uid is not 0.
+ *
+ * With `setup` (swtpm_setup, which runs as root): the child leads a session
+ * of its own, carries setup's marker in its environment, and execs only
+ * once that session's id is on disk as setup's pid (status
+ * "manufacturing"): whatever a crash of the daemon leaves running, recovery
+ * finds it there (vtpm_wipe), with or without cgroups. A child whose daemon
+ * died before that exits without running anything. */
 static int run(char *const argv[], const char *log_path, bool isolate, const char *cgroup_id,
-               uid_t uid)
+               uid_t uid, struct vtpm *setup)
 {
+    char marker[80];
+    char **envp = environ;
+    int go[2] = { -1, -1 };
+    if (setup) {
+        size_t n = 0;
+        while (environ[n])
+            n++;
+        if (!(envp = malloc((n + 2) * sizeof(*envp))))
+            return -1;
+        snprintf(marker, sizeof(marker), "%s=%s", VTPM_SETUP_MARKER, setup->id);
+        envp[0] = marker;
+        memcpy(envp + 1, environ, (n + 1) * sizeof(*envp));
+        if (pipe2(go, O_CLOEXEC) < 0) {
+            free(envp);
+            return -1;
+        }
+    }
     pid_t pid = fork();
-    if (pid < 0)
+    if (pid < 0) {
+        if (setup) {
+            free(envp);
+            close(go[0]);
+            close(go[1]);
+        }
         return -1;
+    }
     if (pid == 0) {
         /* Between fork and exec of a multi-threaded daemon: async-signal-
          * safe calls only. The daemon blocks SIGINT/SIGTERM and ignores
@@ -85,11 +182,30 @@ static int run(char *const argv[], const char *log_path, bool isolate, const cha
         dup2(null, STDIN_FILENO);
         dup2(log >= 0 ? log : null, STDOUT_FILENO);
         dup2(log >= 0 ? log : null, STDERR_FILENO);
+        /* The go-ahead pipe's read end as fd 3, the rest closed before
+         * waiting on it: another worker's child must not hold this pipe's
+         * write end open (nor this one its). */
+        int keep = 3;
+        if (setup) {
+            if (dup2(go[0], 3) < 0)
+                _exit(125);
+            keep = 4;
+        }
         /* Nothing else of the daemon's (a CA key another worker is reading,
          * cgroup files, API sockets) may reach swtpm. */
-        if (syscall(SYS_close_range, 3U, ~0U, 0U) < 0)
-            for (int fd = 3; fd < 65536; fd++)
+        if (syscall(SYS_close_range, (unsigned)keep, ~0U, 0U) < 0)
+            for (int fd = keep; fd < 65536; fd++)
                 close(fd);
+        if (setup) {
+            setsid();
+            char c = 0;
+            ssize_t r;
+            while ((r = read(3, &c, 1)) < 0 && errno == EINTR)
+                ;
+            close(3);
+            if (r != 1 || c != 'g')
+                _exit(125); /* the daemon died before it recorded this session */
+        }
         /* Absolute: a manufacturing thread already runs at nice 10, and
          * nice(10) there gave 19. */
         if (setpriority(PRIO_PROCESS, 0, 10) < 0)
@@ -107,12 +223,25 @@ static int run(char *const argv[], const char *log_path, bool isolate, const cha
             child_say("hearth-tpmd: dropping to the vTPM's uid failed\n");
             _exit(126);
         }
-        execvp(argv[0], argv);
+        execvpe(argv[0], argv, envp);
         _exit(127);
+    }
+    int status;
+    if (setup) {
+        close(go[0]);
+        free(envp);
+        setup->pid = pid; /* the session's id, for recovery */
+        bool recorded = vtpm_save_status(setup) == 0 && write(go[1], "g", 1) == 1;
+        close(go[1]); /* without the 'g', the child exits */
+        if (!recorded) {
+            while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+                ;
+            log_append(log_path, "hearth-tpmd: recording swtpm_setup's session failed\n");
+            return -1;
+        }
     }
     /* A hung swtpm_setup or swtpm parent must not hold a manufacture slot
      * (or an API thread) forever. */
-    int status;
     for (double until = now_ms() + VTPM_RUN_TIMEOUT_MS;;) {
         pid_t r = waitpid(pid, &status, WNOHANG);
         if (r == pid)
@@ -120,6 +249,8 @@ static int run(char *const argv[], const char *log_path, bool isolate, const cha
         if (r < 0 && errno != EINTR)
             return -1;
         if (now_ms() > until) {
+            if (setup)
+                kill_setup_session(pid, setup->id);
             kill(pid, SIGKILL);
             waitpid(pid, &status, 0);
             log_append(log_path, "hearth-tpmd: killed after the time-out\n");
@@ -218,7 +349,7 @@ int vtpm_start_swtpm(const struct vtpm_opts *o, struct vtpm *v, char *err, size_
                             "without memory/pids limits\n");
         warned = true;
     }
-    if (run(argv, outf, true, confined ? v->id : NULL, v->uid) < 0) {
+    if (run(argv, outf, true, confined ? v->id : NULL, v->uid, NULL) < 0) {
         char why[300]; /* launch.log is ours; swtpm.log is the uid's, not read */
         last_line(outf, why, sizeof(why));
         snprintf(err, errlen, "swtpm did not start: %s (see %s)", why, logf);
@@ -291,10 +422,12 @@ int vtpm_create(const struct vtpm_opts *o, const struct ca *ca, uid_t uid, struc
                          "--createek", "--create-ek-cert", "--create-platform-cert",
                          "--lock-nvram", "--overwrite", "--write-ek-cert-files", certs,
                          "--pcr-banks", (char *)o->pcr_banks, NULL };
-        /* As root (it needs a CA key), but in the vTPM's cgroup, so a crash
-         * of the daemon leaves nothing it started for recovery to miss. */
+        /* As root (it needs a CA key), in a session of its own recorded on
+         * disk first, and in the vTPM's cgroup where cgroups are writable:
+         * a crash of the daemon leaves nothing it started for recovery to
+         * miss (vtpm_wipe), though killing by uid does not reach root. */
         bool confined = cgroup_create(v->id);
-        if (run(argv, logf, false, confined ? v->id : NULL, 0) < 0) {
+        if (run(argv, logf, false, confined ? v->id : NULL, 0, v) < 0) {
             char why[300];
             last_line(logf, why, sizeof(why));
             snprintf(err, errlen, "swtpm_setup failed: %s", why);
@@ -422,6 +555,10 @@ int vtpm_wipe(struct vtpm *v)
     }
     if (v->id[0])
         cgroup_kill(v->id);
+    /* An interrupted manufacture's pid is swtpm_setup's session (root's
+     * processes, out of the uid's reach; no cgroup on some hosts). */
+    if (v->state == VTPM_MANUFACTURING && v->pid > 0)
+        kill_setup_session(v->pid, v->id);
     if (vtpm_alive(v)) {
         kill(v->pid, SIGTERM);
         for (int i = 0; i < 50 && vtpm_alive(v); i++)

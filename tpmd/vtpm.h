@@ -30,7 +30,8 @@ enum vtpm_state { VTPM_READY, VTPM_ALLOCATED, VTPM_FAILED, VTPM_MANUFACTURING };
 struct vtpm {
     char id[33];
     enum vtpm_state state;
-    pid_t pid;
+    pid_t pid; /* swtpm's; while swtpm_setup manufactures, the id of the session
+                * it leads (on disk before it runs) */
     uid_t uid; /* swtpm's uid and gid, this vTPM's alone; 0: root (no uid range) */
     char dir[700];
     char tpm_dir[720]; /* dir/tpm: the only place the uid can write */
@@ -80,9 +81,11 @@ const char *vtpm_state_name(enum vtpm_state s);
  * see vtpm.c for why it is not flushed). */
 int vtpm_save_status(const struct vtpm *v);
 
-/* Kills every process v started (by its cgroup, by its uid, and by its
+/* Kills every process v started (by its cgroup, by its uid, by
+ * swtpm_setup's session for a manufacture that was interrupted, and by its
  * pid), then removes its directory and cgroup; the id is never used again.
- * Works from what vtpm_load could read of an interrupted manufacture. -1
+ * Works from what vtpm_load could read of an interrupted manufacture: the
+ * session kill needs no cgroup and reaches swtpm_setup's root processes. -1
  * (directory left, uid still in use) when the uid's processes could not
  * be killed. */
 int vtpm_wipe(struct vtpm *v);

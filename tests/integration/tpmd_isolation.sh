@@ -1,8 +1,10 @@
 #!/bin/bash
 # hearth-tpmd keeps vTPMs apart and the root daemon out of their reach: each
 # swtpm runs as its own uid, cannot open another vTPM's state or control
-# socket, and cannot plant a link where the daemon writes; a kill -9 of the
-# daemon mid-manufacture leaves no process or cgroup behind after restart;
+# socket, and cannot plant a link where the daemon writes; a second daemon
+# on the same state directory is refused; a kill -9 of the daemon
+# mid-manufacture (either method, with or without cgroups) leaves no process
+# or cgroup behind after restart;
 # an allocated vTPM whose swtpm dies is reported failed; on-demand
 # manufacture obeys --concurrency and refused requests are not demand;
 # ready swtpms run at nice 10, allocated ones at 0.
@@ -133,23 +135,49 @@ grep -q "vTPM $B: its swtpm (pid $PB) died while allocated" "$T/tpmd.log" || fai
 "$CLIENT" free "$B" > /dev/null || fail "a failed vTPM cannot be freed"
 stop_all
 
-# kill -9 of the daemon while it manufactures: after the restart nothing it
-# started survives unaccounted (every swtpm belongs to a listed vTPM) and,
-# with the pool emptied, no swtpm, directory or cgroup is left at all.
+# kill -9 of the daemon while it manufactures, with either method, with and
+# without cgroups (HEARTH_TPMD_NO_CGROUPS=1: as on a host where they are not
+# writable; swtpm_setup and the swtpm it starts run as root, out of reach of
+# a kill by uid): after the restart nothing it started survives unaccounted
+# (every swtpm belongs to a listed vTPM) and, with the pool emptied, no
+# swtpm, directory or cgroup is left at all. swtpm_setup's processes are
+# stopped before the crash, so that they cannot finish on their own: only
+# the recovery can end them.
 rm -rf "$STATE"
 vtpm_cgroups() { ls /sys/fs/cgroup/hearth-tpmd/ /sys/fs/cgroup/*/hearth-tpmd/ 2> /dev/null | grep -E '^[0-9a-f]{32}$' | sort -u; }
 CGROUPS0=$(vtpm_cgroups) # other daemons' on this machine
-for _ in 1 2 3; do
-    start_daemon --pool-min 6 --pool-max 6 --concurrency 3 --manufacture fast
+SETUP_PROCS="swtpm_setup --tpm2 --tpmstate $STATE/|backend-uri=dir://$STATE/"
+crash_mid_manufacture() { # METHOD
+    start_daemon --pool-min 6 --pool-max 6 --concurrency 3 --manufacture "$1"
     manufacturing() { "$CLIENT" status | grep -q '"manufacturing":[1-9]'; }
     wait_until 10 manufacturing || fail "nothing was being manufactured"
+    if [ "$1" = swtpm_setup ]; then
+        wait_until 10 pkill -STOP -f "swtpm_setup --tpm2 --tpmstate $STATE/" ||
+            fail "no swtpm_setup ran"
+        pkill -STOP -f "backend-uri=dir://$STATE/"
+    fi
     kill -9 "$DAEMON"
     wait "$DAEMON" 2> /dev/null
     DAEMON=
-done
-start_daemon --pool-min 0 --pool-max 0
+}
+no_setup_procs() { ! pgrep -f "$SETUP_PROCS" > /dev/null; }
 empty() { [ "$(swtpms)" = 0 ] && [ -z "$(ls "$STATE/vtpms")" ]; }
-wait_until 10 empty || fail "after kill -9 mid-manufacture: $(swtpms) swtpms, vTPMs $(ls "$STATE/vtpms" | tr '\n' ' ')"
+for cgroups in 0 1; do
+    export HEARTH_TPMD_NO_CGROUPS=$cgroups
+    for method in fast fast swtpm_setup swtpm_setup; do
+        crash_mid_manufacture "$method"
+        # Recovery runs before the daemon answers.
+        start_daemon --pool-min 0 --pool-max 0
+        CHECKS=$((CHECKS + 1))
+        wait_until 2 no_setup_procs ||
+            fail "$method, HEARTH_TPMD_NO_CGROUPS=$cgroups: swtpm_setup's processes survived the recovery: $(pgrep -af "$SETUP_PROCS")"
+        wait_until 10 empty || fail "after kill -9 mid-manufacture ($method, HEARTH_TPMD_NO_CGROUPS=$cgroups): $(swtpms) swtpms, vTPMs $(ls "$STATE/vtpms" | tr '\n' ' ')"
+        kill "$DAEMON"
+        wait "$DAEMON"
+        DAEMON=
+    done
+done
+unset HEARTH_TPMD_NO_CGROUPS
 CHECKS=$((CHECKS + 2))
 ! pgrep -f "swtpm.*$STATE" > /dev/null || fail "an swtpm of the killed daemon survives"
 LEFT=$(comm -13 <(echo "$CGROUPS0") <(vtpm_cgroups))
