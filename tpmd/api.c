@@ -1,5 +1,6 @@
 /* hearth-tpmd's HTTP server: libmicrohttpd around api_route, with a cap
- * on connections and a deadline for each request to arrive. */
+ * on connections (enforced at accept) and a deadline for each request to
+ * arrive. */
 #include "api.h"
 
 #include "core/clock.h"
@@ -7,9 +8,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <microhttpd.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -80,15 +83,6 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         if (!(req = calloc(1, sizeof(*req))))
             return MHD_NO;
         *state = req;
-        pthread_mutex_lock(&a->lock);
-        int open = a->nconns;
-        pthread_mutex_unlock(&a->lock);
-        if (open > API_MAX_CONNECTIONS) {
-            char n[32];
-            snprintf(n, sizeof(n), "%d", open);
-            api_error(&r, 503, "too many connections (%s open); retry", n);
-            return queue(c, &r);
-        }
         /* A declared body is answered now, without reading it. */
         const char *len = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
         unsigned long long declared = len ? strtoull(len, NULL, 10) : 0;
@@ -127,6 +121,14 @@ static void completed(void *cls, struct MHD_Connection *c, void **state,
     set_processing(cls, c, false);
 }
 
+/* Tells the overflow thread to re-check the count (none in the fuzzer). */
+static void wake(struct api *a)
+{
+    uint64_t one = 1;
+    if (a->wake_fd >= 0 && write(a->wake_fd, &one, sizeof(one)) < 0)
+        return; /* the counter is already non-zero: it wakes anyway */
+}
+
 static void connection(void *cls, struct MHD_Connection *c, void **socket_context,
                        enum MHD_ConnectionNotificationCode what)
 {
@@ -137,30 +139,34 @@ static void connection(void *cls, struct MHD_Connection *c, void **socket_contex
         struct api_conn *k = calloc(1, sizeof(*k));
         if (!k || !i || (k->fd = fcntl(i->connect_fd, F_DUPFD_CLOEXEC, 0)) < 0) {
             free(k); /* untracked: only the idle time-out applies */
-            return;
+            k = NULL;
         }
-        k->since_ns = mono_ns();
         pthread_mutex_lock(&a->lock);
-        k->next = a->conns;
-        a->conns = k;
-        a->nconns++;
+        if (k) {
+            k->since_ns = mono_ns();
+            k->next = a->conns;
+            a->conns = k;
+        }
+        if (++a->nconns == API_MAX_CONNECTIONS)
+            wake(a); /* libmicrohttpd stops accepting: the overflow thread starts */
         pthread_mutex_unlock(&a->lock);
         *socket_context = k;
         return;
     }
     struct api_conn *k = *socket_context;
-    if (!k)
-        return;
     pthread_mutex_lock(&a->lock);
-    for (struct api_conn **p = &a->conns; *p; p = &(*p)->next)
+    for (struct api_conn **p = &a->conns; k && *p; p = &(*p)->next)
         if (*p == k) {
             *p = k->next;
-            a->nconns--;
             break;
         }
+    if (a->nconns-- == API_MAX_CONNECTIONS)
+        wake(a); /* libmicrohttpd accepts again: the overflow thread stops */
     pthread_mutex_unlock(&a->lock);
-    close(k->fd);
-    free(k);
+    if (k) {
+        close(k->fd);
+        free(k);
+    }
     *socket_context = NULL;
 }
 
@@ -185,14 +191,132 @@ static void *reaper(void *arg)
     return NULL;
 }
 
-int api_start(struct api *a, const char *path, const struct api_backend *b, char *err,
-              size_t errlen)
+/* A connection past the limit: a JSON 503 at once, its output shut down.
+ * Non-blocking: a client that does not read cannot hold the thread. */
+static void refuse(int fd, int open)
+{
+    struct api_reply r;
+    char n[32], head[256];
+    snprintf(n, sizeof(n), "%d", open);
+    api_error(&r, 503, "too many connections (%s open); retry", n);
+    if (r.body) {
+        size_t len = strlen(r.body);
+        int hl = snprintf(head, sizeof(head),
+                          "HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\n"
+                          "Content-Type: %s\r\nRetry-After: 1\r\nContent-Length: %zu\r\n\r\n",
+                          r.type, len);
+        struct iovec iov[2] = { { head, (size_t)hl }, { r.body, len } };
+        struct msghdr m = { .msg_iov = iov, .msg_iovlen = 2 };
+        ssize_t w = sendmsg(fd, &m, MSG_NOSIGNAL | MSG_DONTWAIT);
+        (void)w; /* a full or closed socket only loses the answer */
+        free(r.body);
+    }
+    shutdown(fd, SHUT_WR);
+}
+
+struct lingering {
+    int fd;
+    uint64_t until_ns;
+};
+
+/* While API_MAX_CONNECTIONS are open (libmicrohttpd then leaves the listen
+ * socket alone), every new connection is accepted here at once, answered
+ * 503 and kept lingering a moment (API_LINGER_MS); otherwise this thread
+ * sleeps until the count reaches the limit. A connection accepted just as
+ * the count drops is refused all the same. */
+static void *overflow(void *arg)
+{
+    struct api *a = arg;
+    struct lingering linger[API_LINGER_MAX];
+    struct pollfd p[2 + API_LINGER_MAX];
+    int nl = 0;
+    char drop[4096];
+    for (;;) {
+        pthread_mutex_lock(&a->lock);
+        bool full = a->nconns >= API_MAX_CONNECTIONS, stop = a->stopping;
+        pthread_mutex_unlock(&a->lock);
+        if (stop)
+            break;
+        p[0] = (struct pollfd){ .fd = a->wake_fd, .events = POLLIN };
+        p[1] = (struct pollfd){ .fd = full ? a->listen_fd : -1, .events = POLLIN };
+        for (int i = 0; i < nl; i++)
+            p[2 + i] = (struct pollfd){ .fd = linger[i].fd, .events = POLLIN };
+        if (poll(p, (nfds_t)(2 + nl), nl ? 100 : -1) < 0) {
+            usleep(10000);
+            continue;
+        }
+        uint64_t now = mono_ns(), count;
+        if (p[0].revents && read(a->wake_fd, &count, sizeof(count)) < 0)
+            continue;
+        int kept = 0;
+        for (int i = 0; i < nl; i++) {
+            bool done = now >= linger[i].until_ns;
+            if (!done && p[2 + i].revents) {
+                ssize_t n = recv(linger[i].fd, drop, sizeof(drop), MSG_DONTWAIT);
+                done = n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR);
+            }
+            if (done)
+                close(linger[i].fd);
+            else
+                linger[kept++] = linger[i]; /* in age order */
+        }
+        nl = kept;
+        if (p[0].revents || !(p[1].revents & POLLIN))
+            continue; /* the count changed: look again first */
+        int fd = accept4(a->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+        if (fd < 0) {
+            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
+                usleep(100000); /* out of descriptors: the next try is later */
+            continue;
+        }
+        pthread_mutex_lock(&a->lock);
+        int open = a->nconns;
+        pthread_mutex_unlock(&a->lock);
+        refuse(fd, open);
+        if (nl == API_LINGER_MAX) {
+            close(linger[0].fd);
+            memmove(linger, linger + 1, sizeof(linger[0]) * (size_t)--nl);
+        }
+        linger[nl++] = (struct lingering){ fd, now + (uint64_t)API_LINGER_MS * 1000000ULL };
+    }
+    for (int i = 0; i < nl; i++)
+        close(linger[i].fd);
+    return NULL;
+}
+
+void api_init(struct api *a, const struct api_backend *b)
 {
     memset(a, 0, sizeof(*a));
     a->backend = *b;
     a->listen_fd = -1;
+    a->wake_fd = -1;
     pthread_mutex_init(&a->lock, NULL);
     pthread_cond_init(&a->cond, NULL);
+}
+
+int api_serve(struct api *a, unsigned int flags, int listen_fd)
+{
+    struct MHD_OptionItem listen[2] = { { MHD_OPTION_END, 0, NULL },
+                                        { MHD_OPTION_END, 0, NULL } };
+    if (listen_fd >= 0)
+        listen[0] = (struct MHD_OptionItem){ MHD_OPTION_LISTEN_SOCKET, listen_fd, NULL };
+    else
+        flags |= MHD_USE_NO_LISTEN_SOCKET;
+    /* The memory limit bounds a request's headers; the idle time-out is a
+     * backstop behind the reaper's deadline. */
+    a->mhd = MHD_start_daemon(
+        flags, 0, NULL, NULL, handle, a, MHD_OPTION_ARRAY, listen,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(API_BODY_MAX * 4),
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)(3 * API_REQUEST_DEADLINE_S),
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned)API_MAX_CONNECTIONS, MHD_OPTION_NOTIFY_COMPLETED,
+        completed, a, MHD_OPTION_NOTIFY_CONNECTION, connection, a, MHD_OPTION_END);
+    return a->mhd ? 0 : -1;
+}
+
+int api_start(struct api *a, const char *path, const struct api_backend *b, char *err,
+              size_t errlen)
+{
+    api_init(a, b);
     struct sockaddr_un sa = { .sun_family = AF_UNIX };
     if (strlen(path) >= sizeof(sa.sun_path)) {
         snprintf(err, errlen, "--socket %s: path too long", path);
@@ -200,30 +324,35 @@ int api_start(struct api *a, const char *path, const struct api_backend *b, char
     }
     strcpy(sa.sun_path, path);
     unlink(path);
-    a->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    /* Non-blocking: two threads accept on it (one at a time, but a client
+     * that gives up between poll and accept must not block either). */
+    a->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     /* 0600 before listen(): nobody can connect earlier. (umask would also
      * change the mode of what the running pool workers create.) */
     int r = a->listen_fd < 0 || bind(a->listen_fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
             chmod(path, 0600) < 0 || listen(a->listen_fd, 64) < 0;
     if (r) {
         snprintf(err, errlen, "--socket %s: %s", path, strerror(errno));
+        api_stop(a);
         return -1;
     }
+    if ((a->wake_fd = eventfd(0, EFD_CLOEXEC)) < 0 ||
+        pthread_create(&a->overflow, NULL, overflow, a)) {
+        snprintf(err, errlen, "starting the overflow thread failed");
+        api_stop(a);
+        return -1;
+    }
+    a->overflowing = true;
     if (pthread_create(&a->reaper, NULL, reaper, a)) {
         snprintf(err, errlen, "starting the connection reaper failed");
+        api_stop(a);
         return -1;
     }
     a->reaping = true;
-    /* The memory limit bounds a request's headers; the idle time-out is a
-     * backstop behind the reaper's deadline. */
-    a->mhd = MHD_start_daemon(
-        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION, 0, NULL, NULL, handle, a,
-        MHD_OPTION_LISTEN_SOCKET, a->listen_fd, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-        (size_t)(API_BODY_MAX * 4), MHD_OPTION_CONNECTION_TIMEOUT,
-        (unsigned)(3 * API_REQUEST_DEADLINE_S), MHD_OPTION_CONNECTION_LIMIT,
-        (unsigned)(API_MAX_CONNECTIONS + API_CONNECTION_SLACK), MHD_OPTION_NOTIFY_COMPLETED,
-        completed, a, MHD_OPTION_NOTIFY_CONNECTION, connection, a, MHD_OPTION_END);
-    if (!a->mhd) {
+    /* With its inter-thread channel, libmicrohttpd stops polling the listen
+     * socket at its connection limit (the overflow thread's turn). */
+    if (api_serve(a, MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
+                         MHD_USE_ITC, a->listen_fd) < 0) {
         snprintf(err, errlen, "starting the HTTP server failed");
         api_stop(a);
         return -1;
@@ -233,15 +362,27 @@ int api_start(struct api *a, const char *path, const struct api_backend *b, char
 
 void api_stop(struct api *a)
 {
-    if (a->mhd)
-        MHD_stop_daemon(a->mhd); /* closes every connection: the list empties */
+    pthread_mutex_lock(&a->lock);
+    a->stopping = true;
+    pthread_cond_broadcast(&a->cond);
+    pthread_mutex_unlock(&a->lock);
+    if (a->overflowing) { /* first: it polls the listen socket */
+        wake(a);
+        pthread_join(a->overflow, NULL);
+        a->overflowing = false;
+    }
+    if (a->mhd) {
+        MHD_stop_daemon(a->mhd); /* closes every connection and the listen socket */
+        a->listen_fd = -1;
+    }
     a->mhd = NULL;
     if (a->reaping) {
-        pthread_mutex_lock(&a->lock);
-        a->stopping = true;
-        pthread_cond_broadcast(&a->cond);
-        pthread_mutex_unlock(&a->lock);
         pthread_join(a->reaper, NULL);
         a->reaping = false;
     }
+    if (a->listen_fd >= 0)
+        close(a->listen_fd);
+    if (a->wake_fd >= 0)
+        close(a->wake_fd);
+    a->listen_fd = a->wake_fd = -1;
 }

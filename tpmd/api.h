@@ -13,10 +13,17 @@
 
 /* A request body is refused past this many bytes (413), unread. */
 #define API_BODY_MAX 4096
-/* Open connections served; past this each request gets 503. libmicrohttpd
- * itself refuses connections past API_MAX_CONNECTIONS + API_CONNECTION_SLACK. */
+/* Open connections served, each on a thread of its own. While that many
+ * are open, libmicrohttpd stops accepting and an overflow thread takes
+ * every new connection instead: a JSON 503 (Retry-After: 1) at once, then
+ * closed, so no client waits in the listen backlog. */
 #define API_MAX_CONNECTIONS 128
-#define API_CONNECTION_SLACK 32
+/* A refused connection is kept this long after its 503 (its output shut
+ * down), reading and dropping what the client sends, so that a client
+ * still writing its request reads the answer rather than EPIPE; at most
+ * API_LINGER_MAX at once, the oldest closed first. */
+#define API_LINGER_MS 1000
+#define API_LINGER_MAX 64
 /* A request (headers and body) must arrive within this many seconds of the
  * connection's start or of its previous response; slower clients are cut. */
 #define API_REQUEST_DEADLINE_S 10
@@ -65,18 +72,32 @@ struct api {
     struct MHD_Daemon *mhd;
     struct api_backend backend;
     int listen_fd;
+    int wake_fd; /* eventfd: the overflow thread re-checks the count, or stops */
     pthread_mutex_t lock;
-    struct api_conn *conns; /* open connections, for the cap and the deadline */
-    int nconns;
-    pthread_t reaper;
-    bool reaping, stopping;
+    struct api_conn *conns; /* tracked connections, for the deadline */
+    int nconns;             /* libmicrohttpd's open connections */
+    pthread_t reaper, overflow;
+    bool reaping, overflowing, stopping;
     pthread_cond_t cond;
 };
 
 /* Listens on `path` (mode 0600, replacing a stale socket) and serves the
- * routes above with b. */
+ * routes above with b: libmicrohttpd on a thread per connection, up to
+ * API_MAX_CONNECTIONS; an overflow thread answering connections past that;
+ * a reaper cutting connections whose request is late. */
 int api_start(struct api *a, const char *path, const struct api_backend *b, char *err,
               size_t errlen);
 void api_stop(struct api *a);
+
+/* The pieces of api_start, for the HTTP fuzzer. api_init: a with backend
+ * b, no connection and nothing running (api_stop undoes any of it).
+ * api_serve: starts a->mhd, libmicrohttpd with the routes, the request
+ * limits and the connection tracking above, on listen_fd, or with none
+ * when it is -1 (connections then come from MHD_add_connection). `flags`
+ * are libmicrohttpd's threading flags (api_start: its polling thread and a
+ * thread per connection; the fuzzer: none, driven by MHD_run). -1 if it
+ * does not start. */
+void api_init(struct api *a, const struct api_backend *b);
+int api_serve(struct api *a, unsigned int flags, int listen_fd);
 
 #endif

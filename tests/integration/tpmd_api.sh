@@ -1,7 +1,8 @@
 #!/bin/bash
 # hearth-tpmd's API under hostile clients: bytes that are not UTF-8 in the
 # URL or method, URLs of multibyte characters, bodies (declared, chunked,
-# oversized), slow and idle clients, too many connections, and 10,000 error
+# oversized), slow and idle clients, too many connections (answered at
+# once, not left in the listen backlog), and 10,000 error
 # answers: each gets a JSON answer or is cut, the daemon keeps serving and
 # its memory stays flat.
 . "$(dirname "$0")/lib.sh"
@@ -70,4 +71,24 @@ expect_out '"error":"too many connections \([0-9]+ open\); retry"'
 alive "140 idle connections"
 CHECKS=$((CHECKS + 1))
 "$CLIENT" --include status > "$T/out" && grep -q '^HTTP/1.1 200' "$T/out" || fail "not served after the connections closed"
+
+# Every connection is accepted at once: with 220 and 1000 idle ones (past
+# libmicrohttpd's own limit of 160, and its 64-deep listen backlog), the
+# idle ones connect and a new client is answered 503 (JSON, Retry-After)
+# within 2 s, not after the 10 s the reaper takes to cut idle connections.
+POOL_CLOSE=$(hex $'GET /pool HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n')
+for n in 220 1000; do
+    $RAW crowd "$n" "$POOL_CLOSE" > "$T/out" || fail "$n idle connections"
+    expect_out '^HTTP/1.1 503 '
+    expect_out '^Retry-After: 1$'
+    expect_out '^\{"error":"too many connections \(128 open\); retry"\}'
+    read -r OPEN_S ANSWER_S < <(sed -n 's/^open_s=\([0-9.]*\) answer_s=\([0-9.]*\)$/\1 \2/p' "$T/out")
+    echo "# $n idle connections: opened in $OPEN_S s, the next client answered in $ANSWER_S s"
+    CHECKS=$((CHECKS + 1))
+    awk -v o="$OPEN_S" -v a="$ANSWER_S" -v b="$(scaled 2)" 'BEGIN { exit !(o + a <= b) }' ||
+        fail "$n idle connections: a new client waited $OPEN_S + $ANSWER_S s"
+    alive "$n idle connections"
+done
+CHECKS=$((CHECKS + 1))
+"$CLIENT" --include status > "$T/out" && grep -q '^HTTP/1.1 200' "$T/out" || fail "not served after 1000 connections closed"
 pass "tpmd api"

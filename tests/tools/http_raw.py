@@ -12,6 +12,12 @@
                                      REQUEST on one more every 0.2 s until the
                                      answer is a 503 or SECONDS pass; prints
                                      the last answer
+  http_raw.py SOCK crowd N REQUEST_HEX
+                                     opens N idle connections, then sends
+                                     REQUEST (with "Connection: close") on
+                                     one more; prints the whole answer, CRs
+                                     dropped, then "open_s=S answer_s=S": how
+                                     long the N connects and the answer took
 """
 import socket
 import sys
@@ -87,6 +93,29 @@ def main():
             time.sleep(0.2)
         print(status)
         print(body.decode("latin-1"))
+        for h in held:
+            h.close()
+    elif cmd == "crowd":
+        t = time.time()
+        held = []
+        for _ in range(int(sys.argv[3])):
+            held.append(connect(path))  # blocks while the backlog is full
+        opened = time.time() - t
+        t = time.time()
+        s = connect(path)
+        s.settimeout(60)
+        try:
+            s.sendall(bytes.fromhex(sys.argv[4]))
+        except OSError:
+            pass  # refused at once: the answer is still there to read
+        data = b""
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+        print(data.decode("latin-1").replace("\r", ""))
+        print("open_s=%.2f answer_s=%.2f" % (opened, time.time() - t))
         for h in held:
             h.close()
     else:
