@@ -9,12 +9,13 @@ if [ ! -f "$DIR/build.ninja" ]; then
 fi
 ninja -C "$DIR"
 status=0
-for t in fuzz_config fuzz_legacy_devices fuzz_tpm_devices fuzz_tpmd_api fuzz_api; do
+for t in fuzz_config fuzz_legacy_devices fuzz_tpm_devices fuzz_tpmd_api fuzz_api fuzz_tpmd_http; do
     corpus="$DIR/corpus/$t"
     seeds="tests/fuzz/seeds/$t"
     mkdir -p "$corpus" "$seeds"
     dict=""
     [ "$t" = fuzz_config ] || [ "$t" = fuzz_api ] && dict="-dict=tests/fuzz/config.dict"
+    [ "$t" = fuzz_tpmd_http ] && dict="-dict=tests/fuzz/http.dict"
     echo "== $t for ${SECONDS_EACH}s"
     # shellcheck disable=SC2086
     if ! "$DIR/$t" -max_total_time="$SECONDS_EACH" -max_len=4096 -print_final_stats=1 $dict \
