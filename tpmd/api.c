@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -83,6 +84,13 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         if (!(req = calloc(1, sizeof(*req))))
             return MHD_NO;
         *state = req;
+        /* A body of another coding has no length libmicrohttpd can find:
+         * it would read until the client closes, leaving it unanswered. */
+        const char *te = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Transfer-Encoding");
+        if (te && strcasecmp(te, "chunked") != 0) {
+            api_error(&r, 400, "Transfer-Encoding \"%s\" is not supported (only chunked)", te);
+            return queue(c, &r);
+        }
         /* A declared body is answered now, without reading it. */
         const char *len = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
         unsigned long long declared = len ? strtoull(len, NULL, 10) : 0;
