@@ -131,7 +131,7 @@ static void kill_setup_session(pid_t sid, const char *id)
 /* Runs argv to completion with output to log_path, at nice 10 (manufacture
  * must not delay allocations; an allocated vTPM gets normal priority back);
  * in new network, IPC, UTS and mount namespaces when `isolate` (falling back
- * quietly where refused), in cgroup_id's cgroup, and as uid/gid `uid` with
+ * quietly where refused), in cgroup cg (NULL: none), and as uid/gid `uid` with
  * no supplementary groups when uid is not 0.
  *
  * With `setup` (swtpm_setup, which runs as root): the child leads a session
@@ -140,7 +140,7 @@ static void kill_setup_session(pid_t sid, const char *id)
  * "manufacturing"): whatever a crash of the daemon leaves running, recovery
  * finds it there (vtpm_wipe), with or without cgroups. A child whose daemon
  * died before that exits without running anything. */
-static int run(char *const argv[], const char *log_path, bool isolate, const char *cgroup_id,
+static int run(char *const argv[], const char *log_path, bool isolate, const struct cgroup *cg,
                uid_t uid, struct vtpm *setup)
 {
     char marker[80];
@@ -210,8 +210,8 @@ static int run(char *const argv[], const char *log_path, bool isolate, const cha
          * nice(10) there gave 19. */
         if (setpriority(PRIO_PROCESS, 0, 10) < 0)
             child_say("hearth-tpmd: setpriority failed\n");
-        if (cgroup_id)
-            cgroup_enter(cgroup_id);
+        if (cg)
+            cgroup_enter(cg);
         if (isolate) {
             if (unshare(CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWNS) < 0)
                 child_say("hearth-tpmd: no new namespaces for swtpm\n");
@@ -341,7 +341,8 @@ int vtpm_start_swtpm(const struct vtpm_opts *o, struct vtpm *v, char *err, size_
                      pidf, "--log", logopt, "--seccomp", "action=kill",
                      "--daemon", /* returns once the control socket exists */
                      NULL };
-    bool confined = cgroup_create(v->id);
+    struct cgroup cg;
+    bool confined = vtpm_cgroup_create(v->id, &cg);
     if (!confined) {
         static bool warned;
         if (!warned)
@@ -349,7 +350,7 @@ int vtpm_start_swtpm(const struct vtpm_opts *o, struct vtpm *v, char *err, size_
                             "without memory/pids limits\n");
         warned = true;
     }
-    if (run(argv, outf, true, confined ? v->id : NULL, v->uid, NULL) < 0) {
+    if (run(argv, outf, true, confined ? &cg : NULL, v->uid, NULL) < 0) {
         char why[300]; /* launch.log is ours; swtpm.log is the uid's, not read */
         last_line(outf, why, sizeof(why));
         snprintf(err, errlen, "swtpm did not start: %s (see %s)", why, logf);
@@ -426,8 +427,9 @@ int vtpm_create(const struct vtpm_opts *o, const struct ca *ca, uid_t uid, struc
          * disk first, and in the vTPM's cgroup where cgroups are writable:
          * a crash of the daemon leaves nothing it started for recovery to
          * miss (vtpm_wipe), though killing by uid does not reach root. */
-        bool confined = cgroup_create(v->id);
-        if (run(argv, logf, false, confined ? v->id : NULL, 0, v) < 0) {
+        struct cgroup cg;
+        bool confined = vtpm_cgroup_create(v->id, &cg);
+        if (run(argv, logf, false, confined ? &cg : NULL, 0, v) < 0) {
             char why[300];
             last_line(logf, why, sizeof(why));
             snprintf(err, errlen, "swtpm_setup failed: %s", why);
@@ -541,7 +543,7 @@ void vtpm_kill(struct vtpm *v)
     if (v->uid)
         kill_uid(v->uid);
     if (v->id[0])
-        cgroup_kill(v->id);
+        vtpm_cgroup_kill(v->id);
 }
 
 int vtpm_wipe(struct vtpm *v)
@@ -554,7 +556,7 @@ int vtpm_wipe(struct vtpm *v)
         return -1;
     }
     if (v->id[0])
-        cgroup_kill(v->id);
+        vtpm_cgroup_kill(v->id);
     /* An interrupted manufacture's pid is swtpm_setup's session (root's
      * processes, out of the uid's reach; no cgroup on some hosts). */
     if (v->state == VTPM_MANUFACTURING && v->pid > 0)
@@ -569,7 +571,7 @@ int vtpm_wipe(struct vtpm *v)
     if (v->dir[0])
         nftw(v->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
     if (v->id[0])
-        cgroup_remove(v->id);
+        vtpm_cgroup_remove(v->id);
     return 0;
 }
 

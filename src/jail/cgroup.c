@@ -60,56 +60,70 @@ static int add_controller(struct cgroup *cg, const char *file)
     return 0;
 }
 
-int cgroup_create(struct cgroup *cg, enum cgroup_version version, const char *parent,
-                  const char *id, const struct cgroup_setting *settings, int n, char *err,
-                  size_t errlen)
+int cgroup_init(struct cgroup *cg, enum cgroup_version version, const char *parent,
+                const char *id, const struct cgroup_setting *settings, int n, char *err,
+                size_t errlen)
 {
     memset(cg, 0, sizeof(*cg));
     cg->version = version == CGROUP_AUTO ? cgroup_host_version() : version;
     snprintf(cg->parent, sizeof(cg->parent), "%s", parent);
     snprintf(cg->id, sizeof(cg->id), "%s", id);
-    char path[512], file[600];
     for (int i = 0; i < n; i++) {
         if (strchr(settings[i].file, '/') || add_controller(cg, settings[i].file) < 0) {
             snprintf(err, errlen, "cgroup setting %s: not <controller>.<file>", settings[i].file);
             return -1;
         }
     }
-    if (cg->version == CGROUP_V2) {
-        /* A controller reaches <parent>/<id> only when every ancestor
-         * enables it for its children: the root first (systemd hosts
-         * already do; a bare cgroup2 mount does not). */
-        char enable[160] = "";
-        for (int i = 0; i < cg->ncontrollers; i++)
-            snprintf(enable + strlen(enable), sizeof(enable) - strlen(enable), "%s+%s",
-                     i ? " " : "", cg->controllers[i]);
-        cg->ncontrollers = 1; /* one unified hierarchy from here on */
+    return 0;
+}
+
+/* v2: the controllers, enabled from the root down to <parent>. */
+static int enable_v2(const struct cgroup *cg, char *err, size_t errlen)
+{
+    char enable[160] = "", path[512], file[600];
+    for (int i = 0; i < cg->ncontrollers; i++)
+        snprintf(enable + strlen(enable), sizeof(enable) - strlen(enable), "%s+%s", i ? " " : "",
+                 cg->controllers[i]);
+    /* A controller reaches <parent>/<id> only when every ancestor enables
+     * it for its children: the root first (systemd hosts already do; a
+     * bare cgroup2 mount does not). */
+    if (enable[0])
         write_str(ROOT "/cgroup.subtree_control", enable);
-        dir_of(cg, 0, false, path, sizeof(path));
-        if (mkdir(path, 0755) < 0 && errno != EEXIST)
-            return fail(err, errlen, "creating", path);
-        snprintf(file, sizeof(file), "%s/cgroup.subtree_control", path);
-        if (cg->ncontrollers && enable[0] && write_str(file, enable) < 0)
-            return fail(err, errlen, "enabling controllers in", file);
-        dir_of(cg, 0, true, path, sizeof(path));
-        if (mkdir(path, 0755) < 0 && errno != EEXIST)
-            return fail(err, errlen, "creating", path);
-    } else {
-        for (int i = 0; i < cg->ncontrollers; i++) {
+    snprintf(path, sizeof(path), ROOT "/%s", cg->parent);
+    if (mkdir(path, 0755) < 0 && errno != EEXIST)
+        return fail(err, errlen, "creating", path);
+    snprintf(file, sizeof(file), "%s/cgroup.subtree_control", path);
+    if (enable[0] && write_str(file, enable) < 0)
+        return fail(err, errlen, "enabling controllers in", file);
+    return 0;
+}
+
+int cgroup_create(struct cgroup *cg, enum cgroup_version version, const char *parent,
+                  const char *id, const struct cgroup_setting *settings, int n, char *err,
+                  size_t errlen)
+{
+    if (cgroup_init(cg, version, parent, id, settings, n, err, errlen) < 0)
+        return -1;
+    char path[512], file[600];
+    int dirs = cg->version == CGROUP_V2 ? 1 : cg->ncontrollers;
+    if (cg->version == CGROUP_V2 && enable_v2(cg, err, errlen) < 0)
+        return -1;
+    for (int i = 0; i < dirs; i++) {
+        if (cg->version == CGROUP_V1) {
             dir_of(cg, i, false, path, sizeof(path));
             if (mkdir(path, 0755) < 0 && errno != EEXIST)
                 return fail(err, errlen, "creating", path);
-            dir_of(cg, i, true, path, sizeof(path));
-            if (mkdir(path, 0755) < 0 && errno != EEXIST)
-                return fail(err, errlen, "creating", path);
         }
+        dir_of(cg, i, true, path, sizeof(path));
+        if (mkdir(path, 0755) < 0 && errno != EEXIST)
+            return fail(err, errlen, "creating", path);
     }
     /* The limits, before any process is in. */
     for (int i = 0; i < n; i++) {
         int c = 0;
-        if (cg->version == CGROUP_V1)
-            while (strncmp(settings[i].file, cg->controllers[c], strlen(cg->controllers[c])))
-                c++;
+        while (cg->version == CGROUP_V1 &&
+               strncmp(settings[i].file, cg->controllers[c], strlen(cg->controllers[c])))
+            c++;
         dir_of(cg, c, true, path, sizeof(path));
         snprintf(file, sizeof(file), "%s/%s", path, settings[i].file);
         if (write_str(file, settings[i].value) < 0)
