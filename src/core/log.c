@@ -57,7 +57,7 @@ static void set_fd(int fd)
 
 int log_init(const char *instance_id, enum log_level level, const char *path)
 {
-    /* The first gmtime_r reads the time zone files: now, not under a
+    /* The first localtime_r reads the time zone files: now, not under a
      * thread's seccomp filter later. */
     tzset();
     g_log.level = level;
@@ -114,15 +114,15 @@ void log_write(enum log_level level, const char *file, int line_no, const char *
     struct timespec ts;
     struct tm tm;
     clock_gettime(CLOCK_REALTIME, &ts);
-    gmtime_r(&ts.tv_sec, &tm);
+    localtime_r(&ts.tv_sec, &tm); /* Firecracker's: local time, nanoseconds */
     char origin[96] = "";
     if (g_log.show_origin) {
         const char *base = strrchr(file, '/');
         snprintf(origin, sizeof(origin), ":%s:%d", base ? base + 1 : file, line_no);
     }
-    int n = snprintf(line, sizeof(line), "%04d-%02d-%02dT%02d:%02d:%02d.%06ldZ [%s:%s%s%s%s] ",
+    int n = snprintf(line, sizeof(line), "%04d-%02d-%02dT%02d:%02d:%02d.%09ld [%s:%s%s%s%s] ",
                      tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-                     tm.tm_sec, ts.tv_nsec / 1000, g_log.id, t_name, g_log.show_level ? ":" : "",
+                     tm.tm_sec, ts.tv_nsec, g_log.id, t_name, g_log.show_level ? ":" : "",
                      g_log.show_level ? level_tag[level] : "", origin);
     va_list ap;
     va_start(ap, fmt);

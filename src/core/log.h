@@ -1,4 +1,6 @@
-/* Leveled, thread-tagged logging to stderr or a file, safe to call from any thread. */
+/* Leveled, thread-tagged logging to stderr or a file, safe to call from any
+ * thread, in Firecracker's line format:
+ * "2026-11-30T05:00:00.123456789 [instance-id:thread:LEVEL(:file:line)] message". */
 #ifndef HEARTH_LOG_H
 #define HEARTH_LOG_H
 
