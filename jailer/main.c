@@ -277,6 +277,9 @@ int main(int argc, char **argv)
     if (geteuid() != 0)
         die(EXIT_JAIL, "must run as root");
 
+    /* First: fd 3 is the vTPM's from here on (nothing else may land there). */
+    if (j.tpm_socket)
+        connect_tpm(j.tpm_socket);
     const char *exec_name = strrchr(j.exec_file, '/') + 1;
     char root[4096], target[4200];
     snprintf(root, sizeof(root), "%s/%s/%s/root", j.base, exec_name, j.id);
@@ -317,8 +320,6 @@ int main(int argc, char **argv)
         if (cg_dir < 0 && cgroup_enter(&cg) < 0)
             die(EXIT_JAIL, "entering cgroup %s/%s: %s", cg.parent, cg.id, strerror(errno));
     }
-    if (j.tpm_socket)
-        connect_tpm(j.tpm_socket);
     pivot(root);
     device_nodes(j.uid, j.gid);
 
