@@ -3,6 +3,7 @@
  * copied in, a network namespace, resource limits, cgroups, a mount
  * namespace with pivot_root, device nodes, optionally a daemon in a new
  * pid namespace, and the exec as an unprivileged uid/gid. */
+#include "core/ids.h"
 #include "jail/cgroup.h"
 
 #include <errno.h>
@@ -74,18 +75,6 @@ static int die(int code, const char *fmt, ...)
     fputc('\n', stderr);
     va_end(ap);
     exit(code);
-}
-
-static bool valid_id(const char *id)
-{
-    size_t n = strlen(id);
-    if (n == 0 || n > 64)
-        return false;
-    for (size_t i = 0; i < n; i++)
-        if (!((id[i] >= 'a' && id[i] <= 'z') || (id[i] >= 'A' && id[i] <= 'Z') ||
-              (id[i] >= '0' && id[i] <= '9') || id[i] == '-'))
-            return false;
-    return true;
 }
 
 static long long number(const char *what, const char *s)
@@ -166,7 +155,7 @@ static void parse(int argc, char **argv, struct jail *j)
     j->nargs = argc - optind;
     if (!j->id || !j->exec_file || !j->has_uid || !j->has_gid)
         die(EXIT_ARGS, "--id, --exec-file, --uid and --gid are required");
-    if (!valid_id(j->id))
+    if (!id_valid(j->id))
         die(EXIT_ARGS, "--id must be 1-64 characters of [A-Za-z0-9-]: %s", j->id);
     if (j->exec_file[0] != '/')
         die(EXIT_ARGS, "--exec-file must be an absolute path: %s", j->exec_file);

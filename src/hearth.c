@@ -2,6 +2,7 @@
 #include "api/server.h"
 #include "config/config.h"
 #include "core/clock.h"
+#include "core/ids.h"
 #include "core/log.h"
 #include "core/seccomp.h"
 #include "core/vm.h"
@@ -46,20 +47,6 @@ static const char usage[] =
     "Exit status: 0 when the guest resets the VM, 1 on a start-up or VM failure,\n"
     "148 when a thread made a system call its seccomp filter forbids,\n"
     "152 for a rejected configuration, 153 for a rejected command line.\n";
-
-static bool valid_id(const char *id)
-{
-    size_t n = strlen(id);
-    if (n == 0 || n > 64)
-        return false;
-    for (size_t i = 0; i < n; i++) {
-        char c = id[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '-'))
-            return false;
-    }
-    return true;
-}
 
 static int arg_error(const char *msg, const char *arg)
 {
@@ -158,7 +145,7 @@ static int parse_args(int argc, char **argv, struct args *a, struct vmm_options 
         return arg_error("--no-api needs --config-file", NULL);
     if (a->no_api && a->api_sock)
         return arg_error("--api-sock and --no-api exclude each other", NULL);
-    if (a->id && !valid_id(a->id))
+    if (a->id && !id_valid(a->id))
         return arg_error("--id must be 1-64 characters of [A-Za-z0-9-]", a->id);
     return 0;
 }

@@ -61,16 +61,8 @@ for model in crb tis; do
     # Measured boot: Linux exposes hearth's event log, which tpm2-tools
     # replays to the PCRs the guest reads.
     expect_out '^linux-tpm: event log [0-9]+ bytes$'
-    sed -n 's/^linux-tpm: eventlog //p' "$T/out" | xxd -r -p > "$T/eventlog.bin"
-    CHECKS=$((CHECKS + 1))
-    tpm2_eventlog "$T/eventlog.bin" > "$T/eventlog.yaml" 2>&1 ||
-        fail "$model: tpm2_eventlog refused the guest's log: $(tail -5 "$T/eventlog.yaml")"
-    for i in 0 1 4 8 9; do
-        pcr=$(sed -n "s/^linux-tpm: pcr-sha256 $i //p" "$T/out")
-        CHECKS=$((CHECKS + 1))
-        sed -n '/^pcrs:/,$p' "$T/eventlog.yaml" | sed -n '/sha256:/,/^  [a-z]/p' |
-            grep -Eiq "^ *$i *: *0x$pcr$" || fail "$model: the log does not replay to PCR $i $pcr"
-    done
+    pcr_of() { sed -n "s/^linux-tpm: pcr-sha256 $1 //p" "$T/out"; }
+    expect_eventlog_replays 'linux-tpm: ' 0 1 4 8 9
     CHECKS=$((CHECKS + 1))
     grep -q "$(sha256sum "$KDIR/vmlinux" | cut -d' ' -f1)" "$T/eventlog.yaml" ||
         fail "$model: the log lacks the kernel file's digest"

@@ -26,3 +26,23 @@ start_swtpm() {
     SWTPM_PID=$(cat "$T/$1/swtpm.pid")
     SWTPM_PIDS+=("$SWTPM_PID")
 }
+
+# expect_eventlog_replays PREFIX PCRS...: the event log the guest printed as
+# "PREFIXeventlog HEX" lines goes through tpm2_eventlog (tpm2-tools), which
+# must parse it and replay it to the SHA-256 PCR values the guest printed
+# (pcr_of I gives PCR I's value as the guest saw it, in hex).
+expect_eventlog_replays() {
+    local prefix=$1 i want
+    shift
+    sed -n "s/^${prefix}eventlog //p" "$T/out" | xxd -r -p > "$T/eventlog.bin"
+    CHECKS=$((CHECKS + 1))
+    tpm2_eventlog "$T/eventlog.bin" > "$T/eventlog.yaml" 2>&1 ||
+        fail "tpm2_eventlog refused the guest's log: $(tail -5 "$T/eventlog.yaml")"
+    for i in "$@"; do
+        want=$(pcr_of "$i")
+        CHECKS=$((CHECKS + 1))
+        sed -n '/^pcrs:/,$p' "$T/eventlog.yaml" | sed -n '/sha256:/,/^  [a-z]/p' |
+            grep -Eiq "^ *$i *: *0x$want$" ||
+            fail "the log does not replay to the guest's PCR $i ($want): $(sed -n '/^pcrs:/,$p' "$T/eventlog.yaml")"
+    done
+}
