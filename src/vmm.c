@@ -9,6 +9,7 @@
 #include "boot/loader.h"
 #include "console.h"
 #include "core/clock.h"
+#include "core/exits.h"
 #include "core/log.h"
 #include "core/loop.h"
 #include "core/metrics.h"
@@ -427,6 +428,29 @@ void vmm_set_startup_times(struct vmm *m, uint64_t wall_us, uint64_t cpu_us)
     m->startup_cpu_us = cpu_us;
 }
 
+/* hearth's: KVM's own exit counters ("kvm_exits", under KVM's names, when
+ * the kernel has them) and each device's exits and accesses. */
+static void add_exit_metrics(struct vmm *m, json_t *o)
+{
+    static struct vm_exits e; /* VMM thread only; too big for a stack frame */
+    memset(&e, 0, sizeof(e));
+    if (m->built)
+        vm_exits_collect(&m->vm, &e);
+    json_t *kvm = json_object();
+    for (int k = 0; k < KVM_STAT_N; k++)
+        if (e.kvm_stats && e.kvm[k] != KVM_STATS_MISSING)
+            json_object_set_new(kvm, kvm_exit_stat_names[k], json_integer((json_int_t)e.kvm[k]));
+    json_object_set_new(o, "kvm_exits", kvm);
+    json_t *devs = json_object();
+    for (int i = 0; i < e.ndevices; i++)
+        json_object_set_new(devs, e.devices[i].name,
+                            json_pack("{s:I, s:I, s:I}", "exits", (json_int_t)e.devices[i].exits,
+                                      "reads", (json_int_t)e.devices[i].reads, "writes",
+                                      (json_int_t)e.devices[i].writes));
+    json_object_set_new(devs, "unclaimed", json_pack("{s:I}", "exits", (json_int_t)e.unclaimed));
+    json_object_set_new(o, "exits_by_device", devs);
+}
+
 static json_t *collect_metrics(struct vmm *m)
 {
     json_t *o = json_object();
@@ -441,6 +465,7 @@ static json_t *collect_metrics(struct vmm *m)
         json_object_set_new(vcpu, vcpu_exit_names[k],
                             json_integer((json_int_t)vm_exit_count(&m->vm, k)));
     json_object_set_new(o, "vcpu", vcpu);
+    add_exit_metrics(m, o);
     struct serial_counts sc = { 0 };
     uint64_t kr = 0, kw = 0, kreset = 0;
     if (m->built) {
@@ -524,6 +549,11 @@ static int finish(struct vmm *m)
         log_info("VM stopped: %s", m->vm.stop_reason);
     else
         log_error("VM stopped: %s", m->vm.stop_reason);
+    static struct vm_exits exits;
+    vm_exits_collect(&m->vm, &exits);
+    char summary[1024];
+    vm_exits_format(&exits, summary, sizeof(summary));
+    log_info("%s", summary);
     write_metrics(m);
     trap_log_stats(&m->vm.traps);
     uint64_t unclaimed = trap_unclaimed_count(&m->vm.traps);

@@ -25,7 +25,8 @@ const char *const seccomp_thread_names[SECCOMP_NKINDS] = {
 
 /* The main thread once the VM runs: the event loop (console, stdin,
  * eventfds, timers, metrics), the vCPUs' pause/kick, swtpm's SHUTDOWN and
- * the detached teardown (a fork), the exit path. No file is opened. */
+ * the detached teardown (a fork), the exit path, KVM's exit counters
+ * (pread of the stats fds opened with the vCPUs). No file is opened. */
 static const struct seccomp_rule vmm[] = {
     COMMON,
     ANY(read),          ANY(close),         ANY(epoll_wait),   ANY(epoll_ctl),
@@ -33,7 +34,7 @@ static const struct seccomp_rule vmm[] = {
     ANY(brk),           ANY(munmap),        ANY(mremap),       NO_EXEC(mmap),
     NO_EXEC(mprotect),  ANY(poll),          ANY(recvfrom),     ANY(sendto),       ANY(sendmsg),
     ANY(clone),         ANY(clone3),        ANY(set_robust_list), ANY(pipe2),
-    ANY(unlink),
+    ANY(unlink),        ANY(pread64),
     IOCTL(KVM_IRQ_LINE), IOCTL(TCGETS),     IOCTL(TCSETS),
 };
 

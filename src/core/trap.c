@@ -15,7 +15,7 @@ void trap_init(struct trap_registry *reg)
 }
 
 int trap_register(struct trap_registry *reg, enum trap_space space, uint64_t base,
-                  uint64_t len, const struct trap_ops *ops, void *dev)
+                  uint64_t len, const struct trap_ops *ops, void *dev, const char *owner)
 {
     if (len == 0 || base + len < base || !ops)
         return -EINVAL;
@@ -32,7 +32,10 @@ int trap_register(struct trap_registry *reg, enum trap_space space, uint64_t bas
     r->len = len;
     r->ops = ops;
     r->dev = dev;
-    atomic_init(&r->accesses, 0);
+    r->owner = owner ? owner : ops->name;
+    atomic_init(&r->exits, 0);
+    atomic_init(&r->reads, 0);
+    atomic_init(&r->writes, 0);
     return 0;
 }
 
@@ -72,8 +75,8 @@ static void note_unclaimed(struct trap_registry *reg, enum trap_space space, uin
              (unsigned long long)total);
 }
 
-bool trap_dispatch(struct trap_registry *reg, enum trap_space space, uint64_t addr,
-                   uint8_t *data, uint32_t len, bool is_write)
+static bool dispatch(struct trap_registry *reg, enum trap_space space, uint64_t addr,
+                     uint8_t *data, uint32_t len, bool is_write, bool exit)
 {
     struct trap_range *r = NULL;
     if (len == 1 || len == 2 || len == 4 || len == 8)
@@ -84,7 +87,9 @@ bool trap_dispatch(struct trap_registry *reg, enum trap_space space, uint64_t ad
         note_unclaimed(reg, space, addr, len, is_write);
         return false;
     }
-    atomic_fetch_add_explicit(&r->accesses, 1, memory_order_relaxed);
+    if (exit)
+        atomic_fetch_add_explicit(&r->exits, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(is_write ? &r->writes : &r->reads, 1, memory_order_relaxed);
     trap_fn *fn = is_write ? r->ops->write : r->ops->read;
     if (fn)
         fn(r->dev, addr - r->base, data, len);
@@ -93,16 +98,48 @@ bool trap_dispatch(struct trap_registry *reg, enum trap_space space, uint64_t ad
     return true;
 }
 
+bool trap_dispatch(struct trap_registry *reg, enum trap_space space, uint64_t addr,
+                   uint8_t *data, uint32_t len, bool is_write)
+{
+    return dispatch(reg, space, addr, data, len, is_write, true);
+}
+
+bool trap_dispatch_batched(struct trap_registry *reg, enum trap_space space, uint64_t addr,
+                           uint8_t *data, uint32_t len, bool is_write)
+{
+    return dispatch(reg, space, addr, data, len, is_write, false);
+}
+
 uint64_t trap_unclaimed_count(struct trap_registry *reg)
 {
     return atomic_load(&reg->unclaimed);
+}
+
+int trap_device_counts(struct trap_registry *reg, struct trap_device_count *out, int max)
+{
+    int n = 0;
+    for (int i = 0; i < reg->nranges; i++) {
+        struct trap_range *r = &reg->ranges[i];
+        int k = 0;
+        while (k < n && strcmp(out[k].name, r->owner) != 0)
+            k++;
+        if (k == n) {
+            if (n == max)
+                continue; /* no room: TRAP_MAX_RANGES entries always suffice */
+            out[n++] = (struct trap_device_count){ .name = r->owner };
+        }
+        out[k].exits += atomic_load_explicit(&r->exits, memory_order_relaxed);
+        out[k].reads += atomic_load_explicit(&r->reads, memory_order_relaxed);
+        out[k].writes += atomic_load_explicit(&r->writes, memory_order_relaxed);
+    }
+    return n;
 }
 
 void trap_log_stats(struct trap_registry *reg)
 {
     for (int i = 0; i < reg->nranges; i++) {
         struct trap_range *r = &reg->ranges[i];
-        uint64_t n = atomic_load(&r->accesses);
+        uint64_t n = atomic_load(&r->reads) + atomic_load(&r->writes);
         if (n)
             log_debug("%s at 0x%llx: %llu guest accesses", r->ops->name,
                       (unsigned long long)r->base, (unsigned long long)n);

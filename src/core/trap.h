@@ -31,7 +31,11 @@ struct trap_range {
     uint64_t base, len;
     const struct trap_ops *ops;
     void *dev;
-    atomic_uint_fast64_t accesses; /* VM exits this range handled */
+    const char *owner;             /* the device, in exit accounting */
+    atomic_uint_fast64_t exits;    /* VM exits to hearth this range handled */
+    /* Guest accesses, including those that came without an exit of their
+     * own (a rep string's later elements, writes KVM batched). */
+    atomic_uint_fast64_t reads, writes;
 };
 
 struct trap_registry {
@@ -45,21 +49,37 @@ struct trap_registry {
 
 void trap_init(struct trap_registry *reg);
 
-/* Claims [base, base + len) in `space` for `dev`. Fails with -EEXIST on an
+/* Claims [base, base + len) in `space` for `dev`; `owner` names the device
+ * in the exit accounting (NULL: ops->name). Fails with -EEXIST on an
  * overlap, -EINVAL on an empty or wrapping range, -ENOSPC when full.
  * Registration happens before any vCPU runs; dispatch takes no lock. */
 int trap_register(struct trap_registry *reg, enum trap_space space, uint64_t base,
-                  uint64_t len, const struct trap_ops *ops, void *dev);
+                  uint64_t len, const struct trap_ops *ops, void *dev, const char *owner);
 
-/* Routes one guest access. Returns true when a device claimed it. An
- * unclaimed or malformed access (bad width, straddling a range's end) reads
- * as all ones, is dropped when written, and is counted. */
+/* Routes one guest access that is a VM exit of its own. Returns true when a
+ * device claimed it. An unclaimed or malformed access (bad width,
+ * straddling a range's end) reads as all ones, is dropped when written,
+ * and is counted. */
 bool trap_dispatch(struct trap_registry *reg, enum trap_space space, uint64_t addr,
                    uint8_t *data, uint32_t len, bool is_write);
+/* The same for an access that came without an exit of its own: the later
+ * elements of a rep ins/outs, a write KVM batched in the coalesced ring. */
+bool trap_dispatch_batched(struct trap_registry *reg, enum trap_space space, uint64_t addr,
+                           uint8_t *data, uint32_t len, bool is_write);
 
 uint64_t trap_unclaimed_count(struct trap_registry *reg);
 
-/* Logs (at Debug) how many guest accesses each device handled. */
+/* One device's share of the exits: its ranges summed. */
+struct trap_device_count {
+    const char *name;
+    uint64_t exits, reads, writes;
+};
+
+/* Fills out[0..max) with each device's counts, in registration order, and
+ * returns how many it filled (TRAP_MAX_RANGES entries hold every device). */
+int trap_device_counts(struct trap_registry *reg, struct trap_device_count *out, int max);
+
+/* Logs (at Debug) how many guest accesses each range handled. */
 void trap_log_stats(struct trap_registry *reg);
 
 #endif

@@ -61,9 +61,10 @@ static void handle_io(struct vcpu *v)
     struct kvm_run *run = v->run;
     uint8_t *data = (uint8_t *)run + run->io.data_offset;
     bool is_write = run->io.direction == KVM_EXIT_IO_OUT;
-    /* A rep ins/outs arrives as `count` back-to-back accesses. */
+    /* A rep ins/outs arrives as `count` back-to-back accesses: one exit. */
     for (uint32_t i = 0; i < run->io.count; i++, data += run->io.size)
-        trap_dispatch(&v->vm->traps, TRAP_PIO, run->io.port, data, run->io.size, is_write);
+        (i == 0 ? trap_dispatch : trap_dispatch_batched)(&v->vm->traps, TRAP_PIO, run->io.port,
+                                                         data, run->io.size, is_write);
 }
 
 static void handle_internal_error(struct vcpu *v)
@@ -90,6 +91,8 @@ static bool handle_exit(struct vcpu *v)
 {
     struct kvm_run *run = v->run;
     struct vm *vm = v->vm;
+    /* Writes KVM batched happened before this exit: devices see them first. */
+    vm_flush_coalesced(vm);
     switch (run->exit_reason) {
     case KVM_EXIT_IO:
         count(v, run->io.direction == KVM_EXIT_IO_OUT ? VCPU_EXIT_IO_OUT : VCPU_EXIT_IO_IN);

@@ -2,6 +2,7 @@
 #include "core/vm.h"
 
 #include "boot/layout.h"
+#include "core/kvm_stats.h"
 #include "core/log.h"
 
 #include <errno.h>
@@ -66,10 +67,13 @@ static int create_vcpus(struct vm *vm, int nvcpus, char *err, size_t errlen)
         struct vcpu *v = &vm->vcpus[i];
         v->vm = vm;
         v->id = i;
+        v->stats_fd = -1;
         v->fd = ioctl(vm->vm_fd, KVM_CREATE_VCPU, i);
         if (v->fd < 0)
             return fail(err, errlen, "KVM_CREATE_VCPU", errno);
         vm->nvcpus = i + 1;
+        int sfd = kvm_stats_open(v->fd);
+        v->stats_fd = sfd < 0 ? -1 : sfd;
         v->run = mmap(NULL, (size_t)vm->vcpu_mmap_size, PROT_READ | PROT_WRITE, MAP_SHARED,
                       v->fd, 0);
         if (v->run == MAP_FAILED) {
@@ -77,7 +81,45 @@ static int create_vcpus(struct vm *vm, int nvcpus, char *err, size_t errlen)
             return fail(err, errlen, "mmap(kvm_run)", errno);
         }
     }
+    /* Every vCPU's mapping shows the VM's one coalesced ring at the page
+     * KVM_CAP_COALESCED_MMIO names; vCPU 0's is as good as any. */
+    long page = sysconf(_SC_PAGESIZE);
+    int ring_page = ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_COALESCED_MMIO);
+    if (ring_page > 0 && (long)(ring_page + 1) * page <= vm->vcpu_mmap_size) {
+        vm->coalesced = (void *)((uint8_t *)vm->vcpus[0].run + (long)ring_page * page);
+        vm->coalesced_max = (uint32_t)(((size_t)page - sizeof(struct kvm_coalesced_mmio_ring)) /
+                                       sizeof(struct kvm_coalesced_mmio));
+    }
     return 0;
+}
+
+int vm_coalesce_mmio(struct vm *vm, uint64_t addr, uint32_t len)
+{
+    if (ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_COALESCED_MMIO) <= 0)
+        return -ENOTSUP;
+    struct kvm_coalesced_mmio_zone zone = { .addr = addr, .size = len };
+    return ioctl(vm->vm_fd, KVM_REGISTER_COALESCED_MMIO, &zone) < 0 ? -errno : 0;
+}
+
+void vm_flush_coalesced(struct vm *vm)
+{
+    struct kvm_coalesced_mmio_ring *ring = vm->coalesced;
+    if (!ring || __atomic_load_n(&ring->first, __ATOMIC_RELAXED) ==
+                     __atomic_load_n(&ring->last, __ATOMIC_ACQUIRE))
+        return;
+    /* One drainer at a time keeps the writes in the guest's order. */
+    pthread_mutex_lock(&vm->coalesced_lock);
+    uint32_t first = __atomic_load_n(&ring->first, __ATOMIC_RELAXED);
+    while (first != __atomic_load_n(&ring->last, __ATOMIC_ACQUIRE)) {
+        if (first >= vm->coalesced_max)
+            break; /* the kernel's index; never trusted with our memory */
+        struct kvm_coalesced_mmio e = ring->coalesced_mmio[first];
+        trap_dispatch_batched(&vm->traps, e.pio ? TRAP_PIO : TRAP_MMIO, e.phys_addr, e.data,
+                              e.len, true);
+        first = (first + 1) % vm->coalesced_max;
+        __atomic_store_n(&ring->first, first, __ATOMIC_RELEASE);
+    }
+    pthread_mutex_unlock(&vm->coalesced_lock);
 }
 
 int vm_create(struct vm *vm, uint64_t mem_bytes, bool huge_pages, int nvcpus, char *err,
@@ -88,6 +130,7 @@ int vm_create(struct vm *vm, uint64_t mem_bytes, bool huge_pages, int nvcpus, ch
     trap_init(&vm->traps);
     pthread_mutex_init(&vm->pause_lock, NULL);
     pthread_cond_init(&vm->pause_cond, NULL);
+    pthread_mutex_init(&vm->coalesced_lock, NULL);
     int r;
     if (nvcpus < 1 || nvcpus > HEARTH_MAX_VCPUS) {
         snprintf(err, errlen, "vcpu count %d outside 1..%d", nvcpus, HEARTH_MAX_VCPUS);
@@ -153,8 +196,10 @@ static void teardown_child(struct vm *vm, int wait_fd)
     /* EOF arrives once the parent has dropped its references (or exited). */
     while (read(wait_fd, &c, 1) < 0 && errno == EINTR)
         ;
-    for (int i = 0; i < vm->nvcpus; i++)
+    for (int i = 0; i < vm->nvcpus; i++) {
+        close(vm->vcpus[i].stats_fd); /* each holds the VM too */
         close(vm->vcpus[i].fd);
+    }
     close(vm->vm_fd);
     close(vm->kvm_fd);
     _exit(0);
@@ -187,8 +232,11 @@ void vm_destroy(struct vm *vm)
             munmap(v->run, (size_t)vm->vcpu_mmap_size);
         if (v->fd >= 0)
             close(v->fd);
+        if (v->stats_fd >= 0)
+            close(v->stats_fd);
     }
     vm->nvcpus = 0;
+    vm->coalesced = NULL; /* lived in vCPU 0's mapping */
     if (vm->vm_fd >= 0)
         close(vm->vm_fd);
     if (vm->kvm_fd >= 0)

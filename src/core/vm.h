@@ -43,6 +43,7 @@ struct vcpu {
     struct vm *vm;
     int id;
     int fd;
+    int stats_fd; /* KVM's binary statistics, or -1 (Linux < 5.14) */
     struct kvm_run *run;
     pthread_t thread;
     bool thread_started;
@@ -65,6 +66,12 @@ struct vm {
     pthread_cond_t pause_cond;
     atomic_bool paused;
     int nparked;
+
+    /* KVM's coalesced MMIO ring, shared by the vCPUs (NULL without one):
+     * writes KVM batched there instead of exiting, drained in order. */
+    struct kvm_coalesced_mmio_ring *coalesced;
+    uint32_t coalesced_max;  /* entries in the ring */
+    pthread_mutex_t coalesced_lock;
 
     atomic_bool stopping;   /* set once, by the first vm_request_stop */
     int exit_code;          /* valid once stopping */
@@ -108,5 +115,18 @@ void vm_resume(struct vm *vm);
 
 /* Sum of one exit kind over the vCPUs. */
 uint64_t vm_exit_count(struct vm *vm, enum vcpu_exit_kind kind);
+
+/* Lets KVM batch the guest's writes to [addr, addr + len) instead of
+ * exiting to hearth for each (KVM_REGISTER_COALESCED_MMIO): they reach the
+ * trap registry, in order, before the next exit any vCPU handles, and
+ * before the VM's accounting is read at the end. Only for registers whose
+ * writes need neither an answer nor an effect the guest could see without
+ * a read (which exits). -errno when KVM cannot: the VM then works as
+ * before, an exit per write. */
+int vm_coalesce_mmio(struct vm *vm, uint64_t addr, uint32_t len);
+
+/* Hands the writes KVM batched to their devices; cheap when there are
+ * none. Called by every vCPU before it handles an exit. */
+void vm_flush_coalesced(struct vm *vm);
 
 #endif

@@ -52,7 +52,7 @@ int devmgr_add(struct devmgr *dm, const struct devmgr_device *d, char *err, size
     for (int i = 0; i < d->nranges; i++) {
         const struct devmgr_range *r = &d->ranges[i];
         int e = trap_register(&dm->vm->traps, r->space, r->base, r->len, r->ops,
-                              d->trap_dev ? d->trap_dev : d->dev);
+                              d->trap_dev ? d->trap_dev : d->dev, d->name);
         if (e < 0) {
             snprintf(err, errlen, "registering %s at %s 0x%llx: %s", d->name,
                      r->space == TRAP_PIO ? "port" : "address", (unsigned long long)r->base,

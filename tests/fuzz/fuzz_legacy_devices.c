@@ -30,10 +30,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     serial_init(&ser, -1, no_irq, NULL);
     i8042_init(&kbd, count_reset, no_kbd_irq, &resets);
     boot_timer_init(&timer, 0, 0);
-    trap_register(&reg, TRAP_PIO, SERIAL_PORT_BASE, SERIAL_PORT_LEN, &serial_ops, &ser);
-    trap_register(&reg, TRAP_PIO, I8042_DATA_PORT, 1, &i8042_data_ops, &kbd);
-    trap_register(&reg, TRAP_PIO, I8042_CMD_PORT, 1, &i8042_cmd_ops, &kbd);
-    trap_register(&reg, TRAP_MMIO, LAYOUT_BOOT_TIMER, LAYOUT_BOOT_TIMER_SIZE, &boot_timer_ops, &timer);
+    trap_register(&reg, TRAP_PIO, SERIAL_PORT_BASE, SERIAL_PORT_LEN, &serial_ops, &ser, NULL);
+    trap_register(&reg, TRAP_PIO, I8042_DATA_PORT, 1, &i8042_data_ops, &kbd, NULL);
+    trap_register(&reg, TRAP_PIO, I8042_CMD_PORT, 1, &i8042_cmd_ops, &kbd, NULL);
+    trap_register(&reg, TRAP_MMIO, LAYOUT_BOOT_TIMER, LAYOUT_BOOT_TIMER_SIZE, &boot_timer_ops, &timer, NULL);
     for (size_t off = 0; off + 14 <= size; off += 14) {
         const uint8_t *a = data + off;
         enum trap_space space = (a[0] & 1) ? TRAP_MMIO : TRAP_PIO;

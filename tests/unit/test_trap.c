@@ -42,17 +42,17 @@ static void registration_refuses_overlaps(void **state)
     static struct trap_registry reg;
     struct fake f = { 0 };
     trap_init(&reg);
-    assert_int_equal(trap_register(&reg, TRAP_MMIO, 0x1000, 0x100, &fake_ops, &f), 0);
-    assert_int_equal(trap_register(&reg, TRAP_MMIO, 0x10ff, 1, &fake_ops, &f), -EEXIST);
-    assert_int_equal(trap_register(&reg, TRAP_MMIO, 0xf00, 0x101, &fake_ops, &f), -EEXIST);
+    assert_int_equal(trap_register(&reg, TRAP_MMIO, 0x1000, 0x100, &fake_ops, &f, NULL), 0);
+    assert_int_equal(trap_register(&reg, TRAP_MMIO, 0x10ff, 1, &fake_ops, &f, NULL), -EEXIST);
+    assert_int_equal(trap_register(&reg, TRAP_MMIO, 0xf00, 0x101, &fake_ops, &f, NULL), -EEXIST);
     /* Same addresses in the other space are independent. */
-    assert_int_equal(trap_register(&reg, TRAP_PIO, 0x1000, 0x100, &fake_ops, &f), 0);
-    assert_int_equal(trap_register(&reg, TRAP_MMIO, 0x1100, 0x100, &fake_ops, &f), 0);
-    assert_int_equal(trap_register(&reg, TRAP_MMIO, 0, 0, &fake_ops, &f), -EINVAL);
-    assert_int_equal(trap_register(&reg, TRAP_MMIO, UINT64_MAX, 2, &fake_ops, &f), -EINVAL);
+    assert_int_equal(trap_register(&reg, TRAP_PIO, 0x1000, 0x100, &fake_ops, &f, NULL), 0);
+    assert_int_equal(trap_register(&reg, TRAP_MMIO, 0x1100, 0x100, &fake_ops, &f, NULL), 0);
+    assert_int_equal(trap_register(&reg, TRAP_MMIO, 0, 0, &fake_ops, &f, NULL), -EINVAL);
+    assert_int_equal(trap_register(&reg, TRAP_MMIO, UINT64_MAX, 2, &fake_ops, &f, NULL), -EINVAL);
     for (int i = reg.nranges; i < TRAP_MAX_RANGES; i++)
-        assert_int_equal(trap_register(&reg, TRAP_PIO, 0x10000 + (uint64_t)i * 8, 8, &fake_ops, &f), 0);
-    assert_int_equal(trap_register(&reg, TRAP_PIO, 0x90000, 8, &fake_ops, &f), -ENOSPC);
+        assert_int_equal(trap_register(&reg, TRAP_PIO, 0x10000 + (uint64_t)i * 8, 8, &fake_ops, &f, NULL), 0);
+    assert_int_equal(trap_register(&reg, TRAP_PIO, 0x90000, 8, &fake_ops, &f, NULL), -ENOSPC);
 }
 
 static void dispatch_passes_offsets(void **state)
@@ -61,7 +61,7 @@ static void dispatch_passes_offsets(void **state)
     static struct trap_registry reg;
     struct fake f = { 0 };
     trap_init(&reg);
-    assert_int_equal(trap_register(&reg, TRAP_MMIO, 0xfed40000, 0x1000, &fake_ops, &f), 0);
+    assert_int_equal(trap_register(&reg, TRAP_MMIO, 0xfed40000, 0x1000, &fake_ops, &f, NULL), 0);
     uint8_t data[8] = { 1, 2, 3, 4 };
     assert_true(trap_dispatch(&reg, TRAP_MMIO, 0xfed40018, data, 4, true));
     assert_int_equal(f.last_offset, 0x18);
@@ -79,7 +79,7 @@ static void bad_accesses_are_unclaimed(void **state)
     struct fake f = { 0 };
     log_init(NULL, LOG_OFF, NULL);
     trap_init(&reg);
-    assert_int_equal(trap_register(&reg, TRAP_PIO, 0x3f8, 8, &fake_ops, &f), 0);
+    assert_int_equal(trap_register(&reg, TRAP_PIO, 0x3f8, 8, &fake_ops, &f, NULL), 0);
     uint8_t data[8];
     /* Width 3 is no x86 access; 2 bytes at the last port straddle the end. */
     assert_false(trap_dispatch(&reg, TRAP_PIO, 0x3f8, data, 3, false));
@@ -99,7 +99,7 @@ static void missing_handlers_read_ones(void **state)
     static const struct trap_ops write_only = { "wo", NULL, fake_write };
     struct fake f = { 0 };
     trap_init(&reg);
-    assert_int_equal(trap_register(&reg, TRAP_PIO, 0x80, 1, &write_only, &f), 0);
+    assert_int_equal(trap_register(&reg, TRAP_PIO, 0x80, 1, &write_only, &f, NULL), 0);
     uint8_t v = 0;
     assert_true(trap_dispatch(&reg, TRAP_PIO, 0x80, &v, 1, false));
     assert_int_equal(v, 0xff);
