@@ -20,6 +20,16 @@ void bench_write_config(const struct bench_ctx *c, const char *path, const char 
 #include <stddef.h>
 #include <sys/types.h>
 
+/* swtpm for measurements: bench_swtpm_manufacture makes one vTPM state
+ * (EK and certificates) under tmp/base; bench_swtpm_start runs swtpm on a
+ * fresh copy of it under tmp/NAME (sock: its control socket), logging
+ * every command to `log` when not NULL; bench_swtpm_stop kills it and
+ * removes the copy. -1 on failure. */
+int bench_swtpm_manufacture(const struct bench_ctx *c);
+int bench_swtpm_start(const struct bench_ctx *c, const char *name, const char *log, char *sock,
+                      size_t len);
+void bench_swtpm_stop(const struct bench_ctx *c, const char *name);
+
 /* A hearth-tpmd started for a measurement. */
 struct tpmd_daemon {
     pid_t pid;
@@ -47,5 +57,6 @@ int cmd_report(struct bench_ctx *c, int argc, char **argv);
 int cmd_export(struct bench_ctx *c, int argc, char **argv);
 int cmd_memory(struct bench_ctx *c, int argc, char **argv);
 int cmd_surface(struct bench_ctx *c, int argc, char **argv);
+int cmd_exits(struct bench_ctx *c, int argc, char **argv);
 
 #endif

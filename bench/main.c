@@ -172,6 +172,8 @@ static void usage(void)
           "       hearth-bench export --csv [--db PATH] RUN_ID\n"
           "       hearth-bench memory [--mem-sizes 128,256,...] [--out DIR]\n"
           "       hearth-bench surface [--src DIR]\n"
+          "       hearth-bench exits [--runs N] [--kernel PATH --initrd PATH] [--payloads a,b]\n"
+          "             [--before BUILD_DIR] [--qemu-models none,tis] [--out DIR] [--tpm-timeout-ms MS]\n"
           "  boot: boots the hello payload N times (default 20) with hearth (128 MiB\n"
           "        and 8192 MiB) and QEMU microvm, interleaved; prints median wall time\n"
           "        from exec to exit, peak RSS, and each monitor's private memory\n"
@@ -186,7 +188,10 @@ static void usage(void)
           "        hearth (CRB, TIS) and QEMU microvm + tpm-tis, and the TPM's memory.\n"
           "  tpmd: hearth-tpmd: N manufactures per method (fast RSA, fast ECC,\n"
           "        swtpm_setup), allocation latency from a ready pool, pool throughput,\n"
-          "        swtpm memory per ready vTPM.\n",
+          "        swtpm memory per ready vTPM.\n"
+          "  exits: VM exits (KVM's statistics) per boot and per TPM command: the Linux\n"
+          "        guest and payloads with no TPM and each transport, hearth (and the\n"
+          "        hearth in --before) vs QEMU microvm; tables, and charts with --out.\n",
           stderr);
 }
 
@@ -201,7 +206,7 @@ static const struct {
     { "tpm", cmd_tpm, NULL },         { "tpmd", cmd_tpmd, NULL },
     { "run", NULL, cmd_run },         { "report", NULL, cmd_report },
     { "export", NULL, cmd_export },   { "memory", NULL, cmd_memory },
-    { "surface", NULL, cmd_surface },
+    { "surface", NULL, cmd_surface }, { "exits", NULL, cmd_exits },
 };
 
 int main(int argc, char **argv)

@@ -24,39 +24,6 @@ static double now_us(void)
     return (double)mono_ns() / 1e3;
 }
 
-/* Starts swtpm on a fresh copy of the manufactured state; returns the
- * control socket path in sock. */
-static int start_swtpm(const struct bench_ctx *c, const char *name, char *sock, size_t len)
-{
-    char cmd[4 * 1024];
-    snprintf(sock, len, "%s/%s/ctrl.sock", c->tmp, name);
-    snprintf(cmd, sizeof(cmd),
-             "rm -rf %s/%s && mkdir -p %s/%s && cp -a %s/base/state %s/%s/state && "
-             "swtpm socket --tpm2 --tpmstate dir=%s/%s/state --ctrl type=unixio,path=%s "
-             "--pid file=%s/%s/pid --daemon",
-             c->tmp, name, c->tmp, name, c->tmp, c->tmp, name, c->tmp, name, sock, c->tmp, name);
-    return system(cmd) == 0 ? 0 : -1;
-}
-
-static void stop_swtpm(const struct bench_ctx *c, const char *name)
-{
-    char cmd[1024];
-    snprintf(cmd, sizeof(cmd), "kill $(cat %s/%s/pid 2>/dev/null) 2>/dev/null; rm -rf %s/%s",
-             c->tmp, name, c->tmp, name);
-    if (system(cmd) != 0)
-        fprintf(stderr, "hearth-bench: could not stop swtpm %s\n", name);
-}
-
-static int manufacture(const struct bench_ctx *c)
-{
-    char cmd[2048];
-    snprintf(cmd, sizeof(cmd),
-             "mkdir -p %s/base/state && swtpm_setup --tpm2 --tpmstate %s/base/state --createek "
-             "--create-ek-cert --create-platform-cert --lock-nvram --overwrite > %s/base/setup.log 2>&1",
-             c->tmp, c->tmp, c->tmp);
-    return system(cmd) == 0 ? 0 : -1;
-}
-
 struct waiter {
     pthread_mutex_t lock;
     pthread_cond_t cond;
@@ -79,14 +46,14 @@ static void backend_done(void *ctx, const uint8_t *rsp, size_t len)
 static int host_round_trips(const struct bench_ctx *c, int n, double *raw_us, double *backend_us)
 {
     char sock[1024], err[256];
-    if (start_swtpm(c, "rtt", sock, sizeof(sock)) < 0)
+    if (bench_swtpm_start(c, "rtt", NULL, sock, sizeof(sock)) < 0)
         return -1;
     static struct swtpm s;
     static double raw[10000], be[10000];
     int r = swtpm_open(&s, sock, 2000, err, sizeof(err));
     if (r < 0) {
         fprintf(stderr, "hearth-bench: %s\n", err);
-        stop_swtpm(c, "rtt");
+        bench_swtpm_stop(c, "rtt");
         return -1;
     }
     uint8_t rsp[TPM_BUFFER_MAX];
@@ -111,7 +78,7 @@ static int host_round_trips(const struct bench_ctx *c, int n, double *raw_us, do
         be[i] = now_us() - t0;
     }
     swtpm_close(&s);
-    stop_swtpm(c, "rtt");
+    bench_swtpm_stop(c, "rtt");
     struct stats a, bs;
     stats_compute(raw, (size_t)n, &a);
     stats_compute(be, (size_t)n, &bs);
@@ -172,7 +139,7 @@ static int guest_round_trip(const struct bench_ctx *c, const char *model, int n,
                             struct guest_rtt *g)
 {
     char sock[1024], cfg[1200], log[1200], hearth[1100], args[64];
-    if (start_swtpm(c, "guest", sock, sizeof(sock)) < 0)
+    if (bench_swtpm_start(c, "guest", NULL, sock, sizeof(sock)) < 0)
         return -1;
     snprintf(cfg, sizeof(cfg), "%s/tpm-bench.json", c->tmp);
     snprintf(log, sizeof(log), "%s/tpm-bench.log", c->tmp);
@@ -184,7 +151,7 @@ static int guest_round_trip(const struct bench_ctx *c, const char *model, int n,
                      log, "--level", "Debug", NULL };
     struct proc_result r;
     int rc = proc_run(argv, NULL, 60000, &r);
-    stop_swtpm(c, "guest");
+    bench_swtpm_stop(c, "guest");
     double t1 = 0, t2 = 0;
     if (rc < 0 || r.status != 0 || boot_timer_pair(log, &t1, &t2) < 0)
         return -1;
@@ -202,7 +169,7 @@ static void boot_sample(const struct bench_ctx *c, int which, struct boot_series
 {
     static const char *models[] = { "crb", "tis", "tis" };
     char sock[1024], cfg[1200], hearth[1100], kernel[1100], chardev[1100];
-    if (start_swtpm(c, "boot", sock, sizeof(sock)) < 0) {
+    if (bench_swtpm_start(c, "boot", NULL, sock, sizeof(sock)) < 0) {
         s->failed++;
         return;
     }
@@ -229,7 +196,7 @@ static void boot_sample(const struct bench_ctx *c, int which, struct boot_series
         rc = proc_run(argv, NULL, 20000, &r);
         rc = rc == 0 && r.status == 1 ? 0 : -1;
     }
-    stop_swtpm(c, "boot");
+    bench_swtpm_stop(c, "boot");
     if (rc == 0)
         s->ms[s->n++] = (double)r.wall_us / 1000.0;
     else
@@ -238,7 +205,7 @@ static void boot_sample(const struct bench_ctx *c, int which, struct boot_series
 
 int cmd_tpm(struct bench_ctx *c)
 {
-    if (manufacture(c) < 0) {
+    if (bench_swtpm_manufacture(c) < 0) {
         fprintf(stderr, "hearth-bench: swtpm_setup failed (see %s/base/setup.log)\n", c->tmp);
         return 1;
     }
@@ -268,11 +235,11 @@ int cmd_tpm(struct bench_ctx *c)
         bench_write_config(c, cfg, "idle", 128, "", NULL, NULL);
         m1 |= proc_measure_when_ready(argv, "# idle: ready", 64 * 1024, 10000, &t);
         without_kib[i] = (double)t.private_kib;
-        start_swtpm(c, "idle", sock, sizeof(sock));
+        bench_swtpm_start(c, "idle", NULL, sock, sizeof(sock));
         bench_write_config(c, cfg, "idle", 128, "", sock, "crb");
         m2 |= proc_measure_when_ready(argv, "# idle: ready", 64 * 1024, 10000, &t);
         with_kib[i] = (double)t.private_kib;
-        stop_swtpm(c, "idle");
+        bench_swtpm_stop(c, "idle");
     }
     struct stats mw, mo;
     stats_compute(with_kib, 5, &mw);
