@@ -190,8 +190,10 @@ static int measure(struct vmm *m, const char *cmdline, char *err, size_t errlen)
 static int build(struct vmm *m, char *err, size_t errlen)
 {
     const struct vm_config *cfg = &m->cfg;
+    struct vm_devmem devmem[VM_MAX_DEVMEM];
+    int ndevmem = vtpm_devmem(&cfg->tpm, devmem);
     if (vm_create(&m->vm, cfg->machine.mem_size_mib << 20, cfg->machine.huge_pages,
-                  cfg->machine.vcpu_count, err, errlen) < 0)
+                  cfg->machine.vcpu_count, devmem, ndevmem, err, errlen) < 0)
         return -1;
     m->built = true;
     devmgr_init(&m->devices, &m->vm, &m->acpi);

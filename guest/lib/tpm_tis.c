@@ -1,4 +1,6 @@
-/* Guest TIS (FIFO) driver for locality 0, the way Linux's tpm_tis works. */
+/* Guest TIS (FIFO) driver for locality 0, the way Linux's tpm_tis works,
+ * but moving the data four bytes per FIFO access within each burst (TIS
+ * 1.3 allows 1-4 byte FIFO accesses; Linux's MMIO driver does one byte). */
 #include "tpm.h"
 
 #define ACCESS 0x00
@@ -56,8 +58,17 @@ static int tis_transmit(const uint8_t *cmd, size_t len, uint8_t *rsp, size_t max
         uint32_t b = burst();
         if (!b)
             return -1;
-        for (; b && i < len; b--, i++)
-            mmio_write8(TPM_BASE + DATA_FIFO, cmd[i]);
+        while (b && i < len) {
+            if (b >= 4 && i + 4 <= len) {
+                uint32_t v;
+                memcpy(&v, cmd + i, 4);
+                mmio_write32(TPM_BASE + DATA_FIFO, v);
+                b -= 4, i += 4;
+            } else {
+                mmio_write8(TPM_BASE + DATA_FIFO, cmd[i]);
+                b--, i++;
+            }
+        }
         /* Until the last byte the TPM must keep expecting more. */
         if (i < len && !wait_sts(STS_VALID | STS_EXPECT, STS_VALID | STS_EXPECT))
             return -1;
@@ -72,9 +83,19 @@ static int tis_transmit(const uint8_t *cmd, size_t len, uint8_t *rsp, size_t max
         uint32_t b = burst();
         if (!b)
             return -1;
-        for (; b && got < want; b--, got++) {
-            rsp[got] = mmio_read8(TPM_BASE + DATA_FIFO);
-            if (got == 9) {
+        while (b && got < want) {
+            /* Never past the header before its size is known, nor past the end. */
+            size_t n = b >= 4 && got + 4 <= want ? 4 : 1;
+            if (n == 4) {
+                uint32_t v = mmio_read32(TPM_BASE + DATA_FIFO);
+                memcpy(rsp + got, &v, 4);
+            } else {
+                rsp[got] = mmio_read8(TPM_BASE + DATA_FIFO);
+            }
+            size_t before = got;
+            got += n;
+            b -= (uint32_t)n;
+            if (before < 10 && got >= 10) {
                 want = be32(rsp + 2);
                 if (want < 10 || want > max)
                     return -1;

@@ -58,6 +58,53 @@ static int set_memslots(struct vm *vm, char *err, size_t errlen)
     return 0;
 }
 
+static int map_devmem(struct vm *vm, const struct vm_devmem *devmem, int n, char *err,
+                      size_t errlen)
+{
+    long page = sysconf(_SC_PAGESIZE);
+    if (n > VM_MAX_DEVMEM) {
+        snprintf(err, errlen, "more than %d device memory regions", VM_MAX_DEVMEM);
+        return -EINVAL;
+    }
+    if (n && ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_READONLY_MEM) <= 0) {
+        snprintf(err, errlen, "KVM lacks KVM_CAP_READONLY_MEM");
+        return -ENOTSUP;
+    }
+    for (int i = 0; i < n; i++) {
+        struct vm_devmem *d = &vm->devmem[i];
+        *d = devmem[i];
+        if (!d->size || d->gpa % (uint64_t)page || d->size % (uint64_t)page) {
+            snprintf(err, errlen, "device memory at 0x%llx: not page-aligned",
+                     (unsigned long long)d->gpa);
+            return -EINVAL;
+        }
+        d->host = mmap(NULL, d->size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+        if (d->host == MAP_FAILED) {
+            d->host = NULL;
+            return fail(err, errlen, "mapping device memory", errno);
+        }
+        vm->ndevmem = i + 1;
+        struct kvm_userspace_memory_region slot = {
+            .slot = (uint32_t)(vm->mem.nregions + i),
+            .flags = d->readonly ? KVM_MEM_READONLY : 0,
+            .guest_phys_addr = d->gpa,
+            .memory_size = d->size,
+            .userspace_addr = (uint64_t)(uintptr_t)d->host,
+        };
+        if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &slot) < 0)
+            return fail(err, errlen, "KVM_SET_USER_MEMORY_REGION (device memory)", errno);
+    }
+    return 0;
+}
+
+uint8_t *vm_devmem(struct vm *vm, uint64_t gpa, uint64_t size)
+{
+    for (int i = 0; i < vm->ndevmem; i++)
+        if (vm->devmem[i].gpa == gpa && vm->devmem[i].size == size)
+            return vm->devmem[i].host;
+    return NULL;
+}
+
 static int create_vcpus(struct vm *vm, int nvcpus, char *err, size_t errlen)
 {
     vm->vcpu_mmap_size = ioctl(vm->kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
@@ -122,8 +169,8 @@ void vm_flush_coalesced(struct vm *vm)
     pthread_mutex_unlock(&vm->coalesced_lock);
 }
 
-int vm_create(struct vm *vm, uint64_t mem_bytes, bool huge_pages, int nvcpus, char *err,
-              size_t errlen)
+int vm_create(struct vm *vm, uint64_t mem_bytes, bool huge_pages, int nvcpus,
+              const struct vm_devmem *devmem, int ndevmem, char *err, size_t errlen)
 {
     memset(vm, 0, sizeof(*vm));
     vm->kvm_fd = vm->vm_fd = vm->stop_efd = -1;
@@ -170,7 +217,8 @@ int vm_create(struct vm *vm, uint64_t mem_bytes, bool huge_pages, int nvcpus, ch
                                      : "mapping guest memory", -r);
         goto out;
     }
-    if ((r = set_memslots(vm, err, errlen)) < 0)
+    if ((r = set_memslots(vm, err, errlen)) < 0 ||
+        (r = map_devmem(vm, devmem, ndevmem, err, errlen)) < 0)
         goto out;
     if (ioctl(vm->vm_fd, KVM_CREATE_IRQCHIP, 0) < 0) {
         r = fail(err, errlen, "KVM_CREATE_IRQCHIP", errno);
@@ -245,6 +293,9 @@ void vm_destroy(struct vm *vm)
         close(vm->stop_efd);
     vm->vm_fd = vm->kvm_fd = vm->stop_efd = -1;
     guest_mem_free(&vm->mem);
+    for (int i = 0; i < vm->ndevmem; i++)
+        munmap(vm->devmem[i].host, vm->devmem[i].size);
+    vm->ndevmem = 0;
 }
 
 int vm_irq_line(struct vm *vm, uint32_t gsi, int level)

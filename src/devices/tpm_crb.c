@@ -38,31 +38,39 @@ enum {
 #define CRB_INTF_ID_LO (0x1u | 0x1u << 4 | 0x3u << 11 | 0x1u << 14 | 0x1u << 17 | 0x1u << 19 | 0x01u << 24)
 #define CRB_INTF_ID_HI (0x1014u | 0x0001u << 16)
 
-static void put32(uint8_t *p, uint32_t v) { memcpy(p, &v, 4); }
-static void put64(uint8_t *p, uint64_t v) { memcpy(p, &v, 8); }
-
-/* Brings the register image up to date before a read. */
+/* Brings the register image up to date after every change. The guest may
+ * be reading it from its memory slot at this moment, so each 32-bit
+ * register is one store, made only when it changed: a register is never
+ * seen half-written or transiently zero, and the release order puts a
+ * response in the buffer before START reads 0. */
 static void refresh_locked(struct tpm_crb *c)
 {
-    uint8_t *r = c->page;
-    memset(r, 0, CRB_REGS_SIZE);
-    put32(r + LOC_STATE, LOC_STATE_VALID | (c->loc_assigned ? LOC_STATE_ASSIGNED : 0));
-    put32(r + LOC_STS, c->loc_assigned ? 1 : 0);
-    put32(r + INTF_ID, CRB_INTF_ID_LO);
-    put32(r + INTF_ID + 4, CRB_INTF_ID_HI);
-    uint32_t sts = (c->state == CRB_IDLE ? CTRL_STS_IDLE : 0) |
-                   (tpm_failed(c->backend) ? CTRL_STS_FATAL : 0);
-    put32(r + CTRL_STS, sts);
-    put32(r + CTRL_CANCEL, c->cancel);
-    put32(r + CTRL_START, c->state == CRB_EXECUTING ? 1 : 0);
-    put32(r + CTRL_INT_ENABLE, c->int_enable);
-    put32(r + CTRL_CMD_SIZE, CRB_BUFFER_SIZE);
-    put32(r + CTRL_CMD_LADDR, (uint32_t)(c->base + CRB_BUFFER_OFFSET));
-    put32(r + CTRL_CMD_HADDR, (uint32_t)((c->base + CRB_BUFFER_OFFSET) >> 32));
-    put32(r + CTRL_RSP_SIZE, CRB_BUFFER_SIZE);
-    put64(r + CTRL_RSP_ADDR, c->base + CRB_BUFFER_OFFSET);
+    uint32_t r[CRB_REGS_SIZE / 4] = { 0 };
+    uint64_t buf = c->base + CRB_BUFFER_OFFSET;
+    r[LOC_STATE / 4] = LOC_STATE_VALID | (c->loc_assigned ? LOC_STATE_ASSIGNED : 0);
+    r[LOC_STS / 4] = c->loc_assigned ? 1 : 0;
+    r[INTF_ID / 4] = CRB_INTF_ID_LO;
+    r[INTF_ID / 4 + 1] = CRB_INTF_ID_HI;
+    r[CTRL_STS / 4] = (c->state == CRB_IDLE ? CTRL_STS_IDLE : 0) |
+                      (tpm_failed(c->backend) ? CTRL_STS_FATAL : 0);
+    r[CTRL_CANCEL / 4] = c->cancel;
+    r[CTRL_START / 4] = c->state == CRB_EXECUTING ? 1 : 0;
+    r[CTRL_INT_ENABLE / 4] = c->int_enable;
+    r[CTRL_CMD_SIZE / 4] = CRB_BUFFER_SIZE;
+    r[CTRL_CMD_LADDR / 4] = (uint32_t)buf;
+    r[CTRL_CMD_HADDR / 4] = (uint32_t)(buf >> 32);
+    r[CTRL_RSP_SIZE / 4] = CRB_BUFFER_SIZE;
+    r[CTRL_RSP_ADDR / 4] = (uint32_t)buf;
+    r[CTRL_RSP_ADDR / 4 + 1] = (uint32_t)(buf >> 32);
+    uint32_t *img = (uint32_t *)(void *)c->page;
+    for (size_t i = 0; i < CRB_REGS_SIZE / 4; i++)
+        if (__atomic_load_n(&img[i], __ATOMIC_RELAXED) != r[i])
+            __atomic_store_n(&img[i], r[i], __ATOMIC_RELEASE);
 }
 
+/* Reads exit only when the page is not in a memory slot. The backend's
+ * failure reaches the image with the command that met it (its completion
+ * refreshes); here it shows at once, too. */
 static void crb_read(void *dev, uint64_t offset, uint8_t *data, uint32_t len)
 {
     struct tpm_crb *c = dev;
@@ -84,6 +92,8 @@ static void command_done(void *ctx, const uint8_t *rsp, size_t len)
         memcpy(c->page + CRB_BUFFER_OFFSET, rsp, len);
     c->state = CRB_COMPLETE;
     c->cancel = 0;
+    refresh_locked(c);
+    pthread_cond_broadcast(&c->done);
     pthread_mutex_unlock(&c->lock);
 }
 
@@ -105,10 +115,17 @@ static void start_locked(struct tpm_crb *c)
         return;
     }
     c->state = CRB_EXECUTING;
+    refresh_locked(c);
     if (tpm_submit(c->backend, buf, len, 0, command_done, c) < 0) {
         tpm_error_response(buf, TPM_RC_FAILURE);
         c->state = CRB_COMPLETE;
+        return;
     }
+    /* Briefly: most commands then complete before the guest's first poll. */
+    struct timespec deadline = tpm_sync_deadline(c->backend);
+    while (c->backend->sync_wait_ns && c->state == CRB_EXECUTING &&
+           pthread_cond_timedwait(&c->done, &c->lock, &deadline) == 0)
+        ;
 }
 
 static void crb_write(void *dev, uint64_t offset, uint8_t *data, uint32_t len)
@@ -162,6 +179,7 @@ static void crb_write(void *dev, uint64_t offset, uint8_t *data, uint32_t len)
     default:
         break; /* read-only or reserved */
     }
+    refresh_locked(c);
     pthread_mutex_unlock(&c->lock);
 }
 
@@ -171,16 +189,21 @@ const struct trap_ops tpm_crb_ops = {
     .write = crb_write,
 };
 
-void tpm_crb_init(struct tpm_crb *c, struct tpm_backend *backend, uint64_t base)
+void tpm_crb_init(struct tpm_crb *c, struct tpm_backend *backend, uint64_t base, uint8_t *mapped)
 {
     memset(c, 0, sizeof(*c));
     pthread_mutex_init(&c->lock, NULL);
+    tpm_cond_init(&c->done);
     c->backend = backend;
     c->base = base;
     c->state = CRB_IDLE;
+    c->page = mapped ? mapped : c->own_page;
+    memset(c->page, 0, CRB_PAGE_SIZE);
+    refresh_locked(c);
 }
 
 void tpm_crb_destroy(struct tpm_crb *c)
 {
+    pthread_cond_destroy(&c->done);
     pthread_mutex_destroy(&c->lock);
 }

@@ -1,5 +1,8 @@
 /* TPM 2.0 Command Response Buffer (CRB) interface at 0xFED40000, locality 0,
- * as Linux's tpm_crb drives it (ACPI start method 7). */
+ * as Linux's tpm_crb drives it (ACPI start method 7). Its page (registers,
+ * then the command/response buffer) can be memory the guest reads directly
+ * (a read-only memory slot): the device keeps the register image current
+ * after every change, so reads never exit, and only writes reach it. */
 #ifndef HEARTH_TPM_CRB_H
 #define HEARTH_TPM_CRB_H
 
@@ -26,13 +29,17 @@ struct tpm_crb {
     bool loc_assigned;
     uint32_t cancel, int_enable;
     size_t filled; /* end of the furthest buffer write since the last command */
-    uint8_t page[CRB_PAGE_SIZE]; /* registers, then the command/response buffer */
-    uint64_t commands;           /* commands the guest started */
+    uint8_t *page; /* registers, then the command/response buffer: `mapped` or own_page */
+    uint64_t commands; /* commands the guest started */
+    pthread_cond_t done; /* a command completed */
+    uint8_t own_page[CRB_PAGE_SIZE];
 };
 
 extern const struct trap_ops tpm_crb_ops;
 
-void tpm_crb_init(struct tpm_crb *c, struct tpm_backend *backend, uint64_t base);
+/* `mapped`: CRB_PAGE_SIZE bytes of memory the guest reads at `base` (its
+ * read-only memory slot), or NULL to keep the page to the device. */
+void tpm_crb_init(struct tpm_crb *c, struct tpm_backend *backend, uint64_t base, uint8_t *mapped);
 void tpm_crb_destroy(struct tpm_crb *c);
 
 #endif

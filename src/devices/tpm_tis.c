@@ -12,9 +12,9 @@ enum {
     INT_STATUS = 0x10,
     INTF_CAPABILITY = 0x14,
     STS = 0x18,
-    DATA_FIFO = 0x24,
+    DATA_FIFO = TIS_DATA_FIFO,
     INTERFACE_ID = 0x30,
-    XDATA_FIFO = 0x80,
+    XDATA_FIFO = TIS_XDATA_FIFO,
     DID_VID = 0xf00,
     RID = 0xf04,
 };
@@ -201,6 +201,7 @@ static void command_done(void *ctx, const uint8_t *rsp, size_t len)
         t->read_pos = 0;
         t->state = TIS_COMPLETION;
     }
+    pthread_cond_broadcast(&t->done);
     pthread_mutex_unlock(&t->lock);
 }
 
@@ -225,8 +226,15 @@ static void go_locked(struct tpm_tis *t, int loc)
     }
     t->state = TIS_EXECUTION;
     t->abort_pending = false;
-    if (tpm_submit(t->backend, t->buf, len, (uint8_t)loc, command_done, t) < 0)
+    if (tpm_submit(t->backend, t->buf, len, (uint8_t)loc, command_done, t) < 0) {
         complete_locally(t, TPM_RC_FAILURE);
+        return;
+    }
+    /* Briefly: most commands then complete before the guest's first poll. */
+    struct timespec deadline = tpm_sync_deadline(t->backend);
+    while (t->backend->sync_wait_ns && t->state == TIS_EXECUTION &&
+           pthread_cond_timedwait(&t->done, &t->lock, &deadline) == 0)
+        ;
 }
 
 static void sts_write_locked(struct tpm_tis *t, int loc, uint32_t v)
@@ -311,6 +319,7 @@ void tpm_tis_init(struct tpm_tis *t, struct tpm_backend *backend)
 {
     memset(t, 0, sizeof(*t));
     pthread_mutex_init(&t->lock, NULL);
+    tpm_cond_init(&t->done);
     t->backend = backend;
     t->active = -1;
     t->state = TIS_IDLE;
@@ -318,5 +327,6 @@ void tpm_tis_init(struct tpm_tis *t, struct tpm_backend *backend)
 
 void tpm_tis_destroy(struct tpm_tis *t)
 {
+    pthread_cond_destroy(&t->done);
     pthread_mutex_destroy(&t->lock);
 }

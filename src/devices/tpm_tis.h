@@ -14,11 +14,14 @@
 #define TIS_LOCALITIES 5
 #define TIS_LOCALITY_SIZE 0x1000
 #define TIS_MMIO_SIZE (TIS_LOCALITIES * TIS_LOCALITY_SIZE)
+#define TIS_DATA_FIFO 0x24  /* in each locality: 4 bytes */
+#define TIS_XDATA_FIFO 0x80
 
 enum tis_state { TIS_IDLE, TIS_READY, TIS_RECEPTION, TIS_EXECUTION, TIS_COMPLETION };
 
 struct tpm_tis {
     pthread_mutex_t lock;
+    pthread_cond_t done; /* a command completed */
     struct tpm_backend *backend;
     enum tis_state state;
     int active;                       /* active locality, -1 for none */

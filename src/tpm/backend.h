@@ -11,11 +11,23 @@
 #ifndef HEARTH_TPM_BACKEND_H
 #define HEARTH_TPM_BACKEND_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #define TPM_BUFFER_MAX 4096
+
+/* How long the transport that started a command (START, tpmGo) holds the
+ * guest's vCPU for the answer before it returns and lets the guest poll.
+ * Most commands take swtpm 30-100 us, so they complete before the guest's
+ * first status read: that saves the guest its poll loop (Linux sleeps 1 ms
+ * between polls, with the timer and halt exits around each sleep) and
+ * keeps a guest that spins on the status register from taking the CPU the
+ * TPM needs. Key generation and self tests take longer and go on in the
+ * background as before; the wait never outlasts this bound. */
+#define TPM_SYNC_WAIT_NS 5000000ull
 
 typedef void tpm_done_fn(void *ctx, const uint8_t *rsp, size_t len);
 
@@ -34,6 +46,7 @@ struct tpm_backend {
     const struct tpm_backend_ops *ops;
     void *impl;
     size_t max_command; /* largest command and response the TPM accepts */
+    uint64_t sync_wait_ns; /* what a transport may wait for an answer (0: never) */
 };
 
 static inline int tpm_submit(struct tpm_backend *b, const uint8_t *cmd, size_t len,
@@ -43,5 +56,26 @@ static inline int tpm_submit(struct tpm_backend *b, const uint8_t *cmd, size_t l
 }
 static inline void tpm_cancel(struct tpm_backend *b) { b->ops->cancel(b->impl); }
 static inline bool tpm_failed(struct tpm_backend *b) { return b->ops->failed(b->impl); }
+
+/* A condition variable on CLOCK_MONOTONIC, for tpm_sync_deadline. */
+static inline void tpm_cond_init(pthread_cond_t *c)
+{
+    pthread_condattr_t a;
+    pthread_condattr_init(&a);
+    pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
+    pthread_cond_init(c, &a);
+    pthread_condattr_destroy(&a);
+}
+
+/* When a transport stops waiting for the command it just submitted. */
+static inline struct timespec tpm_sync_deadline(const struct tpm_backend *b)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    uint64_t ns = (uint64_t)t.tv_nsec + b->sync_wait_ns;
+    t.tv_sec += (time_t)(ns / 1000000000u);
+    t.tv_nsec = (long)(ns % 1000000000u);
+    return t;
+}
 
 #endif

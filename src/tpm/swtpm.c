@@ -485,7 +485,7 @@ int swtpm_start(struct swtpm *s, struct tpm_backend *b)
         return -r;
     s->thread_started = true;
     *b = (struct tpm_backend){ .ops = &swtpm_backend_ops, .impl = s,
-                               .max_command = s->buffer_size };
+                               .max_command = s->buffer_size, .sync_wait_ns = TPM_SYNC_WAIT_NS };
     return 0;
 }
 

@@ -2,6 +2,7 @@
 #include "tpm/vtpm.h"
 
 #include "boot/layout.h"
+#include "core/log.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -30,6 +31,37 @@ static void vtpm_teardown(void *dev)
         virtio_tpm_destroy(&t->virtio);
 }
 
+int vtpm_devmem(const struct tpm_config *cfg, struct vm_devmem *out)
+{
+    if (cfg->model != TPM_MODEL_CRB)
+        return 0;
+    *out = (struct vm_devmem){ .gpa = LAYOUT_TPM_BASE, .size = CRB_PAGE_SIZE, .readonly = true };
+    return 1;
+}
+
+/* Writes the guest need not see answered at once go to KVM's coalesced
+ * ring instead of exiting one by one: the CRB command buffer (a memcpy_toio
+ * of a whole command then costs one exit, handled in the kernel) and each
+ * locality's TIS data FIFOs. The next exit, at the latest the guest's
+ * START or its status read, hands them to the device in order. Without
+ * KVM's support every write exits, as before. */
+static void coalesce_writes(struct vtpm *t, struct vm *vm)
+{
+    int r = 0;
+    if (t->model == TPM_MODEL_CRB) {
+        r = vm_coalesce_mmio(vm, LAYOUT_TPM_BASE + CRB_BUFFER_OFFSET, CRB_BUFFER_SIZE);
+    } else {
+        for (int loc = 0; loc < TIS_LOCALITIES && r == 0; loc++) {
+            uint64_t base = LAYOUT_TPM_BASE + (uint64_t)loc * TIS_LOCALITY_SIZE;
+            r = vm_coalesce_mmio(vm, base + TIS_DATA_FIFO, 4);
+            if (r == 0)
+                r = vm_coalesce_mmio(vm, base + TIS_XDATA_FIFO, 4);
+        }
+    }
+    if (r < 0)
+        log_debug("TPM: writes not coalesced (%s): each is an exit", strerror(-r));
+}
+
 /* CRB or TIS at LAYOUT_TPM_BASE, MSFT0101 and the TPM2 table. */
 static int place_fixed(struct vtpm *t, struct devmgr *dm, char *err, size_t errlen)
 {
@@ -46,12 +78,14 @@ static int place_fixed(struct vtpm *t, struct devmgr *dm, char *err, size_t errl
         .acpi_hid = "MSFT0101",
     };
     if (crb)
-        tpm_crb_init(&t->crb, &t->backend, LAYOUT_TPM_BASE);
+        tpm_crb_init(&t->crb, &t->backend, LAYOUT_TPM_BASE,
+                     vm_devmem(dm->vm, LAYOUT_TPM_BASE, CRB_PAGE_SIZE));
     else
         tpm_tis_init(&t->tis, &t->backend);
     int r = devmgr_add(dm, &d, err, errlen);
     if (r < 0)
         return r;
+    coalesce_writes(t, dm->vm);
     /* TPM2 table, revision 4: platform class (client), reserved, control
      * area (CRB only), start method, 12 bytes of start-method parameters,
      * then the event log's minimum length (LAML) and address (LASA). */

@@ -27,6 +27,11 @@ struct vtpm {
     struct measure_log measure;
 };
 
+/* The memory cfg's transport wants mapped when the VM is created (the CRB
+ * page, which the guest then reads without exits): fills out[0..) and
+ * returns how many regions (0 or 1). */
+int vtpm_devmem(const struct tpm_config *cfg, struct vm_devmem *out);
+
 /* Opens the backend described by cfg (nothing for TPM_MODEL_NONE) and
  * places the transport with vtpm_place. -errno with a message on failure;
  * whatever was opened is closed, by this call or, once placed, by the

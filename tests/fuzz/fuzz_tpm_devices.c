@@ -35,7 +35,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     void *dev;
     uint64_t span;
     if (kind == 0) {
-        tpm_crb_init(&crb, &f.be, 0xfed40000);
+        tpm_crb_init(&crb, &f.be, 0xfed40000, NULL);
         ops = &tpm_crb_ops, dev = &crb, span = CRB_PAGE_SIZE;
     } else if (kind == 1) {
         tpm_tis_init(&tis, &f.be);

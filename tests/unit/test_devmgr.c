@@ -1,6 +1,7 @@
 /* Unit tests: the device manager places devices (traps, virtio slots and
  * GSIs, command line, DSDT nodes), refuses what does not fit, and tears
  * down in reverse order. */
+#include "../fake_backend.h"
 #include "devices/manager.h"
 #include "tpm/vtpm.h"
 
@@ -118,6 +119,16 @@ static void full_lists_are_start_up_errors(void **state)
 
 /* The TPM2 table and DSDT node must not be dropped silently: a guest would
  * boot without the TPM it was configured with. */
+/* A transport placed on a backend that never answers. */
+static void vtpm_reset(struct vtpm *t, enum tpm_model model)
+{
+    static struct fake_backend fb;
+    fake_backend_init(&fb, TPM_BUFFER_MAX);
+    memset(t, 0, sizeof(*t));
+    t->model = model;
+    t->backend = fb.be;
+}
+
 static void tpm_with_full_acpi_lists_is_an_error(void **state)
 {
     (void)state;
@@ -127,16 +138,14 @@ static void tpm_with_full_acpi_lists_is_an_error(void **state)
     enum tpm_model models[] = { TPM_MODEL_CRB, TPM_MODEL_TIS };
     for (size_t i = 0; i < 2; i++) {
         setup(NULL);
-        memset(&t, 0, sizeof(t));
-        t.model = models[i];
+        vtpm_reset(&t, models[i]);
         while (acpi.nextra < ACPI_MAX_EXTRA_TABLES)
             assert_int_equal(acpi_add_table(&acpi, "XTRA", 1, body, sizeof(body)), 0);
         assert_int_equal(vtpm_place(&t, &dm, err, sizeof(err)), -ENOSPC);
         assert_non_null(strstr(err, "extra ACPI tables"));
         devmgr_teardown(&dm);
         setup(NULL);
-        memset(&t, 0, sizeof(t));
-        t.model = models[i];
+        vtpm_reset(&t, models[i]);
         assert_int_equal(vtpm_place(&t, &dm, err, sizeof(err)), 0);
         assert_int_equal(acpi.nextra, 1);
         assert_memory_equal(acpi.extra[0].signature, "TPM2", 4);
@@ -146,8 +155,7 @@ static void tpm_with_full_acpi_lists_is_an_error(void **state)
     enum tpm_model all[] = { TPM_MODEL_CRB, TPM_MODEL_TIS, TPM_MODEL_VIRTIO };
     for (size_t i = 0; i < 3; i++) {
         setup(NULL);
-        memset(&t, 0, sizeof(t));
-        t.model = all[i];
+        vtpm_reset(&t, all[i]);
         acpi.ndevs = ACPI_MAX_DEVS;
         err[0] = 0;
         assert_int_equal(vtpm_place(&t, &dm, err, sizeof(err)), -ENOSPC);

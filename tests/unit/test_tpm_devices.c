@@ -6,8 +6,12 @@
 #include "tpm/wire.h"
 #include "virtio/tpm.h"
 
+#include <errno.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <time.h>
+#include <unistd.h>
 #include <stddef.h>
 #include <string.h>
 #include <cmocka.h>
@@ -44,7 +48,7 @@ static void crb_command_round_trip(void **state)
     static struct fake_backend f;
     static struct tpm_crb c;
     fake_backend_init(&f, 4096);
-    tpm_crb_init(&c, &f.be, 0xfed40000);
+    tpm_crb_init(&c, &f.be, 0xfed40000, NULL);
     /* Without the locality, writes and START are ignored. */
     for (int i = 0; i < 12; i++)
         wr8(&tpm_crb_ops, &c, 0x80 + i, get_random[i]);
@@ -82,7 +86,7 @@ static void crb_refuses_bad_sizes(void **state)
     static struct fake_backend f;
     static struct tpm_crb c;
     fake_backend_init(&f, 4096);
-    tpm_crb_init(&c, &f.be, 0xfed40000);
+    tpm_crb_init(&c, &f.be, 0xfed40000, NULL);
     wr32(&tpm_crb_ops, &c, 0x08, 1);
     uint8_t cmd[12];
     const uint32_t sizes[] = { 5000, 9, 13 }; /* too big; below a header; beyond what was written */
@@ -171,6 +175,204 @@ static void tis_fifo_state_machine(void **state)
     fake_backend_complete(&f);
     assert_int_equal(tis_sts(&t) & 0x50, 0x40);
     tpm_tis_destroy(&t);
+}
+
+/* One command through locality 0: written and read `width` bytes per FIFO
+ * access; returns the response length read. */
+static size_t tis_transfer(struct tpm_tis *t, struct fake_backend *f, const uint8_t *cmd,
+                           size_t len, uint32_t width, uint8_t *rsp)
+{
+    wr8(&tpm_tis_ops, t, 0x18, 0x40);
+    for (size_t i = 0; i < len;) {
+        uint32_t n = len - i >= width ? width : 1;
+        uint8_t v[4];
+        memcpy(v, cmd + i, n);
+        tpm_tis_ops.write(t, 0x24, v, n);
+        i += n;
+    }
+    assert_int_equal(tis_sts(t) & 0x88, 0x80); /* complete, nothing more expected */
+    wr8(&tpm_tis_ops, t, 0x18, 0x20);
+    fake_backend_complete(f);
+    size_t want = (tis_sts(t) >> 8) & 0xffff, got = 0;
+    while (got < want) {
+        uint32_t n = want - got >= width ? width : 1;
+        tpm_tis_ops.read(t, 0x24, rsp + got, n);
+        got += n;
+    }
+    assert_int_equal(tis_sts(t) & 0x10, 0); /* drained */
+    return got;
+}
+
+/* A burst of 4-byte FIFO accesses moves exactly the bytes byte-wise
+ * accesses do, both ways; a burst that runs past the response's end reads
+ * 0xff there. */
+static void tis_burst_matches_bytewise(void **state)
+{
+    (void)state;
+    static struct fake_backend f;
+    static struct tpm_tis t;
+    fake_backend_init(&f, 4096);
+    tpm_tis_init(&t, &f.be);
+    wr8(&tpm_tis_ops, &t, 0x0000, 0x02);
+    uint8_t cmd[22], rsp1[64], rsp2[64];
+    memcpy(cmd, get_random, 12);
+    for (int i = 12; i < 22; i++)
+        cmd[i] = (uint8_t)(0x30 + i);
+    tpm_put_be32(cmd + 2, 22);
+    f.rsp_len = 41; /* not a multiple of 4 */
+    assert_int_equal(tis_transfer(&t, &f, cmd, 22, 1, rsp1), 41);
+    uint8_t seen1[22];
+    memcpy(seen1, f.cmd, 22);
+    assert_int_equal(tis_transfer(&t, &f, cmd, 22, 4, rsp2), 41);
+    assert_memory_equal(f.cmd, seen1, 22);
+    assert_memory_equal(f.cmd, cmd, 22);
+    assert_memory_equal(rsp1, rsp2, 41);
+    /* responseRetry, then a 4-byte read across the end: 3 bytes and 0xff. */
+    wr8(&tpm_tis_ops, &t, 0x18, 0x02);
+    uint8_t skip[40];
+    for (int i = 0; i < 38; i++)
+        skip[i] = rd8(&tpm_tis_ops, &t, 0x24);
+    uint32_t last = rd32(&tpm_tis_ops, &t, 0x24);
+    assert_memory_equal(&last, rsp1 + 38, 3);
+    assert_int_equal(last >> 24, 0xff);
+    (void)skip;
+    tpm_tis_destroy(&t);
+}
+
+/* A backend that answers from its own thread after `delay_us`. */
+struct slow_backend {
+    struct fake_backend f;
+    pthread_t thread;
+    unsigned delay_us;
+};
+
+static void *answer_later(void *arg)
+{
+    struct slow_backend *s = arg;
+    usleep(s->delay_us);
+    fake_backend_complete(&s->f);
+    return NULL;
+}
+
+static int slow_submit(void *impl, const uint8_t *cmd, size_t len, uint8_t locality,
+                       tpm_done_fn *done, void *ctx)
+{
+    struct slow_backend *s = impl;
+    memcpy(s->f.cmd, cmd, len);
+    s->f.cmd_len = len;
+    s->f.done = done;
+    s->f.ctx = ctx;
+    s->f.pending = true;
+    s->f.submits++;
+    (void)locality;
+    return pthread_create(&s->thread, NULL, answer_later, s) ? -EAGAIN : 0;
+}
+
+static void slow_cancel(void *impl) { (void)impl; }
+static bool slow_failed(void *impl) { (void)impl; return false; }
+static const struct tpm_backend_ops slow_ops = { slow_submit, slow_cancel, slow_failed };
+
+static double ms_since(const struct timespec *t0)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)(t.tv_sec - t0->tv_sec) * 1e3 + (double)(t.tv_nsec - t0->tv_nsec) / 1e6;
+}
+
+/* tpmGo and START wait, up to the backend's bound, for the answer: a quick
+ * one is there at the guest's first status read; a slow one is not waited
+ * for past the bound, and completes later as before. */
+static void go_waits_briefly_for_the_answer(void **state)
+{
+    (void)state;
+    static struct slow_backend s;
+    static struct tpm_tis t;
+    static struct tpm_crb c;
+    for (int model = 0; model < 2; model++) {
+        for (int quick = 1; quick >= 0; quick--) {
+            memset(&s, 0, sizeof(s));
+            s.f.be = (struct tpm_backend){ .ops = &slow_ops, .impl = &s, .max_command = 4096,
+                                           .sync_wait_ns = quick ? 2000000000ull : 20000000ull };
+            s.delay_us = quick ? 1000 : 500000;
+            struct timespec t0;
+            clock_gettime(CLOCK_MONOTONIC, &t0);
+            bool answered;
+            if (model == 0) {
+                tpm_tis_init(&t, &s.f.be);
+                wr8(&tpm_tis_ops, &t, 0x0000, 0x02);
+                wr8(&tpm_tis_ops, &t, 0x18, 0x40);
+                for (int i = 0; i < 12; i++)
+                    wr8(&tpm_tis_ops, &t, 0x24, get_random[i]);
+                clock_gettime(CLOCK_MONOTONIC, &t0);
+                wr8(&tpm_tis_ops, &t, 0x18, 0x20);
+                answered = (tis_sts(&t) & 0x10) != 0;
+            } else {
+                tpm_crb_init(&c, &s.f.be, 0xfed40000, NULL);
+                wr32(&tpm_crb_ops, &c, 0x08, 1);
+                wr32(&tpm_crb_ops, &c, 0x40, 1);
+                for (int i = 0; i < 12; i++)
+                    wr8(&tpm_crb_ops, &c, 0x80 + i, get_random[i]);
+                clock_gettime(CLOCK_MONOTONIC, &t0);
+                wr32(&tpm_crb_ops, &c, 0x4c, 1);
+                answered = rd32(&tpm_crb_ops, &c, 0x4c) == 0;
+            }
+            double waited = ms_since(&t0);
+            if (quick) {
+                assert_true(answered);
+                assert_true(waited < 1000); /* the answer ended the wait, not the bound */
+            } else {
+                assert_false(answered); /* the bound ended the wait, not the answer */
+                assert_true(waited >= 19);
+            }
+            pthread_join(s.thread, NULL);
+            if (model == 0) {
+                assert_int_equal(tis_sts(&t) & 0x10, 0x10);
+                tpm_tis_destroy(&t);
+            } else {
+                assert_int_equal(rd32(&tpm_crb_ops, &c, 0x4c), 0);
+                tpm_crb_destroy(&c);
+            }
+        }
+    }
+}
+
+/* With its page in guest memory the CRB answers reads from the image it
+ * keeps: the image must be current after every write and completion. */
+static void crb_image_is_always_current(void **state)
+{
+    (void)state;
+    static struct fake_backend f;
+    static struct tpm_crb c;
+    static uint8_t mapped[CRB_PAGE_SIZE];
+    fake_backend_init(&f, 4096);
+    memset(mapped, 0xee, sizeof(mapped));
+    tpm_crb_init(&c, &f.be, 0xfed40000, mapped);
+    uint32_t v;
+    memcpy(&v, mapped + 0x00, 4);
+    assert_int_equal(v, 0x80);                     /* valid, no locality */
+    memcpy(&v, mapped + 0x5c, 4);
+    assert_int_equal(v, 0xfed40080);               /* buffer address */
+    assert_int_equal(mapped[0x80], 0);              /* buffer cleared */
+    wr32(&tpm_crb_ops, &c, 0x08, 1);
+    memcpy(&v, mapped + 0x00, 4);
+    assert_int_equal(v, 0x82);
+    wr32(&tpm_crb_ops, &c, 0x40, 1);
+    for (int i = 0; i < 12; i++)
+        wr8(&tpm_crb_ops, &c, 0x80 + i, get_random[i]);
+    assert_memory_equal(mapped + 0x80, get_random, 12);
+    wr32(&tpm_crb_ops, &c, 0x4c, 1);
+    memcpy(&v, mapped + 0x4c, 4);
+    assert_int_equal(v, 1);                        /* START while executing */
+    f.rsp_len = 30;
+    fake_backend_complete(&f);
+    memcpy(&v, mapped + 0x4c, 4);
+    assert_int_equal(v, 0);
+    assert_int_equal(mapped[0x80], 0x80);
+    assert_int_equal(mapped[0x85], 30);
+    wr32(&tpm_crb_ops, &c, 0x40, 2);               /* goIdle */
+    memcpy(&v, mapped + 0x44, 4);
+    assert_int_equal(v & 2, 2);
+    tpm_crb_destroy(&c);
 }
 
 /* Guest memory for virtio tests: rings at fixed places. */
@@ -529,6 +731,9 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(crb_command_round_trip),
         cmocka_unit_test(crb_refuses_bad_sizes),
+        cmocka_unit_test(tis_burst_matches_bytewise),
+        cmocka_unit_test(go_waits_briefly_for_the_answer),
+        cmocka_unit_test(crb_image_is_always_current),
         cmocka_unit_test(tis_fifo_state_machine),
         cmocka_unit_test(virtqueue_checks),
         cmocka_unit_test(virtio_tpm_round_trip),
