@@ -1,6 +1,7 @@
 /* TPM TIS interface: locality arbitration and the FIFO state machine. */
 #include "devices/tpm_tis.h"
 
+#include "core/clock.h"
 #include "tpm/wire.h"
 
 #include <string.h>
@@ -101,6 +102,28 @@ static uint8_t access_locked(const struct tpm_tis *t, int loc)
     return v;
 }
 
+/* Waits (lock held) until the command in flight completes or the backend's
+ * bound passes. */
+static void wait_for_answer_locked(struct tpm_tis *t)
+{
+    struct timespec deadline = tpm_sync_deadline(t->backend);
+    while (t->backend->sync_wait_ns && t->state == TIS_EXECUTION &&
+           pthread_cond_timedwait(&t->done, &t->lock, &deadline) == 0)
+        ;
+}
+
+/* A status read during execution that follows the previous one closely is
+ * a guest spinning: it waits for the answer instead. */
+static void throttle_spin_locked(struct tpm_tis *t)
+{
+    if (t->state != TIS_EXECUTION)
+        return;
+    uint64_t now = mono_ns();
+    if (t->last_sts_ns && now - t->last_sts_ns < TPM_SPIN_NS)
+        wait_for_answer_locked(t);
+    t->last_sts_ns = mono_ns();
+}
+
 static void tis_read(void *dev, uint64_t offset, uint8_t *data, uint32_t len)
 {
     struct tpm_tis *t = dev;
@@ -121,8 +144,10 @@ static void tis_read(void *dev, uint64_t offset, uint8_t *data, uint32_t len)
         v = TIS_INTF_CAPABILITY >> (8 * (reg - INTF_CAPABILITY));
     } else if (reg >= STS && reg < STS + 4) {
         /* Status belongs to the active locality; others read all ones. */
-        if (active)
+        if (active) {
+            throttle_spin_locked(t);
             v = sts_locked(t) >> (8 * (reg - STS));
+        }
     } else if (fifo_reg(reg)) {
         if (active) {
             uint8_t *d = (uint8_t *)&v;
@@ -226,15 +251,13 @@ static void go_locked(struct tpm_tis *t, int loc)
     }
     t->state = TIS_EXECUTION;
     t->abort_pending = false;
+    t->last_sts_ns = 0;
     if (tpm_submit(t->backend, t->buf, len, (uint8_t)loc, command_done, t) < 0) {
         complete_locally(t, TPM_RC_FAILURE);
         return;
     }
     /* Briefly: most commands then complete before the guest's first poll. */
-    struct timespec deadline = tpm_sync_deadline(t->backend);
-    while (t->backend->sync_wait_ns && t->state == TIS_EXECUTION &&
-           pthread_cond_timedwait(&t->done, &t->lock, &deadline) == 0)
-        ;
+    wait_for_answer_locked(t);
 }
 
 static void sts_write_locked(struct tpm_tis *t, int loc, uint32_t v)

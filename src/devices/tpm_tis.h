@@ -35,6 +35,7 @@ struct tpm_tis {
     size_t read_pos;
     uint8_t buf[TPM_BUFFER_MAX];
     uint64_t commands;
+    uint64_t last_sts_ns; /* the active locality's last status read, while executing */
 };
 
 extern const struct trap_ops tpm_tis_ops;

@@ -29,6 +29,12 @@
  * background as before; the wait never outlasts this bound. */
 #define TPM_SYNC_WAIT_NS 5000000ull
 
+/* A guest that reads the status again sooner than this while a command
+ * runs is spinning on it (Linux sleeps 1 ms between polls): its read waits
+ * like tpmGo does, for the answer or TPM_SYNC_WAIT_NS, rather than cost an
+ * exit every few microseconds and the CPU the TPM needs. */
+#define TPM_SPIN_NS 500000ull
+
 typedef void tpm_done_fn(void *ctx, const uint8_t *rsp, size_t len);
 
 struct tpm_backend_ops {
