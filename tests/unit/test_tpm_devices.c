@@ -336,6 +336,40 @@ static void go_waits_briefly_for_the_answer(void **state)
     }
 }
 
+/* A guest spinning on the status register while a command runs gets one
+ * answer per bound (or at the completion), not one per read; a read after
+ * a pause as long as Linux's 1 ms sleep is answered at once. */
+static void tis_spinning_reads_wait(void **state)
+{
+    (void)state;
+    static struct slow_backend s;
+    static struct tpm_tis t;
+    memset(&s, 0, sizeof(s));
+    s.f.be = (struct tpm_backend){ .ops = &slow_ops, .impl = &s, .max_command = 4096,
+                                   .sync_wait_ns = 10000000ull };
+    s.delay_us = 300000;
+    tpm_tis_init(&t, &s.f.be);
+    wr8(&tpm_tis_ops, &t, 0x0000, 0x02);
+    wr8(&tpm_tis_ops, &t, 0x18, 0x40);
+    for (int i = 0; i < 12; i++)
+        wr8(&tpm_tis_ops, &t, 0x24, get_random[i]);
+    wr8(&tpm_tis_ops, &t, 0x18, 0x20);
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    assert_int_equal(tis_sts(&t) & 0x10, 0);
+    usleep(2000); /* Linux's pace: answered without a wait */
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    assert_int_equal(tis_sts(&t) & 0x10, 0);
+    assert_true(ms_since(&t0) < 5);
+    int reads = 0;
+    while (!(tis_sts(&t) & 0x10))
+        reads++;
+    /* ~300 ms at one read per 10 ms bound, not a read per microsecond. */
+    assert_true(reads >= 5 && reads < 100);
+    pthread_join(s.thread, NULL);
+    tpm_tis_destroy(&t);
+}
+
 /* With its page in guest memory the CRB answers reads from the image it
  * keeps: the image must be current after every write and completion. */
 static void crb_image_is_always_current(void **state)
@@ -734,6 +768,7 @@ int main(void)
         cmocka_unit_test(tis_burst_matches_bytewise),
         cmocka_unit_test(go_waits_briefly_for_the_answer),
         cmocka_unit_test(crb_image_is_always_current),
+        cmocka_unit_test(tis_spinning_reads_wait),
         cmocka_unit_test(tis_fifo_state_machine),
         cmocka_unit_test(virtqueue_checks),
         cmocka_unit_test(virtio_tpm_round_trip),
