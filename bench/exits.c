@@ -165,7 +165,7 @@ static const char *guest_args(const struct setup *st, char *buf, size_t len)
 static int run_hearth(struct exits_run *r, struct setup *st, const char *sock, struct sample *s)
 {
     const struct bench_ctx *c = r->c;
-    char cfg[1200], metrics[1200], log[1200], out[1200], kernel[1200], args[128], hearth[1200];
+    char cfg[1200], metrics[1200], log[1200], out[1200], kernel[1200], args[160], hearth[1200];
     snprintf(cfg, sizeof(cfg), "%s/exits.json", c->tmp);
     snprintf(metrics, sizeof(metrics), "%s/exits.metrics", c->tmp);
     snprintf(log, sizeof(log), "%s/exits.log", c->tmp);
@@ -223,7 +223,7 @@ static bool file_has(const char *path, const char *needle)
 static int run_qemu(struct exits_run *r, struct setup *st, const char *sock, struct sample *s)
 {
     const struct bench_ctx *c = r->c;
-    char kernel[1200], args[128], serial[1300], qmp_path[1200], qmp_opt[1300], chardev[1200],
+    char kernel[1200], args[160], serial[1300], qmp_path[1200], qmp_opt[1300], chardev[1200],
         tpmdev[64], mem[16];
     if (is_linux(st))
         snprintf(kernel, sizeof(kernel), "%s", r->kernel);
