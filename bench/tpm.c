@@ -115,18 +115,21 @@ struct guest_rtt {
     double backend_us;  /* hearth's submit-to-response mean (includes swtpm) */
 };
 
-/* Pulls hearth's own accounting out of its Debug log. */
+/* Pulls hearth's own accounting out of its log: the TPM device's exits from
+ * the exit summary ("... reached hearth: serial 12, tpm-crb 345 (...)"). */
 static void parse_stats(const char *log, int n, struct guest_rtt *g)
 {
     FILE *f = fopen(log, "r");
     if (!f)
         return;
-    char line[512];
+    char line[2048];
     while (fgets(line, sizeof(line), f)) {
         char *p;
         unsigned long long v;
-        if ((strstr(line, "tpm-") || strstr(line, "virtio-mmio at")) &&
-            (p = strstr(line, ": ")) && sscanf(strrchr(line, ':') + 1, " %llu guest accesses", &v) == 1)
+        if (strstr(line, "VM exits: ") &&
+            ((p = strstr(line, " tpm-crb ")) || (p = strstr(line, " tpm-tis ")) ||
+             (p = strstr(line, " virtio-tpm "))) &&
+            sscanf(strchr(p + 1, ' '), " %llu", &v) == 1)
             g->exits = (double)v / n;
         if ((p = strstr(line, "submit to response mean ")))
             g->backend_us = strtod(p + 24, NULL);
