@@ -82,6 +82,10 @@ int cmd_surface(struct bench_ctx *c, int argc, char **argv)
     if (p)
         pclose(p);
     printf("- src/virtio/queue.c: virtq_pop (descriptor rings of every virtio device)\n"
+           "- src/core/vm.c: vm_flush_coalesced (guest writes KVM batched in its coalesced ring;\n"
+           "  each goes through trap_dispatch like an exit)\n"
+           "- the CRB page, guest-readable memory (a read-only memory slot: reads reach no\n"
+           "  hearth code, writes trap as above)\n"
            "- KVM in-kernel: LAPIC, IOAPIC, PIC, PIT (not hearth code)\n");
     return 0;
 }
