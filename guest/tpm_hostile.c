@@ -65,7 +65,7 @@ static void crb_set(uint32_t off, uint32_t v) { mmio_write32(TPM_BASE + off, v);
 
 static bool crb_wait_idle_start(void)
 {
-    for (int i = 0; i < 200000; i++)
+    for (uint64_t end = deadline_ms(TPM_WAIT_MS); !expired(end);)
         if (!(crb(CRB_START) & 1))
             return true;
     return false;
@@ -152,7 +152,7 @@ static void tis_sts_set(uint8_t v) { mmio_write8(TPM_BASE + TIS_STS, v); }
 
 static bool tis_wait(uint32_t mask, uint32_t want)
 {
-    for (int i = 0; i < 200000; i++)
+    for (uint64_t end = deadline_ms(TPM_WAIT_MS); !expired(end);)
         if ((tis_sts() & mask) == want)
             return true;
     return false;

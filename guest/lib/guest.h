@@ -49,6 +49,12 @@ static inline void mmio_write64(uint64_t a, uint64_t v) { *(volatile uint64_t *)
  * 4 GiB the boot code maps) so it can be dereferenced; false past 512 GiB. */
 bool map_identity_gib(uint64_t phys);
 
+/* Time for waits that do not exit (device memory, virtqueues): a
+ * deadline ms milliseconds ahead on the TSC, calibrated once against the
+ * PIT, and whether it has passed. */
+uint64_t deadline_ms(uint64_t ms);
+bool expired(uint64_t deadline);
+
 /* COM1. */
 void serial_write(const char *s, size_t n);
 /* Returns the next received byte, or -1 after `polls` empty status reads. */

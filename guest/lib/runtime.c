@@ -198,3 +198,54 @@ int serial_getc(uint32_t polls)
             return inb(COM1);
     return -1;
 }
+
+static uint64_t rdtsc(void)
+{
+    uint32_t lo, hi;
+    __asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
+    return (uint64_t)hi << 32 | lo;
+}
+
+/* PIT channel 0's count, latched (1.193182 MHz). */
+static uint16_t pit_count(void)
+{
+    outb(0x43, 0x00);
+    uint8_t lo = inb(0x40);
+    uint8_t hi = inb(0x40);
+    return (uint16_t)(lo | hi << 8);
+}
+
+/* TSC ticks per millisecond, measured once against the PIT over 2 ms
+ * (channel 0 counting down once from 0xffff; interrupts stay off). Without
+ * a PIT that counts, 3 GHz is assumed. */
+static uint64_t tsc_per_ms(void)
+{
+    static uint64_t per_ms;
+    if (per_ms)
+        return per_ms;
+    outb(0x43, 0x30);
+    outb(0x40, 0xff);
+    outb(0x40, 0xff);
+    uint16_t c0 = pit_count(), c = c0;
+    uint64_t t0 = rdtsc();
+    for (int checks = 0; checks < 100000 && (uint16_t)(c0 - c) < 2386; checks++) {
+        for (int i = 0; i < 100; i++)
+            __asm__ volatile("pause");
+        c = pit_count();
+    }
+    uint64_t ticks = (uint16_t)(c0 - c);
+    per_ms = ticks >= 2386 ? (rdtsc() - t0) * 1193182 / (ticks * 1000) : 0;
+    if (per_ms == 0)
+        per_ms = 3000000;
+    return per_ms;
+}
+
+uint64_t deadline_ms(uint64_t ms)
+{
+    return rdtsc() + ms * tsc_per_ms();
+}
+
+bool expired(uint64_t deadline)
+{
+    return (int64_t)(rdtsc() - deadline) > 0;
+}

@@ -8,14 +8,15 @@
 #define CTRL_START 0x4c
 #define CTRL_CMD_SIZE 0x58
 #define CTRL_RSP_ADDR 0x68
-#define POLLS 200000
 
 static uint32_t reg(uint32_t off) { return mmio_read32(TPM_BASE + off); }
 static void set(uint32_t off, uint32_t v) { mmio_write32(TPM_BASE + off, v); }
 
+/* The registers may be memory the guest reads without exits (hearth), so
+ * the wait is bounded by time, not by a count of reads. */
 static bool wait_for(uint32_t off, uint32_t mask, uint32_t want)
 {
-    for (int i = 0; i < POLLS; i++)
+    for (uint64_t end = deadline_ms(TPM_WAIT_MS); !expired(end);)
         if ((reg(off) & mask) == want)
             return true;
     return false;

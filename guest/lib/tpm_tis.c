@@ -15,7 +15,6 @@
 #define STS_GO 0x20
 #define STS_DATA 0x10
 #define STS_EXPECT 0x08
-#define POLLS 200000
 
 static uint8_t access(void) { return mmio_read8(TPM_BASE + ACCESS); }
 static uint32_t sts(void) { return mmio_read32(TPM_BASE + STS); }
@@ -23,7 +22,7 @@ static void sts_write(uint8_t v) { mmio_write8(TPM_BASE + STS, v); }
 
 static bool wait_sts(uint32_t mask, uint32_t want)
 {
-    for (int i = 0; i < POLLS; i++)
+    for (uint64_t end = deadline_ms(TPM_WAIT_MS); !expired(end);)
         if ((sts() & mask) == want)
             return true;
     return false;
@@ -31,7 +30,7 @@ static bool wait_sts(uint32_t mask, uint32_t want)
 
 static uint32_t burst(void)
 {
-    for (int i = 0; i < POLLS; i++) {
+    for (uint64_t end = deadline_ms(TPM_WAIT_MS); !expired(end);) {
         uint32_t b = (sts() >> 8) & 0xffff;
         if (b)
             return b;
@@ -42,7 +41,7 @@ static uint32_t burst(void)
 static int tis_probe(void)
 {
     mmio_write8(TPM_BASE + ACCESS, ACCESS_REQUEST);
-    for (int i = 0; i < POLLS; i++)
+    for (uint64_t end = deadline_ms(TPM_WAIT_MS); !expired(end);)
         if ((access() & (ACCESS_VALID | ACCESS_ACTIVE)) == (ACCESS_VALID | ACCESS_ACTIVE))
             return mmio_read32(TPM_BASE + DID_VID) == 0xffffffffu ? -1 : 0;
     return -1;

@@ -3,7 +3,6 @@
 
 #define VIO 0xc0001000ull
 #define QSIZE 8
-#define POLLS 400000
 
 struct desc {
     uint64_t addr;
@@ -78,14 +77,17 @@ int virtio_tpm_chain(const uint64_t *addr, const uint32_t *len, const bool *writ
     ring_avail.idx++;
     __asm__ volatile("" ::: "memory");
     wr(0x050, 0);
-    for (int i = 0; i < POLLS; i++) {
+    uint64_t end = deadline_ms(TPM_WAIT_MS);
+    for (uint32_t i = 0; !expired(end); i++) {
         if (*(volatile uint16_t *)&ring_used.idx != last_used) {
             uint32_t used = ring_used.ring[last_used % QSIZE].len;
             last_used++;
             wr(0x064, rd(0x060)); /* acknowledge the interrupt */
             return (int)used;
         }
-        if (rd(0x070) & 0x40) /* DEVICE_NEEDS_RESET */
+        /* The used ring is memory; the status register is an exit, so it
+         * is looked at now and then only. */
+        if (i % 4096 == 4095 && (rd(0x070) & 0x40)) /* DEVICE_NEEDS_RESET */
             return -1;
     }
     return -1;
