@@ -1,7 +1,7 @@
 /* exit_counts: touches the TPM transport named by tpm=crb|tis a known
- * number of times and nothing else (no TPM driver runs; without tpm=, it
- * touches nothing), so the exits and
- * accesses hearth counts for the device can be checked against it:
+ * number of times and nothing else (no TPM driver runs; without tpm= it
+ * touches nothing), so the exits and accesses hearth counts for the
+ * device can be checked against it:
  *   crb: reads=R register reads, writes=W register writes, buf=B byte
  *        writes into the command buffer;
  *   tis: reads=R status reads, buf=B byte writes into the data FIFO (after
