@@ -1,7 +1,7 @@
 #!/bin/sh
 # What a TPM costs in VM exits, before and after hearth's cuts, in one run:
-# builds the revision BEFORE (a commit with the exit accounting but not the
-# cuts) into BUILD/exits-before, the bench image, then in the test host runs
+# builds the revision BEFORE (default: the commit that added the exit
+# accounting, before the cuts) into BUILD/exits-before, the bench image, then in the test host runs
 # `hearth-bench exits` (Linux and the tpm_basic payload; hearth, the BEFORE
 # hearth, QEMU microvm, interleaved) and `hearth-bench tpm` with each build.
 # Writes OUT (docs/results/exits): exits.md, exits-*.png/.dat/.gp,
@@ -11,7 +11,7 @@ set -eu
 BUILD=$(cd "${1:-build}" && pwd)
 SCRIPTS=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$SCRIPTS/.." && pwd)
-BEFORE=${BEFORE:-c85d46d}
+BEFORE=${BEFORE:-$(git -C "$ROOT" log --format=%h -1 --grep='^Exit accounting: KVM')}
 RUNS=${RUNS:-5}
 TPM_RUNS=${TPM_RUNS:-10}
 OUT=${OUT:-$ROOT/docs/results/exits}
