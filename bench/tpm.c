@@ -168,9 +168,11 @@ struct boot_series {
     int n, failed;
 };
 
+/* Series: hearth CRB, hearth TIS, QEMU tpm-tis, and hearth TIS without its
+ * measured boot (QEMU measures nothing before the guest runs). */
 static void boot_sample(const struct bench_ctx *c, int which, struct boot_series *s)
 {
-    static const char *models[] = { "crb", "tis", "tis" };
+    static const char *models[] = { "crb", "tis", "tis", "tis" };
     char sock[1024], cfg[1200], hearth[1100], kernel[1100], chardev[1100];
     if (bench_swtpm_start(c, "boot", NULL, sock, sizeof(sock)) < 0) {
         s->failed++;
@@ -178,12 +180,20 @@ static void boot_sample(const struct bench_ctx *c, int which, struct boot_series
     }
     struct proc_result r;
     int rc;
-    if (which < 2) {
+    if (which != 2) {
         char args[64];
         snprintf(cfg, sizeof(cfg), "%s/tpm-boot.json", c->tmp);
         snprintf(hearth, sizeof(hearth), "%s/hearth", c->build);
         snprintf(args, sizeof(args), "tpm=%s", models[which]);
         bench_write_config(c, cfg, "tpm_basic", 128, args, sock, models[which]);
+        FILE *f = which == 3 ? fopen(cfg, "w") : NULL;
+        if (f) {
+            fprintf(f, "{\"boot-source\": {\"kernel_image_path\": \"%s/guest/tpm_basic.elf\", "
+                       "\"boot_args\": \"tpm=tis\"}, \"machine-config\": {\"vcpu_count\": 1, "
+                       "\"mem_size_mib\": 128}, \"tpm\": {\"socket\": \"%s\", \"model\": \"tis\", "
+                       "\"measured_boot\": false}}\n", c->build, sock);
+            fclose(f);
+        }
         char *argv[] = { hearth, "--config-file", cfg, "--no-api", "--level", "Error", NULL };
         rc = proc_run(argv, NULL, 20000, &r);
         rc = rc == 0 && r.status == 0 ? 0 : -1;
@@ -220,8 +230,8 @@ int cmd_tpm(struct bench_ctx *c)
     for (int i = 0; i < 3; i++)
         bad |= guest_round_trip(c, transports[i], 200, &g[i]) < 0;
 
-    static struct boot_series boots[3];
-    int nseries = c->qemu ? 3 : 2;
+    static struct boot_series boots[4];
+    int nseries = c->qemu ? 4 : 2;
     for (int i = 0; i < c->runs; i++)
         for (int k = 0; k < nseries; k++)
             boot_sample(c, k, &boots[k]);
@@ -262,8 +272,9 @@ int cmd_tpm(struct bench_ctx *c)
                g[i].exits, g[i].backend_us);
     printf("\nBoot to exit of tpm_basic (fresh copy of one manufactured state per boot):\n\n");
     printf("| monitor | n | failed | p50 ms | p95 ms |\n|---|---|---|---|---|\n");
-    static const char *names[] = { "hearth, CRB", "hearth, TIS", "qemu microvm, tpm-tis" };
-    struct stats st[3];
+    static const char *names[] = { "hearth, CRB", "hearth, TIS", "qemu microvm, tpm-tis",
+                                   "hearth, TIS, no measured boot" };
+    struct stats st[4];
     for (int k = 0; k < nseries; k++) {
         stats_compute(boots[k].ms, (size_t)boots[k].n, &st[k]);
         printf("| %s | %d | %d | %.2f | %.2f |\n", names[k], boots[k].n, boots[k].failed,
@@ -282,11 +293,12 @@ int cmd_tpm(struct bench_ctx *c)
     printf("- a guest command over CRB: %.1f us, of which %.1f device exits; the rest is the\n"
            "  guest's own code (emulated one instruction at a time on a host without vmx/svm)\n",
            g[0].us, g[0].exits);
-    if (nseries == 3) {
+    if (nseries == 4) {
         printf("- tpm_basic boot to exit, hearth CRB / qemu tpm-tis: %.3f (target <= 0.25)\n",
                st[0].p50 / st[2].p50);
-        printf("- tpm_basic boot to exit, hearth TIS / qemu tpm-tis: %.3f (issue 13: <= 0.40)\n",
-               st[1].p50 / st[2].p50);
+        printf("- tpm_basic boot to exit, hearth TIS / qemu tpm-tis: %.3f (issue 13: <= 0.40);\n"
+               "  without hearth's measured boot, which QEMU does not do: %.3f\n",
+               st[1].p50 / st[2].p50, st[3].p50 / st[2].p50);
     }
     if (m1 == 0 && m2 == 0)
         printf("- private memory with TPM - without: %+.0f KiB (target <= +16 KiB)\n",
