@@ -6,6 +6,7 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <sys/mman.h>
 #include <cmocka.h>
 
 static void small_guest_is_one_region(void **state)
@@ -18,6 +19,24 @@ static void small_guest_is_one_region(void **state)
     assert_ptr_equal(gpa_to_hva(&m, 0, 1), m.host);
     assert_ptr_equal(gpa_to_hva(&m, (128 << 20) - 8, 8), m.host + (128 << 20) - 8);
     guest_mem_free(&m);
+}
+
+/* Host and guest addresses agree modulo 2 MiB (KVM maps a host huge page
+ * as a guest large page only then), and exactly the guest's size is mapped:
+ * the first byte past it is not ours. */
+static void ram_is_2m_aligned(void **state)
+{
+    (void)state;
+    for (int i = 0; i < 8; i++) {
+        struct guest_mem m;
+        uint64_t size = (uint64_t)(3 + i) << 20; /* odd sizes too */
+        assert_int_equal(guest_mem_init(&m, size, false), 0);
+        assert_int_equal((uintptr_t)m.host % (2u << 20), 0);
+        assert_int_equal(msync(m.host + size - 4096, 4096, MS_ASYNC), 0);
+        assert_int_equal(msync(m.host + size, 4096, MS_ASYNC), -1);
+        assert_int_equal(errno, ENOMEM);
+        guest_mem_free(&m);
+    }
 }
 
 static void large_guest_splits_around_the_gap(void **state)
@@ -70,6 +89,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(small_guest_is_one_region),
+        cmocka_unit_test(ram_is_2m_aligned),
         cmocka_unit_test(large_guest_splits_around_the_gap),
         cmocka_unit_test(translation_rejects_bad_ranges),
         cmocka_unit_test(bad_sizes_are_refused),
