@@ -266,12 +266,15 @@ static int run_qemu(struct exits_run *r, struct setup *st, const char *sock, str
     snprintf(out_path, sizeof(out_path), "%s/exits.out", c->tmp);
     unlink(out_path);
     double t0 = now_ms();
+    char err_path[1200];
+    snprintf(err_path, sizeof(err_path), "%s/qemu.err", c->tmp);
     pid_t pid = fork();
     if (pid == 0) {
         int null = open("/dev/null", O_RDWR);
+        int err = open(err_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
         dup2(null, STDIN_FILENO);
         dup2(null, STDOUT_FILENO);
-        dup2(null, STDERR_FILENO);
+        dup2(err >= 0 ? err : null, STDERR_FILENO);
         execv(argv[0], argv);
         _exit(127);
     }
@@ -311,6 +314,14 @@ static int run_qemu(struct exits_run *r, struct setup *st, const char *sock, str
     if (waitpid(pid, NULL, WNOHANG) == 0) {
         kill(pid, SIGKILL);
         waitpid(pid, NULL, 0);
+    }
+    if (rc < 0) {
+        /* What went wrong, for the run's log: QEMU's complaint, the console's end. */
+        char cmd[4000];
+        snprintf(cmd, sizeof(cmd), "echo '--- qemu %s %s failed:' >&2; tail -n 5 '%s' >&2; "
+                 "tail -c 600 '%s' >&2", st->guest, st->model, err_path, out_path);
+        if (system(cmd) != 0)
+            fprintf(stderr, "hearth-bench: qemu %s %s failed\n", st->guest, st->model);
     }
     return rc;
 }
