@@ -425,8 +425,15 @@ static double other_exits(const struct sample *m)
 static void print_row(FILE *f, struct exits_run *r, struct setup *st)
 {
     struct sample *m = &st->med;
+    if (st->n == 0) {
+        fprintf(f, "| %s | %s | 0/%d | failed (see the run's log) |||||||||||||\n",
+                monitor_names[st->mon], st->model, st->failed);
+        return;
+    }
     struct setup *base = find(r, st->guest, st->mon, "none");
-    double extra = base && base->n && has_tpm(st) ? m->kvm[KVM_STAT_EXITS] - base->med.kvm[KVM_STAT_EXITS] : 0;
+    double extra = base && base->n && has_tpm(st)
+                       ? m->kvm[KVM_STAT_EXITS] - base->med.kvm[KVM_STAT_EXITS]
+                       : 0;
     fprintf(f, "| %s | %s | %d/%d | %.0f | %.0f | %.0f | %.0f | %.0f | %.0f | %.0f | %.0f | ",
             monitor_names[st->mon], st->model, st->n, st->n + st->failed, m->kvm[KVM_STAT_EXITS],
             m->kvm[KVM_STAT_IO], m->kvm[KVM_STAT_MMIO], m->kvm[KVM_STAT_HALT], m->kvm[KVM_STAT_IRQ],
