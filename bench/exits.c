@@ -240,7 +240,12 @@ static int run_qemu(struct exits_run *r, struct setup *st, const char *sock, str
     snprintf(mem, sizeof(mem), "%d", is_linux(st) ? 256 : 128);
     char *argv[48];
     int n = 0;
-    const char *fixed[] = { c->qemu, "-M", "microvm,x-option-roms=off,rtc=off", "-enable-kvm",
+    /* The other benchmarks run microvm without its RTC; a Linux guest then
+     * spins on the absent CMOS clock (~40000 port accesses: microvm's FADT
+     * does not say there is none, as hearth's does), so Linux gets it. */
+    const char *machine = is_linux(st) ? "microvm,x-option-roms=off"
+                                       : "microvm,x-option-roms=off,rtc=off";
+    const char *fixed[] = { c->qemu, "-M", machine, "-enable-kvm",
                             "-smp", "1", "-m", mem, "-nodefaults", "-no-user-config",
                             "-display", "none", "-serial", serial, "-qmp", qmp_opt,
                             "-kernel", kernel, "-append", guest_args(st, args, sizeof(args)) };
@@ -343,8 +348,11 @@ static void run_one(struct exits_run *r, struct setup *st)
         read_swtpm_log(log, &s);
     }
     /* A Linux that did not find its TPM sends it next to nothing. */
-    if (has_tpm(st) && is_linux(st) && s.commands < 5)
+    if (rc == 0 && has_tpm(st) && is_linux(st) && s.commands < 5) {
+        fprintf(stderr, "\nhearth-bench exits: %s, linux, %s: swtpm saw %.0f commands\n",
+                monitor_names[st->mon], st->model, s.commands);
         rc = -1;
+    }
     if (rc < 0 || st->n == MAX_RUNS)
         st->failed++;
     else
@@ -406,8 +414,11 @@ static void plan(struct exits_run *r)
                 /* Debian's kernel has no virtio-tpm driver; QEMU has no virtio-tpm. */
                 if (!strcmp(models[m], "virtio") && (!strcmp(guests[g], "linux") || mon == MON_QEMU))
                     continue;
+                /* QEMU's microvm has no TPM2 table, which Linux's tpm_crb
+                 * needs: its Linux gets no CRB (its TIS it probes by force). */
                 if ((mon == MON_BEFORE && !r->before) ||
-                    (mon == MON_QEMU && (!r->c->qemu || !qemu_runs(r, models[m]))))
+                    (mon == MON_QEMU && (!r->c->qemu || !qemu_runs(r, models[m]))) ||
+                    (mon == MON_QEMU && !strcmp(models[m], "crb") && !strcmp(guests[g], "linux")))
                     continue;
                 add(r, guests[g], (enum monitor)mon, models[m]);
             }
@@ -520,33 +531,40 @@ static void targets(FILE *f, struct exits_run *r)
 {
     if (!r->kernel)
         return;
-    fprintf(f, "\nTargets (issue 13), Linux boots:\n");
+    fprintf(f, "\nTargets (issue 13), Linux boots (medians):\n");
     static const char *models[] = { "crb", "tis" };
     for (int i = 0; i < 2; i++) {
         struct setup *h = find(r, "linux", MON_HEARTH, models[i]);
-        struct setup *q = find(r, "linux", MON_QEMU, models[i]);
-        if (h && q && h->n && q->n)
-            fprintf(f, "- %s: VM exits per boot, hearth %.0f vs QEMU %.0f (target hearth <= QEMU): %s\n",
-                    models[i], h->med.kvm[0], q->med.kvm[0], h->med.kvm[0] <= q->med.kvm[0] ? "met" : "NOT met");
         struct setup *hn = find(r, "linux", MON_HEARTH, "none");
+        /* microvm gives Linux no CRB: hearth's CRB is held against QEMU's TIS. */
+        struct setup *q = find(r, "linux", MON_QEMU, "tis");
+        if (h && q && h->n && q->n)
+            fprintf(f, "- %s: VM exits per boot, hearth %.0f vs QEMU microvm (its TIS) %.0f "
+                       "(target: hearth <= QEMU): %s\n",
+                    models[i], h->med.kvm[KVM_STAT_EXITS], q->med.kvm[KVM_STAT_EXITS],
+                    h->med.kvm[KVM_STAT_EXITS] <= q->med.kvm[KVM_STAT_EXITS] ? "met" : "NOT met");
+        if (!h || !hn || !h->n || !hn->n)
+            continue;
+        double after = h->med.kvm[KVM_STAT_EXITS] - hn->med.kvm[KVM_STAT_EXITS];
+        fprintf(f, "- %s: VM exits a TPM adds to a boot, hearth %+.0f", models[i], after);
         struct setup *b = find(r, "linux", MON_BEFORE, models[i]);
         struct setup *bn = find(r, "linux", MON_BEFORE, "none");
-        if (h && hn && h->n && hn->n) {
-            double after = h->med.kvm[0] - hn->med.kvm[0];
-            fprintf(f, "- %s: exits a TPM adds to a boot, hearth %+.0f", models[i], after);
-            if (b && bn && b->n && bn->n) {
-                double before = b->med.kvm[0] - bn->med.kvm[0];
-                fprintf(f, " (before: %+.0f, %.2f of it)", before, before ? after / before : 0);
-            }
-            fprintf(f, "\n");
+        if (b && bn && b->n && bn->n) {
+            double before = b->med.kvm[KVM_STAT_EXITS] - bn->med.kvm[KVM_STAT_EXITS];
+            fprintf(f, ", before the cuts %+.0f (%.2f of it)", before, before ? after / before : 0);
         }
+        struct setup *qn = find(r, "linux", MON_QEMU, "none");
+        if (!strcmp(models[i], "tis") && q && qn && q->n && qn->n)
+            fprintf(f, ", QEMU microvm %+.0f",
+                    q->med.kvm[KVM_STAT_EXITS] - qn->med.kvm[KVM_STAT_EXITS]);
+        fprintf(f, "\n");
     }
 }
 
 int cmd_exits(struct bench_ctx *c, int argc, char **argv)
 {
     static struct exits_run r;
-    r = (struct exits_run){ .c = c, .runs = 3, .tpm_timeout_ms = 2000, .qemu_models = "none,tis" };
+    r = (struct exits_run){ .c = c, .runs = 3, .tpm_timeout_ms = 2000, .qemu_models = "none,crb,tis" };
     snprintf(r.payloads, sizeof(r.payloads), "tpm_basic");
     static const struct option opts[] = {
         { "runs", required_argument, NULL, 'n' },     { "kernel", required_argument, NULL, 'k' },

@@ -173,7 +173,7 @@ static void usage(void)
           "       hearth-bench memory [--mem-sizes 128,256,...] [--out DIR]\n"
           "       hearth-bench surface [--src DIR]\n"
           "       hearth-bench exits [--runs N] [--kernel PATH --initrd PATH] [--payloads a,b]\n"
-          "             [--before BUILD_DIR] [--qemu-models none,tis] [--out DIR] [--tpm-timeout-ms MS]\n"
+          "             [--before BUILD_DIR] [--qemu-models none,crb,tis] [--out DIR] [--tpm-timeout-ms MS]\n"
           "  boot: boots the hello payload N times (default 20) with hearth (128 MiB\n"
           "        and 8192 MiB) and QEMU microvm, interleaved; prints median wall time\n"
           "        from exec to exit, peak RSS, and each monitor's private memory\n"
