@@ -349,8 +349,13 @@ static void run_one(struct exits_run *r, struct setup *st)
     }
     /* A Linux that did not find its TPM sends it next to nothing. */
     if (rc == 0 && has_tpm(st) && is_linux(st) && s.commands < 5) {
-        fprintf(stderr, "\nhearth-bench exits: %s, linux, %s: swtpm saw %.0f commands\n",
-                monitor_names[st->mon], st->model, s.commands);
+        fprintf(stderr, "\nhearth-bench exits: %s, linux, %s: swtpm saw %.0f commands; its TPM "
+                        "lines:\n", monitor_names[st->mon], st->model, s.commands);
+        char cmd[1400];
+        snprintf(cmd, sizeof(cmd), "tr -d '\\r' < '%s/exits.out' | grep -i -e tpm -e ima >&2",
+                 r->c->tmp);
+        if (system(cmd) != 0)
+            fprintf(stderr, "(none)\n");
         rc = -1;
     }
     if (rc < 0 || st->n == MAX_RUNS)
