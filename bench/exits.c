@@ -484,10 +484,71 @@ static void print_tables(FILE *f, struct exits_run *r)
     }
 }
 
-/* One stacked bar per setup (exits by reason), one chart per guest. */
+/* A setup's exits by reason, in the charts' column order. */
+static void reasons(const struct sample *m, double v[7])
+{
+    v[0] = m->kvm[KVM_STAT_IO];
+    v[1] = m->kvm[KVM_STAT_MMIO];
+    v[2] = m->kvm[KVM_STAT_HALT];
+    v[3] = m->kvm[KVM_STAT_IRQ];
+    v[4] = m->kvm[KVM_STAT_IRQ_WINDOW] + m->kvm[KVM_STAT_NMI_WINDOW];
+    v[5] = m->kvm[KVM_STAT_PF_FIXED];
+    v[6] = other_exits(m);
+}
+
+/* One stacked bar per setup of `guest`: its exits by reason, or (extra) what
+ * its TPM adds to the same monitor's boot without one (a reason that went
+ * down counts 0). */
+static int chart(struct exits_run *r, const char *guest, bool extra)
+{
+    char path[1200], name[300];
+    snprintf(name, sizeof(name), "exits-%s%s", guest, extra ? "-tpm" : "");
+    snprintf(path, sizeof(path), "%s/%s.dat", r->out, name);
+    FILE *d = fopen(path, "w");
+    if (!d)
+        return 1;
+    fprintf(d, "setup io mmio halt irq irq_window page_faults other\n");
+    for (int j = 0; j < r->nsetups; j++) {
+        struct setup *st = &r->setups[j];
+        struct setup *base = find(r, guest, st->mon, "none");
+        if (strcmp(st->guest, guest) || !st->n || (extra && (!has_tpm(st) || !base || !base->n)))
+            continue;
+        double v[7], b[7] = { 0 };
+        reasons(&st->med, v);
+        if (extra)
+            reasons(&base->med, b);
+        fprintf(d, "\"%s\\n%s\"",
+                st->mon == MON_QEMU ? "qemu" : st->mon == MON_BEFORE ? "hearth before" : "hearth",
+                st->model);
+        for (int k = 0; k < 7; k++)
+            fprintf(d, " %.0f", v[k] > b[k] ? v[k] - b[k] : 0);
+        fprintf(d, "\n");
+    }
+    fclose(d);
+    snprintf(path, sizeof(path), "%s/%s.gp", r->out, name);
+    FILE *p = fopen(path, "w");
+    if (!p)
+        return 1;
+    fprintf(p, "set terminal pngcairo size 1100,600\nset output '%s/%s.png'\n"
+               "set title '%s (KVM statistics, medians): %s'\n"
+               "set termoption noenhanced\nset style data histograms\n"
+               "set style histogram rowstacked\nset style fill solid 0.8 border -1\n"
+               "set boxwidth 0.7\nset key outside right\nset ylabel 'VM exits'\n"
+               "set grid ytics\nset xtics font ',9'\n"
+               "plot for [k=2:8] '%s/%s.dat' using k:xtic(1) title columnheader(k)\n",
+            r->out, name, extra ? "VM exits the TPM adds to a boot, by reason"
+                                : "VM exits per boot by reason",
+            strcmp(guest, "linux") ? guest : "Linux", r->out, name);
+    fclose(p);
+    char cmd[4000];
+    snprintf(cmd, sizeof(cmd),
+             "gnuplot '%s' 2>/dev/null || (sed -i 's/pngcairo/png/' '%s' && gnuplot '%s')", path,
+             path, path);
+    return system(cmd) != 0;
+}
+
 static int plot(struct exits_run *r)
 {
-    char path[1200];
     int bad = 0;
     const char *last = "";
     for (int i = 0; i < r->nsetups; i++) {
@@ -495,39 +556,7 @@ static int plot(struct exits_run *r)
         if (!strcmp(g, last))
             continue;
         last = g;
-        snprintf(path, sizeof(path), "%s/exits-%s.dat", r->out, g);
-        FILE *d = fopen(path, "w");
-        if (!d)
-            return 1;
-        fprintf(d, "setup io mmio halt irq irq_window page_faults other\n");
-        for (int j = i; j < r->nsetups; j++) {
-            struct setup *st = &r->setups[j];
-            if (strcmp(st->guest, g))
-                continue;
-            struct sample *m = &st->med;
-            fprintf(d, "\"%s\\n%s\" %.0f %.0f %.0f %.0f %.0f %.0f %.0f\n",
-                    st->mon == MON_QEMU ? "qemu" : st->mon == MON_BEFORE ? "hearth before" : "hearth",
-                    st->model, m->kvm[KVM_STAT_IO], m->kvm[KVM_STAT_MMIO], m->kvm[KVM_STAT_HALT],
-                    m->kvm[KVM_STAT_IRQ], m->kvm[KVM_STAT_IRQ_WINDOW] + m->kvm[KVM_STAT_NMI_WINDOW],
-                    m->kvm[KVM_STAT_PF_FIXED], other_exits(m));
-        }
-        fclose(d);
-        snprintf(path, sizeof(path), "%s/exits-%s.gp", r->out, g);
-        FILE *p = fopen(path, "w");
-        if (!p)
-            return 1;
-        fprintf(p, "set terminal pngcairo size 1100,600\nset output '%s/exits-%s.png'\n"
-                   "set title 'VM exits per boot by reason (KVM statistics, medians): %s'\n"
-                   "set termoption noenhanced\nset style data histograms\nset style histogram rowstacked\n"
-                   "set style fill solid 0.8 border -1\nset boxwidth 0.7\nset key outside right\n"
-                   "set ylabel 'VM exits'\nset grid ytics\nset xtics font ',9'\n"
-                   "plot for [k=2:8] '%s/exits-%s.dat' using k:xtic(1) title columnheader(k)\n",
-                r->out, g, is_linux(&r->setups[i]) ? "Linux" : g, r->out, g);
-        fclose(p);
-        char cmd[4000];
-        snprintf(cmd, sizeof(cmd), "gnuplot '%s' 2>/dev/null || (sed -i 's/pngcairo/png/' '%s' && gnuplot '%s')",
-                 path, path, path);
-        bad |= system(cmd) != 0;
+        bad |= chart(r, g, false) | chart(r, g, true);
     }
     return bad;
 }
