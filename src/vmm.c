@@ -168,16 +168,7 @@ static void unbuild(struct vmm *m, bool detached)
 static int measure(struct vmm *m, const char *cmdline, char *err, size_t errlen)
 {
     const struct vm_config *cfg = &m->cfg;
-    json_t *machine = config_machine_to_json(cfg);
-    json_t *all = config_to_json(cfg);
-    json_t *tpm = json_object_get(all, "tpm");
-    if (json_is_object(tpm))
-        json_object_del(tpm, "socket"); /* where swtpm listens is the host's business */
-    json_object_set(machine, "tpm", tpm);
-    json_object_set_new(machine, "devices", json_string(m->devices.cmdline));
-    char *text = json_dumps(machine, JSON_COMPACT | JSON_SORT_KEYS);
-    json_decref(machine);
-    json_decref(all);
+    char *text = measure_machine_json(cfg, m->devices.cmdline);
     const struct measure_inputs in = { cfg->boot.kernel_image_path, cfg->boot.initrd_path,
                                        cmdline, text ? text : "{}" };
     int r = vtpm_measure(&m->vtpm, &m->vm.mem, &in, err, errlen);
