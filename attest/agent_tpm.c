@@ -147,7 +147,11 @@ static int create_ak(struct agent_tpm *t, char *err, size_t errlen)
                 .nameAlg = TPM2_ALG_SHA256,
                 .objectAttributes = TPMA_OBJECT_FIXEDTPM | TPMA_OBJECT_FIXEDPARENT |
                                     TPMA_OBJECT_SENSITIVEDATAORIGIN | TPMA_OBJECT_USERWITHAUTH |
-                                    TPMA_OBJECT_RESTRICTED | TPMA_OBJECT_SIGN_ENCRYPT,
+                                    TPMA_OBJECT_RESTRICTED | TPMA_OBJECT_SIGN_ENCRYPT |
+                                    /* empty authorization: dictionary-attack lockout
+                                     * (after unorderly restarts) would only stop
+                                     * attestation */
+                                    TPMA_OBJECT_NODA,
                 .parameters.rsaDetail =
                     {
                         .symmetric = {.algorithm = TPM2_ALG_NULL},
@@ -195,9 +199,8 @@ static int marshal_public(const TPM2B_PUBLIC *p, uint8_t *out, size_t *len)
     return 0;
 }
 
-int agent_tpm_identity(struct agent_tpm *t, const uint8_t **ek_cert, size_t *ek_cert_len,
-                       uint8_t *ek_pub, size_t *ek_pub_len, uint8_t *ak_pub, size_t *ak_pub_len,
-                       char *err, size_t errlen)
+/* The EK, its certificate and an AK: read or made once. */
+static int ensure_keys(struct agent_tpm *t, char *err, size_t errlen)
 {
     TSS2_RC rc;
     if (t->ek == ESYS_TR_NONE) {
@@ -218,6 +221,15 @@ int agent_tpm_identity(struct agent_tpm *t, const uint8_t **ek_cert, size_t *ek_
     if (!t->ek_cert && read_ek_cert(t, err, errlen) < 0)
         return -1;
     if (t->ak == ESYS_TR_NONE && create_ak(t, err, errlen) < 0)
+        return -1;
+    return 0;
+}
+
+int agent_tpm_identity(struct agent_tpm *t, const uint8_t **ek_cert, size_t *ek_cert_len,
+                       uint8_t *ek_pub, size_t *ek_pub_len, uint8_t *ak_pub, size_t *ak_pub_len,
+                       char *err, size_t errlen)
+{
+    if (ensure_keys(t, err, errlen) < 0)
         return -1;
     if (marshal_public(t->ek_pub, ek_pub, ek_pub_len) < 0 ||
         marshal_public(t->ak_pub, ak_pub, ak_pub_len) < 0) {
@@ -246,10 +258,8 @@ int agent_tpm_activate(struct agent_tpm *t, const uint8_t *blob, size_t blob_len
                  "TPM2B_ENCRYPTED_SECRET");
         return -1;
     }
-    if (t->ak == ESYS_TR_NONE) {
-        snprintf(err, errlen, "no AK: ask for the identity first");
+    if (ensure_keys(t, err, errlen) < 0)
         return -1;
-    }
     ESYS_TR s;
     if (ek_session(t, &s, err, errlen) < 0)
         return -1;
@@ -313,10 +323,8 @@ int agent_tpm_quote(struct agent_tpm *t, uint16_t alg, uint32_t mask, const uint
                     size_t nonce_len, uint8_t *attest, size_t *attest_len, uint8_t *sig,
                     size_t *sig_len, uint8_t pcrs[24][64], char *err, size_t errlen)
 {
-    if (t->ak == ESYS_TR_NONE) {
-        snprintf(err, errlen, "no AK: ask for the identity first");
+    if (ensure_keys(t, err, errlen) < 0)
         return -1;
-    }
     TPM2B_DATA qual = {.size = (UINT16)nonce_len};
     memcpy(qual.buffer, nonce, nonce_len);
     const TPMT_SIG_SCHEME scheme = {.scheme = TPM2_ALG_NULL};

@@ -84,22 +84,14 @@ static void print_human(const struct job *j)
     char name[160], failed[300];
     target_name(&j->target, name, sizeof(name));
     verdict_failed_names(v, failed, sizeof(failed));
-    if (v->error[0] && !v->n) {
+    if (v->error[0])
         printf("hearth-attest: %s: ERROR: %s\n", name, v->error);
-        return;
-    }
-    printf("hearth-attest: %s: %s", name,
-           v->error[0]     ? "ERROR"
-           : verdict_ok(v) ? "MATCH"
-                           : "MISMATCH");
-    if (failed[0])
-        printf(" (%s)", failed);
-    printf(", %.1f ms\n", (double)v->us / 1000.0);
+    else
+        printf("hearth-attest: %s: %s%s%s%s, %.1f ms\n", name, verdict_ok(v) ? "MATCH" : "MISMATCH",
+               failed[0] ? " (" : "", failed, failed[0] ? ")" : "", (double)v->us / 1000.0);
     for (int i = 0; i < v->n; i++)
         printf("  %s  %-15s %s\n", status_name(v->checks[i].status), v->checks[i].name,
                v->checks[i].detail);
-    if (v->error[0])
-        printf("  then: %s\n", v->error);
 }
 
 static void *run_job(void *arg)
