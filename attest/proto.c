@@ -136,9 +136,12 @@ int attest_recv(struct attest_stream *s, json_t **msg, char *err, size_t errlen)
     }
     json_t *v = json_object_get(m, "v");
     if (!json_is_integer(v) || json_integer_value(v) != ATTEST_PROTO_VERSION) {
-        snprintf(err, errlen, "protocol version %s%lld, this side speaks %d",
-                 json_is_integer(v) ? "" : "missing: ",
-                 json_is_integer(v) ? (long long)json_integer_value(v) : 0LL, ATTEST_PROTO_VERSION);
+        if (json_is_integer(v))
+            snprintf(err, errlen, "protocol version %lld, this side speaks %d",
+                     (long long)json_integer_value(v), ATTEST_PROTO_VERSION);
+        else
+            snprintf(err, errlen, "protocol version missing (this side speaks %d)",
+                     ATTEST_PROTO_VERSION);
         json_decref(m);
         return -1;
     }
