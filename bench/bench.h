@@ -39,6 +39,7 @@ void bench_vtpm_free(const struct tpmd_daemon *d, const char *id);
 
 int cmd_boot(struct bench_ctx *c);
 int cmd_api(struct bench_ctx *c);
+int cmd_jailer(struct bench_ctx *c);
 int cmd_tpm(struct bench_ctx *c);
 int cmd_tpmd(struct bench_ctx *c);
 int cmd_run(struct bench_ctx *c, int argc, char **argv);

@@ -163,7 +163,7 @@ int cmd_boot(struct bench_ctx *c)
 
 static void usage(void)
 {
-    fputs("Usage: hearth-bench boot|api|tpm|tpmd [--build DIR] [--runs N] [--qemu PATH|--no-qemu]\n"
+    fputs("Usage: hearth-bench boot|api|jailer|tpm|tpmd [--build DIR] [--runs N] [--qemu PATH|--no-qemu]\n"
           "       hearth-bench run [--setup baseline|ondemand|pool|qemu|qemu-tpm]... [--total-vms N]\n"
           "             [--parallelism P] [--payload NAME | --kernel PATH [--initrd PATH]]\n"
           "             [--mem-mib M] [--db PATH] [--label L] [--seed N] [--manufacture fast|swtpm_setup]\n"
@@ -179,6 +179,8 @@ static void usage(void)
           "  api:  the REST API: exec to a socket that accepts (10*N starts, wall and\n"
           "        hearth's CPU), 10000 PUT round trips on one connection, VMM memory\n"
           "        with the API thread while an idle guest runs.\n"
+          "  jailer: the hello payload from exec to exit, directly and through\n"
+          "        hearth-jailer (chroot, pid namespace, cgroup, uid), interleaved.\n"
           "  tpm:  TPM2_GetRandom round trips (raw swtpm socket, hearth's backend, the\n"
           "        guest over CRB/TIS/virtio), tpm_basic boot to exit N times with\n"
           "        hearth (CRB, TIS) and QEMU microvm + tpm-tis, and the TPM's memory.\n"
@@ -195,6 +197,7 @@ static const struct {
     int (*with_args)(struct bench_ctx *c, int argc, char **argv);
 } commands[] = {
     { "boot", cmd_boot, NULL },       { "api", cmd_api, NULL },
+    { "jailer", cmd_jailer, NULL },
     { "tpm", cmd_tpm, NULL },         { "tpmd", cmd_tpmd, NULL },
     { "run", NULL, cmd_run },         { "report", NULL, cmd_report },
     { "export", NULL, cmd_export },   { "memory", NULL, cmd_memory },

@@ -107,8 +107,13 @@ int smaps_measure(pid_t pid, uint64_t guest_min_kib, struct smaps_total *t)
             have = true;
             continue;
         }
+        /* A file's clean pages are page cache, shared with every other
+         * process mapping that file (every hearth on the host maps its one
+         * static binary): not this VM's cost. Dirty ones and anonymous
+         * memory are. */
         unsigned long v;
-        if (sscanf(line, "Private_Clean: %lu kB", &v) == 1 || sscanf(line, "Private_Dirty: %lu kB", &v) == 1)
+        if ((cur.anon && sscanf(line, "Private_Clean: %lu kB", &v) == 1) ||
+            sscanf(line, "Private_Dirty: %lu kB", &v) == 1)
             cur.priv += v;
     }
     fclose(f);

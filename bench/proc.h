@@ -20,7 +20,8 @@ struct proc_result {
 int proc_run(char *const argv[], const char *out_path, int timeout_ms, struct proc_result *r);
 
 struct smaps_total {
-    uint64_t private_kib;         /* Private_Clean + Private_Dirty */
+    uint64_t private_kib;         /* Private_Dirty, and Private_Clean of anonymous memory
+                                   * (a file's clean pages are shared page cache) */
     uint64_t writable_kib;        /* sizes of writable private mappings (the thesis's method) */
     uint64_t guest_kib;           /* the excluded guest RAM mapping */
 };

@@ -3,11 +3,13 @@
 #include "config/config.h"
 #include "core/clock.h"
 #include "core/log.h"
+#include "core/seccomp.h"
 #include "core/vm.h"
 #include "vmm.h"
 
 #include <errno.h>
 #include <getopt.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,11 +37,14 @@ static const char usage[] =
     "  --level LEVEL       Off, Error, Warning, Info (default), Debug or Trace\n"
     "  --show-level, --show-log-origin   log line format (level is shown by default)\n"
     "  --metrics-path PATH write metrics (JSON lines) to PATH\n"
+    "  --no-seccomp        run without seccomp filters (debugging only)\n"
+    "  --print-seccomp     print every thread's seccomp allowlist and exit\n"
     "  --start-time-us N, --start-time-cpu-us N, --parent-cpu-time-us N\n"
     "                      when and how much CPU the process started with (a jailer's)\n"
     "  --help, --version\n"
     "\n"
     "Exit status: 0 when the guest resets the VM, 1 on a start-up or VM failure,\n"
+    "148 when a thread made a system call its seccomp filter forbids,\n"
     "152 for a rejected configuration, 153 for a rejected command line.\n";
 
 static bool valid_id(const char *id)
@@ -76,7 +81,7 @@ static bool parse_u64(const char *s, unsigned long long max, unsigned long long 
 
 struct args {
     const char *config_path, *id, *log_path, *level_name, *api_sock, *metrics_path;
-    bool no_api, show_level, show_origin;
+    bool no_api, show_level, show_origin, no_seccomp;
     unsigned long long max_payload, start_us, start_cpu_us, parent_cpu_us;
     bool has_start_us, has_start_cpu_us;
 };
@@ -85,7 +90,8 @@ static int parse_args(int argc, char **argv, struct args *a, struct vmm_options 
 {
     enum { OPT_CONFIG = 1, OPT_NO_API, OPT_BOOT_TIMER, OPT_ID, OPT_LOG_PATH, OPT_LEVEL,
            OPT_HELP, OPT_VERSION, OPT_API_SOCK, OPT_MAX_PAYLOAD, OPT_SHOW_LEVEL, OPT_SHOW_ORIGIN,
-           OPT_METRICS, OPT_START_US, OPT_START_CPU_US, OPT_PARENT_CPU_US };
+           OPT_METRICS, OPT_START_US, OPT_START_CPU_US, OPT_PARENT_CPU_US, OPT_NO_SECCOMP,
+           OPT_PRINT_SECCOMP };
     static const struct option longopts[] = {
         { "config-file", required_argument, NULL, OPT_CONFIG },
         { "no-api", no_argument, NULL, OPT_NO_API },
@@ -101,6 +107,8 @@ static int parse_args(int argc, char **argv, struct args *a, struct vmm_options 
         { "start-time-us", required_argument, NULL, OPT_START_US },
         { "start-time-cpu-us", required_argument, NULL, OPT_START_CPU_US },
         { "parent-cpu-time-us", required_argument, NULL, OPT_PARENT_CPU_US },
+        { "no-seccomp", no_argument, NULL, OPT_NO_SECCOMP },
+        { "print-seccomp", no_argument, NULL, OPT_PRINT_SECCOMP },
         { "help", no_argument, NULL, OPT_HELP },
         { "version", no_argument, NULL, OPT_VERSION },
         { NULL, 0, NULL, 0 },
@@ -137,6 +145,8 @@ static int parse_args(int argc, char **argv, struct args *a, struct vmm_options 
                 a->parent_cpu_us = v;
             break;
         }
+        case OPT_NO_SECCOMP: a->no_seccomp = true; break;
+        case OPT_PRINT_SECCOMP: seccomp_print(stdout); return -1;
         case OPT_HELP: fputs(usage, stdout); return -1;
         case OPT_VERSION: printf("hearth %s\n", HEARTH_VERSION); return -1;
         default: return arg_error("unknown or incomplete option", argv[optind - 1]);
@@ -209,6 +219,7 @@ int main(int argc, char **argv)
     if (a.has_start_cpu_us)
         opt.start_cpu_ns = a.start_cpu_us * 1000;
     opt.instance_id = a.id;
+    opt.seccomp = !a.no_seccomp;
     enum log_level level = LOG_INFO;
     if (a.level_name && !log_parse_level(a.level_name, &level))
         return arg_error("--level must be Off, Error, Warning, Info, Debug or Trace",
@@ -219,6 +230,18 @@ int main(int argc, char **argv)
     }
     log_configure(NULL, level, true, a.show_origin);
 
+    /* One malloc arena: hearth allocates little, and glibc's per-thread
+     * arenas open /proc/sys/vm/overcommit_memory when they shrink, which
+     * no thread's seccomp filter allows (nothing opens files once the VM
+     * runs). It also keeps the monitor's memory down. */
+    mallopt(M_ARENA_MAX, 1);
+    /* Before any thread exists: every thread inherits no_new_privs. */
+    if (opt.seccomp && (r = seccomp_prepare()) < 0) {
+        log_error("start-up failed: preparing seccomp: %s", strerror(-r));
+        return HEARTH_EXIT_ERROR;
+    }
+    if (!opt.seccomp)
+        log_warn("seccomp filters are off (--no-seccomp)");
     char err[512];
     struct vmm *m = vmm_create(&opt, err, sizeof(err));
     if (!m) {
@@ -237,7 +260,7 @@ int main(int argc, char **argv)
     api_router_init(&router, &vmm_api_ops, m, a.id ? a.id : "anonymous-instance");
     if (!code && !a.no_api) {
         const char *sock = a.api_sock ? a.api_sock : DEFAULT_API_SOCK;
-        if (api_server_start(&srv, sock, a.max_payload, &router, err, sizeof(err)) < 0 ||
+        if (api_server_start(&srv, sock, a.max_payload, &router, opt.seccomp, err, sizeof(err)) < 0 ||
             vmm_serve_api(m, &srv, &router, err, sizeof(err)) < 0) {
             log_error("start-up failed: %s", err);
             code = HEARTH_EXIT_ERROR;

@@ -12,6 +12,7 @@
 #include "core/log.h"
 #include "core/loop.h"
 #include "core/metrics.h"
+#include "core/seccomp.h"
 #include "core/vm.h"
 #include "devices/boot_timer.h"
 #include "devices/i8042.h"
@@ -190,7 +191,7 @@ static int build(struct vmm *m, char *err, size_t errlen)
         return -1;
     }
     if (attach_legacy(m, err, errlen) < 0 ||
-        vtpm_attach(&m->vtpm, &cfg->tpm, &m->devices, err, errlen) < 0)
+        vtpm_attach(&m->vtpm, &cfg->tpm, &m->devices, m->opt.seccomp, err, errlen) < 0)
         return -1;
     /* Devices first: their command-line entries go after the user's. */
     char cmdline[LAYOUT_CMDLINE_MAX + DEVMGR_CMDLINE_MAX];
@@ -233,6 +234,7 @@ int vmm_start(struct vmm *m, char *err, size_t errlen)
         unbuild(m, false);
         return -1;
     }
+    m->vm.seccomp = m->opt.seccomp;
     if (vm_start_vcpus(&m->vm) < 0) {
         snprintf(err, errlen, "starting the vCPUs: %s", m->vm.stop_reason);
         vm_join_vcpus(&m->vm);
@@ -250,6 +252,15 @@ int vmm_start(struct vmm *m, char *err, size_t errlen)
             loop_add(&m->loop, m->metrics_timer_fd, EPOLLIN, on_metrics_timer, m) < 0)
             log_warn("metrics: no periodic flush: %s", strerror(errno));
         write_metrics(m); /* Firecracker writes one line at boot */
+    }
+    /* From here the VMM thread handles what the guest does (console,
+     * devices' completions): its filter goes on before it returns to the
+     * loop. Building needed open, mmap and KVM's set-up ioctls; from now
+     * on nothing does. Without it the VM does not run on. */
+    if (seccomp_install(SECCOMP_VMM, m->opt.seccomp) < 0) {
+        snprintf(err, errlen, "installing the VMM thread's seccomp filter failed");
+        vm_request_stop(&m->vm, HEARTH_EXIT_ERROR, "no seccomp filter for the VMM thread");
+        return -1;
     }
     log_info("microVM started: %d vCPUs, %llu MiB, in %llu us", m->cfg.machine.vcpu_count,
              (unsigned long long)m->cfg.machine.mem_size_mib, (unsigned long long)m->start_us);

@@ -18,6 +18,7 @@ struct api_server;
 struct vmm_options {
     const char *instance_id;
     bool boot_timer;        /* attach the boot-timer device */
+    bool seccomp;           /* every thread installs its filter (default) */
     uint64_t start_wall_ns; /* CLOCK_MONOTONIC when the process started */
     uint64_t start_cpu_ns;  /* CLOCK_PROCESS_CPUTIME_ID when the process started */
 };

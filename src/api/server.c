@@ -9,6 +9,7 @@
 #include "api/http.h"
 #include "core/clock.h"
 #include "core/log.h"
+#include "core/seccomp.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -225,6 +226,12 @@ static void *api_thread(void *arg)
 {
     struct api_server *s = arg;
     log_set_thread_name("api");
+    /* Before the first client byte. Without its filter the API serves
+     * nothing: the VMM thread answers "shutting down" from then on. */
+    if (seccomp_install(SECCOMP_API, s->seccomp) < 0) {
+        api_server_close(s);
+        return NULL;
+    }
     struct epoll_event evs[16];
     for (;;) {
         int n = epoll_wait(s->epfd, evs, 16, 1000);
@@ -290,9 +297,10 @@ static int fail(struct api_server *s, char *err, size_t errlen, const char *path
 }
 
 int api_server_start(struct api_server *s, const char *path, size_t max_payload,
-                     struct api_router *router, char *err, size_t errlen)
+                     struct api_router *router, bool seccomp, char *err, size_t errlen)
 {
     memset(s, 0, sizeof(*s));
+    s->seccomp = seccomp;
     s->listen_fd = s->efd = s->epfd = s->stop_fd = -1;
     s->max_payload = max_payload;
     s->router = router;

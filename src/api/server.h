@@ -36,13 +36,14 @@ struct api_server {
     pthread_cond_t cond;
     struct api_request *pending;
     bool closed, stopping;
+    bool seccomp; /* the API thread installs its filter */
 };
 
 /* Listens on path (mode 0600). A stale socket left by a dead process is
  * replaced; a live one, or any other file, is an error. -1 with a message
  * naming the path. */
 int api_server_start(struct api_server *s, const char *path, size_t max_payload,
-                     struct api_router *router, char *err, size_t errlen);
+                     struct api_router *router, bool seccomp, char *err, size_t errlen);
 
 /* For the VMM thread's event loop: api_server_fd becomes readable when a
  * request waits; api_server_process answers it, on the calling thread. */

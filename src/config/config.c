@@ -3,6 +3,7 @@
 #include "config/config.h"
 
 #include "config/json.h"
+#include "tpm/swtpm.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -230,6 +231,10 @@ static int set_tpm(struct jctx *c, json_t *o, struct vm_config *cfg)
                  &timeout))
         goto bad;
     t->timeout_ms = (int)timeout;
+    if (swtpm_inherited_fd(t->socket) == -2) {
+        jfail(c, "socket", "\"fd:N\" needs a descriptor number N >= 3, got \"%s\"", t->socket);
+        goto bad;
+    }
     if (model) {
         t->model = TPM_MODEL_NONE;
         for (int i = TPM_MODEL_CRB; i <= TPM_MODEL_VIRTIO; i++)

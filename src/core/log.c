@@ -57,6 +57,9 @@ static void set_fd(int fd)
 
 int log_init(const char *instance_id, enum log_level level, const char *path)
 {
+    /* The first gmtime_r reads the time zone files: now, not under a
+     * thread's seccomp filter later. */
+    tzset();
     g_log.level = level;
     if (instance_id)
         snprintf(g_log.id, sizeof(g_log.id), "%s", instance_id);
@@ -131,4 +134,18 @@ void log_write(enum log_level level, const char *file, int line_no, const char *
     /* One write per line keeps lines from different threads whole. */
     if (write(atomic_load(&g_log.fd), line, (size_t)n) != n)
         atomic_fetch_add(&g_log.missed, 1);
+}
+
+void log_signal_safe(const char *msg)
+{
+    char line[512];
+    size_t n = 0;
+    const char *parts[] = { "[", g_log.id, ":", t_name, ":ERROR] ", msg, "\n" };
+    for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++)
+        for (const char *p = parts[i]; *p && n < sizeof(line) - 1; p++)
+            line[n++] = *p;
+    if (line[n - 1] != '\n')
+        line[n++] = '\n';
+    ssize_t r = write(atomic_load(&g_log.fd), line, n);
+    (void)r;
 }

@@ -22,6 +22,10 @@ void log_close(void);
  * thread may be logging while the target changes. */
 int log_configure(const char *path, enum log_level level, bool show_level, bool show_origin);
 
+/* From a signal handler: one line "[id:thread:ERROR] msg", with only
+ * async-signal-safe calls (no time stamp). */
+void log_signal_safe(const char *msg);
+
 /* Lines lost to a full or failing target since the start. */
 unsigned long long log_missed(void);
 

@@ -1,6 +1,7 @@
 /* vCPU threads: KVM_RUN, exit dispatch through the trap registry, and the
  * fatal exits that stop the VM with a reason and the guest RIP. */
 #include "core/log.h"
+#include "core/seccomp.h"
 #include "core/vm.h"
 
 #include <errno.h>
@@ -218,6 +219,11 @@ static void *vcpu_thread(void *arg)
     sigemptyset(&set);
     sigaddset(&set, VCPU_KICK_SIGNAL);
     pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+    /* Before the first guest instruction: every exit is guest-controlled. */
+    if (seccomp_install(SECCOMP_VCPU, v->vm->seccomp) < 0) {
+        vm_request_stop(v->vm, HEARTH_EXIT_ERROR, "vcpu%d: its seccomp filter failed", v->id);
+        return NULL;
+    }
 
     while (!atomic_load(&v->vm->stopping)) {
         if (atomic_load(&v->vm->paused)) {

@@ -58,6 +58,7 @@ struct vm {
     struct trap_registry traps;
     int nvcpus;
     struct vcpu vcpus[HEARTH_MAX_VCPUS];
+    bool seccomp; /* vCPU threads install their filter */
 
     /* Pause: vCPUs park outside KVM_RUN while `paused` is set. */
     pthread_mutex_t pause_lock;

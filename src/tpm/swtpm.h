@@ -43,6 +43,7 @@ struct swtpm {
 
     atomic_bool failed;    /* sticky: logged once, every later command fails */
     bool keep_running;     /* close without SHUTDOWN (swtpm_release) */
+    bool seccomp;          /* the command thread installs its filter */
     uint8_t rsp[TPM_BUFFER_MAX];
 
     struct swtpm_stats stats; /* under lock */
@@ -51,7 +52,13 @@ struct swtpm {
 
 extern const struct tpm_backend_ops swtpm_backend_ops;
 
-/* Connects to swtpm's control socket and makes the TPM ready: checks its
+/* "fd:N" (N >= 3): the control channel is already connected on fd N (a
+ * jailed hearth cannot reach swtpm's socket path). Returns N, -2 for a
+ * malformed "fd:" value, -1 for a path. */
+int swtpm_inherited_fd(const char *ctrl_path);
+
+/* Connects to swtpm's control socket (or takes an inherited one, above)
+ * and makes the TPM ready: checks its
  * capabilities, hands it a data channel, sets the buffer size, INIT, and
  * TPM2_Startup(CLEAR) (an already started TPM is fine). Each step is
  * bounded by timeout_ms. On failure returns -errno with a message in err

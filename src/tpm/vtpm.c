@@ -80,8 +80,8 @@ int vtpm_place(struct vtpm *t, struct devmgr *dm, char *err, size_t errlen)
     }
 }
 
-int vtpm_attach(struct vtpm *t, const struct tpm_config *cfg, struct devmgr *dm, char *err,
-                size_t errlen)
+int vtpm_attach(struct vtpm *t, const struct tpm_config *cfg, struct devmgr *dm, bool seccomp,
+                char *err, size_t errlen)
 {
     memset(t, 0, sizeof(*t));
     t->model = cfg->model;
@@ -92,6 +92,7 @@ int vtpm_attach(struct vtpm *t, const struct tpm_config *cfg, struct devmgr *dm,
     if (r < 0)
         return r;
     t->backend_open = true;
+    t->swtpm.seccomp = seccomp;
     if ((r = swtpm_start(&t->swtpm, &t->backend)) < 0) {
         snprintf(err, errlen, "starting the TPM thread: %s", strerror(-r));
         swtpm_close(&t->swtpm);

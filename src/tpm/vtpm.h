@@ -31,8 +31,8 @@ struct vtpm {
  * places the transport with vtpm_place. -errno with a message on failure;
  * whatever was opened is closed, by this call or, once placed, by the
  * device manager's teardown. */
-int vtpm_attach(struct vtpm *t, const struct tpm_config *cfg, struct devmgr *dm, char *err,
-                size_t errlen);
+int vtpm_attach(struct vtpm *t, const struct tpm_config *cfg, struct devmgr *dm, bool seccomp,
+                char *err, size_t errlen);
 
 /* Initializes t->model's transport on t->backend and hands it to the device
  * manager: its registers, its DSDT node (MSFT0101, or LNRO0005 for virtio)

@@ -105,7 +105,17 @@ HEARTH_TESTHOST=always HEARTH_TESTHOST_STALL=15 HEARTH_TESTHOST_RETRY=1 "$TH" sh
      [ \$n -ge 2 ] || sleep 600" > "$T/out" 2>&1 &
 th_pid=$!
 wait_until 60 grep -q '^attempt 1$' "$T/out" || fail "the first attempt did not start"
-qemu=$(pgrep -f "qemu-system-x86_64 .*path=/tmp/hearth-testhost" | head -n 1)
+# Our own QEMU: a descendant of that testhost.sh (another test host on the
+# machine, a benchmark's say, must not be the one frozen).
+qemu=
+for p in $(pgrep -f "qemu-system-x86_64 .*path=/tmp/hearth-testhost"); do
+    a=$p
+    while [ "$a" -gt 1 ] && [ "$a" != "$th_pid" ]; do
+        a=$(awk '{print $4}' "/proc/$a/stat" 2> /dev/null || echo 1)
+    done
+    [ "$a" = "$th_pid" ] && qemu=$p
+done
+[ -n "$qemu" ] || fail "the test host's QEMU was not found"
 kill -STOP "$qemu"
 wait "$th_pid"
 RC=$?
