@@ -47,5 +47,7 @@ int cmd_report(struct bench_ctx *c, int argc, char **argv);
 int cmd_export(struct bench_ctx *c, int argc, char **argv);
 int cmd_memory(struct bench_ctx *c, int argc, char **argv);
 int cmd_surface(struct bench_ctx *c, int argc, char **argv);
+int cmd_attest(struct bench_ctx *c, int argc, char **argv);
+int cmd_measure(struct bench_ctx *c);
 
 #endif

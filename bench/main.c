@@ -163,7 +163,7 @@ int cmd_boot(struct bench_ctx *c)
 
 static void usage(void)
 {
-    fputs("Usage: hearth-bench boot|api|jailer|tpm|tpmd [--build DIR] [--runs N] [--qemu PATH|--no-qemu]\n"
+    fputs("Usage: hearth-bench boot|api|jailer|tpm|tpmd|measure [--build DIR] [--runs N] [--qemu PATH|--no-qemu]\n"
           "       hearth-bench run [--setup baseline|ondemand|pool|qemu|qemu-tpm]... [--total-vms N]\n"
           "             [--parallelism P] [--payload NAME | --kernel PATH [--initrd PATH]]\n"
           "             [--mem-mib M] [--db PATH] [--label L] [--seed N] [--manufacture fast|swtpm_setup]\n"
@@ -172,6 +172,8 @@ static void usage(void)
           "       hearth-bench export --csv [--db PATH] RUN_ID\n"
           "       hearth-bench memory [--mem-sizes 128,256,...] [--out DIR]\n"
           "       hearth-bench surface [--src DIR]\n"
+          "       hearth-bench attest (--vsock UDS [--port N] | --unix PATH)... (--ca PEM |\n"
+          "             --tpmd-socket SOCK) --policy FILE [--runs N (100)] [--rounds R (5)]\n"
           "  boot: boots the hello payload N times (default 20) with hearth (128 MiB\n"
           "        and 8192 MiB) and QEMU microvm, interleaved; prints median wall time\n"
           "        from exec to exit, peak RSS, and each monitor's private memory\n"
@@ -186,7 +188,13 @@ static void usage(void)
           "        hearth (CRB, TIS) and QEMU microvm + tpm-tis, and the TPM's memory.\n"
           "  tpmd: hearth-tpmd: N manufactures per method (fast RSA, fast ECC,\n"
           "        swtpm_setup), allocation latency from a ready pool, pool throughput,\n"
-          "        swtpm memory per ready vTPM.\n",
+          "        swtpm memory per ready vTPM.\n"
+          "  measure: tpm_basic padded to a 10 MiB kernel with a 20 MiB initrd,\n"
+          "        measured_boot on and off interleaved: hearth's measuring time\n"
+          "        (BANKS=sha256 by default) and exec to exit.\n"
+          "  attest: hearth-attest's round trip (nonce to verdict) against the first\n"
+          "        target N times in a row (p50, p99), then every target at once for R\n"
+          "        rounds (VMs attested per second).\n",
           stderr);
 }
 
@@ -201,7 +209,8 @@ static const struct {
     { "tpm", cmd_tpm, NULL },         { "tpmd", cmd_tpmd, NULL },
     { "run", NULL, cmd_run },         { "report", NULL, cmd_report },
     { "export", NULL, cmd_export },   { "memory", NULL, cmd_memory },
-    { "surface", NULL, cmd_surface },
+    { "surface", NULL, cmd_surface }, { "attest", NULL, cmd_attest },
+    { "measure", cmd_measure, NULL },
 };
 
 int main(int argc, char **argv)

@@ -1,0 +1,64 @@
+#!/bin/bash
+# Attestation benchmark: N agents on vTPMs from one hearth-tpmd, then
+# `hearth-bench attest` (round trip p50/p99 over RUNS, VMs/s with all N at
+# once).
+#   bench-attest.sh BUILD host [N]   agents on the host, each vTPM measured
+#                                    by hearth's code (tests/vtpm_bridge)
+#   bench-attest.sh BUILD vm [N]     N Linux microVMs (Debian's kernel, the
+#                                    agent in the initramfs, vsock): needs
+#                                    a KVM that runs Linux (scripts/testhost.sh)
+# RUNS (100) and ROUNDS (5) pass through to hearth-bench.
+set -eu
+BUILD=$(cd "$1" && pwd)
+MODE=$2
+N=${3:-20}
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+T=$(mktemp -d /tmp/hearth-bench-attest.XXXXXX)
+chmod 711 "$T"
+export HEARTH_TPMD_SOCKET=$T/tpmd.sock
+PIDS=""
+cleanup() {
+    for p in $PIDS; do kill "$p" 2> /dev/null || true; done
+    sleep 0.5
+    pkill -9 -f "swtpm.*$T/state" 2> /dev/null || true
+    rm -rf "$T"
+}
+trap cleanup EXIT
+
+"$BUILD/hearth-tpmd" --socket "$HEARTH_TPMD_SOCKET" --state-dir "$T/state" --pool-min "$N" \
+    --pool-max "$N" --manufacture fast > "$T/tpmd.log" 2>&1 &
+PIDS="$PIDS $!"
+for _ in $(seq 600); do
+    "$BUILD/hearth-tpm" status 2> /dev/null | grep -q "\"ready\":$N," && break
+    sleep 0.5
+done
+"$BUILD/hearth-tpm" ca > "$T/ca.pem"
+
+targets=""
+if [ "$MODE" = host ]; then
+    head -c 10000000 /dev/urandom > "$T/vmlinux"
+    head -c 20000000 /dev/urandom > "$T/initrd"
+    CMDLINE="console=ttyS0 hearth.attest"
+    for i in $(seq "$N"); do
+        ctrl=$("$BUILD/hearth-tpm" alloc | sed 's/.*"ctrl_socket":"\([^"]*\)".*/\1/')
+        cat > "$T/vm$i.json" << JSON
+{"boot-source": {"kernel_image_path": "$T/vmlinux", "initrd_path": "$T/initrd", "boot_args": "$CMDLINE"},
+ "machine-config": {"vcpu_count": 2, "mem_size_mib": 256}, "tpm": {"socket": "$ctrl"}}
+JSON
+        "$BUILD/tests/vtpm_bridge" measure "$ctrl" "$T/vm$i.json" "$T/vm$i.log" 2> /dev/null |
+            sed "s/^/vm$i: /" | head -n 1
+        "$BUILD/hearth-attest-agent" --listen "$T/vm$i.sock" \
+            --tcti "cmd:$BUILD/tests/vtpm_bridge relay $ctrl" --event-log "$T/vm$i.log" &
+        PIDS="$PIDS $!"
+        targets="$targets --unix $T/vm$i.sock"
+    done
+    "$BUILD/hearth-attest" policy --kernel "$T/vmlinux" --initrd "$T/initrd" --cmdline "$CMDLINE" \
+        --vcpus 2 --mem-mib 256 --output "$T/policy.json"
+    sleep 0.5
+else
+    echo "bench-attest: mode $MODE needs virtio-vsock (not in this tree yet)" >&2
+    exit 2
+fi
+# shellcheck disable=SC2086 # targets are words
+"$BUILD/hearth-bench" attest --build "$BUILD" $targets --ca "$T/ca.pem" --policy "$T/policy.json" \
+    --runs "${RUNS:-100}" --rounds "${ROUNDS:-5}"
