@@ -178,7 +178,8 @@ static int build(struct vmm *m, char *err, size_t errlen)
         return -1;
     }
     if (attach_legacy(m, err, errlen) < 0 ||
-        vtpm_attach(&m->vtpm, &cfg->tpm, &m->devices, err, errlen) < 0)
+        vtpm_attach(&m->vtpm, &cfg->tpm, &m->devices, err, errlen) < 0 ||
+        devmgr_start(&m->devices, err, errlen) < 0)
         return -1;
     /* Devices first: their command-line entries go after the user's. */
     char cmdline[LAYOUT_CMDLINE_MAX + DEVMGR_CMDLINE_MAX];

@@ -26,6 +26,14 @@ bool virtq_valid(const struct virtq *q, const struct guest_mem *mem, uint16_t ma
            gpa_to_hva(mem, q->used_gpa, used_bytes(n));
 }
 
+/* The device's avail_event: where the driver's next notification is due. */
+static void set_avail_event(struct virtq *q, const struct guest_mem *mem, uint16_t v)
+{
+    uint8_t *used = gpa_to_hva(mem, q->used_gpa, used_bytes(q->size));
+    if (used)
+        memcpy(used + 4 + 8u * q->size, &v, 2);
+}
+
 int virtq_pop(struct virtq *q, const struct guest_mem *mem, struct virtq_chain *c)
 {
     if (!q->ready)
@@ -36,8 +44,17 @@ int virtq_pop(struct virtq *q, const struct guest_mem *mem, struct virtq_chain *
     if (!desc || !avail)
         return -1;
     uint16_t avail_idx = avail[1];
-    if (avail_idx == q->last_avail)
-        return 0;
+    if (avail_idx == q->last_avail) {
+        if (!q->event_idx)
+            return 0;
+        /* Ask for a notification at the next chain, then look again: the
+         * driver may have added one before it could see the request. */
+        set_avail_event(q, mem, q->last_avail);
+        atomic_thread_fence(memory_order_seq_cst);
+        avail_idx = avail[1];
+        if (avail_idx == q->last_avail)
+            return 0;
+    }
     /* The guest may not publish more than a ring's worth ahead of us. */
     if ((uint16_t)(avail_idx - q->last_avail) > n)
         return -1;
@@ -93,6 +110,31 @@ void virtq_push(struct virtq *q, const struct guest_mem *mem, uint16_t head, uin
     q->used_idx++;
     atomic_thread_fence(memory_order_release); /* the element before the index */
     memcpy(used + 2, &q->used_idx, 2);
+}
+
+void virtq_unpop(struct virtq *q)
+{
+    q->last_avail--;
+}
+
+#define VRING_AVAIL_F_NO_INTERRUPT 1
+
+bool virtq_should_signal(struct virtq *q, const struct guest_mem *mem)
+{
+    uint16_t n = q->size;
+    volatile uint16_t *avail = gpa_to_hva(mem, q->avail_gpa, avail_bytes(n));
+    if (!avail)
+        return false;
+    /* The used index we published before what the driver asks for. */
+    atomic_thread_fence(memory_order_seq_cst);
+    if (!q->event_idx)
+        return !(avail[0] & VRING_AVAIL_F_NO_INTERRUPT);
+    uint16_t old = q->signalled_used, now = q->used_idx, event = avail[2 + n];
+    bool first = !q->signalled;
+    q->signalled_used = now;
+    q->signalled = true;
+    /* virtio 1.2 2.7.10: interrupt when used_event lies in [old, now). */
+    return first || (uint16_t)(now - event - 1) < (uint16_t)(now - old);
 }
 
 size_t virtq_chain_write(const struct virtq_chain *c, const void *src, size_t len)
