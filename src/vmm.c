@@ -17,6 +17,7 @@
 #include "devices/i8042.h"
 #include "devices/manager.h"
 #include "devices/serial.h"
+#include "devices/vdevs.h"
 #include "tpm/vtpm.h"
 
 #include <errno.h>
@@ -52,6 +53,7 @@ struct vmm {
     struct i8042 i8042;
     struct boot_timer timer;
     struct vtpm vtpm;
+    struct vdevs vdevs;
     /* Metrics and the API. */
     struct metrics metrics;
     int metrics_timer_fd;
@@ -153,6 +155,7 @@ static void on_metrics_timer(void *ctx, int fd, uint32_t events)
 static void unbuild(struct vmm *m, bool detached)
 {
     devmgr_teardown(&m->devices);
+    vdevs_clear(&m->vdevs);
     console_close(&m->console);
     if (m->vm.stop_efd >= 0)
         loop_del(&m->loop, m->vm.stop_efd);
@@ -179,12 +182,15 @@ static int build(struct vmm *m, char *err, size_t errlen)
     }
     if (attach_legacy(m, err, errlen) < 0 ||
         vtpm_attach(&m->vtpm, &cfg->tpm, &m->devices, err, errlen) < 0 ||
+        vdevs_attach(&m->vdevs, cfg, &m->devices, err, errlen) < 0 ||
         devmgr_start(&m->devices, err, errlen) < 0)
         return -1;
-    /* Devices first: their command-line entries go after the user's. */
-    char cmdline[LAYOUT_CMDLINE_MAX + DEVMGR_CMDLINE_MAX];
-    snprintf(cmdline, sizeof(cmdline), "%s%s%s", config_boot_args(cfg),
-             m->devices.cmdline[0] ? " " : "", m->devices.cmdline);
+    /* Devices first: their command-line entries go after the user's, and
+     * the root drive's (Firecracker's order). */
+    char cmdline[LAYOUT_CMDLINE_MAX + DEVMGR_CMDLINE_MAX], root[CONFIG_ID_MAX + 48];
+    config_root_args(cfg, root, sizeof(root));
+    snprintf(cmdline, sizeof(cmdline), "%s%s%s%s%s", config_boot_args(cfg), root[0] ? " " : "",
+             root, m->devices.cmdline[0] ? " " : "", m->devices.cmdline);
     struct loaded_kernel k;
     struct boot_entry entry;
     if (kernel_load(&m->vm.mem, cfg->boot.kernel_image_path, &k, err, errlen) < 0 ||
@@ -303,7 +309,8 @@ int vmm_configure(struct vmm *m, enum config_section s, json_t *body, bool patch
                   size_t errlen)
 {
     struct vm_config next;
-    if (m->state != VMM_NOT_STARTED) {
+    bool live = m->state != VMM_NOT_STARTED;
+    if (live && !(patch && (s == CONFIG_DRIVES || s == CONFIG_NETS))) {
         snprintf(err, errlen, "%s: cannot change after the microVM started",
                  config_section_key(s));
         return -1;
@@ -312,7 +319,9 @@ int vmm_configure(struct vmm *m, enum config_section s, json_t *body, bool patch
         snprintf(err, errlen, "out of memory");
         return -1;
     }
-    if (config_set(&next, s, body, patch, err, errlen) < 0 || apply(m, s, &next, err, errlen) < 0) {
+    if (config_set(&next, s, body, patch, err, errlen) < 0 ||
+        (live ? vdevs_update(&m->vdevs, s, &m->cfg, &next, err, errlen)
+              : apply(m, s, &next, err, errlen)) < 0) {
         config_free(&next);
         return -1;
     }
@@ -429,6 +438,7 @@ static json_t *collect_metrics(struct vmm *m)
                                   (json_int_t)t.bytes_out, "latency_sum_us",
                                   (json_int_t)(t.latency_ns_total / 1000), "latency_max_us",
                                   (json_int_t)(t.latency_ns_max / 1000)));
+    vdevs_metrics(&m->vdevs, o);
     json_object_set_new(o, "vmm",
                         json_pack("{s:I}", "unclaimed_accesses",
                                   (json_int_t)(m->built ? trap_unclaimed_count(&m->vm.traps) : 0)));
