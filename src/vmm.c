@@ -293,6 +293,8 @@ static int apply(struct vmm *m, enum config_section s, const struct vm_config *n
                                : NULL;
         if ((r = log_configure(path, l->level, l->show_level, l->show_log_origin)) < 0)
             snprintf(err, errlen, "logger.log_path %s: %s", l->log_path, strerror(-r));
+    } else if (s == CONFIG_DRIVES || s == CONFIG_NETS || s == CONFIG_VSOCK) {
+        return vdevs_check(s, next, err, errlen);
     } else if (s == CONFIG_METRICS) {
         if (metrics_enabled(&m->metrics)) {
             snprintf(err, errlen, "metrics: already configured (once per process)");

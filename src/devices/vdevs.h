@@ -10,10 +10,18 @@
 #include <jansson.h>
 
 struct virtio_rng;
+struct virtio_blk;
 
 struct vdevs {
+    int nblk;
+    struct virtio_blk *blk[CONFIG_MAX_DRIVES]; /* in cfg->drives' order */
     struct virtio_rng *rng;
 };
+
+/* PUT-time checks, like Firecracker's (which opens a drive's file when it
+ * is configured): what section s of `next` names must be usable. -1 with a
+ * message. */
+int vdevs_check(enum config_section s, const struct vm_config *next, char *err, size_t errlen);
 
 /* Attaches every configured device to dm (which owns them from then on,
  * even on failure). -1 with a message naming the device on failure. */

@@ -37,7 +37,7 @@ enum {
 
 static uint64_t all_features(const struct virtio_mmio *m)
 {
-    return m->ops->features | VIRTIO_F_VERSION_1;
+    return m->features | VIRTIO_F_VERSION_1;
 }
 
 static struct virtq *selected(struct virtio_mmio *m)
@@ -290,6 +290,7 @@ void virtio_mmio_init(struct virtio_mmio *m, const struct virtio_device_ops *ops
     m->ops = ops;
     m->dev = dev;
     m->mem = mem;
+    m->features = ops->features;
     for (int i = 0; i < VIRTIO_MMIO_MAX_QUEUES; i++)
         m->notify_fd[i] = -1;
 }

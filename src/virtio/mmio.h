@@ -33,7 +33,7 @@ struct virtio_mmio;
 struct virtio_device_ops {
     const char *name;
     uint32_t device_id;
-    uint64_t features;  /* besides VIRTIO_F_VERSION_1 */
+    uint64_t features;  /* besides VIRTIO_F_VERSION_1 (and the instance's own) */
     int nqueues;
     uint16_t queue_max;
     /* Bytes of device-specific configuration space (at 0x100). The
@@ -68,6 +68,10 @@ struct virtio_mmio {
     uint32_t config_gen; /* bumped by virtio_mmio_config_changed_locked */
     uint32_t dev_features_sel, drv_features_sel;
     uint64_t driver_features;
+    /* What this instance offers: ops->features, plus bits a device sets
+     * after virtio_mmio_init and before the guest runs (a read-only
+     * disk's VIRTIO_BLK_F_RO, ...). */
+    uint64_t features;
     struct virtq queues[VIRTIO_MMIO_MAX_QUEUES];
     /* Per queue: the eventfd a QueueNotify signals (KVM's ioeventfd, and
      * the trap path for the same write), or -1: notify runs in place. */
