@@ -3,6 +3,7 @@
 
 #include "virtio/blk.h"
 #include "virtio/rng.h"
+#include "virtio/vsock.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -14,6 +15,8 @@ int vdevs_attach(struct vdevs *v, const struct vm_config *cfg, struct devmgr *dm
     for (int i = 0; i < cfg->ndrives; i++, v->nblk++)
         if (virtio_blk_attach(&cfg->drives[i], dm, &v->blk[i], err, errlen) < 0)
             return -1;
+    if (cfg->vsock.on && virtio_vsock_attach(&cfg->vsock, dm, &v->vsock, err, errlen) < 0)
+        return -1;
     if (cfg->entropy.on && virtio_rng_attach(&cfg->entropy, dm, &v->rng, err, errlen) < 0)
         return -1;
     return 0;
@@ -30,6 +33,8 @@ int vdevs_check(enum config_section s, const struct vm_config *next, char *err, 
         for (int i = 0; i < next->ndrives; i++)
             if (virtio_blk_check(&next->drives[i], err, errlen) < 0)
                 return -1;
+    if (s == CONFIG_VSOCK && virtio_vsock_check(&next->vsock, err, errlen) < 0)
+        return -1;
     return 0;
 }
 
@@ -97,6 +102,14 @@ void vdevs_metrics(struct vdevs *v, json_t *o)
         sum_throttled += t;
     }
     json_object_set_new(o, "block", block_json(&sum, sum_throttled));
+    static const char *const vsock[] = { "rx_packets_count", "tx_packets_count",
+                                         "rx_bytes_count", "tx_bytes_count", "conns_added",
+                                         "conns_killed", "conns_removed", "tx_write_fails",
+                                         "rx_read_fails" };
+    struct vsock_stats vs = { 0 };
+    if (v->vsock)
+        virtio_vsock_stats(v->vsock, &vs);
+    json_object_set_new(o, "vsock", counters(vsock, (const uint64_t *)&vs, 9));
     static const char *const entropy[] = { "entropy_event_count", "entropy_bytes",
                                            "host_rng_fails", "entropy_rate_limiter_throttled" };
     uint64_t e[4] = { 0 };

@@ -11,10 +11,12 @@
 
 struct virtio_rng;
 struct virtio_blk;
+struct virtio_vsock;
 
 struct vdevs {
     int nblk;
     struct virtio_blk *blk[CONFIG_MAX_DRIVES]; /* in cfg->drives' order */
+    struct virtio_vsock *vsock;
     struct virtio_rng *rng;
 };
 
