@@ -117,10 +117,43 @@ bool ratelimit_consume(struct ratelimit *rl, uint64_t bytes, uint64_t now_ns)
     return true;
 }
 
-void ratelimit_force(struct ratelimit *rl, uint64_t bytes, uint64_t now_ns)
+void ratelimit_force(struct ratelimit *rl, uint64_t ops, uint64_t bytes, uint64_t now_ns)
 {
-    bucket_reduce(&rl->ops, 1, now_ns, true);
+    bucket_reduce(&rl->ops, ops, now_ns, true);
     bucket_reduce(&rl->bw, bytes, now_ns, true);
+}
+
+static bool bucket_has(struct tbucket *b, uint64_t now_ns)
+{
+    if (!b->on || b->burst)
+        return true;
+    bucket_refill(b, now_ns);
+    return b->budget > 0;
+}
+
+bool ratelimit_ready(struct ratelimit *rl, uint64_t now_ns)
+{
+    if (rl->blocked)
+        return false;
+    if (bucket_has(&rl->ops, now_ns) && bucket_has(&rl->bw, now_ns))
+        return true;
+    block(rl);
+    return false;
+}
+
+static void bucket_refund(struct tbucket *b, uint64_t tokens)
+{
+    if (!b->on)
+        return;
+    int64_t size = (int64_t)(b->size > INT64_MAX ? INT64_MAX : b->size);
+    int64_t t = (int64_t)(tokens > INT64_MAX / 2 ? INT64_MAX / 2 : tokens);
+    b->budget = b->budget > size - t ? size : b->budget + t;
+}
+
+void ratelimit_refund(struct ratelimit *rl, uint64_t ops, uint64_t bytes)
+{
+    bucket_refund(&rl->ops, ops);
+    bucket_refund(&rl->bw, bytes);
 }
 
 void ratelimit_timer_fired(struct ratelimit *rl)

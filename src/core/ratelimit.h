@@ -52,10 +52,18 @@ void ratelimit_close(struct ratelimit *rl);
  * the limiter blocked and its timer armed). Always false while blocked. */
 bool ratelimit_consume(struct ratelimit *rl, uint64_t bytes, uint64_t now_ns);
 
-/* Consumes without asking (bytes already moved, e.g. a received frame
- * whose size was known only after reading it): may drive buckets into
- * debt. */
-void ratelimit_force(struct ratelimit *rl, uint64_t bytes, uint64_t now_ns);
+/* For an operation whose size is known only once done (a received frame):
+ * true when one may start now (neither bucket empty or in debt), else
+ * false with the limiter blocked. Consumes nothing: ratelimit_force after. */
+bool ratelimit_ready(struct ratelimit *rl, uint64_t now_ns);
+
+/* Consumes without asking (what was already moved): may drive buckets
+ * into debt. */
+void ratelimit_force(struct ratelimit *rl, uint64_t ops, uint64_t bytes, uint64_t now_ns);
+
+/* Gives back what a consumed operation did not use after all (never above
+ * a bucket's size). */
+void ratelimit_refund(struct ratelimit *rl, uint64_t ops, uint64_t bytes);
 
 /* The timer fired (its fd was readable): unblocks. */
 void ratelimit_timer_fired(struct ratelimit *rl);

@@ -2,6 +2,7 @@
 #include "devices/vdevs.h"
 
 #include "virtio/blk.h"
+#include "virtio/net.h"
 #include "virtio/rng.h"
 #include "virtio/vsock.h"
 
@@ -14,6 +15,9 @@ int vdevs_attach(struct vdevs *v, const struct vm_config *cfg, struct devmgr *dm
     memset(v, 0, sizeof(*v));
     for (int i = 0; i < cfg->ndrives; i++, v->nblk++)
         if (virtio_blk_attach(&cfg->drives[i], dm, &v->blk[i], err, errlen) < 0)
+            return -1;
+    for (int i = 0; i < cfg->nnets; i++, v->nnet++)
+        if (virtio_net_attach(&cfg->nets[i], dm, &v->net[i], err, errlen) < 0)
             return -1;
     if (cfg->vsock.on && virtio_vsock_attach(&cfg->vsock, dm, &v->vsock, err, errlen) < 0)
         return -1;
@@ -32,6 +36,10 @@ int vdevs_check(enum config_section s, const struct vm_config *next, char *err, 
     if (s == CONFIG_DRIVES)
         for (int i = 0; i < next->ndrives; i++)
             if (virtio_blk_check(&next->drives[i], err, errlen) < 0)
+                return -1;
+    if (s == CONFIG_NETS)
+        for (int i = 0; i < next->nnets; i++)
+            if (virtio_net_check(&next->nets[i], err, errlen) < 0)
                 return -1;
     if (s == CONFIG_VSOCK && virtio_vsock_check(&next->vsock, err, errlen) < 0)
         return -1;
@@ -59,9 +67,20 @@ int vdevs_update(struct vdevs *v, enum config_section s, const struct vm_config 
         }
         return 0;
     }
+    if (s == CONFIG_NETS) {
+        for (int i = 0; i < next->nnets && i < v->nnet; i++)
+            virtio_net_update(v->net[i], &next->nets[i].rx_rate_limiter,
+                              &next->nets[i].tx_rate_limiter);
+        return 0;
+    }
     snprintf(err, errlen, "%s: cannot change after the microVM started", config_section_key(s));
     return -1;
 }
+
+/* The metrics are read as arrays of counters. */
+_Static_assert(sizeof(struct blk_stats) == 9 * sizeof(uint64_t), "blk_stats: counters only");
+_Static_assert(sizeof(struct net_stats) == 9 * sizeof(uint64_t), "net_stats: counters only");
+_Static_assert(sizeof(struct vsock_stats) == 9 * sizeof(uint64_t), "vsock_stats: counters only");
 
 static json_t *counters(const char *const *names, const uint64_t *values, int n)
 {
@@ -102,6 +121,22 @@ void vdevs_metrics(struct vdevs *v, json_t *o)
         sum_throttled += t;
     }
     json_object_set_new(o, "block", block_json(&sum, sum_throttled));
+    static const char *const net[] = { "rx_packets_count", "rx_bytes_count",
+                                       "tx_packets_count", "tx_bytes_count", "tap_read_fails",
+                                       "tap_write_fails", "tx_malformed_frames",
+                                       "no_rx_avail_buffer", "no_tx_avail_buffer",
+                                       "rx_rate_limiter_throttled", "tx_rate_limiter_throttled" };
+    uint64_t nsum[11] = { 0 };
+    for (int i = 0; i < v->nnet; i++) {
+        uint64_t n[11];
+        virtio_net_stats(v->net[i], (struct net_stats *)n, &n[9], &n[10]);
+        char key[CONFIG_ID_MAX + 8];
+        snprintf(key, sizeof(key), "net_%s", v->net[i]->id);
+        json_object_set_new(o, key, counters(net, n, 11));
+        for (int k = 0; k < 11; k++)
+            nsum[k] += n[k];
+    }
+    json_object_set_new(o, "net", counters(net, nsum, 11));
     static const char *const vsock[] = { "rx_packets_count", "tx_packets_count",
                                          "rx_bytes_count", "tx_bytes_count", "conns_added",
                                          "conns_killed", "conns_removed", "tx_write_fails",

@@ -12,10 +12,13 @@
 struct virtio_rng;
 struct virtio_blk;
 struct virtio_vsock;
+struct virtio_net;
 
 struct vdevs {
     int nblk;
     struct virtio_blk *blk[CONFIG_MAX_DRIVES]; /* in cfg->drives' order */
+    int nnet;
+    struct virtio_net *net[CONFIG_MAX_NETS]; /* in cfg->nets' order */
     struct virtio_vsock *vsock;
     struct virtio_rng *rng;
 };

@@ -52,28 +52,6 @@ static int open_disk(const char *path, bool read_only, uint64_t *size, char *err
     return fd;
 }
 
-/* Copies [skip, skip + len) of a segment list into iov; returns the count
- * of entries, or -1 when they do not fit. */
-static int slice(const struct iovec *src, int n, size_t skip, size_t len, struct iovec *iov,
-                 int max)
-{
-    int k = 0;
-    for (int i = 0; i < n && len; i++) {
-        size_t l = src[i].iov_len;
-        if (skip >= l) {
-            skip -= l;
-            continue;
-        }
-        size_t take = l - skip < len ? l - skip : len;
-        if (k == max)
-            return -1;
-        iov[k++] = (struct iovec){ (uint8_t *)src[i].iov_base + skip, take };
-        skip = 0;
-        len -= take;
-    }
-    return k;
-}
-
 static void finish_locked(struct virtio_blk *b, struct blk_req *r, uint8_t status)
 {
     struct virtio_mmio *m = &b->mmio;
@@ -184,8 +162,9 @@ static bool request_locked(struct virtio_blk *b, const struct virtq_chain *c)
             answer_locked(b, c, status, 1, VIRTIO_BLK_S_IOERR);
             return true;
         }
-        r->niov = in ? slice(c->in, c->nin, 0, len, r->iov, VIRTIO_BLK_SEG_MAX + 2)
-                     : slice(c->out, c->nout, sizeof(h), len, r->iov, VIRTIO_BLK_SEG_MAX + 2);
+        r->niov = in ? virtq_iov_slice(c->in, c->nin, 0, len, r->iov, VIRTIO_BLK_SEG_MAX + 2)
+                     : virtq_iov_slice(c->out, c->nout, sizeof(h), len, r->iov,
+                                       VIRTIO_BLK_SEG_MAX + 2);
         if (r->niov < 0) { /* cannot happen: a chain has at most that many */
             answer_locked(b, c, status, 1, VIRTIO_BLK_S_IOERR);
             return true;

@@ -137,15 +137,42 @@ bool virtq_should_signal(struct virtq *q, const struct guest_mem *mem)
     return first || (uint16_t)(now - event - 1) < (uint16_t)(now - old);
 }
 
-size_t virtq_chain_write(const struct virtq_chain *c, const void *src, size_t len)
+size_t virtq_chain_write_at(const struct virtq_chain *c, size_t offset, const void *src,
+                            size_t len)
 {
+    struct iovec iov[VIRTQ_MAX_SEGS];
+    int n = virtq_iov_slice(c->in, c->nin, offset, len, iov, VIRTQ_MAX_SEGS);
     size_t done = 0;
-    for (int i = 0; i < c->nin && done < len; i++) {
-        size_t n = c->in[i].iov_len < len - done ? c->in[i].iov_len : len - done;
-        memcpy(c->in[i].iov_base, (const uint8_t *)src + done, n);
-        done += n;
+    for (int i = 0; i < n; i++) {
+        memcpy(iov[i].iov_base, (const uint8_t *)src + done, iov[i].iov_len);
+        done += iov[i].iov_len;
     }
     return done;
+}
+
+size_t virtq_chain_write(const struct virtq_chain *c, const void *src, size_t len)
+{
+    return virtq_chain_write_at(c, 0, src, len);
+}
+
+int virtq_iov_slice(const struct iovec *src, int n, size_t skip, size_t len, struct iovec *dst,
+                    int max)
+{
+    int k = 0;
+    for (int i = 0; i < n && len; i++) {
+        size_t l = src[i].iov_len;
+        if (skip >= l) {
+            skip -= l;
+            continue;
+        }
+        size_t take = l - skip < len ? l - skip : len;
+        if (k == max)
+            return -1;
+        dst[k++] = (struct iovec){ (uint8_t *)src[i].iov_base + skip, take };
+        skip = 0;
+        len -= take;
+    }
+    return k;
 }
 
 size_t virtq_chain_read(const struct virtq_chain *c, void *dst, size_t max)

@@ -68,6 +68,15 @@ bool virtq_should_signal(struct virtq *q, const struct guest_mem *mem);
 
 /* Copies src into the chain's writable segments; returns bytes copied. */
 size_t virtq_chain_write(const struct virtq_chain *c, const void *src, size_t len);
+/* The same from byte `offset` of the writable part. */
+size_t virtq_chain_write_at(const struct virtq_chain *c, size_t offset, const void *src,
+                            size_t len);
+
+/* Bytes [skip, skip + len) of a segment list as segments in dst (at most
+ * max): the count, or -1 when they do not fit. Stops early at the end of
+ * the list. */
+int virtq_iov_slice(const struct iovec *src, int n, size_t skip, size_t len, struct iovec *dst,
+                    int max);
 /* Copies the chain's readable segments into dst (up to max); returns bytes. */
 size_t virtq_chain_read(const struct virtq_chain *c, void *dst, size_t max);
 

@@ -70,19 +70,7 @@ static int64_t fill_rx(struct virtio_vsock *v, struct vsock_conn *c, const struc
         want = room;
     if (want > VSOCK_MAX_PAYLOAD)
         want = VSOCK_MAX_PAYLOAD;
-    int n = 0;
-    size_t skip = HDR, left = want;
-    for (int i = 0; i < ch->nin && left; i++) {
-        size_t l = ch->in[i].iov_len;
-        if (skip >= l) {
-            skip -= l;
-            continue;
-        }
-        size_t take = l - skip < left ? l - skip : left;
-        iov[n++] = (struct iovec){ (uint8_t *)ch->in[i].iov_base + skip, take };
-        left -= take;
-        skip = 0;
-    }
+    int n = virtq_iov_slice(ch->in, ch->nin, HDR, want, iov, VIRTQ_MAX_SEGS);
     ssize_t got = readv(c->fd, iov, n);
     if (got < 0 && (errno == EAGAIN || errno == EINTR)) {
         c->readable = false;
@@ -211,19 +199,7 @@ static void packet(struct virtio_vsock *v, const struct vsock_hdr *h, const stru
             return;
         }
         struct iovec iov[VIRTQ_MAX_SEGS];
-        int n = 0;
-        size_t skip = HDR, left = len;
-        for (int i = 0; i < ch->nout && left; i++) {
-            size_t l = ch->out[i].iov_len;
-            if (skip >= l) {
-                skip -= l;
-                continue;
-            }
-            size_t take = l - skip < left ? l - skip : left;
-            iov[n++] = (struct iovec){ (uint8_t *)ch->out[i].iov_base + skip, take };
-            left -= take;
-            skip = 0;
-        }
+        int n = virtq_iov_slice(ch->out, ch->nout, HDR, len, iov, VIRTQ_MAX_SEGS);
         v->stats.tx_bytes_count += len;
         if (vsock_host_write(v, c, iov, n, len) && c->fwd_cnt - c->fwd_cnt_sent >=
                                                        VSOCK_BUF_ALLOC / 4)

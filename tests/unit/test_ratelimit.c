@@ -145,11 +145,33 @@ static void forced_consumption_goes_into_debt(void **state)
 {
     (void)state;
     open_rl(1000, 1000, 0, 0, 0);
-    ratelimit_force(&rl, 1500, T0);
+    ratelimit_force(&rl, 1, 1500, T0);
     assert_int_equal(rl.bw.budget, -500);
     assert_false(ratelimit_consume(&rl, 1, T0 + 400 * MS));
     fire();
     assert_true(ratelimit_consume(&rl, 1, T0 + 501 * MS));
+}
+
+/* Frames whose size is known only after reading: ready, then force. */
+static void ready_then_force_and_refunds(void **state)
+{
+    (void)state;
+    open_rl(1000, 1000, 0, 3, 1000);
+    assert_true(ratelimit_ready(&rl, T0));
+    ratelimit_force(&rl, 1, 1400, T0); /* a big frame: into debt */
+    assert_int_equal(rl.bw.budget, -400);
+    assert_false(ratelimit_ready(&rl, T0));
+    assert_true(rl.blocked);
+    fire();
+    assert_false(ratelimit_ready(&rl, T0 + 400 * MS)); /* 0: still nothing */
+    fire();
+    assert_true(ratelimit_ready(&rl, T0 + 401 * MS));
+    /* A refund never fills a bucket beyond its size. */
+    assert_true(ratelimit_consume(&rl, 1, T0 + 401 * MS));
+    ratelimit_refund(&rl, 1, 1);
+    ratelimit_refund(&rl, 5, 5000);
+    assert_int_equal(rl.ops.budget, 3);
+    assert_int_equal(rl.bw.budget, 1000);
 }
 
 static void updates_replace_only_changed_buckets(void **state)
@@ -184,6 +206,7 @@ int main(void)
         cmocka_unit_test_teardown(oversized_requests_pass_into_debt, teardown),
         cmocka_unit_test_teardown(both_buckets_or_neither, teardown),
         cmocka_unit_test_teardown(forced_consumption_goes_into_debt, teardown),
+        cmocka_unit_test_teardown(ready_then_force_and_refunds, teardown),
         cmocka_unit_test_teardown(updates_replace_only_changed_buckets, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
