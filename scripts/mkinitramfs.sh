@@ -8,7 +8,11 @@
 # ATTEST_AGENT=PATH adds hearth-attest-agent (and its libraries); /init
 # starts it on vsock before SCRIPT when the kernel command line has
 # hearth.attest (port 5252) or hearth.attest=PORT.
-# Usage: [BOOT_TIMER=1] [SCRIPT=FILE] [TPM2_TOOLS=1] [ATTEST_AGENT=PATH] mkinitramfs.sh OUT MARKER
+# MODULES="name ..." with KMODS=DIR (a kernel's modules, fetch-kernel.sh's
+# DIR/modules) adds those modules and the ones they depend on, which /init
+# loads first (e.g. virtio_mmio vmw_vsock_virtio_transport for vsock).
+# Usage: [BOOT_TIMER=1] [SCRIPT=FILE] [TPM2_TOOLS=1] [ATTEST_AGENT=PATH]
+#        [MODULES=... KMODS=DIR] mkinitramfs.sh OUT MARKER
 set -eu
 OUT=$1
 MARKER=$2
@@ -51,6 +55,29 @@ if [ -n "${ATTEST_AGENT:-}" ]; then
     add_program "$ATTEST_AGENT"
 fi
 
+# add_module NAME: NAME.ko after the modules it depends on (from its
+# .modinfo: Debian's package has no modules.dep), each once.
+loaded=""
+add_module() {
+    case " $loaded " in *" $1 "*) return ;; esac
+    ko=$(find "$KMODS/kernel" -name "$1.ko" | head -n 1)
+    [ -n "$ko" ] || {
+        echo "mkinitramfs: no module $1 in $KMODS" >&2
+        exit 1
+    }
+    for d in $(objcopy -O binary --only-section=.modinfo "$ko" /dev/stdout | tr '\0' '\n' |
+        sed -n 's/^depends=//p' | tr ',' ' '); do
+        add_module "$d"
+    done
+    # $ko is global and the recursion above reused it: find it again.
+    mkdir -p "$dir/lib/modules"
+    cp "$(find "$KMODS/kernel" -name "$1.ko" | head -n 1)" "$dir/lib/modules/"
+    loaded="$loaded $1"
+}
+for m in ${MODULES:-}; do
+    add_module "$m"
+done
+
 {
     echo '#!/bin/sh'
     echo 'export PATH=/bin:/usr/bin'
@@ -58,6 +85,9 @@ fi
     echo 'mount -t sysfs sysfs /sys'
     echo 'mount -t devtmpfs dev /dev'
     echo 'mount -t securityfs securityfs /sys/kernel/security 2> /dev/null'
+    for m in $loaded; do
+        echo "insmod /lib/modules/$m.ko"
+    done
     echo "echo \"$MARKER\""
     if [ -n "${ATTEST_AGENT:-}" ]; then
         # shellcheck disable=SC2016 # written for the guest's shell

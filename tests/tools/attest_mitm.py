@@ -13,8 +13,15 @@ tests. Listens on a Unix socket; each connection is served in a thread.
                                          then relays to A
   attest_mitm.py LISTEN vsock-refuse     "CONNECT <port>", then hangs up
                                          (no listener in the guest)
+  attest_mitm.py LISTEN truncate-log A   relays to A, cutting 40 bytes off
+                                         the event log in quote answers
+  attest_mitm.py LISTEN edit-log A       relays to A, changing the first
+                                         "hearth.attest" in the event log
+                                         (the command line's data) to
+                                         "hearth.attesT"
 
 A and B are "unix:PATH" or "vsock:UDS:PORT" (a VM's vsock socket)."""
+import base64
 import json
 import os
 import socket
@@ -94,6 +101,15 @@ def relay(conn, mode, targets):
         if mode == "replay" and op == "quote":
             with lock:
                 res = recorded.setdefault("quote", res)
+        if mode.endswith("-log") and op == "quote":
+            answer = json.loads(res)
+            log = base64.b64decode(answer["event_log"])
+            if mode == "truncate-log":
+                log = log[:-40]
+            else:
+                log = log.replace(b"hearth.attest", b"hearth.attesT", 1)
+            answer["event_log"] = base64.b64encode(log).decode()
+            res = json.dumps(answer, separators=(",", ":")).encode()
         client.write(res)
 
 
