@@ -26,9 +26,9 @@ struct job {
     pthread_t thread;
 };
 
-static void usage(void)
+static void usage(int status)
 {
-    fprintf(stderr,
+    fprintf(status ? stderr : stdout,
             "usage: hearth-attest policy --kernel K [--initrd I] --cmdline C [--vcpus N] "
             "[--mem-mib M]\n"
             "                            [--bank sha256] [--pcrs 0-9] [--ek-cert PEM] "
@@ -37,7 +37,7 @@ static void usage(void)
             "(--ca PEM | --tpmd-socket SOCK)\n"
             "                     (--policy FILE | --kernel K [--initrd I] --cmdline C ...) "
             "[--json] [--timeout-ms N]\n");
-    exit(2);
+    exit(status);
 }
 
 static const char *status_name(enum check_status s)
@@ -186,7 +186,7 @@ int main(int argc, char **argv)
             break;
         case O_PORT:
             if (!njobs || !jobs[njobs - 1].target.vsock)
-                usage();
+                usage(2);
             jobs[njobs - 1].target.port = (unsigned)number("--port", optarg, 0x7fffffff);
             break;
         case O_CA: ca_path = optarg; break;
@@ -194,11 +194,12 @@ int main(int argc, char **argv)
         case O_POLICY: policy_path = optarg; break;
         case O_JSON: json = true; break;
         case O_TIMEOUT: timeout_ms = number("--timeout-ms", optarg, 3600000); break;
-        default: usage();
+        case 'h': usage(0); break;
+        default: usage(2);
         }
     }
     if (optind != argc)
-        usage();
+        usage(2);
 
     struct attest_policy policy;
     if (policy_path) {

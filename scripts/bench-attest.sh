@@ -55,8 +55,37 @@ JSON
     "$BUILD/hearth-attest" policy --kernel "$T/vmlinux" --initrd "$T/initrd" --cmdline "$CMDLINE" \
         --vcpus 2 --mem-mib 256 --output "$T/policy.json"
     sleep 0.5
+elif [ "$MODE" = vm ]; then
+    KDIR=$BUILD/kernel
+    "$ROOT/scripts/fetch-kernel.sh" "$KDIR" > /dev/null
+    ATTEST_AGENT=$BUILD/hearth-attest-agent SCRIPT=$ROOT/guest/linux/attest.sh KMODS=$KDIR/modules \
+        MODULES="virtio_mmio vmw_vsock_virtio_transport" "$ROOT/scripts/mkinitramfs.sh" \
+        "$T/initramfs" LINUX-ATTEST
+    CMDLINE="console=ttyS0 reboot=k panic=-1 quiet hearth.attest"
+    for i in $(seq "$N"); do
+        ctrl=$("$BUILD/hearth-tpm" alloc | sed 's/.*"ctrl_socket":"\([^"]*\)".*/\1/')
+        cat > "$T/vm$i.json" << JSON
+{"boot-source": {"kernel_image_path": "$KDIR/vmlinux", "initrd_path": "$T/initramfs", "boot_args": "$CMDLINE"},
+ "machine-config": {"vcpu_count": 2, "mem_size_mib": 256},
+ "tpm": {"socket": "$ctrl", "timeout_ms": 20000},
+ "vsock": {"guest_cid": 3, "uds_path": "$T/vm$i.vsock"}}
+JSON
+        "$BUILD/hearth" --config-file "$T/vm$i.json" --no-api --log-path "$T/vm$i.log" \
+            < /dev/null > "$T/vm$i.out" 2>&1 &
+        PIDS="$PIDS $!"
+        targets="$targets --vsock $T/vm$i.vsock"
+    done
+    for i in $(seq "$N"); do
+        for _ in $(seq 1200); do
+            grep -q '^linux-attest: ' "$T/vm$i.out" && break
+            sleep 0.5
+        done
+        grep 'measured boot' "$T/vm$i.log" | sed "s/^/vm$i: /"
+    done
+    "$BUILD/hearth-attest" policy --kernel "$KDIR/vmlinux" --initrd "$T/initramfs" \
+        --cmdline "$CMDLINE" --vcpus 2 --mem-mib 256 --output "$T/policy.json"
 else
-    echo "bench-attest: mode $MODE needs virtio-vsock (not in this tree yet)" >&2
+    echo "usage: bench-attest.sh BUILD host|vm [N]" >&2
     exit 2
 fi
 # shellcheck disable=SC2086 # targets are words
