@@ -31,16 +31,22 @@ mkinit "$T/initramfs" LINUX-ATTEST
 mkinit "$T/initramfs.other" LINUX-ATTEST-OTHER
 CMDLINE="console=ttyS0 reboot=k panic=-1 quiet hearth.attest"
 
-# vm NAME KERNEL INITRD CMDLINE VCPUS [TPMD_SOCKET]: boots a VM with a vTPM
-# from that daemon (the first one by default) and vsock at $T/NAME.vsock.
+# alloc NAME [TPMD_SOCKET]: a vTPM for VM NAME from that daemon (the first
+# by default). All are made before any VM boots: manufacturing competes
+# with the guests for the emulated host's one CPU.
+alloc() {
+    HEARTH_TPMD_SOCKET=${2:-$HEARTH_TPMD_SOCKET} "$CLIENT" alloc | field ctrl_socket > "$T/$1.ctrl"
+    [ -s "$T/$1.ctrl" ] || fail "no vTPM for $1"
+}
+# vm NAME KERNEL INITRD CMDLINE VCPUS: boots a VM with NAME's vTPM and
+# vsock at $T/NAME.vsock.
 vm() {
     local ctrl
-    ctrl=$(HEARTH_TPMD_SOCKET=${6:-$HEARTH_TPMD_SOCKET} "$CLIENT" alloc | field ctrl_socket)
-    [ -n "$ctrl" ] || fail "no vTPM for $1"
+    ctrl=$(cat "$T/$1.ctrl")
     cat > "$T/$1.json" << JSON
 {"boot-source": {"kernel_image_path": "$2", "initrd_path": "$3", "boot_args": "$4"},
  "machine-config": {"vcpu_count": $5, "mem_size_mib": 256},
- "tpm": {"socket": "$ctrl", "model": "crb", "timeout_ms": $(scaled 2000)},
+ "tpm": {"socket": "$ctrl", "model": "crb", "timeout_ms": $(scaled 6000)},
  "vsock": {"guest_cid": 3, "uds_path": "$T/$1.vsock"}}
 JSON
     "$HEARTH" --config-file "$T/$1.json" --no-api --log-path "$T/$1.log" < /dev/null > "$T/$1.out" 2>&1 &
@@ -50,10 +56,11 @@ JSON
 # also makes its AK, which takes the emulated vTPM a while).
 up() {
     wait_until 120 grep -q '^linux-attest: ' "$T/$1.out" ||
-        fail "$1 did not boot: $(tail -5 "$T/$1.out") $(tail -3 "$T/$1.log")"
+        fail "$1 did not boot: $(tail -5 "$T/$1.out") $(tail -5 "$T/$1.log")"
     CHECKS=$((CHECKS + 1))
     grep -q '^linux-attest: tpm 2, event log [0-9]* bytes, vsock yes, agent running' "$T/$1.out" ||
-        fail "$1: $(grep linux-attest "$T/$1.out")"
+        fail "$1: $(grep linux-attest "$T/$1.out"); console: $(grep -i tpm "$T/$1.out" | tail -5);" \
+            "log: $(tail -5 "$T/$1.log")"
     answers() {
         "$ATTEST" --vsock "$T/$1.vsock" --ca "$T/ca.pem" --policy "$T/policy.json" \
             --timeout-ms "$(scaled 10000)" > /dev/null 2>&1
@@ -79,12 +86,16 @@ expect_out() {
     grep -Eq -- "$1" "$T/out" || fail "output lacks /$1/"
 }
 
-start_daemon --pool-min 22 --pool-max 22 --manufacture fast
-"$TPMD" --socket "$T/api2.sock" --state-dir "$T/state2" --pool-min 1 --pool-max 1 \
+start_daemon --pool-min 0 --pool-max 0 --manufacture fast
+"$TPMD" --socket "$T/api2.sock" --state-dir "$T/state2" --pool-min 0 --pool-max 0 \
     --manufacture fast >> "$T/tpmd.log" 2>&1 &
 DAEMON2=$!
-wait_ready 22
-HEARTH_TPMD_SOCKET=$T/api2.sock wait_ready 1
+HEARTH_TPMD_SOCKET=$T/api2.sock wait_until 10 "$CLIENT" status > /dev/null 2>&1 ||
+    fail "the second hearth-tpmd did not start"
+for v in a b kernel initrd cmdline vcpus $(seq -f h%g 3 20); do
+    alloc "$v"
+done
+alloc foreign "$T/api2.sock"
 "$CLIENT" ca > "$T/ca.pem"
 "$ATTEST" policy --kernel "$KDIR/vmlinux" --initrd "$T/initramfs" --cmdline "$CMDLINE" \
     --vcpus 2 --mem-mib 256 --output "$T/policy.json" || fail "policy"
@@ -96,7 +107,7 @@ vm kernel "$KDIR/vmlinuz" "$T/initramfs" "$CMDLINE" 2
 vm initrd "$KDIR/vmlinux" "$T/initramfs.other" "$CMDLINE" 2
 vm cmdline "$KDIR/vmlinux" "$T/initramfs" "$CMDLINE ignore_loglevel" 2
 vm vcpus "$KDIR/vmlinux" "$T/initramfs" "$CMDLINE" 1
-vm foreign "$KDIR/vmlinux" "$T/initramfs" "$CMDLINE" 2 "$T/api2.sock"
+vm foreign "$KDIR/vmlinux" "$T/initramfs" "$CMDLINE" 2
 for v in a b kernel initrd cmdline vcpus foreign; do
     up "$v"
 done
