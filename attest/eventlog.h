@@ -45,6 +45,7 @@ struct evlog {
     int nevents;
     struct evlog_event events[EVLOG_MAX_EVENTS]; /* point into the log */
     size_t end;                                  /* where the last event ends */
+    uint32_t quoted;                             /* the verifier's: PCRs the quote covers */
 };
 
 /* Parses log[0..len) for the digests of `bank`. Zero bytes after the last

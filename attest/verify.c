@@ -377,6 +377,11 @@ static const struct evlog_event *policy_event(const struct evlog *l, uint32_t ok
                                               uint32_t type, const char *name, struct verdict *v)
 {
     int count;
+    if (!(l->quoted & (1u << pcr))) {
+        verdict_add(v, name, CHECK_SKIP, "PCR %u is not among the quoted PCRs (the policy's pcrs)",
+                    pcr);
+        return NULL;
+    }
     if (!(ok & (1u << pcr))) {
         verdict_add(v, name, CHECK_SKIP, "PCR %u does not replay from the log", pcr);
         return NULL;
@@ -515,6 +520,7 @@ void verify_attestation(const struct attest_policy *p, const struct challenge *c
     } else if (evlog_parse(l, e->event_log, e->event_log_len, p->bank, err, sizeof(err)) < 0) {
         verdict_add(v, "event_log", CHECK_FAIL, "%s", err);
     } else {
+        l->quoted = p->pcrs;
         uint32_t ok = check_replay(p, md, &info, l, e, v);
         check_event_data(p, l, v);
         check_sequence(p, l, v);
