@@ -84,6 +84,14 @@ JSON
     done
     "$BUILD/hearth-attest" policy --kernel "$KDIR/vmlinux" --initrd "$T/initramfs" \
         --cmdline "$CMDLINE" --vcpus 2 --mem-mib 256 --output "$T/policy.json"
+    # The tenant's one command, as the README shows it (also the first
+    # request to vm1's agent: it makes its AK).
+    mkdir "$T/tenant"
+    cp "$KDIR/vmlinux" "$T/initramfs" "$T/tenant/"
+    cp "$T/ca.pem" "$T/tenant/hearth-tpmd-ca.pem"
+    (cd "$T/tenant" && "$BUILD/hearth-attest" --vsock "$T/vm1.vsock" --ca hearth-tpmd-ca.pem \
+        --kernel vmlinux --initrd initramfs --cmdline "$CMDLINE" --vcpus 2 --mem-mib 256 \
+        --timeout-ms 120000) || true
 else
     echo "usage: bench-attest.sh BUILD host|vm [N]" >&2
     exit 2
