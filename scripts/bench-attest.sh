@@ -74,7 +74,7 @@ elif [ "$MODE" = vm ]; then
         cat > "$T/vm$i.json" << JSON
 {"boot-source": {"kernel_image_path": "$KDIR/vmlinux", "initrd_path": "$T/initramfs", "boot_args": "$CMDLINE"},
  "machine-config": {"vcpu_count": 2, "mem_size_mib": 256},
- "tpm": {"socket": "$ctrl", "timeout_ms": 20000},
+ "tpm": {"socket": "$ctrl", "timeout_ms": 120000},
  "vsock": {"guest_cid": 3, "uds_path": "$T/vm$i.vsock"}}
 JSON
         "$BUILD/hearth" --config-file "$T/vm$i.json" --no-api --log-path "$T/vm$i.log" \
