@@ -11,10 +11,9 @@
 # that says why. The same checks against Linux guests: attest_linux.sh.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/tpmd_lib.sh"
-ATTEST=$BUILD/hearth-attest
+. "$(dirname "$0")/attest_lib.sh"
 AGENT=$BUILD/hearth-attest-agent
 BRIDGE=$BUILD/tests/vtpm_bridge
-MITM="python3 $(cd "$(dirname "$0")/../tools" && pwd)/attest_mitm.py"
 PIDS=""
 DAEMON2=
 cleanup() {
@@ -61,24 +60,6 @@ boot() {
     wait_until 10 test -S "$T/$1.sock" || fail "$1's agent did not listen"
 }
 
-# attest RC ARGS...: hearth-attest with the CA and policy; output in $T/out.
-attest() {
-    local want=$1
-    shift
-    "$ATTEST" --ca "$T/ca.pem" --policy "${POLICY:-$T/policy.json}" "$@" > "$T/out" 2>&1
-    local rc=$?
-    CHECKS=$((CHECKS + 1))
-    [ "$rc" = "$want" ] || fail "hearth-attest $*: status $rc, expected $want"
-}
-# expect_mismatch NAMES: the verdict fails exactly these checks, in order.
-expect_mismatch() {
-    CHECKS=$((CHECKS + 1))
-    grep -q "MISMATCH ($1), " "$T/out" || fail "expected a mismatch of exactly ($1)"
-}
-expect_out() {
-    CHECKS=$((CHECKS + 1))
-    grep -Eq -- "$1" "$T/out" || fail "output lacks /$1/"
-}
 
 start_daemon --pool-min 3 --pool-max 3 --manufacture fast
 wait_ready 3
@@ -124,13 +105,11 @@ CHECKS=$((CHECKS + 1))
 [ $rc = 0 ] || fail "the CA from GET /ca: $(cat "$T/out")"
 expect_out '^\{"target":"[^"]*a.sock","verdict":"match","checks":\[\{"name":"ek_certificate","status":"pass"'
 # The policy inline, in one command.
-POLICY=/dev/null
 "$ATTEST" --ca "$T/ca.pem" --unix "$T/a.sock" --kernel "$T/vmlinux" --initrd "$T/initrd.img" \
     --cmdline "$CMDLINE" --vcpus 2 --mem-mib 256 > "$T/out" 2>&1
 rc=$?
 CHECKS=$((CHECKS + 1))
 [ $rc = 0 ] || fail "the policy from the command line: $(cat "$T/out")"
-unset POLICY
 
 # hearth's device entries follow boot_args on the guest's command line and
 # are named in PCR 1's configuration: the tenant's policy still matches.

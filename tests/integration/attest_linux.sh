@@ -8,9 +8,8 @@
 # verifier; a guest port nobody listens on is an error that says so.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/tpmd_lib.sh"
+. "$(dirname "$0")/attest_lib.sh"
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-ATTEST=$BUILD/hearth-attest
-MITM="python3 $ROOT/tests/tools/attest_mitm.py"
 need_linux_kernel
 PIDS=""
 DAEMON2=
@@ -67,23 +66,6 @@ up() {
         [ $? != 2 ]
     }
     wait_until 120 answers "$1" || fail "$1's agent never answered"
-}
-attest() { # RC ARGS...
-    local want=$1
-    shift
-    "$ATTEST" --ca "$T/ca.pem" --policy "$T/policy.json" --timeout-ms "$(scaled 10000)" "$@" \
-        > "$T/out" 2>&1
-    local rc=$?
-    CHECKS=$((CHECKS + 1))
-    [ "$rc" = "$want" ] || fail "hearth-attest $*: status $rc, expected $want"
-}
-expect_mismatch() {
-    CHECKS=$((CHECKS + 1))
-    grep -q "MISMATCH ($1), " "$T/out" || fail "expected a mismatch of exactly ($1)"
-}
-expect_out() {
-    CHECKS=$((CHECKS + 1))
-    grep -Eq -- "$1" "$T/out" || fail "output lacks /$1/"
 }
 
 start_daemon --pool-min 0 --pool-max 0 --manufacture fast
