@@ -58,5 +58,7 @@ int cmd_export(struct bench_ctx *c, int argc, char **argv);
 int cmd_memory(struct bench_ctx *c, int argc, char **argv);
 int cmd_surface(struct bench_ctx *c, int argc, char **argv);
 int cmd_exits(struct bench_ctx *c, int argc, char **argv);
+int cmd_attest(struct bench_ctx *c, int argc, char **argv);
+int cmd_measure(struct bench_ctx *c);
 
 #endif

@@ -163,7 +163,7 @@ int cmd_boot(struct bench_ctx *c)
 
 static void usage(void)
 {
-    fputs("Usage: hearth-bench boot|api|jailer|tpm|tpmd [--build DIR] [--runs N] [--qemu PATH|--no-qemu]\n"
+    fputs("Usage: hearth-bench boot|api|jailer|tpm|tpmd|measure [--build DIR] [--runs N] [--qemu PATH|--no-qemu]\n"
           "       hearth-bench run [--setup baseline|ondemand|pool|qemu|qemu-tpm]... [--total-vms N]\n"
           "             [--parallelism P] [--payload NAME | --kernel PATH [--initrd PATH]]\n"
           "             [--mem-mib M] [--db PATH] [--label L] [--seed N] [--manufacture fast|swtpm_setup]\n"
@@ -174,6 +174,8 @@ static void usage(void)
           "       hearth-bench surface [--src DIR]\n"
           "       hearth-bench exits [--runs N] [--kernel PATH --initrd PATH] [--payloads a,b]\n"
           "             [--before BUILD_DIR] [--qemu-models none,crb,tis] [--out DIR] [--tpm-timeout-ms MS]\n"
+          "       hearth-bench attest (--vsock UDS [--port N] | --unix PATH)... (--ca PEM |\n"
+          "             --tpmd-socket SOCK) --policy FILE [--runs N (100)] [--rounds R (5)]\n"
           "  boot: boots the hello payload N times (default 20) with hearth (128 MiB\n"
           "        and 8192 MiB) and QEMU microvm, interleaved; prints median wall time\n"
           "        from exec to exit, peak RSS, and each monitor's private memory\n"
@@ -191,7 +193,14 @@ static void usage(void)
           "        swtpm memory per ready vTPM.\n"
           "  exits: VM exits (KVM's statistics) per boot and per TPM command: the Linux\n"
           "        guest and payloads with no TPM and each transport, hearth (and the\n"
-          "        hearth in --before) vs QEMU microvm; tables, and charts with --out.\n",
+          "        hearth in --before) vs QEMU microvm; tables, and charts with --out.\n"
+
+          "  measure: tpm_basic padded to a 10 MiB kernel with a 20 MiB initrd,\n"
+          "        measured_boot on and off interleaved: hearth's measuring time\n"
+          "        (BANKS=sha256 by default) and exec to exit.\n"
+          "  attest: hearth-attest's round trip (nonce to verdict) against the first\n"
+          "        target N times in a row (p50, p99), then every target at once for R\n"
+          "        rounds (VMs attested per second).\n",
           stderr);
 }
 
@@ -207,6 +216,7 @@ static const struct {
     { "run", NULL, cmd_run },         { "report", NULL, cmd_report },
     { "export", NULL, cmd_export },   { "memory", NULL, cmd_memory },
     { "surface", NULL, cmd_surface }, { "exits", NULL, cmd_exits },
+    { "attest", NULL, cmd_attest },   { "measure", cmd_measure, NULL },
 };
 
 int main(int argc, char **argv)

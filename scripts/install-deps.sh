@@ -3,7 +3,7 @@
 set -eu
 
 PKGS="build-essential meson ninja-build pkg-config clang llvm \
-libcmocka-dev libjansson-dev libseccomp-dev libmicrohttpd-dev libssl-dev \
+libcmocka-dev libjansson-dev liburing-dev libseccomp-dev libmicrohttpd-dev libssl-dev \
 libsqlite3-dev sqlite3 libtss2-dev tpm2-tools swtpm swtpm-tools \
 qemu-system-x86 acpica-tools gnuplot-nox cloc binutils zstd xxd strace lz4 busybox-static cpio"
 

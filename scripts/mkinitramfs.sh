@@ -5,7 +5,14 @@
 # timer when BOOT_TIMER=1 (byte 123 to 0xC0000000, like Firecracker's guest
 # init), and reboots through the i8042 (the kernel needs reboot=k).
 # TPM2_TOOLS=1 adds tpm2-tools and the libraries it loads (device TCTI).
-# Usage: [BOOT_TIMER=1] [SCRIPT=FILE] [TPM2_TOOLS=1] mkinitramfs.sh OUT MARKER
+# ATTEST_AGENT=PATH adds hearth-attest-agent (and its libraries); /init
+# starts it on vsock before SCRIPT when the kernel command line has
+# hearth.attest (port 5252) or hearth.attest=PORT.
+# MODULES="name ..." with KMODS=DIR (a kernel's modules, fetch-kernel.sh's
+# DIR/modules) adds those modules and the ones they depend on, which /init
+# loads first (e.g. virtio_mmio vmw_vsock_virtio_transport for vsock).
+# Usage: [BOOT_TIMER=1] [SCRIPT=FILE] [TPM2_TOOLS=1] [ATTEST_AGENT=PATH]
+#        [MODULES=... KMODS=DIR] mkinitramfs.sh OUT MARKER
 set -eu
 OUT=$1
 MARKER=$2
@@ -17,25 +24,59 @@ for a in $(busybox --list); do
     [ "$a" = busybox ] || ln -s busybox "$dir/bin/$a"
 done
 
-if [ "${TPM2_TOOLS:-0}" = 1 ]; then
-    tpm2=$(command -v tpm2) || {
-        echo "mkinitramfs: tpm2-tools is not installed" >&2
-        exit 1
-    }
-    # The TCTI is dlopen()ed, so ldd of the tool does not list it.
+# add_program PATH: the program in /usr/bin with the libraries it links and
+# the device TCTI, which tpm2-tss dlopen()s (so ldd does not list it).
+add_program() {
     tcti=$(ls /usr/lib/x86_64-linux-gnu/libtss2-tcti-device.so.0 2> /dev/null) || {
         echo "mkinitramfs: libtss2-tcti-device is not installed" >&2
         exit 1
     }
     mkdir -p "$dir/usr/bin"
-    cp "$tpm2" "$dir/usr/bin/tpm2"
-    for f in $( (ldd "$tpm2" "$tcti" | awk '/=> \// { print $3 } /^\t\// { print $1 }'; echo "$tcti") | sort -u); do
+    cp "$1" "$dir/usr/bin/"
+    for f in $( (ldd "$1" "$tcti" | awk '/=> \// { print $3 } /^\t\// { print $1 }'; echo "$tcti") | sort -u); do
         mkdir -p "$dir$(dirname "$f")"
         cp -L "$f" "$dir$f"
     done
     # ld.so is found through PT_INTERP; libraries through the default paths.
     [ -e "$dir/lib64" ] || ln -s lib "$dir/lib64" 2> /dev/null || true
+}
+if [ "${TPM2_TOOLS:-0}" = 1 ]; then
+    tpm2=$(command -v tpm2) || {
+        echo "mkinitramfs: tpm2-tools is not installed" >&2
+        exit 1
+    }
+    add_program "$tpm2"
 fi
+if [ -n "${ATTEST_AGENT:-}" ]; then
+    [ -x "$ATTEST_AGENT" ] || {
+        echo "mkinitramfs: no hearth-attest-agent at $ATTEST_AGENT" >&2
+        exit 1
+    }
+    add_program "$ATTEST_AGENT"
+fi
+
+# add_module NAME: NAME.ko after the modules it depends on (from its
+# .modinfo: Debian's package has no modules.dep), each once.
+loaded=""
+add_module() {
+    case " $loaded " in *" $1 "*) return ;; esac
+    ko=$(find "$KMODS/kernel" -name "$1.ko" | head -n 1)
+    [ -n "$ko" ] || {
+        echo "mkinitramfs: no module $1 in $KMODS" >&2
+        exit 1
+    }
+    for d in $(objcopy -O binary --only-section=.modinfo "$ko" /dev/stdout | tr '\0' '\n' |
+        sed -n 's/^depends=//p' | tr ',' ' '); do
+        add_module "$d"
+    done
+    # $ko is global and the recursion above reused it: find it again.
+    mkdir -p "$dir/lib/modules"
+    cp "$(find "$KMODS/kernel" -name "$1.ko" | head -n 1)" "$dir/lib/modules/"
+    loaded="$loaded $1"
+}
+for m in ${MODULES:-}; do
+    add_module "$m"
+done
 
 {
     echo '#!/bin/sh'
@@ -44,7 +85,15 @@ fi
     echo 'mount -t sysfs sysfs /sys'
     echo 'mount -t devtmpfs dev /dev'
     echo 'mount -t securityfs securityfs /sys/kernel/security 2> /dev/null'
+    for m in $loaded; do
+        echo "insmod /lib/modules/$m.ko"
+    done
     echo "echo \"$MARKER\""
+    if [ -n "${ATTEST_AGENT:-}" ]; then
+        # shellcheck disable=SC2016 # written for the guest's shell
+        echo 'for a in $(cat /proc/cmdline); do case $a in hearth.attest) port=5252 ;; hearth.attest=*) port=${a#hearth.attest=} ;; esac; done'
+        echo '[ -n "${port:-}" ] && hearth-attest-agent --vsock "$port" 2> /dev/console &'
+    fi
     if [ -n "${SCRIPT:-}" ]; then
         cat "$SCRIPT"
     else

@@ -19,6 +19,7 @@
 #include "devices/i8042.h"
 #include "devices/manager.h"
 #include "devices/serial.h"
+#include "devices/vdevs.h"
 #include "tpm/vtpm.h"
 
 #include <errno.h>
@@ -54,6 +55,7 @@ struct vmm {
     struct i8042 i8042;
     struct boot_timer timer;
     struct vtpm vtpm;
+    struct vdevs vdevs;
     /* Metrics and the API. */
     struct metrics metrics;
     int metrics_timer_fd;
@@ -155,6 +157,7 @@ static void on_metrics_timer(void *ctx, int fd, uint32_t events)
 static void unbuild(struct vmm *m, bool detached)
 {
     devmgr_teardown(&m->devices);
+    vdevs_clear(&m->vdevs);
     console_close(&m->console);
     if (m->vm.stop_efd >= 0)
         loop_del(&m->loop, m->vm.stop_efd);
@@ -166,20 +169,13 @@ static void unbuild(struct vmm *m, bool detached)
     m->built = false;
 }
 
-/* Measured boot: what is about to run, into the vTPM, before it runs. */
-static int measure(struct vmm *m, const char *cmdline, char *err, size_t errlen)
+/* Measured boot: what is about to run, into the vTPM, before it runs.
+ * `added`: what hearth appended to boot_args (root drive, devices). */
+static int measure(struct vmm *m, const char *cmdline, const char *added, char *err,
+                   size_t errlen)
 {
     const struct vm_config *cfg = &m->cfg;
-    json_t *machine = config_machine_to_json(cfg);
-    json_t *all = config_to_json(cfg);
-    json_t *tpm = json_object_get(all, "tpm");
-    if (json_is_object(tpm))
-        json_object_del(tpm, "socket"); /* where swtpm listens is the host's business */
-    json_object_set(machine, "tpm", tpm);
-    json_object_set_new(machine, "devices", json_string(m->devices.cmdline));
-    char *text = json_dumps(machine, JSON_COMPACT | JSON_SORT_KEYS);
-    json_decref(machine);
-    json_decref(all);
+    char *text = measure_machine_json(cfg, added);
     const struct measure_inputs in = { cfg->boot.kernel_image_path, cfg->boot.initrd_path,
                                        cmdline, text ? text : "{}" };
     int r = vtpm_measure(&m->vtpm, &m->vm.mem, &in, err, errlen);
@@ -203,12 +199,19 @@ static int build(struct vmm *m, char *err, size_t errlen)
         return -1;
     }
     if (attach_legacy(m, err, errlen) < 0 ||
-        vtpm_attach(&m->vtpm, &cfg->tpm, &m->devices, m->opt.seccomp, err, errlen) < 0)
+        vtpm_attach(&m->vtpm, &cfg->tpm, &m->devices, m->opt.seccomp, err, errlen) < 0 ||
+        vdevs_attach(&m->vdevs, cfg, &m->devices, err, errlen) < 0 ||
+        devmgr_start(&m->devices, err, errlen) < 0)
         return -1;
-    /* Devices first: their command-line entries go after the user's. */
-    char cmdline[LAYOUT_CMDLINE_MAX + DEVMGR_CMDLINE_MAX];
-    snprintf(cmdline, sizeof(cmdline), "%s%s%s", config_boot_args(cfg),
-             m->devices.cmdline[0] ? " " : "", m->devices.cmdline);
+    /* Devices first: their command-line entries go after the user's, and
+     * the root drive's (Firecracker's order). */
+    char cmdline[LAYOUT_CMDLINE_MAX + DEVMGR_CMDLINE_MAX], root[CONFIG_ID_MAX + 48];
+    char added[sizeof(root) + DEVMGR_CMDLINE_MAX];
+    config_root_args(cfg, root, sizeof(root));
+    snprintf(added, sizeof(added), "%s%s%s", root, root[0] && m->devices.cmdline[0] ? " " : "",
+             m->devices.cmdline);
+    snprintf(cmdline, sizeof(cmdline), "%s%s%s", config_boot_args(cfg), added[0] ? " " : "",
+             added);
     struct loaded_kernel k;
     struct boot_entry entry;
     if (kernel_load(&m->vm.mem, cfg->boot.kernel_image_path, &k, err, errlen) < 0 ||
@@ -216,7 +219,7 @@ static int build(struct vmm *m, char *err, size_t errlen)
         return -1;
     log_debug("kernel %s: %s entry 0x%llx", cfg->boot.kernel_image_path,
               entry.mode == BOOT_PVH ? "PVH" : "64-bit", (unsigned long long)entry.rip);
-    if (measure(m, cmdline, err, errlen) < 0)
+    if (measure(m, cmdline, added, err, errlen) < 0)
         return -1;
     int r = mptable_build(&m->vm.mem, cfg->machine.vcpu_count);
     if (!r)
@@ -323,6 +326,8 @@ static int apply(struct vmm *m, enum config_section s, const struct vm_config *n
                                : NULL;
         if ((r = log_configure(path, l->level, l->show_level, l->show_log_origin)) < 0)
             snprintf(err, errlen, "logger.log_path %s: %s", l->log_path, strerror(-r));
+    } else if (s == CONFIG_DRIVES || s == CONFIG_NETS || s == CONFIG_VSOCK) {
+        return vdevs_check(s, next, err, errlen);
     } else if (s == CONFIG_METRICS) {
         if (metrics_enabled(&m->metrics)) {
             snprintf(err, errlen, "metrics: already configured (once per process)");
@@ -339,7 +344,8 @@ int vmm_configure(struct vmm *m, enum config_section s, json_t *body, bool patch
                   size_t errlen)
 {
     struct vm_config next;
-    if (m->state != VMM_NOT_STARTED) {
+    bool live = m->state != VMM_NOT_STARTED;
+    if (live && !(patch && (s == CONFIG_DRIVES || s == CONFIG_NETS))) {
         snprintf(err, errlen, "%s: cannot change after the microVM started",
                  config_section_key(s));
         return -1;
@@ -348,7 +354,9 @@ int vmm_configure(struct vmm *m, enum config_section s, json_t *body, bool patch
         snprintf(err, errlen, "out of memory");
         return -1;
     }
-    if (config_set(&next, s, body, patch, err, errlen) < 0 || apply(m, s, &next, err, errlen) < 0) {
+    if (config_set(&next, s, body, patch, err, errlen) < 0 ||
+        (live ? vdevs_update(&m->vdevs, s, &m->cfg, &next, err, errlen)
+              : apply(m, s, &next, err, errlen)) < 0) {
         config_free(&next);
         return -1;
     }
@@ -499,6 +507,7 @@ static json_t *collect_metrics(struct vmm *m)
                                   (json_int_t)t.bytes_out, "latency_sum_us",
                                   (json_int_t)(t.latency_ns_total / 1000), "latency_max_us",
                                   (json_int_t)(t.latency_ns_max / 1000)));
+    vdevs_metrics(&m->vdevs, o);
     json_object_set_new(o, "vmm",
                         json_pack("{s:I}", "unclaimed_accesses",
                                   (json_int_t)(m->built ? trap_unclaimed_count(&m->vm.traps) : 0)));

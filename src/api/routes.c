@@ -27,10 +27,11 @@ typedef void handler_fn(struct api_router *r, const struct route *rt, json_t *bo
 struct route {
     const char *method, *path;
     enum when when;
-    const char *group, *metric; /* metrics: "<group>": {"<metric>_count", ...} */
+    const char *group, *metric; /* metrics: "<group>": {"<metric>_count", ...}; NULL: none */
     handler_fn *handle;
     int section; /* for configure */
     bool patch;
+    const char *id_key; /* "path/{id}" routes: the body's key that must match the id */
 };
 
 static void reply_json(struct api_reply *out, unsigned code, json_t *o)
@@ -186,38 +187,42 @@ static void patch_vm(struct api_router *r, const struct route *rt, json_t *body,
         run_action(r, i == 0 ? API_PAUSE : API_RESUME, false, err, out);
 }
 
-static void unsupported(struct api_router *r, const struct route *rt, json_t *body, char *err,
-                        struct api_reply *out)
-{
-    (void)r, (void)body;
-    snprintf(err, API_FAULT_MAX, "%s: not supported by this version of hearth", rt->path);
-    api_fault(out, err);
-}
-
 static const struct route routes[API_ROUTES] = {
-    { "GET", "", ANY, "get_api_requests", "instance_info", get_instance, 0, false },
-    { "GET", "version", ANY, "get_api_requests", "vmm_version", get_version, 0, false },
-    { "GET", "machine-config", ANY, "get_api_requests", "machine_cfg", get_machine, 0, false },
-    { "GET", "vm/config", ANY, "get_api_requests", "vm_config", get_vm_config, 0, false },
-    { "GET", "tpm", ANY, "get_api_requests", "tpm", get_tpm, 0, false },
-    { "PUT", "actions", ANY, "put_api_requests", "actions", put_actions, 0, false },
+    { "GET", "", ANY, "get_api_requests", "instance_info", get_instance, 0, false, NULL },
+    { "GET", "version", ANY, "get_api_requests", "vmm_version", get_version, 0, false, NULL },
+    { "GET", "machine-config", ANY, "get_api_requests", "machine_cfg", get_machine, 0, false,
+      NULL },
+    { "GET", "vm/config", ANY, "get_api_requests", "vm_config", get_vm_config, 0, false, NULL },
+    { "GET", "tpm", ANY, "get_api_requests", "tpm", get_tpm, 0, false, NULL },
+    { "PUT", "actions", ANY, "put_api_requests", "actions", put_actions, 0, false, NULL },
     { "PUT", "boot-source", PRE_BOOT, "put_api_requests", "boot_source", put_section,
-      CONFIG_BOOT_SOURCE, false },
+      CONFIG_BOOT_SOURCE, false, NULL },
     { "PUT", "machine-config", PRE_BOOT, "put_api_requests", "machine_cfg", put_section,
-      CONFIG_MACHINE, false },
+      CONFIG_MACHINE, false, NULL },
     { "PATCH", "machine-config", PRE_BOOT, "patch_api_requests", "machine_cfg", put_section,
-      CONFIG_MACHINE, true },
+      CONFIG_MACHINE, true, NULL },
     { "PUT", "logger", PRE_BOOT, "put_api_requests", "logger", put_section, CONFIG_LOGGER,
-      false },
+      false, NULL },
     { "PUT", "metrics", PRE_BOOT, "put_api_requests", "metrics", put_section, CONFIG_METRICS,
-      false },
+      false, NULL },
     { "PUT", "serial", PRE_BOOT, "put_api_requests", "serial", put_section, CONFIG_SERIAL,
-      false },
-    { "PUT", "tpm", PRE_BOOT, "put_api_requests", "tpm", put_section, CONFIG_TPM, false },
-    { "PATCH", "vm", POST_BOOT, "patch_api_requests", "vm", patch_vm, 0, false },
-    /* Firecracker's, not (yet) hearth's: a clear answer, not "invalid path". */
-    { "PUT", "drives", ANY, "put_api_requests", "drive", unsupported, 0, false },
-    { "PUT", "network-interfaces", ANY, "put_api_requests", "network", unsupported, 0, false },
+      false, NULL },
+    { "PUT", "tpm", PRE_BOOT, "put_api_requests", "tpm", put_section, CONFIG_TPM, false, NULL },
+    { "PATCH", "vm", POST_BOOT, "patch_api_requests", "vm", patch_vm, 0, false, NULL },
+    /* Devices: configured before the start; a running VM's drives and
+     * interfaces take PATCHes (new backing file, rate limiters). */
+    { "PUT", "drives", PRE_BOOT, "put_api_requests", "drive", put_section, CONFIG_DRIVES, false,
+      "drive_id" },
+    { "PATCH", "drives", POST_BOOT, "patch_api_requests", "drive", put_section, CONFIG_DRIVES,
+      true, "drive_id" },
+    { "PUT", "network-interfaces", PRE_BOOT, "put_api_requests", "network", put_section,
+      CONFIG_NETS, false, "iface_id" },
+    { "PATCH", "network-interfaces", POST_BOOT, "patch_api_requests", "network", put_section,
+      CONFIG_NETS, true, "iface_id" },
+    { "PUT", "vsock", PRE_BOOT, "put_api_requests", "vsock", put_section, CONFIG_VSOCK, false,
+      NULL },
+    /* Firecracker counts no metric for /entropy. */
+    { "PUT", "entropy", PRE_BOOT, NULL, NULL, put_section, CONFIG_ENTROPY, false, NULL },
 };
 
 void api_router_init(struct api_router *r, const struct api_vmm_ops *ops, void *ctx,
@@ -230,8 +235,8 @@ void api_router_init(struct api_router *r, const struct api_vmm_ops *ops, void *
 }
 
 /* The route path of a request target: no leading or trailing '/', no
- * query; for drives and network interfaces the id is dropped. Returns
- * false for a path too long to be any route. */
+ * query (for drives and network interfaces, "drives/{id}"). Returns false
+ * for a path too long to be any route. */
 static bool route_path(const char *target, char *out, size_t outlen)
 {
     if (strncmp(target, "http://", 7) == 0) /* absolute-form: skip the authority */
@@ -253,12 +258,50 @@ static const struct route *find(const char *method, const char *path)
     for (int i = 0; i < API_ROUTES; i++) {
         const struct route *rt = &routes[i];
         size_t n = strlen(rt->path);
-        bool with_id = rt->handle == unsupported;
         if (strcmp(rt->method, method) == 0 && strncmp(rt->path, path, n) == 0 &&
-            (path[n] == 0 || (with_id && path[n] == '/')))
+            (path[n] == 0 || (rt->id_key && path[n] == '/')))
             return rt;
     }
     return NULL;
+}
+
+/* Firecracker's id rules for "drives/{id}" and "network-interfaces/{id}",
+ * checked before the body: the id is the second path segment. Returns
+ * false with the fault in out. */
+static bool check_path_id(const struct route *rt, const char *path, char *id, size_t idlen,
+                          struct api_reply *out)
+{
+    const char *p = path + strlen(rt->path);
+    p += *p == '/';
+    size_t n = strcspn(p, "/");
+    if (n == 0) {
+        api_fault(out, "The ID cannot be empty.");
+        return false;
+    }
+    snprintf(id, idlen, "%.*s", (int)n, p);
+    if (n >= idlen || !config_valid_id(id)) {
+        api_fault(out, "API Resource IDs can only contain alphanumeric characters and "
+                       "underscores.");
+        return false;
+    }
+    return true;
+}
+
+/* The body's id must be the path's (a missing one the setter reports). */
+static bool check_body_id(const struct route *rt, json_t *body, const char *id, char *err,
+                          struct api_reply *out)
+{
+    json_t *v = json_object_get(body, rt->id_key);
+    if (!json_is_string(v) || strcmp(json_string_value(v), id) == 0)
+        return true;
+    if (rt->section == CONFIG_NETS)
+        snprintf(err, API_FAULT_MAX,
+                 "The id from the path [%s] does not match the id from the body [%.80s]!", id,
+                 json_string_value(v));
+    else
+        snprintf(err, API_FAULT_MAX, "The id from the path does not match the id from the body!");
+    api_fault(out, err);
+    return false;
 }
 
 void api_route(struct api_router *r, const char *method, const char *target, const char *body,
@@ -285,7 +328,11 @@ void api_route(struct api_router *r, const char *method, const char *target, con
         r->count[idx]++;
         json_t *json = NULL;
         json_error_t jerr;
-        if (body_len && !(json = json_loadb(body, body_len, JSON_REJECT_DUPLICATES, &jerr))) {
+        char id[CONFIG_ID_MAX + 2];
+        if (rt->id_key && !check_path_id(rt, path, id, sizeof(id), out)) {
+            /* answered */
+        } else if (body_len &&
+                   !(json = json_loadb(body, body_len, JSON_REJECT_DUPLICATES, &jerr))) {
             snprintf(err, sizeof(err),
                      "An error occurred when deserializing the json body of a request: %s at "
                      "line %d column %d.",
@@ -297,6 +344,8 @@ void api_route(struct api_router *r, const char *method, const char *target, con
             api_fault(out, err);
         } else if (patch && json_object_size(json) == 0) {
             api_fault(out, "Empty PATCH request.");
+        } else if (rt->id_key && !check_body_id(rt, json, id, err, out)) {
+            /* answered */
         } else if (rt->when != ANY &&
                    (r->ops->state(r->ctx) == VMM_NOT_STARTED) != (rt->when == PRE_BOOT)) {
             api_fault(out, rt->when == PRE_BOOT ? NOT_AFTER : NOT_BEFORE);
@@ -314,6 +363,8 @@ void api_router_metrics(const struct api_router *r, json_t *into)
     char key[64];
     for (int i = 0; i < API_ROUTES; i++) {
         const struct route *rt = &routes[i];
+        if (!rt->group)
+            continue;
         json_t *g = json_object_get(into, rt->group);
         if (!g)
             json_object_set_new(into, rt->group, g = json_object());

@@ -26,7 +26,9 @@ enum api_action {
  * for the client in err. */
 struct api_vmm_ops {
     enum vmm_state (*state)(void *ctx);
-    /* One section through config_set, applied (pre-boot only). */
+    /* One section through config_set, applied; after the start only the
+     * PATCHes of drives and network interfaces, applied to the running
+     * devices. */
     int (*configure)(void *ctx, enum config_section s, json_t *body, bool patch, char *err,
                      size_t errlen);
     int (*action)(void *ctx, enum api_action a, char *err, size_t errlen);
@@ -36,7 +38,7 @@ struct api_vmm_ops {
     json_t *(*tpm)(void *ctx);
 };
 
-#define API_ROUTES 16
+#define API_ROUTES 20
 
 struct api_router {
     const struct api_vmm_ops *ops;

@@ -2,6 +2,7 @@
  * setter per section for the config file and the API alike. */
 #include "config/config.h"
 
+#include "config/devices.h"
 #include "config/json.h"
 #include "tpm/swtpm.h"
 
@@ -13,6 +14,8 @@ static const char *const section_keys[CONFIG_NSECTIONS] = {
     [CONFIG_BOOT_SOURCE] = "boot-source", [CONFIG_MACHINE] = "machine-config",
     [CONFIG_SERIAL] = "serial",           [CONFIG_TPM] = "tpm",
     [CONFIG_LOGGER] = "logger",           [CONFIG_METRICS] = "metrics",
+    [CONFIG_DRIVES] = "drives",           [CONFIG_NETS] = "network-interfaces",
+    [CONFIG_VSOCK] = "vsock",             [CONFIG_ENTROPY] = "entropy",
 };
 
 int config_section_by_key(const char *key)
@@ -52,6 +55,7 @@ void config_free(struct vm_config *cfg)
     free(cfg->tpm.socket);
     free(cfg->logger.log_path);
     free(cfg->metrics.metrics_path);
+    config_free_devices(cfg);
     config_init(cfg);
 }
 
@@ -70,7 +74,8 @@ int config_copy(struct vm_config *dst, const struct vm_config *src)
               dup_str(&dst->serial.serial_out_path, src->serial.serial_out_path) |
               dup_str(&dst->tpm.socket, src->tpm.socket) |
               dup_str(&dst->logger.log_path, src->logger.log_path) |
-              dup_str(&dst->metrics.metrics_path, src->metrics.metrics_path);
+              dup_str(&dst->metrics.metrics_path, src->metrics.metrics_path) |
+              config_copy_devices(dst, src);
     if (bad) {
         config_free(dst);
         return -ENOMEM;
@@ -83,32 +88,15 @@ const char *config_boot_args(const struct vm_config *cfg)
     return cfg->boot.boot_args ? cfg->boot.boot_args : CONFIG_DEFAULT_BOOT_ARGS;
 }
 
-/* A string field that must not be empty when given. */
-static int get_path(struct jctx *c, json_t *o, const char *key, bool nullable, char **out)
-{
-    char *s = NULL;
-    if (jget_string(c, o, key, nullable, &s))
-        return -1;
-    if (s && !*s) {
-        free(s);
-        return jfail(c, key, "must not be empty");
-    }
-    if (s) {
-        free(*out);
-        *out = s;
-    }
-    return 0;
-}
-
 static int set_boot_source(struct jctx *c, json_t *o, struct vm_config *cfg)
 {
     static const char *const allowed[] = { "kernel_image_path", "boot_args", "initrd_path", NULL };
     static const char *const required[] = { "kernel_image_path", NULL };
     free_boot(&cfg->boot); /* a PUT replaces the whole boot source */
     if (jcheck_keys(c, o, allowed, required) ||
-        get_path(c, o, "kernel_image_path", false, &cfg->boot.kernel_image_path) ||
+        jget_nonempty(c, o, "kernel_image_path", false, &cfg->boot.kernel_image_path) ||
         jget_string(c, o, "boot_args", true, &cfg->boot.boot_args) ||
-        get_path(c, o, "initrd_path", true, &cfg->boot.initrd_path))
+        jget_nonempty(c, o, "initrd_path", true, &cfg->boot.initrd_path))
         return -1;
     return 0;
 }
@@ -163,7 +151,7 @@ static int set_logger(struct jctx *c, json_t *o, struct vm_config *cfg)
                                            "module", NULL };
     struct logger_config *l = &cfg->logger;
     char *level = NULL, *module = NULL;
-    if (jcheck_keys(c, o, allowed, NULL) || get_path(c, o, "log_path", true, &l->log_path) ||
+    if (jcheck_keys(c, o, allowed, NULL) || jget_nonempty(c, o, "log_path", true, &l->log_path) ||
         jget_string(c, o, "level", false, &level) ||
         jget_bool(c, o, "show_level", &l->show_level) ||
         jget_bool(c, o, "show_log_origin", &l->show_log_origin) ||
@@ -193,7 +181,7 @@ static int set_metrics(struct jctx *c, json_t *o, struct vm_config *cfg)
     static const char *const allowed[] = { "metrics_path", NULL };
     static const char *const required[] = { "metrics_path", NULL };
     if (jcheck_keys(c, o, allowed, required) ||
-        get_path(c, o, "metrics_path", false, &cfg->metrics.metrics_path))
+        jget_nonempty(c, o, "metrics_path", false, &cfg->metrics.metrics_path))
         return -1;
     cfg->has_metrics = true;
     return 0;
@@ -205,7 +193,7 @@ static int set_serial(struct jctx *c, json_t *o, struct vm_config *cfg)
     free(cfg->serial.serial_out_path);
     cfg->serial.serial_out_path = NULL;
     return jcheck_keys(c, o, allowed, NULL) ||
-                   get_path(c, o, "serial_out_path", true, &cfg->serial.serial_out_path)
+                   jget_nonempty(c, o, "serial_out_path", true, &cfg->serial.serial_out_path)
                ? -1
                : 0;
 }
@@ -224,7 +212,7 @@ static int set_tpm(struct jctx *c, json_t *o, struct vm_config *cfg)
     long long timeout = CONFIG_DEFAULT_TPM_TIMEOUT_MS;
     free(t->socket);
     *t = (struct tpm_config){ .model = TPM_MODEL_CRB, .measured_boot = true };
-    if (jcheck_keys(c, o, allowed, required) || get_path(c, o, "socket", false, &t->socket) ||
+    if (jcheck_keys(c, o, allowed, required) || jget_nonempty(c, o, "socket", false, &t->socket) ||
         jget_string(c, o, "model", false, &model) ||
         jget_bool(c, o, "measured_boot", &t->measured_boot) ||
         jget_int(c, o, "timeout_ms", CONFIG_MIN_TPM_TIMEOUT_MS, CONFIG_MAX_TPM_TIMEOUT_MS,
@@ -252,13 +240,14 @@ bad:
     return -1;
 }
 
-int config_set(struct vm_config *cfg, enum config_section s, json_t *body, bool patch, char *err,
-               size_t errlen)
+/* config_set with `name` as the errors' section ("drives[2]"). */
+static int set_named(struct vm_config *cfg, enum config_section s, json_t *body, bool patch,
+                     const char *name, char *err, size_t errlen)
 {
-    struct jctx c = { err, errlen, section_keys[s] };
+    struct jctx c = { err, errlen, name };
     if (!json_is_object(body))
         return jfail(&c, NULL, "must be an object, got %s", jtype_name(body));
-    if (patch && s != CONFIG_MACHINE)
+    if (patch && s != CONFIG_MACHINE && s != CONFIG_DRIVES && s != CONFIG_NETS)
         return jfail(&c, NULL, "cannot be patched");
     switch (s) {
     case CONFIG_BOOT_SOURCE: return set_boot_source(&c, body, cfg);
@@ -267,8 +256,37 @@ int config_set(struct vm_config *cfg, enum config_section s, json_t *body, bool 
     case CONFIG_TPM: return set_tpm(&c, body, cfg);
     case CONFIG_LOGGER: return set_logger(&c, body, cfg);
     case CONFIG_METRICS: return set_metrics(&c, body, cfg);
+    case CONFIG_DRIVES: return config_set_drive(&c, body, cfg, patch);
+    case CONFIG_NETS: return config_set_net(&c, body, cfg, patch);
+    case CONFIG_VSOCK: return config_set_vsock(&c, body, cfg);
+    case CONFIG_ENTROPY: return config_set_entropy(&c, body, cfg);
     default: return jfail(&c, NULL, "unknown section");
     }
+}
+
+int config_set(struct vm_config *cfg, enum config_section s, json_t *body, bool patch, char *err,
+               size_t errlen)
+{
+    return set_named(cfg, s, body, patch, section_keys[s], err, errlen);
+}
+
+/* A list section of the config file (drives, network-interfaces): each
+ * element through the section's setter, as one API PUT each. */
+static int set_list(struct vm_config *cfg, enum config_section s, json_t *list, char *err,
+                    size_t errlen)
+{
+    struct jctx c = { err, errlen, section_keys[s] };
+    if (!json_is_array(list))
+        return jfail(&c, NULL, "must be an array, got %s", jtype_name(list));
+    size_t i;
+    json_t *v;
+    json_array_foreach(list, i, v) {
+        char name[48];
+        snprintf(name, sizeof(name), "%s[%zu]", section_keys[s], i);
+        if (set_named(cfg, s, v, false, name, err, errlen) < 0)
+            return -1;
+    }
+    return 0;
 }
 
 /* Sections Firecracker has that this version does not implement yet: an
@@ -280,8 +298,7 @@ static bool unsupported_but_empty(json_t *v)
 
 int config_parse_json(json_t *root, struct vm_config *cfg, char *err, size_t errlen)
 {
-    static const char *const known[] = { "drives", "network-interfaces", "vsock", "balloon",
-                                         "entropy", "mmds-config", "cpu-config", NULL };
+    static const char *const known[] = { "balloon", "mmds-config", "cpu-config", NULL };
     struct jctx c = { err, errlen, NULL };
     config_init(cfg);
     if (!json_is_object(root))
@@ -294,7 +311,9 @@ int config_parse_json(json_t *root, struct vm_config *cfg, char *err, size_t err
         int s = config_section_by_key(key);
         int r = 0;
         /* null: the section is not configured (GET /vm/config writes that) */
-        if (s >= 0 && (!json_is_null(v) || s == CONFIG_BOOT_SOURCE))
+        if ((s == CONFIG_DRIVES || s == CONFIG_NETS) && !json_is_null(v))
+            r = set_list(cfg, (enum config_section)s, v, err, errlen);
+        else if (s >= 0 && (!json_is_null(v) || s == CONFIG_BOOT_SOURCE))
             r = config_set(cfg, (enum config_section)s, v, false, err, errlen);
         else if (s < 0 && jin_list(key, known) && !unsupported_but_empty(v))
             r = jfail(&c, key, "not supported by this version of hearth");
@@ -354,10 +373,7 @@ json_t *config_to_json(const struct vm_config *cfg)
                                   b->kernel_image_path ? b->kernel_image_path : "",
                                   "initrd_path", b->initrd_path, "boot_args", b->boot_args));
     json_object_set_new(o, "machine-config", config_machine_to_json(cfg));
-    json_object_set_new(o, "drives", json_array());
-    json_object_set_new(o, "network-interfaces", json_array());
-    json_object_set_new(o, "vsock", json_null());
-    json_object_set_new(o, "entropy", json_null());
+    config_devices_to_json(cfg, o);
     json_object_set_new(o, "balloon", json_null());
     json_object_set_new(o, "mmds-config", json_null());
     /* Firecracker leaves logger and metrics out of the VM's description:

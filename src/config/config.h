@@ -6,6 +6,7 @@
 
 #include "core/limits.h"
 #include "core/log.h"
+#include "core/ratelimit.h"
 
 #include <jansson.h>
 #include <stdbool.h>
@@ -49,6 +50,47 @@ struct tpm_config {
     bool measured_boot;   /* hearth measures what it boots (default) */
 };
 
+/* Devices: at most this many of each (the virtio-mmio slots bound them). */
+#define CONFIG_MAX_DRIVES 8
+#define CONFIG_MAX_NETS 4
+#define CONFIG_ID_MAX 64 /* drive_id, iface_id: [A-Za-z0-9_], 1..64 */
+#define CONFIG_IFNAME_MAX 15
+#define CONFIG_UDS_PATH_MAX 107 /* sun_path less its NUL */
+
+enum cache_type { CACHE_UNSAFE, CACHE_WRITEBACK };
+enum io_engine { IO_ENGINE_SYNC, IO_ENGINE_ASYNC };
+
+struct drive_config {
+    char *drive_id;
+    char *path_on_host;
+    char *partuuid;     /* NULL: the root is /dev/vda */
+    bool is_root_device;
+    bool is_read_only;
+    enum cache_type cache_type;
+    enum io_engine io_engine; /* kept for GET /vm/config: hearth's I/O is always async */
+    struct ratelimit_config rate_limiter;
+};
+
+struct net_config {
+    char *iface_id;
+    char *host_dev_name; /* the TAP */
+    bool has_mac;
+    uint8_t guest_mac[6];
+    int mtu; /* 0: not set */
+    struct ratelimit_config rx_rate_limiter, tx_rate_limiter;
+};
+
+struct vsock_config {
+    bool on;
+    uint32_t guest_cid;
+    char *uds_path;
+};
+
+struct entropy_config {
+    bool on;
+    struct ratelimit_config rate_limiter;
+};
+
 struct logger_config {
     char *log_path; /* NULL: stderr */
     enum log_level level;
@@ -67,6 +109,12 @@ struct vm_config {
     struct logger_config logger;
     struct metrics_config metrics;
     bool has_logger, has_metrics; /* the sections were given */
+    int ndrives; /* the root drive, if any, first */
+    struct drive_config drives[CONFIG_MAX_DRIVES];
+    int nnets;
+    struct net_config nets[CONFIG_MAX_NETS];
+    struct vsock_config vsock;
+    struct entropy_config entropy;
 };
 
 /* Firecracker's defaults: 1 vCPU, 128 MiB, no boot source, no TPM. */
@@ -83,6 +131,10 @@ enum config_section {
     CONFIG_TPM,
     CONFIG_LOGGER,
     CONFIG_METRICS,
+    CONFIG_DRIVES,
+    CONFIG_NETS,
+    CONFIG_VSOCK,
+    CONFIG_ENTROPY,
     CONFIG_NSECTIONS,
 };
 
@@ -91,8 +143,12 @@ int config_section_by_key(const char *key);
 const char *config_section_key(enum config_section s);
 
 /* Sets one section from its JSON body. A PUT replaces the section: what
- * the body leaves out takes its default (Firecracker's rule). A PATCH
- * (machine-config only) changes just the fields given. On error returns -1
+ * the body leaves out takes its default (Firecracker's rule); for drives
+ * and network interfaces the body is one device, which replaces the one
+ * with its id or is added. A PATCH (machine-config, drives,
+ * network-interfaces) changes just the fields given; for a device, what
+ * Firecracker lets a running VM change (path_on_host and the rate
+ * limiters; a limiter's bucket left out is kept). On error returns -1
  * with "section.field: reason" in err; cfg may then be half-updated, so
  * callers set a copy (config_copy) and keep it only on success. */
 int config_set(struct vm_config *cfg, enum config_section s, json_t *body, bool patch, char *err,
@@ -108,6 +164,17 @@ int config_parse_file(const char *path, struct vm_config *cfg, char *err, size_t
 
 /* The kernel command line as configured (the default when unset). */
 const char *config_boot_args(const struct vm_config *cfg);
+
+/* The root drive's entry for the command line ("root=/dev/vda rw",
+ * "root=PARTUUID=... ro"), or "" without one. */
+void config_root_args(const struct vm_config *cfg, char *out, size_t outlen);
+
+/* The drive or interface with this id, or NULL. */
+const struct drive_config *config_drive(const struct vm_config *cfg, const char *id);
+const struct net_config *config_net(const struct vm_config *cfg, const char *id);
+
+/* Firecracker's API resource ids: 1..64 of [A-Za-z0-9_]. */
+bool config_valid_id(const char *id);
 
 /* GET /vm/config: every section, in a form config_parse_json boots the same
  * VM from. GET /machine-config: that section alone. New references. */

@@ -100,6 +100,22 @@ int jget_bool(struct jctx *c, json_t *obj, const char *key, bool *out)
     return 0;
 }
 
+int jget_nonempty(struct jctx *c, json_t *obj, const char *key, bool nullable, char **out)
+{
+    char *s = NULL;
+    if (jget_string(c, obj, key, nullable, &s))
+        return -1;
+    if (s && !*s) {
+        free(s);
+        return jfail(c, key, "must not be empty");
+    }
+    if (s) {
+        free(*out);
+        *out = s;
+    }
+    return 0;
+}
+
 void jinvalid(char *err, size_t errlen, const char *what, const json_error_t *e)
 {
     snprintf(err, errlen, "%s: invalid JSON at line %d, column %d: %s", what, e->line, e->column,

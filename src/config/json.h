@@ -34,6 +34,9 @@ int jget_string(struct jctx *c, json_t *obj, const char *key, bool nullable, cha
 int jget_int(struct jctx *c, json_t *obj, const char *key, long long min, long long max,
              long long *out);
 int jget_bool(struct jctx *c, json_t *obj, const char *key, bool *out);
+/* A string that must not be empty when given (paths, names): *out is
+ * replaced by a copy; a null (when nullable) keeps *out. */
+int jget_nonempty(struct jctx *c, json_t *obj, const char *key, bool nullable, char **out);
 
 bool jin_list(const char *s, const char *const *list);
 

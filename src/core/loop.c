@@ -48,6 +48,18 @@ int loop_del(struct loop *l, int fd)
     return -ENOENT;
 }
 
+int loop_mod(struct loop *l, int fd, uint32_t events)
+{
+    for (int i = 0; i < LOOP_MAX_HANDLERS; i++) {
+        struct loop_handler *h = &l->handlers[i];
+        if (h->used && h->fd == fd) {
+            struct epoll_event ev = { .events = events, .data.ptr = h };
+            return epoll_ctl(l->epfd, EPOLL_CTL_MOD, fd, &ev) < 0 ? -errno : 0;
+        }
+    }
+    return -ENOENT;
+}
+
 void loop_stop(struct loop *l)
 {
     l->done = true;

@@ -6,7 +6,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define LOOP_MAX_HANDLERS 32
+#define LOOP_MAX_HANDLERS 64
 
 typedef void loop_fn(void *ctx, int fd, uint32_t events);
 
@@ -29,6 +29,8 @@ void loop_destroy(struct loop *l);
 /* Calls fn(ctx, fd, events) whenever fd is ready for `events` (EPOLLIN...). */
 int loop_add(struct loop *l, int fd, uint32_t events, loop_fn *fn, void *ctx);
 int loop_del(struct loop *l, int fd);
+/* Changes the events fd is watched for. */
+int loop_mod(struct loop *l, int fd, uint32_t events);
 
 /* Dispatches events until a callback calls loop_stop; -errno on failure. */
 int loop_run(struct loop *l);

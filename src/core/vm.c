@@ -310,6 +310,19 @@ void vm_irq_pulse(struct vm *vm, uint32_t gsi)
     vm_irq_line(vm, gsi, 0);
 }
 
+int vm_irqfd(struct vm *vm, int fd, uint32_t gsi)
+{
+    struct kvm_irqfd irqfd = { .fd = (uint32_t)fd, .gsi = gsi };
+    return ioctl(vm->vm_fd, KVM_IRQFD, &irqfd) < 0 ? -errno : 0;
+}
+
+int vm_ioeventfd(struct vm *vm, int fd, uint64_t addr, uint32_t len, uint64_t value)
+{
+    struct kvm_ioeventfd io = { .datamatch = value, .addr = addr, .len = len, .fd = fd,
+                                .flags = KVM_IOEVENTFD_FLAG_DATAMATCH };
+    return ioctl(vm->vm_fd, KVM_IOEVENTFD, &io) < 0 ? -errno : 0;
+}
+
 void vm_request_stop(struct vm *vm, int exit_code, const char *fmt, ...)
 {
     bool expected = false;

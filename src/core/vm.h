@@ -115,6 +115,14 @@ int vm_irq_line(struct vm *vm, uint32_t gsi, int level);
 /* Pulses an edge-triggered GSI. */
 void vm_irq_pulse(struct vm *vm, uint32_t gsi);
 
+/* KVM_IRQFD: a write to eventfd `fd` pulses `gsi` inside KVM, from any
+ * thread, without a trip through the VMM. 0 or -errno. */
+int vm_irqfd(struct vm *vm, int fd, uint32_t gsi);
+/* KVM_IOEVENTFD: a guest write of `len` bytes equal to `value` at MMIO
+ * address `addr` signals eventfd `fd` inside KVM; the vCPU goes on without
+ * a VM exit to the VMM. 0 or -errno. */
+int vm_ioeventfd(struct vm *vm, int fd, uint64_t addr, uint32_t len, uint64_t value);
+
 /* Asks the VM to stop with `exit_code`. The first request wins; later ones
  * are ignored. Safe from any thread, never blocks. */
 void vm_request_stop(struct vm *vm, int exit_code, const char *fmt, ...)

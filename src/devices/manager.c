@@ -1,16 +1,28 @@
-/* The device manager: places, announces and tears down every device. */
+/* The device manager: places, announces, serves and tears down every
+ * device. */
 #include "devices/manager.h"
 
+#include "core/log.h"
+
 #include <errno.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#define DEVMGR_IO_STACK (128 * 1024)
 
 void devmgr_init(struct devmgr *dm, struct vm *vm, struct acpi_config *acpi)
 {
     memset(dm, 0, sizeof(*dm));
     dm->vm = vm;
     dm->acpi = acpi;
+    dm->io_stop_fd = -1;
+    if (loop_init(&dm->io) < 0)
+        dm->io.epfd = -1; /* devmgr_io_add says so */
 }
 
 static int describe(struct devmgr *dm, const struct devmgr_device *d, char *err, size_t errlen)
@@ -66,7 +78,65 @@ int devmgr_add(struct devmgr *dm, const struct devmgr_device *d, char *err, size
 static void virtio_irq(void *ctx)
 {
     struct devmgr_irq *irq = ctx;
-    vm_irq_pulse(irq->vm, irq->gsi);
+    if (irq->fd >= 0) {
+        uint64_t one = 1;
+        ssize_t w = write(irq->fd, &one, sizeof(one));
+        (void)w; /* a full counter already means "interrupt pending" */
+    } else {
+        vm_irq_pulse(irq->vm, irq->gsi);
+    }
+}
+
+static void on_kick(void *ctx, int fd, uint32_t events)
+{
+    (void)events;
+    struct devmgr_kick *k = ctx;
+    uint64_t n;
+    if (read(fd, &n, sizeof(n)) == sizeof(n))
+        virtio_mmio_kick(k->mmio, k->q);
+}
+
+int devmgr_io_add(struct devmgr *dm, const char *name, int fd, uint32_t events, loop_fn *fn,
+                  void *ctx, char *err, size_t errlen)
+{
+    int r = dm->io.epfd < 0 ? -EBADF : loop_add(&dm->io, fd, events, fn, ctx);
+    if (r < 0)
+        snprintf(err, errlen, "%s: serving its I/O: %s", name, strerror(-r));
+    return r;
+}
+
+/* The slot's irqfd and one ioeventfd per queue (KVM only). */
+static int wire_virtio(struct devmgr *dm, const char *name, struct virtio_mmio *mmio,
+                       struct devmgr_irq *irq, uint64_t addr, char *err, size_t errlen)
+{
+    irq->fd = -1;
+    if (dm->vm->vm_fd < 0)
+        return 0;
+    int r = 0;
+    if ((irq->fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0 ||
+        (r = vm_irqfd(dm->vm, irq->fd, irq->gsi)) < 0) {
+        snprintf(err, errlen, "%s: irqfd for GSI %u: %s", name, irq->gsi,
+                 strerror(r < 0 ? -r : errno));
+        return r < 0 ? r : -errno;
+    }
+    for (int q = 0; q < mmio->ops->nqueues; q++) {
+        struct devmgr_kick *k = &dm->kicks[dm->nkicks];
+        *k = (struct devmgr_kick){ mmio, q, eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK) };
+        if (k->fd < 0) {
+            snprintf(err, errlen, "%s: eventfd: %s", name, strerror(errno));
+            return -errno;
+        }
+        dm->nkicks++;
+        if ((r = vm_ioeventfd(dm->vm, k->fd, addr + VIRTIO_MMIO_QUEUE_NOTIFY, 4,
+                              (uint64_t)q)) < 0) {
+            snprintf(err, errlen, "%s: ioeventfd for queue %d: %s", name, q, strerror(-r));
+            return r;
+        }
+        if ((r = devmgr_io_add(dm, name, k->fd, EPOLLIN, on_kick, k, err, errlen)) < 0)
+            return r;
+        mmio->notify_fd[q] = k->fd;
+    }
+    return 0;
 }
 
 static int cmdline_add(struct devmgr *dm, const char *fmt, ...)
@@ -99,8 +169,7 @@ int devmgr_add_virtio(struct devmgr *dm, const char *name, struct virtio_mmio *m
     int slot = dm->nvirtio++;
     uint64_t addr = LAYOUT_VIRTIO_MMIO_BASE + (uint64_t)slot * LAYOUT_VIRTIO_MMIO_SIZE;
     uint32_t gsi = IRQ_VIRTIO_BASE + (uint32_t)slot;
-    dm->virtio_irq[slot] = (struct devmgr_irq){ dm->vm, gsi };
-    virtio_mmio_set_irq(mmio, virtio_irq, &dm->virtio_irq[slot]);
+    dm->virtio_irq[slot] = (struct devmgr_irq){ dm->vm, gsi, -1 };
     char acpi_name[5];
     snprintf(acpi_name, sizeof(acpi_name), "V%03d", slot);
     struct devmgr_device d = {
@@ -110,8 +179,9 @@ int devmgr_add_virtio(struct devmgr *dm, const char *name, struct virtio_mmio *m
         .irq_extended = true,
     };
     int r = devmgr_add(dm, &d, err, errlen);
-    if (r < 0)
+    if (r < 0 || (r = wire_virtio(dm, name, mmio, &dm->virtio_irq[slot], addr, err, errlen)) < 0)
         return r;
+    virtio_mmio_set_irq(mmio, virtio_irq, &dm->virtio_irq[slot]);
     if (cmdline_add(dm, "%svirtio_mmio.device=4K@0x%llx:%u", dm->cmdline[0] ? " " : "",
                     (unsigned long long)addr, gsi) < 0) {
         snprintf(err, errlen, "announcing %s: the command line is full", name);
@@ -133,11 +203,72 @@ int devmgr_add_table(struct devmgr *dm, const char *name, const char *signature,
     return r;
 }
 
+static void on_io_stop(void *ctx, int fd, uint32_t events)
+{
+    (void)fd, (void)events;
+    loop_stop(ctx);
+}
+
+static void *io_thread(void *arg)
+{
+    struct devmgr *dm = arg;
+    log_set_thread_name("io");
+    int r = loop_run(&dm->io);
+    if (r < 0)
+        vm_request_stop(dm->vm, HEARTH_EXIT_ERROR, "the device I/O loop failed: %s",
+                        strerror(-r));
+    return NULL;
+}
+
+int devmgr_start(struct devmgr *dm, char *err, size_t errlen)
+{
+    int r = 0;
+    if (dm->io.epfd < 0 || (dm->io_stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0 ||
+        (r = loop_add(&dm->io, dm->io_stop_fd, EPOLLIN, on_io_stop, &dm->io)) < 0) {
+        snprintf(err, errlen, "device I/O thread: %s", strerror(r < 0 ? -r : errno ? errno : EBADF));
+        return -1;
+    }
+    /* Signals are the VMM thread's (and the vCPUs' kick): none here. */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setstacksize(&attr, DEVMGR_IO_STACK);
+    r = pthread_create(&dm->io_thread, &attr, io_thread, dm);
+    pthread_attr_destroy(&attr);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (r) {
+        snprintf(err, errlen, "device I/O thread: %s", strerror(r));
+        return -1;
+    }
+    dm->io_started = true;
+    return 0;
+}
+
 void devmgr_teardown(struct devmgr *dm)
 {
+    if (dm->io_started) {
+        uint64_t one = 1;
+        ssize_t w = write(dm->io_stop_fd, &one, sizeof(one));
+        (void)w;
+        pthread_join(dm->io_thread, NULL);
+        dm->io_started = false;
+    }
     while (dm->ndevs > 0) {
         dm->ndevs--;
         if (dm->devs[dm->ndevs].teardown)
             dm->devs[dm->ndevs].teardown(dm->devs[dm->ndevs].dev);
     }
+    for (int i = 0; i < dm->nkicks; i++)
+        close(dm->kicks[i].fd);
+    dm->nkicks = 0;
+    for (int i = 0; i < dm->nvirtio; i++)
+        if (dm->virtio_irq[i].fd >= 0)
+            close(dm->virtio_irq[i].fd);
+    dm->nvirtio = 0;
+    if (dm->io_stop_fd >= 0)
+        close(dm->io_stop_fd);
+    dm->io_stop_fd = -1;
+    loop_destroy(&dm->io);
 }

@@ -1,20 +1,23 @@
 /* The device manager: the one place that gives a device its place in the
  * guest (trap ranges, virtio-mmio slot and GSI, kernel command-line entry,
- * DSDT node) and that tears devices down, in reverse order of attachment. */
+ * DSDT node), runs the devices' I/O thread, and tears devices down, in
+ * reverse order of attachment. */
 #ifndef HEARTH_DEVICES_MANAGER_H
 #define HEARTH_DEVICES_MANAGER_H
 
 #include "boot/acpi.h"
 #include "boot/layout.h"
+#include "core/loop.h"
 #include "core/trap.h"
 #include "core/vm.h"
 #include "virtio/mmio.h"
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
-#define DEVMGR_MAX_DEVICES 16
+#define DEVMGR_MAX_DEVICES 24
 /* virtio-mmio slots: 4 KiB each from LAYOUT_VIRTIO_MMIO_BASE, slot i on
  * GSI IRQ_VIRTIO_BASE + i; the IOAPIC's 24 pins bound the count. */
 #define DEVMGR_MAX_VIRTIO 16
@@ -42,10 +45,19 @@ struct devmgr_device {
     bool irq_extended;                /* Interrupt() descriptor (GSI, edge) */
 };
 
-/* Where a virtio device's interrupt goes: its slot's GSI. */
+/* Where a virtio device's interrupt goes: its slot's GSI, through an
+ * irqfd (fd) or, without KVM (unit tests), KVM_IRQ_LINE. */
 struct devmgr_irq {
     struct vm *vm;
     uint32_t gsi;
+    int fd;
+};
+
+/* One queue's notification: its ioeventfd, handled on the I/O thread. */
+struct devmgr_kick {
+    struct virtio_mmio *mmio;
+    int q;
+    int fd;
 };
 
 struct devmgr {
@@ -54,6 +66,14 @@ struct devmgr {
     char cmdline[DEVMGR_CMDLINE_MAX]; /* entries for the kernel command line */
     int nvirtio;
     struct devmgr_irq virtio_irq[DEVMGR_MAX_VIRTIO];
+    int nkicks;
+    struct devmgr_kick kicks[DEVMGR_MAX_VIRTIO * VIRTIO_MMIO_MAX_QUEUES];
+    /* The I/O thread: queue notifications and every device backend (files,
+     * TAPs, sockets, timers) are served here, never on a vCPU thread. */
+    struct loop io;
+    int io_stop_fd;
+    pthread_t io_thread;
+    bool io_started;
     int ndevs;
     struct {
         const char *name;
@@ -62,6 +82,9 @@ struct devmgr {
     } devs[DEVMGR_MAX_DEVICES];
 };
 
+/* With a KVM VM (vm_fd >= 0), virtio devices get an irqfd and one
+ * ioeventfd per queue; without one (unit tests), KVM_IRQ_LINE and
+ * notifications handled in place. */
 void devmgr_init(struct devmgr *dm, struct vm *vm, struct acpi_config *acpi);
 
 /* Claims the device's trap ranges and adds its DSDT node. From this call
@@ -71,9 +94,11 @@ void devmgr_init(struct devmgr *dm, struct vm *vm, struct acpi_config *acpi);
 int devmgr_add(struct devmgr *dm, const struct devmgr_device *d, char *err, size_t errlen);
 
 /* A virtio-mmio device: takes the next slot, points the transport's
- * interrupt at the slot's GSI, claims its registers, and announces it as
- * "virtio_mmio.device=4K@ADDR:GSI" on the command line and as a LNRO0005
- * node in the DSDT. *base gets the slot's address (may be NULL). */
+ * interrupt at the slot's GSI (an irqfd), gives each queue an ioeventfd on
+ * QueueNotify served by the I/O thread, claims its registers, and
+ * announces it as "virtio_mmio.device=4K@ADDR:GSI" on the command line and
+ * as a LNRO0005 node in the DSDT. *base gets the slot's address (may be
+ * NULL). */
 int devmgr_add_virtio(struct devmgr *dm, const char *name, struct virtio_mmio *mmio, void *dev,
                       devmgr_teardown_fn *teardown, uint64_t *base, char *err, size_t errlen);
 
@@ -82,7 +107,18 @@ int devmgr_add_table(struct devmgr *dm, const char *name, const char *signature,
                      uint8_t revision, const uint8_t *body, size_t body_len, char *err,
                      size_t errlen);
 
-/* Tears every device down, last attached first. */
+/* A device backend's fd, served on the I/O thread: fn(ctx, fd, events)
+ * whenever it is ready for `events`. Before devmgr_start; the device closes
+ * the fd in its teardown; loop_mod(&dm->io, ...) changes the events it
+ * waits for (on the I/O thread). 0 or -errno with a message. */
+int devmgr_io_add(struct devmgr *dm, const char *name, int fd, uint32_t events, loop_fn *fn,
+                  void *ctx, char *err, size_t errlen);
+
+/* Starts the I/O thread, once every device is attached. */
+int devmgr_start(struct devmgr *dm, char *err, size_t errlen);
+
+/* Stops the I/O thread, then tears every device down, last attached
+ * first. */
 void devmgr_teardown(struct devmgr *dm);
 
 #endif

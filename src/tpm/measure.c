@@ -306,6 +306,21 @@ int measure_boot(struct measure_log *m, struct tpm_backend *b, const struct meas
     return 0;
 }
 
+char *measure_machine_json(const struct vm_config *cfg, const char *devices)
+{
+    json_t *machine = config_machine_to_json(cfg);
+    json_t *all = config_to_json(cfg);
+    json_t *tpm = json_object_get(all, "tpm");
+    if (json_is_object(tpm))
+        json_object_del(tpm, "socket");
+    json_object_set(machine, "tpm", tpm);
+    json_object_set_new(machine, "devices", json_string(devices));
+    char *text = json_dumps(machine, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(machine);
+    json_decref(all);
+    return text;
+}
+
 static const char *event_name(uint32_t type)
 {
     switch (type) {

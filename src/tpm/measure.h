@@ -16,6 +16,7 @@
 #ifndef HEARTH_MEASURE_H
 #define HEARTH_MEASURE_H
 
+#include "config/config.h"
 #include "tpm/backend.h"
 #include "tpm/tpm2.h"
 
@@ -58,6 +59,12 @@ struct measure_inputs {
  * for measured boot must not start unmeasured. */
 int measure_boot(struct measure_log *m, struct tpm_backend *b, const struct measure_inputs *in,
                  uint8_t *log, size_t log_cap, char *err, size_t errlen);
+
+/* PCR 1's data: the machine configuration, the TPM section without its
+ * socket (where swtpm listens is the host's business) and "devices": the
+ * device entries hearth appends to the command line. Compact JSON with
+ * sorted keys, malloc'd; NULL when out of memory. */
+char *measure_machine_json(const struct vm_config *cfg, const char *devices);
 
 /* [{"pcr", "event", "digests": {"sha256": hex, ...}, "description"}, ...] */
 json_t *measure_to_json(const struct measure_log *m);

@@ -4,6 +4,7 @@
 #include "core/log.h"
 
 #include <string.h>
+#include <unistd.h>
 
 enum {
     MAGIC = 0x000,
@@ -36,7 +37,7 @@ enum {
 
 static uint64_t all_features(const struct virtio_mmio *m)
 {
-    return m->ops->features | VIRTIO_F_VERSION_1;
+    return m->features | VIRTIO_F_VERSION_1;
 }
 
 static struct virtq *selected(struct virtio_mmio *m)
@@ -228,6 +229,7 @@ static void mmio_write(void *dev, uint64_t offset, uint8_t *data, uint32_t len)
         if (v == 1 && !q->ready && q_setup) {
             if (virtq_valid(q, m->mem, m->ops->queue_max)) {
                 q->ready = true;
+                q->event_idx = m->driver_features & VIRTIO_RING_F_EVENT_IDX;
             } else {
                 log_warn("virtio-%s: queue %u refused (size %u or rings outside RAM)",
                          m->ops->name, m->queue_sel, q->size);
@@ -240,8 +242,17 @@ static void mmio_write(void *dev, uint64_t offset, uint8_t *data, uint32_t len)
         }
         break;
     case QUEUE_NOTIFY:
-        if (v < (uint32_t)m->ops->nqueues && m->queues[v].ready && virtio_mmio_live_locked(m))
+        if (v >= (uint32_t)m->ops->nqueues)
+            break; /* no such queue: nothing to do */
+        if (m->notify_fd[v] >= 0) {
+            /* KVM's ioeventfd takes these writes before they trap; one
+             * that traps anyway goes the same way, to the I/O thread. */
+            uint64_t one = 1;
+            ssize_t w = write(m->notify_fd[v], &one, sizeof(one));
+            (void)w;
+        } else if (m->queues[v].ready && virtio_mmio_live_locked(m)) {
             m->ops->notify(m->dev, m, (int)v);
+        }
         break;
     case INTERRUPT_ACK: m->int_status &= ~v; break;
     case STATUS: status_write_locked(m, v); break;
@@ -279,6 +290,17 @@ void virtio_mmio_init(struct virtio_mmio *m, const struct virtio_device_ops *ops
     m->ops = ops;
     m->dev = dev;
     m->mem = mem;
+    m->features = ops->features;
+    for (int i = 0; i < VIRTIO_MMIO_MAX_QUEUES; i++)
+        m->notify_fd[i] = -1;
+}
+
+void virtio_mmio_kick(struct virtio_mmio *m, int q)
+{
+    pthread_mutex_lock(&m->lock);
+    if (q >= 0 && q < m->ops->nqueues && m->queues[q].ready && virtio_mmio_live_locked(m))
+        m->ops->notify(m->dev, m, q);
+    pthread_mutex_unlock(&m->lock);
 }
 
 void virtio_mmio_set_irq(struct virtio_mmio *m, virtio_irq_fn *irq, void *irq_ctx)
@@ -305,6 +327,12 @@ void virtio_mmio_signal_used_locked(struct virtio_mmio *m)
     m->int_status |= VIRTIO_INT_USED_RING;
     if (m->irq)
         m->irq(m->irq_ctx);
+}
+
+void virtio_mmio_queue_signal_locked(struct virtio_mmio *m, int q)
+{
+    if (virtq_should_signal(&m->queues[q], m->mem))
+        virtio_mmio_signal_used_locked(m);
 }
 
 void virtio_mmio_needs_reset_locked(struct virtio_mmio *m)

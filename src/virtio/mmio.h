@@ -14,7 +14,9 @@
 #include <stdint.h>
 
 #define VIRTIO_MMIO_MAX_QUEUES 4
+#define VIRTIO_MMIO_QUEUE_NOTIFY 0x050 /* the register KVM's ioeventfds watch */
 #define VIRTIO_F_VERSION_1 (1ULL << 32)
+#define VIRTIO_RING_F_EVENT_IDX (1ULL << 29)
 
 #define VIRTIO_STATUS_ACKNOWLEDGE 1
 #define VIRTIO_STATUS_DRIVER 2
@@ -31,7 +33,7 @@ struct virtio_mmio;
 struct virtio_device_ops {
     const char *name;
     uint32_t device_id;
-    uint64_t features;  /* besides VIRTIO_F_VERSION_1 */
+    uint64_t features;  /* besides VIRTIO_F_VERSION_1 (and the instance's own) */
     int nqueues;
     uint16_t queue_max;
     /* Bytes of device-specific configuration space (at 0x100). The
@@ -44,8 +46,10 @@ struct virtio_device_ops {
     /* The driver set DRIVER_OK: the queues are set up and the device may
      * start using them (NULL: nothing to do). Lock held. */
     void (*activate)(void *dev, struct virtio_mmio *m);
-    /* The driver notified queue `q`: called with the transport lock held,
-     * on a vCPU thread; must not block. */
+    /* The driver notified queue `q` (ready, device live): called with the
+     * transport lock held, on the device manager's I/O thread (through
+     * the queue's ioeventfd) or, with no notify eventfd, on the vCPU
+     * thread; must not block. */
     void (*notify)(void *dev, struct virtio_mmio *m, int q);
     /* The driver reset the device: forget everything in flight. Lock held. */
     void (*reset)(void *dev);
@@ -64,7 +68,14 @@ struct virtio_mmio {
     uint32_t config_gen; /* bumped by virtio_mmio_config_changed_locked */
     uint32_t dev_features_sel, drv_features_sel;
     uint64_t driver_features;
+    /* What this instance offers: ops->features, plus bits a device sets
+     * after virtio_mmio_init and before the guest runs (a read-only
+     * disk's VIRTIO_BLK_F_RO, ...). */
+    uint64_t features;
     struct virtq queues[VIRTIO_MMIO_MAX_QUEUES];
+    /* Per queue: the eventfd a QueueNotify signals (KVM's ioeventfd, and
+     * the trap path for the same write), or -1: notify runs in place. */
+    int notify_fd[VIRTIO_MMIO_MAX_QUEUES];
     /* Bumped whenever a queue stops (QueueReady 0, reset); survives reset. */
     uint32_t queue_gen[VIRTIO_MMIO_MAX_QUEUES];
     bool warned_status, warned_features; /* each driver mistake is logged once */
@@ -80,6 +91,10 @@ void virtio_mmio_destroy(struct virtio_mmio *m);
  * GSI); before the vCPUs run. */
 void virtio_mmio_set_irq(struct virtio_mmio *m, virtio_irq_fn *irq, void *irq_ctx);
 
+/* On the I/O thread, when queue q's notify eventfd fired: runs the
+ * device's notify if the queue exists, is ready and the device is live. */
+void virtio_mmio_kick(struct virtio_mmio *m, int q);
+
 /* For devices, with the lock held: the configuration space changed. */
 void virtio_mmio_config_changed_locked(struct virtio_mmio *m);
 
@@ -87,6 +102,9 @@ void virtio_mmio_config_changed_locked(struct virtio_mmio *m);
  * mark the device broken (DEVICE_NEEDS_RESET) after a malformed queue. */
 void virtio_mmio_signal_used_locked(struct virtio_mmio *m);
 void virtio_mmio_needs_reset_locked(struct virtio_mmio *m);
+/* After pushes to queue q: the interrupt, unless the driver suppressed it
+ * (EVENT_IDX's used_event, or VRING_AVAIL_F_NO_INTERRUPT). */
+void virtio_mmio_queue_signal_locked(struct virtio_mmio *m, int q);
 
 /* With the lock held: whether the device may take chains and return them
  * (DRIVER_OK, and neither DEVICE_NEEDS_RESET nor FAILED). */

@@ -26,6 +26,14 @@ bool virtq_valid(const struct virtq *q, const struct guest_mem *mem, uint16_t ma
            gpa_to_hva(mem, q->used_gpa, used_bytes(n));
 }
 
+/* The device's avail_event: where the driver's next notification is due. */
+static void set_avail_event(struct virtq *q, const struct guest_mem *mem, uint16_t v)
+{
+    uint8_t *used = gpa_to_hva(mem, q->used_gpa, used_bytes(q->size));
+    if (used)
+        memcpy(used + 4 + 8u * q->size, &v, 2);
+}
+
 int virtq_pop(struct virtq *q, const struct guest_mem *mem, struct virtq_chain *c)
 {
     if (!q->ready)
@@ -36,8 +44,17 @@ int virtq_pop(struct virtq *q, const struct guest_mem *mem, struct virtq_chain *
     if (!desc || !avail)
         return -1;
     uint16_t avail_idx = avail[1];
-    if (avail_idx == q->last_avail)
-        return 0;
+    if (avail_idx == q->last_avail) {
+        if (!q->event_idx)
+            return 0;
+        /* Ask for a notification at the next chain, then look again: the
+         * driver may have added one before it could see the request. */
+        set_avail_event(q, mem, q->last_avail);
+        atomic_thread_fence(memory_order_seq_cst);
+        avail_idx = avail[1];
+        if (avail_idx == q->last_avail)
+            return 0;
+    }
     /* The guest may not publish more than a ring's worth ahead of us. */
     if ((uint16_t)(avail_idx - q->last_avail) > n)
         return -1;
@@ -95,15 +112,67 @@ void virtq_push(struct virtq *q, const struct guest_mem *mem, uint16_t head, uin
     memcpy(used + 2, &q->used_idx, 2);
 }
 
-size_t virtq_chain_write(const struct virtq_chain *c, const void *src, size_t len)
+void virtq_unpop(struct virtq *q)
 {
+    q->last_avail--;
+}
+
+#define VRING_AVAIL_F_NO_INTERRUPT 1
+
+bool virtq_should_signal(struct virtq *q, const struct guest_mem *mem)
+{
+    uint16_t n = q->size;
+    volatile uint16_t *avail = gpa_to_hva(mem, q->avail_gpa, avail_bytes(n));
+    if (!avail)
+        return false;
+    /* The used index we published before what the driver asks for. */
+    atomic_thread_fence(memory_order_seq_cst);
+    if (!q->event_idx)
+        return !(avail[0] & VRING_AVAIL_F_NO_INTERRUPT);
+    uint16_t old = q->signalled_used, now = q->used_idx, event = avail[2 + n];
+    bool first = !q->signalled;
+    q->signalled_used = now;
+    q->signalled = true;
+    /* virtio 1.2 2.7.10: interrupt when used_event lies in [old, now). */
+    return first || (uint16_t)(now - event - 1) < (uint16_t)(now - old);
+}
+
+size_t virtq_chain_write_at(const struct virtq_chain *c, size_t offset, const void *src,
+                            size_t len)
+{
+    struct iovec iov[VIRTQ_MAX_SEGS];
+    int n = virtq_iov_slice(c->in, c->nin, offset, len, iov, VIRTQ_MAX_SEGS);
     size_t done = 0;
-    for (int i = 0; i < c->nin && done < len; i++) {
-        size_t n = c->in[i].iov_len < len - done ? c->in[i].iov_len : len - done;
-        memcpy(c->in[i].iov_base, (const uint8_t *)src + done, n);
-        done += n;
+    for (int i = 0; i < n; i++) {
+        memcpy(iov[i].iov_base, (const uint8_t *)src + done, iov[i].iov_len);
+        done += iov[i].iov_len;
     }
     return done;
+}
+
+size_t virtq_chain_write(const struct virtq_chain *c, const void *src, size_t len)
+{
+    return virtq_chain_write_at(c, 0, src, len);
+}
+
+int virtq_iov_slice(const struct iovec *src, int n, size_t skip, size_t len, struct iovec *dst,
+                    int max)
+{
+    int k = 0;
+    for (int i = 0; i < n && len; i++) {
+        size_t l = src[i].iov_len;
+        if (skip >= l) {
+            skip -= l;
+            continue;
+        }
+        size_t take = l - skip < len ? l - skip : len;
+        if (k == max)
+            return -1;
+        dst[k++] = (struct iovec){ (uint8_t *)src[i].iov_base + skip, take };
+        skip = 0;
+        len -= take;
+    }
+    return k;
 }
 
 size_t virtq_chain_read(const struct virtq_chain *c, void *dst, size_t max)

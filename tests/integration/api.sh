@@ -41,7 +41,9 @@ fault POST /actions '{"action_type": "InstanceStart"}' 'Invalid request method a
 fault PATCH /vm '{"state": "Paused"}' 'The requested operation is not supported before starting the microVM.'
 fault PUT /actions '{"action_type": "FlushMetrics"}' 'The requested operation is not supported before starting'
 fault PUT /actions '{"action_type": "SendCtrlAltDel"}' 'The requested operation is not supported before starting'
-fault PUT /drives/rootfs '{"drive_id": "rootfs"}' 'drives: not supported by this version of hearth'
+fault PUT /drives/rootfs '{"drive_id": "rootfs"}' 'drives.is_root_device: missing required field'
+fault PUT /drives/root-fs '{"drive_id": "root-fs"}' 'API Resource IDs can only contain alphanumeric characters and underscores.'
+fault PATCH /drives/rootfs '{"drive_id": "rootfs", "path_on_host": "/x"}' 'The requested operation is not supported before starting the microVM.'
 fault PUT /logger "{\"log_path\": \"$T/no/such/dir/log\"}" "logger.log_path $T/no/such/dir/log: No such file"
 api PUT /boot-source "{\"kernel_image_path\": \"$GUEST/api_probe.elf\", \"boot_args\": \"console=ttyS0\"}"
 expect_http 204

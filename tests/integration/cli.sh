@@ -67,7 +67,8 @@ bad_config "{\"boot-source\": {$K}, \"machine-config\": {\"vcpu_count\": 3, \"me
 bad_config "{\"boot-source\": {$K}, \"machine-config\": {\"vcpu_count\": 1, \"mem_size_mib\": 128, \"huge_pages\": \"1G\"}}" 'machine-config.huge_pages: must be "None" or "2M"'
 bad_config "{\"boot-source\": {$K}, \"machine-config\": {\"vcpu_count\": 1, \"mem_size_mib\": 128.5}}" 'machine-config.mem_size_mib: must be an integer, got a number'
 bad_config "{\"boot-source\": {$K}, \"logger\": {\"level\": \"Loud\"}}" 'logger.level: must be one of'
-bad_config "{\"boot-source\": {$K}, \"vsock\": {\"guest_cid\": 3}}" 'vsock: not supported by this version'
+bad_config "{\"boot-source\": {$K}, \"vsock\": {\"guest_cid\": 3}}" 'vsock.uds_path: missing required field'
+bad_config "{\"boot-source\": {$K}, \"balloon\": {\"amount_mib\": 3}}" 'balloon: not supported by this version'
 bad_config "{\"boot-source\": {$K}, \"boot-source\": {$K}}" 'duplicate object key'
 run_raw --config-file "$T/missing.json" --no-api
 expect_rc 152

@@ -60,14 +60,20 @@ static int setup(void **state)
     return 0;
 }
 
-/* Sends one request; returns the status, with the body in *body (or ""). */
-static unsigned req(const char *method, const char *path, const char *body, char *out)
+/* Sends one request; returns the status, with the body in out (or ""). */
+static unsigned req_n(const char *method, const char *path, const char *body, char *out,
+                      size_t n)
 {
     struct api_reply r;
     api_route(&router, method, path, body, body ? strlen(body) : 0, &r);
-    snprintf(out, 512, "%s", r.body ? r.body : "");
+    snprintf(out, n, "%s", r.body ? r.body : "");
     free(r.body);
     return r.code;
+}
+
+static unsigned req(const char *method, const char *path, const char *body, char *out)
+{
+    return req_n(method, path, body, out, 512);
 }
 
 static void expect_fault(const char *method, const char *path, const char *body, const char *msg)
@@ -140,8 +146,8 @@ static void routing_errors(void **state)
                  "An error occurred when deserializing the json body of a request: unexpected "
                  "token near end of file at line 1 column 22.");
     expect_fault("PUT", "/boot-source", "[1]", "boot-source: must be an object, got an array");
-    expect_fault("PUT", "/drives/rootfs", "{\"drive_id\": \"rootfs\"}",
-                 "drives: not supported by this version of hearth");
+    expect_fault("PUT", "/balloon", "{\"amount_mib\": 1}",
+                 "Invalid request method and/or path: PUT balloon.");
     /* A trailing slash, a query and the absolute form still route. */
     char out[512];
     assert_int_equal(req("GET", "/machine-config/", NULL, out), 200);
@@ -205,6 +211,63 @@ static void state_rules(void **state)
     assert_int_equal(req("GET", "/vm/config", NULL, out), 200);
 }
 
+/* Firecracker's device endpoints: the id in the path, checked before the
+ * body, and matching the body's. */
+static void device_routes(void **state)
+{
+    (void)state;
+    char out[512];
+    const char *drive = "{\"drive_id\": \"rootfs\", \"path_on_host\": \"/r\","
+                        " \"is_root_device\": true}";
+    assert_int_equal(req("PUT", "/drives/rootfs", drive, out), 204);
+    assert_int_equal(fake.cfg.ndrives, 1);
+    expect_fault("PUT", "/drives", drive, "The ID cannot be empty.");
+    expect_fault("PUT", "/drives/", drive, "The ID cannot be empty.");
+    expect_fault("PUT", "/drives/root-fs", "{", "API Resource IDs can only contain alphanumeric "
+                                                "characters and underscores.");
+    expect_fault("PUT", "/drives/other", drive,
+                 "The id from the path does not match the id from the body!");
+    expect_fault("PUT", "/network-interfaces/eth1",
+                 "{\"iface_id\": \"eth0\", \"host_dev_name\": \"tap0\"}",
+                 "The id from the path [eth1] does not match the id from the body [eth0]!");
+    assert_int_equal(req("PUT", "/network-interfaces/eth0",
+                         "{\"iface_id\": \"eth0\", \"host_dev_name\": \"tap0\"}", out),
+                     204);
+    assert_int_equal(req("PUT", "/vsock", "{\"guest_cid\": 3, \"uds_path\": \"/v\"}", out), 204);
+    assert_int_equal(req("PUT", "/entropy", "{}", out), 204);
+    char big[4096];
+    assert_int_equal(req_n("GET", "/vm/config", NULL, big, sizeof(big)), 200);
+    assert_non_null(strstr(big, "\"drives\":[{\"drive_id\":\"rootfs\""));
+    assert_non_null(strstr(big, "\"vsock\":{\"guest_cid\":3,\"uds_path\":\"/v\"}"));
+    assert_non_null(strstr(big, "\"entropy\":{\"rate_limiter\":null}"));
+    /* PATCH only once running; PUT only before. */
+    const char *patch = "{\"drive_id\": \"rootfs\", \"path_on_host\": \"/r2\"}";
+    expect_fault("PATCH", "/drives/rootfs", patch,
+                 "The requested operation is not supported before starting the microVM.");
+    fake.state = VMM_RUNNING;
+    assert_int_equal(req("PATCH", "/drives/rootfs", patch, out), 204);
+    assert_string_equal(fake.cfg.drives[0].path_on_host, "/r2");
+    expect_fault("PATCH", "/drives/rootfs", "{}", "Empty PATCH request.");
+    assert_int_equal(req("PATCH", "/network-interfaces/eth0",
+                         "{\"iface_id\": \"eth0\", \"tx_rate_limiter\": {\"ops\":"
+                         " {\"size\": 10, \"refill_time\": 100}}}",
+                         out),
+                     204);
+    assert_int_equal(fake.cfg.nets[0].tx_rate_limiter.ops.size, 10);
+    static const char after[] =
+        "The requested operation is not supported after starting the microVM.";
+    expect_fault("PUT", "/drives/rootfs", drive, after);
+    expect_fault("PUT", "/vsock", "{\"guest_cid\": 3, \"uds_path\": \"/v\"}", after);
+    expect_fault("PUT", "/entropy", "{}", after);
+    json_t *m = json_object();
+    api_router_metrics(&router, m);
+    json_t *put = json_object_get(m, "put_api_requests");
+    assert_int_equal(json_integer_value(json_object_get(put, "drive_count")), 6);
+    assert_int_equal(json_integer_value(json_object_get(put, "drive_fails")), 5);
+    assert_null(json_object_get(put, "entropy_count"));
+    json_decref(m);
+}
+
 static void counters_feed_metrics(void **state)
 {
     (void)state;
@@ -233,6 +296,7 @@ int main(void)
         cmocka_unit_test_setup(routing_errors, setup),
         cmocka_unit_test_setup(bodies_name_the_field, setup),
         cmocka_unit_test_setup(state_rules, setup),
+        cmocka_unit_test_setup(device_routes, setup),
         cmocka_unit_test_setup(counters_feed_metrics, setup),
     };
     int r = cmocka_run_group_tests(tests, NULL, NULL);

@@ -6,6 +6,12 @@
 #include "tpm/vtpm.h"
 
 #include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -104,7 +110,9 @@ static void full_lists_are_start_up_errors(void **state)
         int r = devmgr_add(&dm, &d, err, sizeof(err));
         assert_int_equal(r, i < DEVMGR_MAX_DEVICES ? 0 : -ENOSPC);
     }
-    assert_non_null(strstr(err, "more than 16 devices"));
+    char want[64];
+    snprintf(want, sizeof(want), "more than %d devices", DEVMGR_MAX_DEVICES);
+    assert_non_null(strstr(err, want));
     /* The refused device was torn down at once, the rest at teardown. */
     norder = 0;
     devmgr_teardown(&dm);
@@ -115,6 +123,40 @@ static void full_lists_are_start_up_errors(void **state)
     struct devmgr_device d = { .name = "late", .acpi_name = "LATE", .acpi_hid = "PNP0000" };
     assert_int_equal(devmgr_add(&dm, &d, err, sizeof(err)), -ENOSPC);
     assert_non_null(strstr(err, "describing late: more than"));
+}
+
+static pthread_t io_seen_on;
+static atomic_int io_calls;
+
+static void io_handler(void *ctx, int fd, uint32_t events)
+{
+    (void)ctx, (void)events;
+    uint64_t n;
+    assert_int_equal(read(fd, &n, sizeof(n)), sizeof(n));
+    io_seen_on = pthread_self();
+    atomic_fetch_add(&io_calls, 1);
+}
+
+/* Backends' fds are served on the I/O thread, which teardown stops before
+ * any device goes away. */
+static void io_thread_serves_backends(void **state)
+{
+    (void)state;
+    char err[160];
+    int efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    assert_true(efd >= 0);
+    assert_int_equal(devmgr_io_add(&dm, "t", efd, EPOLLIN, io_handler, NULL, err, sizeof(err)),
+                     0);
+    assert_int_equal(devmgr_start(&dm, err, sizeof(err)), 0);
+    uint64_t one = 1;
+    assert_int_equal(write(efd, &one, sizeof(one)), sizeof(one));
+    for (int i = 0; i < 2000 && atomic_load(&io_calls) == 0; i++)
+        usleep(1000);
+    assert_int_equal(atomic_load(&io_calls), 1);
+    assert_false(pthread_equal(io_seen_on, pthread_self()));
+    devmgr_teardown(&dm);
+    assert_false(dm.io_started);
+    close(efd);
 }
 
 /* The TPM2 table and DSDT node must not be dropped silently: a guest would
@@ -170,6 +212,7 @@ int main(void)
         cmocka_unit_test_setup(legacy_device_gets_traps_and_a_dsdt_node, setup),
         cmocka_unit_test_setup(virtio_devices_take_consecutive_slots, setup),
         cmocka_unit_test_setup(full_lists_are_start_up_errors, setup),
+        cmocka_unit_test_setup(io_thread_serves_backends, setup),
         cmocka_unit_test_setup(tpm_with_full_acpi_lists_is_an_error, setup),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

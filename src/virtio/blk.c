@@ -1,0 +1,468 @@
+/* virtio-blk: requests from the queue to the backing file, asynchronously. */
+#include "virtio/blk.h"
+
+#include "core/clock.h"
+#include "core/log.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define VIRTIO_BLK_F_SEG_MAX (1ULL << 2)
+#define VIRTIO_BLK_F_RO (1ULL << 5)
+#define VIRTIO_BLK_F_FLUSH (1ULL << 9)
+#define SECTOR 512u
+#define CONFIG_SIZE 16 /* capacity, size_max, seg_max */
+
+struct blk_header {
+    uint32_t type, reserved;
+    uint64_t sector;
+};
+
+/* Opens a backing file for the drive: its fd and size, or -errno. */
+static int open_disk(const char *path, bool read_only, uint64_t *size, char *err, size_t errlen)
+{
+    int fd = open(path, (read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+    struct stat st;
+    int e = 0;
+    if (fd < 0 || fstat(fd, &st) < 0)
+        e = errno;
+    else if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode))
+        e = EINVAL;
+    if (!e) {
+        off_t end = lseek(fd, 0, SEEK_END);
+        if (end < 0)
+            e = errno;
+        else
+            *size = (uint64_t)end;
+    }
+    if (e) {
+        snprintf(err, errlen, "path_on_host %s: %s", path,
+                 e == EINVAL ? "not a regular file or block device" : strerror(e));
+        if (fd >= 0)
+            close(fd);
+        return -e;
+    }
+    return fd;
+}
+
+static void finish_locked(struct virtio_blk *b, struct blk_req *r, uint8_t status)
+{
+    struct virtio_mmio *m = &b->mmio;
+    bool current = virtio_mmio_queue_current_locked(m, 0, r->gen);
+    if (status != VIRTIO_BLK_S_OK)
+        b->stats.execute_fails += r->type == VIRTIO_BLK_T_IN || r->type == VIRTIO_BLK_T_OUT ||
+                                  r->type == VIRTIO_BLK_T_FLUSH;
+    /* A queue stopped or reset since: its memory may be the guest's
+     * again, so the answer goes nowhere. */
+    if (current) {
+        *r->status = status;
+        virtq_push(&m->queues[0], m->mem, r->head, status == VIRTIO_BLK_S_OK ? r->used_len : 1);
+    }
+    if (r->busy) {
+        r->busy = false;
+        b->inflight--;
+    }
+}
+
+/* A request that completes without I/O. */
+static void answer_locked(struct virtio_blk *b, const struct virtq_chain *c, uint8_t *status,
+                          uint32_t used, uint8_t code)
+{
+    struct blk_req r = { .head = c->head, .gen = virtio_mmio_queue_gen_locked(&b->mmio, 0),
+                         .status = status, .used_len = used };
+    finish_locked(b, &r, code);
+}
+
+static struct blk_req *free_slot(struct virtio_blk *b)
+{
+    for (int i = 0; i < VIRTIO_BLK_INFLIGHT; i++)
+        if (!b->reqs[i].busy)
+            return &b->reqs[i];
+    return NULL;
+}
+
+static void io_result_locked(struct virtio_blk *b, struct blk_req *r, int64_t res)
+{
+    bool ok = r->type == VIRTIO_BLK_T_FLUSH ? res == 0 : res == (int64_t)r->len;
+    finish_locked(b, r, ok ? VIRTIO_BLK_S_OK : VIRTIO_BLK_S_IOERR);
+}
+
+/* Starts r's I/O: on the ring, or at once when there is none. */
+static void submit_locked(struct virtio_blk *b, struct blk_req *r, uint64_t offset)
+{
+    r->busy = true;
+    b->inflight++;
+    if (b->uring) {
+        struct io_uring_sqe *sqe = io_uring_get_sqe(&b->ring);
+        if (sqe) {
+            if (r->type == VIRTIO_BLK_T_IN)
+                io_uring_prep_readv(sqe, b->fd, r->iov, (unsigned)r->niov, offset);
+            else if (r->type == VIRTIO_BLK_T_OUT)
+                io_uring_prep_writev(sqe, b->fd, r->iov, (unsigned)r->niov, offset);
+            else
+                io_uring_prep_fsync(sqe, b->fd, 0);
+            io_uring_sqe_set_data64(sqe, (uint64_t)(r - b->reqs));
+            return;
+        }
+    }
+    ssize_t n;
+    if (r->type == VIRTIO_BLK_T_IN)
+        n = preadv(b->fd, r->iov, r->niov, (off_t)offset);
+    else if (r->type == VIRTIO_BLK_T_OUT)
+        n = pwritev(b->fd, r->iov, r->niov, (off_t)offset);
+    else
+        n = fsync(b->fd);
+    io_result_locked(b, r, n < 0 ? -errno : n);
+}
+
+/* One chain: checked, then answered or started. Returns false when the
+ * rate limiter refused it (the caller gives it back). */
+static bool request_locked(struct virtio_blk *b, const struct virtq_chain *c)
+{
+    struct blk_header h;
+    uint8_t *status = NULL;
+    if (c->nin)
+        status = (uint8_t *)c->in[c->nin - 1].iov_base + c->in[c->nin - 1].iov_len - 1;
+    if (!status || virtq_chain_read(c, &h, sizeof(h)) != sizeof(h)) {
+        /* No header or no status byte: nothing to say it with. */
+        b->stats.invalid_reqs_count++;
+        if (status)
+            answer_locked(b, c, status, 1, VIRTIO_BLK_S_IOERR);
+        else
+            answer_locked(b, c, (uint8_t[1]){ 0 }, 0, VIRTIO_BLK_S_OK);
+        return true;
+    }
+    struct blk_req *r = free_slot(b);
+    *r = (struct blk_req){ .head = c->head, .type = (uint8_t)h.type,
+                           .gen = virtio_mmio_queue_gen_locked(&b->mmio, 0), .status = status };
+    bool in = h.type == VIRTIO_BLK_T_IN || h.type == VIRTIO_BLK_T_GET_ID;
+    /* The data: after the header (readable), or before the status
+     * (writable); a request moves data one way only. */
+    size_t len = in ? c->in_len - 1 : c->out_len - sizeof(h);
+    bool shape = in ? c->out_len == sizeof(h) : c->in_len == 1;
+    if (!shape && h.type != VIRTIO_BLK_T_FLUSH && h.type <= VIRTIO_BLK_T_GET_ID) {
+        b->stats.invalid_reqs_count++;
+        answer_locked(b, c, status, 1, VIRTIO_BLK_S_IOERR);
+        return true;
+    }
+    switch (h.type) {
+    case VIRTIO_BLK_T_IN:
+    case VIRTIO_BLK_T_OUT:
+        if ((h.type == VIRTIO_BLK_T_OUT && b->read_only) || len % SECTOR ||
+            len > VIRTIO_BLK_MAX_REQUEST || h.sector > b->sectors ||
+            len / SECTOR > b->sectors - h.sector) {
+            b->stats.invalid_reqs_count++;
+            answer_locked(b, c, status, 1, VIRTIO_BLK_S_IOERR);
+            return true;
+        }
+        r->niov = in ? virtq_iov_slice(c->in, c->nin, 0, len, r->iov, VIRTIO_BLK_SEG_MAX + 2)
+                     : virtq_iov_slice(c->out, c->nout, sizeof(h), len, r->iov,
+                                       VIRTIO_BLK_SEG_MAX + 2);
+        if (r->niov < 0) { /* cannot happen: a chain has at most that many */
+            answer_locked(b, c, status, 1, VIRTIO_BLK_S_IOERR);
+            return true;
+        }
+        if (len && !ratelimit_consume(&b->rl, len, mono_ns()))
+            return false;
+        r->len = len;
+        r->used_len = (uint32_t)(in ? len + 1 : 1);
+        if (in) {
+            b->stats.read_count++;
+            b->stats.read_bytes += len;
+        } else {
+            b->stats.write_count++;
+            b->stats.write_bytes += len;
+        }
+        if (len == 0)
+            finish_locked(b, r, VIRTIO_BLK_S_OK);
+        else
+            submit_locked(b, r, h.sector * SECTOR);
+        return true;
+    case VIRTIO_BLK_T_FLUSH:
+        if (!ratelimit_consume(&b->rl, 0, mono_ns()))
+            return false;
+        b->stats.flush_count++;
+        r->used_len = 1;
+        /* Unsafe: the host's page cache is all the durability asked for. */
+        if (b->writeback)
+            submit_locked(b, r, 0);
+        else
+            finish_locked(b, r, VIRTIO_BLK_S_OK);
+        return true;
+    case VIRTIO_BLK_T_GET_ID: {
+        uint8_t id[VIRTIO_BLK_ID_BYTES] = { 0 };
+        memcpy(id, b->id, strnlen(b->id, sizeof(id)));
+        struct virtq_chain data = *c;
+        data.in[data.nin - 1].iov_len--; /* not the status byte */
+        size_t n = virtq_chain_write(&data, id, len < sizeof(id) ? len : sizeof(id));
+        answer_locked(b, c, status, (uint32_t)n + 1, VIRTIO_BLK_S_OK);
+        return true;
+    }
+    default:
+        answer_locked(b, c, status, 1, VIRTIO_BLK_S_UNSUPP);
+        return true;
+    }
+}
+
+static void process_locked(struct virtio_blk *b)
+{
+    struct virtio_mmio *m = &b->mmio;
+    struct virtq *q = &m->queues[0];
+    struct virtq_chain c;
+    uint16_t used = q->used_idx;
+    while (virtio_mmio_live_locked(m) && !b->rl.blocked && b->inflight < VIRTIO_BLK_INFLIGHT) {
+        int got = virtq_pop(q, m->mem, &c);
+        if (got < 0) {
+            virtio_mmio_needs_reset_locked(m);
+            break;
+        }
+        if (got == 0)
+            break;
+        if (!request_locked(b, &c)) {
+            virtq_unpop(q); /* again when the limiter's timer fires */
+            break;
+        }
+    }
+    if (b->uring && io_uring_sq_ready(&b->ring))
+        io_uring_submit(&b->ring);
+    if (q->used_idx != used)
+        virtio_mmio_queue_signal_locked(m, 0);
+}
+
+/* Reaps completions: all that are ready, or (wait) until none is in
+ * flight. */
+static void reap_locked(struct virtio_blk *b, bool wait)
+{
+    struct io_uring_cqe *cqe;
+    uint16_t used = b->mmio.queues[0].used_idx;
+    while (b->uring && b->inflight > 0 &&
+           (wait ? io_uring_wait_cqe(&b->ring, &cqe) : io_uring_peek_cqe(&b->ring, &cqe)) == 0) {
+        uint64_t i = io_uring_cqe_get_data64(cqe);
+        int res = cqe->res;
+        io_uring_cqe_seen(&b->ring, cqe);
+        if (i < VIRTIO_BLK_INFLIGHT && b->reqs[i].busy)
+            io_result_locked(b, &b->reqs[i], res);
+    }
+    if (b->mmio.queues[0].used_idx != used)
+        virtio_mmio_queue_signal_locked(&b->mmio, 0);
+}
+
+void virtio_blk_complete(struct virtio_blk *b)
+{
+    uint64_t n;
+    ssize_t r = read(b->ring_fd, &n, sizeof(n));
+    (void)r;
+    pthread_mutex_lock(&b->mmio.lock);
+    reap_locked(b, false);
+    process_locked(b); /* slots were freed */
+    pthread_mutex_unlock(&b->mmio.lock);
+}
+
+void virtio_blk_timer(struct virtio_blk *b)
+{
+    pthread_mutex_lock(&b->mmio.lock);
+    ratelimit_timer_fired(&b->rl);
+    process_locked(b);
+    pthread_mutex_unlock(&b->mmio.lock);
+}
+
+static void blk_notify(void *dev, struct virtio_mmio *m, int q)
+{
+    (void)m, (void)q;
+    process_locked(dev);
+}
+
+/* The driver reset the device: what is in flight finishes first (its data
+ * must not land after the guest reuses the memory) and is not returned. */
+static void blk_reset(void *dev)
+{
+    struct virtio_blk *b = dev;
+    for (int i = 0; i < VIRTIO_BLK_INFLIGHT; i++)
+        b->reqs[i].gen--; /* never current again */
+    reap_locked(b, true);
+}
+
+static void blk_config_read(void *dev, uint32_t offset, uint8_t *data, uint32_t len)
+{
+    struct virtio_blk *b = dev;
+    uint8_t cfg[CONFIG_SIZE] = { 0 };
+    uint32_t seg_max = VIRTIO_BLK_SEG_MAX;
+    memcpy(cfg, &b->sectors, 8);
+    memcpy(cfg + 12, &seg_max, 4);
+    memcpy(data, cfg + offset, len);
+}
+
+const struct virtio_device_ops virtio_blk_ops = {
+    .name = "blk",
+    .device_id = VIRTIO_ID_BLOCK,
+    .features = VIRTIO_RING_F_EVENT_IDX | VIRTIO_BLK_F_SEG_MAX,
+    .nqueues = 1,
+    .queue_max = VIRTIO_BLK_QUEUE_SIZE,
+    .config_size = CONFIG_SIZE,
+    .config_read = blk_config_read,
+    .notify = blk_notify,
+    .reset = blk_reset,
+};
+
+static void set_size(struct virtio_blk *b, uint64_t size)
+{
+    if (size % SECTOR)
+        log_warn("drive %s: size %llu is not a multiple of %u; the tail is not used", b->id,
+                 (unsigned long long)size, SECTOR);
+    b->sectors = size / SECTOR;
+}
+
+int virtio_blk_init(struct virtio_blk *b, const struct drive_config *cfg,
+                    const struct guest_mem *mem, char *err, size_t errlen)
+{
+    memset(b, 0, sizeof(*b));
+    b->fd = b->ring_fd = -1;
+    snprintf(b->id, sizeof(b->id), "%s", cfg->drive_id);
+    b->read_only = cfg->is_read_only;
+    b->writeback = cfg->cache_type == CACHE_WRITEBACK;
+    b->rl_cfg = cfg->rate_limiter;
+    virtio_mmio_init(&b->mmio, &virtio_blk_ops, b, mem);
+    b->mmio.features |= (b->read_only ? VIRTIO_BLK_F_RO : 0) |
+                        (b->writeback ? VIRTIO_BLK_F_FLUSH : 0);
+    char why[256];
+    uint64_t size = 0;
+    int e;
+    if ((b->fd = open_disk(cfg->path_on_host, b->read_only, &size, why, sizeof(why))) < 0) {
+        snprintf(err, errlen, "drives[%s].%s", b->id, why);
+        return b->fd;
+    }
+    set_size(b, size);
+    b->reqs = calloc(VIRTIO_BLK_INFLIGHT, sizeof(*b->reqs));
+    if (!b->reqs || (e = ratelimit_open(&b->rl, &cfg->rate_limiter, mono_ns())) < 0 ||
+        (b->ring_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0) {
+        e = errno ? -errno : -ENOMEM;
+        snprintf(err, errlen, "drives[%s]: %s", b->id, strerror(-e));
+        return e;
+    }
+    e = io_uring_queue_init(VIRTIO_BLK_INFLIGHT, &b->ring, 0);
+    if (e == 0 && (e = io_uring_register_eventfd(&b->ring, b->ring_fd)) < 0)
+        io_uring_queue_exit(&b->ring);
+    b->uring = e == 0;
+    if (!b->uring)
+        log_warn("drive %s: io_uring unavailable (%s): its I/O runs on the I/O thread", b->id,
+                 strerror(-e));
+    return 0;
+}
+
+void virtio_blk_destroy(struct virtio_blk *b)
+{
+    pthread_mutex_lock(&b->mmio.lock);
+    reap_locked(b, true);
+    pthread_mutex_unlock(&b->mmio.lock);
+    if (b->uring)
+        io_uring_queue_exit(&b->ring);
+    b->uring = false;
+    if (b->ring_fd >= 0)
+        close(b->ring_fd);
+    if (b->fd >= 0)
+        close(b->fd);
+    b->fd = b->ring_fd = -1;
+    free(b->reqs);
+    b->reqs = NULL;
+    ratelimit_close(&b->rl);
+    virtio_mmio_destroy(&b->mmio);
+}
+
+int virtio_blk_update(struct virtio_blk *b, const char *path, const struct ratelimit_config *rl,
+                      char *err, size_t errlen)
+{
+    int fd = -1;
+    uint64_t size = 0;
+    char why[256];
+    if (path && (fd = open_disk(path, b->read_only, &size, why, sizeof(why))) < 0) {
+        snprintf(err, errlen, "drives[%s].%s", b->id, why);
+        pthread_mutex_lock(&b->mmio.lock);
+        b->stats.update_fails++;
+        pthread_mutex_unlock(&b->mmio.lock);
+        return fd;
+    }
+    pthread_mutex_lock(&b->mmio.lock);
+    ratelimit_update(&b->rl, &b->rl_cfg, rl, mono_ns());
+    b->rl_cfg = *rl;
+    b->stats.update_count++;
+    if (fd >= 0) {
+        reap_locked(b, true); /* in-flight requests finish on the old file */
+        int old = b->fd;
+        b->fd = fd;
+        fd = old;
+        set_size(b, size);
+        virtio_mmio_config_changed_locked(&b->mmio);
+    }
+    pthread_mutex_unlock(&b->mmio.lock);
+    if (fd >= 0)
+        close(fd);
+    return 0;
+}
+
+int virtio_blk_check(const struct drive_config *cfg, char *err, size_t errlen)
+{
+    uint64_t size;
+    char why[256];
+    int fd = open_disk(cfg->path_on_host, cfg->is_read_only, &size, why, sizeof(why));
+    if (fd < 0) {
+        snprintf(err, errlen, "drives[%s].%s", cfg->drive_id, why);
+        return fd;
+    }
+    close(fd);
+    return 0;
+}
+
+void virtio_blk_stats(struct virtio_blk *b, struct blk_stats *out)
+{
+    pthread_mutex_lock(&b->mmio.lock);
+    *out = b->stats;
+    pthread_mutex_unlock(&b->mmio.lock);
+}
+
+static void on_complete(void *ctx, int fd, uint32_t events)
+{
+    (void)fd, (void)events;
+    virtio_blk_complete(ctx);
+}
+
+static void on_timer(void *ctx, int fd, uint32_t events)
+{
+    (void)fd, (void)events;
+    virtio_blk_timer(ctx);
+}
+
+static void blk_teardown(void *dev)
+{
+    virtio_blk_destroy(dev);
+    free(dev);
+}
+
+int virtio_blk_attach(const struct drive_config *cfg, struct devmgr *dm, struct virtio_blk **out,
+                      char *err, size_t errlen)
+{
+    struct virtio_blk *b = calloc(1, sizeof(*b));
+    if (!b) {
+        snprintf(err, errlen, "drives[%s]: out of memory", cfg->drive_id);
+        return -ENOMEM;
+    }
+    int e = virtio_blk_init(b, cfg, &dm->vm->mem, err, errlen);
+    if (e < 0) {
+        blk_teardown(b);
+        return e;
+    }
+    *out = b;
+    char name[CONFIG_ID_MAX + 16];
+    snprintf(name, sizeof(name), "virtio-blk %s", b->id);
+    if ((e = devmgr_add_virtio(dm, "virtio-blk", &b->mmio, b, blk_teardown, NULL, err, errlen)) <
+            0 ||
+        (e = devmgr_io_add(dm, name, b->ring_fd, EPOLLIN, on_complete, b, err, errlen)) < 0)
+        return e;
+    return devmgr_io_add(dm, name, b->rl.timer_fd, EPOLLIN, on_timer, b, err, errlen);
+}

@@ -1,0 +1,376 @@
+/* virtio-net: frames between the guest's queues and a TAP device. */
+#include "virtio/net.h"
+
+#include "core/clock.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/if.h>
+#include <linux/if_tun.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/ioctl.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#define Q_RX 0
+#define Q_TX 1
+
+#define F_CSUM (1ULL << 0)
+#define F_GUEST_CSUM (1ULL << 1)
+#define F_MTU (1ULL << 3)
+#define F_MAC (1ULL << 5)
+#define F_GUEST_TSO4 (1ULL << 7)
+#define F_GUEST_TSO6 (1ULL << 8)
+#define F_HOST_TSO4 (1ULL << 11)
+#define F_HOST_TSO6 (1ULL << 12)
+#define CONFIG_SIZE 12 /* mac, status, max_virtqueue_pairs, mtu */
+
+int tap_open(const char *name, bool *offload, char *err, size_t errlen)
+{
+    int fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
+    struct ifreq ifr = { .ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR };
+    snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", name);
+    int hdr = VIRTIO_NET_HDR_LEN;
+    const char *what = "/dev/net/tun";
+    if (fd >= 0 && ioctl(fd, TUNSETIFF, &ifr) < 0)
+        what = "TUNSETIFF";
+    else if (fd >= 0 && ioctl(fd, TUNSETVNETHDRSZ, &hdr) < 0)
+        what = "TUNSETVNETHDRSZ";
+    else if (fd >= 0) {
+        /* What the guest may receive: checksum and TSO, if the TAP can
+         * hand them over; until the driver asks, nothing. */
+        *offload = ioctl(fd, TUNSETOFFLOAD, TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6) == 0;
+        ioctl(fd, TUNSETOFFLOAD, 0);
+        return fd;
+    }
+    int e = errno;
+    snprintf(err, errlen, "host_dev_name %s: %s: %s", name, what, strerror(e));
+    if (fd >= 0)
+        close(fd);
+    return -e;
+}
+
+/* Watches the TAP for what the device can act on now. */
+static void watch_locked(struct virtio_net *n)
+{
+    uint32_t ev = (n->rx_starved || n->rx_rl.blocked ? 0 : EPOLLIN) | (n->tx_blocked ? EPOLLOUT : 0);
+    if (n->io && ev != n->tap_events && loop_mod(n->io, n->tap, ev) == 0)
+        n->tap_events = ev;
+}
+
+static void rx_locked(struct virtio_net *n)
+{
+    struct virtio_mmio *m = &n->mmio;
+    struct virtq *q = &m->queues[Q_RX];
+    uint16_t used = q->used_idx;
+    struct virtq_chain c;
+    /* A frame's size is known only once read: the limiter lets a frame
+     * start while neither bucket is empty, and is charged after. */
+    while (virtio_mmio_live_locked(m) && q->ready && !n->rx_starved &&
+           ratelimit_ready(&n->rx_rl, mono_ns())) {
+        int got = virtq_pop(q, m->mem, &c);
+        if (got < 0) {
+            virtio_mmio_needs_reset_locked(m);
+            break;
+        }
+        if (got == 0) {
+            n->rx_starved = true;
+            n->stats.no_rx_avail_buffer++;
+            break;
+        }
+        if (c.in_len < VIRTIO_NET_HDR_LEN || c.nout) {
+            /* Not a receive buffer: the guest's loss, not ours. */
+            virtq_push(q, m->mem, c.head, 0);
+            continue;
+        }
+        ssize_t r = readv(n->tap, c.in, c.nin);
+        if (r < VIRTIO_NET_HDR_LEN) {
+            virtq_unpop(q);
+            if (r < 0 && errno != EAGAIN && errno != EINTR)
+                n->stats.tap_read_fails++;
+            if (r < 0)
+                break;
+            continue; /* a runt nobody could use: dropped */
+        }
+        /* num_buffers: one buffer a frame without VIRTIO_NET_F_MRG_RXBUF
+         * (the TAP leaves those two header bytes alone). */
+        uint16_t one = 1;
+        virtq_chain_write_at(&c, 10, &one, 2);
+        uint64_t bytes = (uint64_t)r - VIRTIO_NET_HDR_LEN;
+        ratelimit_force(&n->rx_rl, 1, bytes, mono_ns());
+        n->stats.rx_packets_count++;
+        n->stats.rx_bytes_count += bytes;
+        virtq_push(q, m->mem, c.head, (uint32_t)r);
+    }
+    if (q->used_idx != used)
+        virtio_mmio_queue_signal_locked(m, Q_RX);
+    watch_locked(n);
+}
+
+static void tx_locked(struct virtio_net *n)
+{
+    struct virtio_mmio *m = &n->mmio;
+    struct virtq *q = &m->queues[Q_TX];
+    uint16_t used = q->used_idx;
+    struct virtq_chain c;
+    while (virtio_mmio_live_locked(m) && !n->tx_blocked) {
+        int got = virtq_pop(q, m->mem, &c);
+        if (got < 0) {
+            virtio_mmio_needs_reset_locked(m);
+            break;
+        }
+        if (got == 0)
+            break;
+        if (c.out_len <= VIRTIO_NET_HDR_LEN || c.out_len > VIRTIO_NET_MAX_FRAME) {
+            n->stats.tx_malformed_frames++;
+            virtq_push(q, m->mem, c.head, 0);
+            continue;
+        }
+        uint64_t bytes = c.out_len - VIRTIO_NET_HDR_LEN;
+        if (!ratelimit_consume(&n->tx_rl, bytes, mono_ns())) {
+            virtq_unpop(q); /* again when the limiter's timer fires */
+            break;
+        }
+        ssize_t w = writev(n->tap, c.out, c.nout);
+        if (w < 0 && (errno == EAGAIN || errno == EINTR)) {
+            virtq_unpop(q);
+            ratelimit_refund(&n->tx_rl, 1, bytes); /* not sent after all */
+            n->tx_blocked = true;
+            break;
+        }
+        if (w < 0)
+            n->stats.tap_write_fails++; /* the TAP refused it (a bad GSO header...): dropped */
+        else {
+            n->stats.tx_packets_count++;
+            n->stats.tx_bytes_count += bytes;
+        }
+        virtq_push(q, m->mem, c.head, 0);
+    }
+    if (q->used_idx != used)
+        virtio_mmio_queue_signal_locked(m, Q_TX);
+    watch_locked(n);
+}
+
+static void net_notify(void *dev, struct virtio_mmio *m, int q)
+{
+    (void)m;
+    struct virtio_net *n = dev;
+    if (q == Q_TX) {
+        tx_locked(n);
+    } else {
+        n->rx_starved = false; /* new buffers */
+        rx_locked(n);
+    }
+}
+
+/* DRIVER_OK: the TAP hands over what the driver accepts. */
+static void net_activate(void *dev, struct virtio_mmio *m)
+{
+    struct virtio_net *n = dev;
+    unsigned off = 0;
+    if (n->offload && (m->driver_features & F_GUEST_CSUM)) {
+        off = TUN_F_CSUM;
+        if (m->driver_features & F_GUEST_TSO4)
+            off |= TUN_F_TSO4;
+        if (m->driver_features & F_GUEST_TSO6)
+            off |= TUN_F_TSO6;
+    }
+    if (n->offload)
+        ioctl(n->tap, TUNSETOFFLOAD, off);
+    n->rx_starved = false;
+    watch_locked(n);
+}
+
+static void net_reset(void *dev)
+{
+    struct virtio_net *n = dev;
+    n->rx_starved = true; /* no buffers until the driver is back */
+    n->tx_blocked = false;
+    watch_locked(n);
+}
+
+static void net_config_read(void *dev, uint32_t offset, uint8_t *data, uint32_t len)
+{
+    struct virtio_net *n = dev;
+    uint8_t cfg[CONFIG_SIZE] = { 0 };
+    uint16_t pairs = 1;
+    memcpy(cfg, n->mac, 6);
+    memcpy(cfg + 8, &pairs, 2);
+    memcpy(cfg + 10, &n->mtu, 2);
+    memcpy(data, cfg + offset, len);
+}
+
+const struct virtio_device_ops virtio_net_ops = {
+    .name = "net",
+    .device_id = VIRTIO_ID_NET,
+    /* What the TAP always takes from the guest: checksums to fill and
+     * TSO frames to split. */
+    .features = VIRTIO_RING_F_EVENT_IDX | F_CSUM | F_HOST_TSO4 | F_HOST_TSO6,
+    .nqueues = 2,
+    .queue_max = VIRTIO_NET_QUEUE_SIZE,
+    .config_size = CONFIG_SIZE,
+    .config_read = net_config_read,
+    .activate = net_activate,
+    .notify = net_notify,
+    .reset = net_reset,
+};
+
+int virtio_net_init(struct virtio_net *n, const struct net_config *cfg, int tap, bool offload,
+                    const struct guest_mem *mem, char *err, size_t errlen)
+{
+    memset(n, 0, sizeof(*n));
+    n->tap = tap;
+    n->offload = offload;
+    n->rx_starved = true; /* until the driver gives buffers */
+    snprintf(n->id, sizeof(n->id), "%s", cfg->iface_id);
+    memcpy(n->mac, cfg->guest_mac, 6);
+    n->mtu = (uint16_t)cfg->mtu;
+    n->rx_cfg = cfg->rx_rate_limiter;
+    n->tx_cfg = cfg->tx_rate_limiter;
+    n->rx_rl.timer_fd = n->tx_rl.timer_fd = -1;
+    virtio_mmio_init(&n->mmio, &virtio_net_ops, n, mem);
+    n->mmio.features |= (cfg->has_mac ? F_MAC : 0) | (cfg->mtu ? F_MTU : 0) |
+                        (offload ? F_GUEST_CSUM | F_GUEST_TSO4 | F_GUEST_TSO6 : 0);
+    uint64_t now = mono_ns();
+    int e = ratelimit_open(&n->rx_rl, &n->rx_cfg, now);
+    if (e == 0)
+        e = ratelimit_open(&n->tx_rl, &n->tx_cfg, now);
+    if (e < 0)
+        snprintf(err, errlen, "network-interfaces[%s]: rate limiter timer: %s", n->id,
+                 strerror(-e));
+    return e;
+}
+
+void virtio_net_destroy(struct virtio_net *n)
+{
+    if (n->tap >= 0)
+        close(n->tap);
+    n->tap = -1;
+    ratelimit_close(&n->rx_rl);
+    ratelimit_close(&n->tx_rl);
+    virtio_mmio_destroy(&n->mmio);
+}
+
+void virtio_net_tap_event(struct virtio_net *n, uint32_t events)
+{
+    pthread_mutex_lock(&n->mmio.lock);
+    if (events & EPOLLOUT) {
+        n->tx_blocked = false;
+        tx_locked(n);
+    }
+    if (events & (EPOLLIN | EPOLLERR | EPOLLHUP))
+        rx_locked(n);
+    pthread_mutex_unlock(&n->mmio.lock);
+}
+
+void virtio_net_rx_timer(struct virtio_net *n)
+{
+    pthread_mutex_lock(&n->mmio.lock);
+    ratelimit_timer_fired(&n->rx_rl);
+    rx_locked(n);
+    pthread_mutex_unlock(&n->mmio.lock);
+}
+
+void virtio_net_tx_timer(struct virtio_net *n)
+{
+    pthread_mutex_lock(&n->mmio.lock);
+    ratelimit_timer_fired(&n->tx_rl);
+    tx_locked(n);
+    pthread_mutex_unlock(&n->mmio.lock);
+}
+
+void virtio_net_update(struct virtio_net *n, const struct ratelimit_config *rx,
+                       const struct ratelimit_config *tx)
+{
+    pthread_mutex_lock(&n->mmio.lock);
+    uint64_t now = mono_ns();
+    ratelimit_update(&n->rx_rl, &n->rx_cfg, rx, now);
+    ratelimit_update(&n->tx_rl, &n->tx_cfg, tx, now);
+    n->rx_cfg = *rx;
+    n->tx_cfg = *tx;
+    pthread_mutex_unlock(&n->mmio.lock);
+}
+
+int virtio_net_check(const struct net_config *cfg, char *err, size_t errlen)
+{
+    bool offload;
+    char why[200];
+    int fd = tap_open(cfg->host_dev_name, &offload, why, sizeof(why));
+    if (fd < 0) {
+        snprintf(err, errlen, "network-interfaces[%s].%s", cfg->iface_id, why);
+        return fd;
+    }
+    close(fd);
+    return 0;
+}
+
+void virtio_net_stats(struct virtio_net *n, struct net_stats *out, uint64_t *rx_throttled,
+                      uint64_t *tx_throttled)
+{
+    pthread_mutex_lock(&n->mmio.lock);
+    *out = n->stats;
+    *rx_throttled = n->rx_rl.throttled;
+    *tx_throttled = n->tx_rl.throttled;
+    pthread_mutex_unlock(&n->mmio.lock);
+}
+
+static void on_tap(void *ctx, int fd, uint32_t events)
+{
+    (void)fd;
+    virtio_net_tap_event(ctx, events);
+}
+
+static void on_rx_timer(void *ctx, int fd, uint32_t events)
+{
+    (void)fd, (void)events;
+    virtio_net_rx_timer(ctx);
+}
+
+static void on_tx_timer(void *ctx, int fd, uint32_t events)
+{
+    (void)fd, (void)events;
+    virtio_net_tx_timer(ctx);
+}
+
+static void net_teardown(void *dev)
+{
+    virtio_net_destroy(dev);
+    free(dev);
+}
+
+int virtio_net_attach(const struct net_config *cfg, struct devmgr *dm, struct virtio_net **out,
+                      char *err, size_t errlen)
+{
+    struct virtio_net *n = calloc(1, sizeof(*n));
+    if (!n) {
+        snprintf(err, errlen, "network-interfaces[%s]: out of memory", cfg->iface_id);
+        return -ENOMEM;
+    }
+    bool offload = false;
+    char why[200];
+    int tap = tap_open(cfg->host_dev_name, &offload, why, sizeof(why));
+    if (tap < 0) {
+        snprintf(err, errlen, "network-interfaces[%s].%s", cfg->iface_id, why);
+        free(n);
+        return tap;
+    }
+    int e = virtio_net_init(n, cfg, tap, offload, &dm->vm->mem, err, errlen);
+    if (e < 0) {
+        net_teardown(n);
+        return e;
+    }
+    *out = n;
+    char name[CONFIG_ID_MAX + 16];
+    snprintf(name, sizeof(name), "virtio-net %s", n->id);
+    if ((e = devmgr_add_virtio(dm, "virtio-net", &n->mmio, n, net_teardown, NULL, err, errlen)) <
+            0 ||
+        (e = devmgr_io_add(dm, name, n->tap, 0, on_tap, n, err, errlen)) < 0 ||
+        (e = devmgr_io_add(dm, name, n->rx_rl.timer_fd, EPOLLIN, on_rx_timer, n, err, errlen)) <
+            0)
+        return e;
+    n->io = &dm->io;
+    return devmgr_io_add(dm, name, n->tx_rl.timer_fd, EPOLLIN, on_tx_timer, n, err, errlen);
+}

@@ -1,0 +1,289 @@
+/* Unit tests: virtio-blk on a temporary file: reads, writes, flush, GET_ID,
+ * every request checked against the disk's size and shape, the rate
+ * limiter, a backing file swapped live, a reset with I/O in flight. */
+#include "../virtio_driver.h"
+#include "core/log.h"
+#include "virtio/blk.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#define MEM_SIZE (4 << 20)
+#define DISK (1 << 20)
+#define HDR VD_DATA
+#define BUF (VD_DATA + 0x1000)
+#define STATUS (VD_DATA + 0x100)
+
+static struct guest_mem mem;
+static struct virtio_blk blk;
+static struct vd d;
+static char path[64], path2[64];
+static int irqs;
+
+static void t_irq(void *ctx) { (void)ctx; irqs++; }
+
+static void make_disk(char *p, size_t size, uint8_t seed)
+{
+    strcpy(p, "/tmp/hearth-blk.XXXXXX");
+    int fd = mkstemp(p);
+    assert_true(fd >= 0);
+    uint8_t *b = malloc(size);
+    for (size_t i = 0; i < size; i++)
+        b[i] = (uint8_t)(i / 512 + seed);
+    assert_int_equal(write(fd, b, size), (ssize_t)size);
+    free(b);
+    close(fd);
+}
+
+static void start(bool read_only, bool writeback, const struct ratelimit_config *rl)
+{
+    if (!mem.host)
+        assert_int_equal(guest_mem_init(&mem, MEM_SIZE, false), 0);
+    memset(mem.host, 0, MEM_SIZE);
+    make_disk(path, DISK, 0);
+    struct drive_config cfg = { .drive_id = "drive0", .path_on_host = path,
+                                .is_read_only = read_only,
+                                .cache_type = writeback ? CACHE_WRITEBACK : CACHE_UNSAFE };
+    if (rl)
+        cfg.rate_limiter = *rl;
+    char err[256];
+    assert_int_equal(virtio_blk_init(&blk, &cfg, &mem, err, sizeof(err)), 0);
+    virtio_mmio_set_irq(&blk.mmio, t_irq, NULL);
+    assert_true(vd_setup(&d, &blk.mmio, &mem, VIRTIO_RING_F_EVENT_IDX, 64));
+    irqs = 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    virtio_blk_destroy(&blk);
+    unlink(path);
+    if (path2[0])
+        unlink(path2);
+    path2[0] = 0;
+    return 0;
+}
+
+static void header(uint32_t type, uint64_t sector)
+{
+    uint32_t h[4] = { type, 0, (uint32_t)sector, (uint32_t)(sector >> 32) };
+    memcpy(mem.host + HDR, h, 16);
+    mem.host[STATUS] = 0xff;
+}
+
+/* Notifies and waits for the next used element: its length, or -1. */
+static int64_t run(void)
+{
+    vd_notify(&d, 0);
+    uint32_t len;
+    for (int i = 0; i < 100; i++) {
+        if (vd_used(&d, 0, NULL, &len))
+            return len;
+        struct pollfd p = { .fd = blk.ring_fd, .events = POLLIN };
+        if (poll(&p, 1, 20) == 1)
+            virtio_blk_complete(&blk);
+    }
+    return -1;
+}
+
+static int64_t rw(uint32_t type, uint64_t sector, uint32_t len)
+{
+    header(type, sector);
+    bool in = type != VIRTIO_BLK_T_OUT;
+    struct vd_seg s[4] = { { HDR, 16, false }, { BUF, len / 2, in },
+                           { BUF + len / 2, len - len / 2, in }, { STATUS, 1, true } };
+    vd_chain(&d, 0, s, 4);
+    return run();
+}
+
+static void reads_writes_flush_and_id(void **state)
+{
+    (void)state;
+    start(false, true, NULL);
+    uint64_t cap;
+    virtio_mmio_ops.read(&blk.mmio, 0x100, (uint8_t *)&cap, 8);
+    assert_int_equal(cap, DISK / 512);
+    assert_int_equal(rw(VIRTIO_BLK_T_IN, 3, 1024), 1025);
+    assert_int_equal(mem.host[STATUS], VIRTIO_BLK_S_OK);
+    assert_int_equal(mem.host[BUF], 3);
+    assert_int_equal(mem.host[BUF + 1023], 4);
+    assert_true(irqs >= 1);
+    memset(mem.host + BUF, 0xab, 2048);
+    assert_int_equal(rw(VIRTIO_BLK_T_OUT, 10, 2048), 1);
+    assert_int_equal(mem.host[STATUS], VIRTIO_BLK_S_OK);
+    int fd = open(path, O_RDONLY);
+    uint8_t b[2];
+    assert_int_equal(pread(fd, b, 2, 10 * 512 + 2047), 2);
+    close(fd);
+    assert_int_equal(b[0], 0xab);
+    assert_int_equal(b[1], 14);
+    /* The last sector is readable; one past it is not. */
+    assert_int_equal(rw(VIRTIO_BLK_T_IN, DISK / 512 - 1, 512), 513);
+    assert_int_equal(mem.host[STATUS], VIRTIO_BLK_S_OK);
+    header(VIRTIO_BLK_T_FLUSH, 0);
+    struct vd_seg f[2] = { { HDR, 16, false }, { STATUS, 1, true } };
+    vd_chain(&d, 0, f, 2);
+    assert_int_equal(run(), 1);
+    assert_int_equal(mem.host[STATUS], VIRTIO_BLK_S_OK);
+    header(VIRTIO_BLK_T_GET_ID, 0);
+    struct vd_seg id[3] = { { HDR, 16, false }, { BUF, 20, true }, { STATUS, 1, true } };
+    vd_chain(&d, 0, id, 3);
+    assert_int_equal(run(), 21);
+    assert_string_equal((char *)mem.host + BUF, "drive0");
+    assert_int_equal(blk.stats.read_count, 2);
+    assert_int_equal(blk.stats.write_bytes, 2048);
+    assert_int_equal(blk.stats.flush_count, 1);
+}
+
+static void bad_requests_fail_and_the_device_goes_on(void **state)
+{
+    (void)state;
+    start(false, false, NULL);
+    /* Beyond the end, straddling it, a sector number that would wrap. */
+    assert_int_equal(rw(VIRTIO_BLK_T_IN, DISK / 512, 512), 1);
+    assert_int_equal(mem.host[STATUS], VIRTIO_BLK_S_IOERR);
+    assert_int_equal(rw(VIRTIO_BLK_T_OUT, DISK / 512 - 1, 1024), 1);
+    assert_int_equal(mem.host[STATUS], VIRTIO_BLK_S_IOERR);
+    assert_int_equal(rw(VIRTIO_BLK_T_IN, ~0ull / 512 + 5, 1024), 1);
+    assert_int_equal(mem.host[STATUS], VIRTIO_BLK_S_IOERR);
+    /* Not a whole number of sectors. */
+    assert_int_equal(rw(VIRTIO_BLK_T_IN, 0, 700), 1);
+    assert_int_equal(mem.host[STATUS], VIRTIO_BLK_S_IOERR);
+    /* Unknown type. */
+    assert_int_equal(rw(77, 0, 512), 1);
+    assert_int_equal(mem.host[STATUS], VIRTIO_BLK_S_UNSUPP);
+    /* A read whose data is readable, a header cut short, no status byte. */
+    header(VIRTIO_BLK_T_IN, 0);
+    struct vd_seg wrong[3] = { { HDR, 16, false }, { BUF, 512, false }, { STATUS, 1, true } };
+    vd_chain(&d, 0, wrong, 3);
+    assert_int_equal(run(), 1);
+    assert_int_equal(mem.host[STATUS], VIRTIO_BLK_S_IOERR);
+    struct vd_seg shorthdr[2] = { { HDR, 8, false }, { STATUS, 1, true } };
+    vd_chain(&d, 0, shorthdr, 2);
+    assert_int_equal(run(), 1);
+    assert_int_equal(mem.host[STATUS], VIRTIO_BLK_S_IOERR);
+    struct vd_seg nostatus[1] = { { HDR, 16, false } };
+    vd_chain(&d, 0, nostatus, 1);
+    assert_int_equal(run(), 0);
+    /* A header split over two descriptors is still a header. */
+    header(VIRTIO_BLK_T_IN, 1);
+    struct vd_seg split[4] = { { HDR, 8, false }, { HDR + 8, 8, false }, { BUF, 512, true },
+                               { STATUS, 1, true } };
+    vd_chain(&d, 0, split, 4);
+    assert_int_equal(run(), 513);
+    assert_int_equal(mem.host[STATUS], VIRTIO_BLK_S_OK);
+    assert_int_equal(mem.host[BUF], 1);
+    assert_int_equal(blk.stats.invalid_reqs_count, 7);
+    assert_false(vd_rd(&d, 0x70) & VIRTIO_STATUS_NEEDS_RESET);
+    /* A data descriptor outside RAM breaks the queue: NEEDS_RESET. */
+    header(VIRTIO_BLK_T_IN, 0);
+    struct vd_seg out[3] = { { HDR, 16, false }, { MEM_SIZE - 256, 512, true },
+                             { STATUS, 1, true } };
+    vd_chain(&d, 0, out, 3);
+    assert_int_equal(run(), -1);
+    assert_true(vd_rd(&d, 0x70) & VIRTIO_STATUS_NEEDS_RESET);
+}
+
+static void read_only_drives_refuse_writes(void **state)
+{
+    (void)state;
+    start(true, false, NULL);
+    uint32_t f;
+    vd_wr(&d, 0x14, 0);
+    f = vd_rd(&d, 0x10);
+    assert_true(f & (1u << 5)); /* VIRTIO_BLK_F_RO */
+    assert_false(f & (1u << 9)); /* no FLUSH with Unsafe */
+    assert_int_equal(rw(VIRTIO_BLK_T_OUT, 0, 512), 1);
+    assert_int_equal(mem.host[STATUS], VIRTIO_BLK_S_IOERR);
+    assert_int_equal(rw(VIRTIO_BLK_T_IN, 0, 512), 513);
+    assert_int_equal(mem.host[STATUS], VIRTIO_BLK_S_OK);
+}
+
+static void rate_limited_requests_wait(void **state)
+{
+    (void)state;
+    struct ratelimit_config rl = { .ops = { 1, 0, 100 } };
+    start(false, false, &rl);
+    assert_int_equal(rw(VIRTIO_BLK_T_IN, 0, 512), 513);
+    header(VIRTIO_BLK_T_IN, 1);
+    struct vd_seg s[3] = { { HDR, 16, false }, { BUF, 512, true }, { STATUS, 1, true } };
+    vd_chain(&d, 0, s, 3);
+    vd_notify(&d, 0);
+    assert_false(vd_used(&d, 0, NULL, NULL));
+    assert_true(blk.rl.blocked);
+    struct pollfd p = { .fd = blk.rl.timer_fd, .events = POLLIN };
+    assert_int_equal(poll(&p, 1, 1000), 1);
+    virtio_blk_timer(&blk);
+    assert_int_equal(run(), 513);
+    assert_int_equal(mem.host[BUF], 1);
+}
+
+static void backing_file_swaps_live(void **state)
+{
+    (void)state;
+    start(false, false, NULL);
+    make_disk(path2, DISK * 2, 100);
+    struct ratelimit_config none = { 0 };
+    char err[256];
+    irqs = 0;
+    assert_int_equal(virtio_blk_update(&blk, "/nonexistent/disk", &none, err, sizeof(err)),
+                     -2);
+    assert_string_equal(err, "drives[drive0].path_on_host /nonexistent/disk: No such file or "
+                             "directory");
+    assert_int_equal(virtio_blk_update(&blk, path2, &none, err, sizeof(err)), 0);
+    assert_int_equal(irqs, 1);
+    assert_int_equal(vd_rd(&d, 0x60) & VIRTIO_INT_CONFIG, VIRTIO_INT_CONFIG);
+    uint64_t cap;
+    virtio_mmio_ops.read(&blk.mmio, 0x100, (uint8_t *)&cap, 8);
+    assert_int_equal(cap, 2 * DISK / 512);
+    assert_int_equal(rw(VIRTIO_BLK_T_IN, 2 * DISK / 512 - 1, 512), 513);
+    assert_int_equal(mem.host[BUF], (uint8_t)(2 * DISK / 512 - 1 + 100));
+    assert_int_equal(blk.stats.update_count, 1);
+    assert_int_equal(blk.stats.update_fails, 1);
+}
+
+static void reset_drops_what_is_in_flight(void **state)
+{
+    (void)state;
+    start(false, false, NULL);
+    header(VIRTIO_BLK_T_IN, 0);
+    struct vd_seg s[3] = { { HDR, 16, false }, { BUF, 4096, true }, { STATUS, 1, true } };
+    for (int i = 0; i < 8; i++)
+        vd_chain(&d, 0, s, 3);
+    vd_notify(&d, 0);
+    vd_wr(&d, 0x70, 0); /* reset, I/O in flight or just done */
+    assert_int_equal(blk.inflight, 0);
+    uint16_t used;
+    memcpy(&used, mem.host + VD_USED(0) + 2, 2);
+    /* What completed before the reset was returned; nothing after. */
+    uint16_t before = used;
+    virtio_blk_complete(&blk);
+    memcpy(&used, mem.host + VD_USED(0) + 2, 2);
+    assert_int_equal(used, before);
+    /* The device works after the reset. */
+    assert_true(vd_setup(&d, &blk.mmio, &mem, 0, 64));
+    assert_int_equal(rw(VIRTIO_BLK_T_IN, 7, 512), 513);
+    assert_int_equal(mem.host[BUF], 7);
+}
+
+int main(void)
+{
+    log_init(NULL, LOG_OFF, NULL);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_teardown(reads_writes_flush_and_id, teardown),
+        cmocka_unit_test_teardown(bad_requests_fail_and_the_device_goes_on, teardown),
+        cmocka_unit_test_teardown(read_only_drives_refuse_writes, teardown),
+        cmocka_unit_test_teardown(rate_limited_requests_wait, teardown),
+        cmocka_unit_test_teardown(backing_file_swaps_live, teardown),
+        cmocka_unit_test_teardown(reset_drops_what_is_in_flight, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
