@@ -46,5 +46,6 @@ int cmd_report(struct bench_ctx *c, int argc, char **argv);
 int cmd_export(struct bench_ctx *c, int argc, char **argv);
 int cmd_memory(struct bench_ctx *c, int argc, char **argv);
 int cmd_surface(struct bench_ctx *c, int argc, char **argv);
+int cmd_devices(struct bench_ctx *c, int argc, char **argv);
 
 #endif

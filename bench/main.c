@@ -172,6 +172,7 @@ static void usage(void)
           "       hearth-bench export --csv [--db PATH] RUN_ID\n"
           "       hearth-bench memory [--mem-sizes 128,256,...] [--out DIR]\n"
           "       hearth-bench surface [--src DIR]\n"
+          "       hearth-bench devices [--runs N] [--kernel VMLINUX] [--src DIR]\n"
           "  boot: boots the hello payload N times (default 20) with hearth (128 MiB\n"
           "        and 8192 MiB) and QEMU microvm, interleaved; prints median wall time\n"
           "        from exec to exit, peak RSS, and each monitor's private memory\n"
@@ -184,7 +185,11 @@ static void usage(void)
           "        hearth (CRB, TIS) and QEMU microvm + tpm-tis, and the TPM's memory.\n"
           "  tpmd: hearth-tpmd: N manufactures per method (fast RSA, fast ECC,\n"
           "        swtpm_setup), allocation latency from a ready pool, pool throughput,\n"
-          "        swtpm memory per ready vTPM.\n",
+          "        swtpm memory per ready vTPM.\n"
+          "  devices: Debian's Linux with virtio-blk, -net, -vsock and -rng, hearth and\n"
+          "        QEMU microvm interleaved: 4 KiB random-read IOPS, sequential MiB/s,\n"
+          "        TCP guest->host MiB/s, private memory; hearth's memory per device.\n"
+          "        Needs build/kernel (scripts/fetch-kernel.sh) and a KVM that runs Linux.\n",
           stderr);
 }
 
@@ -198,7 +203,7 @@ static const struct {
     { "tpm", cmd_tpm, NULL },         { "tpmd", cmd_tpmd, NULL },
     { "run", NULL, cmd_run },         { "report", NULL, cmd_report },
     { "export", NULL, cmd_export },   { "memory", NULL, cmd_memory },
-    { "surface", NULL, cmd_surface },
+    { "surface", NULL, cmd_surface }, { "devices", NULL, cmd_devices },
 };
 
 int main(int argc, char **argv)

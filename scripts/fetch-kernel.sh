@@ -1,12 +1,13 @@
 #!/bin/sh
 # Downloads Debian's linux-image-cloud-amd64 (cached under DIR) and extracts
-# its bzImage and the uncompressed vmlinux from it. Prints the two paths.
+# its bzImage, the uncompressed vmlinux and its modules (DIR/modules, for
+# the guests' initramfs). Prints the two kernel paths.
 # Usage: fetch-kernel.sh DIR
 set -eu
 DIR=$1
 mkdir -p "$DIR"
 cd "$DIR"
-if [ ! -s vmlinuz ] || [ ! -s vmlinux ]; then
+if [ ! -s vmlinuz ] || [ ! -s vmlinux ] || [ ! -d modules/kernel ]; then
     pkg=$(apt-cache depends linux-image-cloud-amd64 2>/dev/null | awk '/Depends: linux-image-/ { print $2; exit }')
     if [ -z "$pkg" ]; then
         apt-get update -qq >/dev/null 2>&1 || true
@@ -36,6 +37,8 @@ if [ ! -s vmlinuz ] || [ ! -s vmlinux ]; then
     [ "$(head -c 4 vmlinux.tmp | od -An -tx1 | tr -d ' ')" = 7f454c46 ] ||
         { echo "fetch-kernel: extracted payload is not an ELF" >&2; exit 1; }
     echo "$pkg" > version
+    rm -rf modules
+    mv pkg/root/lib/modules/* modules
     mv vmlinux.tmp vmlinux
     mv vmlinuz.tmp vmlinuz
     rm -rf pkg payload

@@ -5,7 +5,12 @@
 # timer when BOOT_TIMER=1 (byte 123 to 0xC0000000, like Firecracker's guest
 # init), and reboots through the i8042 (the kernel needs reboot=k).
 # TPM2_TOOLS=1 adds tpm2-tools and the libraries it loads (device TCTI).
-# Usage: [BOOT_TIMER=1] [SCRIPT=FILE] [TPM2_TOOLS=1] mkinitramfs.sh OUT MARKER
+# MODULES="virtio_mmio virtio_blk ..." adds those kernel modules from
+# MODULES_DIR (the guest kernel's, scripts/fetch-kernel.sh's DIR/modules)
+# with what they depend on, loaded by /init in dependency order before
+# SCRIPT. BINS="PATH..." adds static programs to /bin.
+# Usage: [BOOT_TIMER=1] [SCRIPT=FILE] [TPM2_TOOLS=1] [MODULES=... MODULES_DIR=DIR] [BINS=...]
+#        mkinitramfs.sh OUT MARKER
 set -eu
 OUT=$1
 MARKER=$2
@@ -37,6 +42,32 @@ if [ "${TPM2_TOOLS:-0}" = 1 ]; then
     [ -e "$dir/lib64" ] || ln -s lib "$dir/lib64" 2> /dev/null || true
 fi
 
+for b in ${BINS:-}; do
+    cp "$b" "$dir/bin/"
+done
+
+# Modules, dependencies first: each module's "depends" (its .modinfo
+# section; the host may have no kmod) before it.
+load=""
+add_module() {
+    case " $load " in *" $1 "*) return 0 ;; esac
+    ko=$(find "$MODULES_DIR/kernel" -name "$1.ko" | head -n 1)
+    [ -n "$ko" ] || ko=$(find "$MODULES_DIR/kernel" -name "$(echo "$1" | tr _ -).ko" | head -n 1)
+    [ -n "$ko" ] || ko=$(find "$MODULES_DIR/kernel" -name "$(echo "$1" | tr - _).ko" | head -n 1)
+    [ -n "$ko" ] || { echo "mkinitramfs: module $1 not in $MODULES_DIR" >&2; exit 1; }
+    for dep in $(objcopy -O binary --only-section=.modinfo "$ko" /dev/stdout | tr '\0' '\n' |
+        sed -n 's/^depends=//p' | tr , ' '); do
+        add_module "$dep"
+    done
+    case " $load " in *" $1 "*) return 0 ;; esac
+    mkdir -p "$dir/lib/modules"
+    cp "$ko" "$dir/lib/modules/$1.ko"
+    load="$load $1"
+}
+for m in ${MODULES:-}; do
+    add_module "$m"
+done
+
 {
     echo '#!/bin/sh'
     echo 'export PATH=/bin:/usr/bin'
@@ -44,6 +75,9 @@ fi
     echo 'mount -t sysfs sysfs /sys'
     echo 'mount -t devtmpfs dev /dev'
     echo 'mount -t securityfs securityfs /sys/kernel/security 2> /dev/null'
+    for m in $load; do
+        echo "insmod /lib/modules/$m.ko || echo \"init: insmod $m failed\""
+    done
     echo "echo \"$MARKER\""
     if [ -n "${SCRIPT:-}" ]; then
         cat "$SCRIPT"

@@ -392,9 +392,7 @@ int virtio_vsock_attach(const struct vsock_config *cfg, struct devmgr *dm,
         return e;
     }
     *out = v;
-    if ((e = devmgr_add_virtio(dm, "virtio-vsock", &v->mmio, v, vsock_teardown, NULL, err,
-                               errlen)) < 0 ||
-        (e = devmgr_io_add(dm, "virtio-vsock", v->epfd, EPOLLIN, on_host, v, err, errlen)) < 0)
-        return e;
-    return devmgr_io_add(dm, "virtio-vsock", v->timer_fd, EPOLLIN, on_timer, v, err, errlen);
+    const struct devmgr_fd fds[] = { { v->epfd, EPOLLIN, on_host }, { v->timer_fd, EPOLLIN, on_timer } };
+    return devmgr_add_virtio_io(dm, "virtio-vsock", &v->mmio, v, vsock_teardown, fds, 2, err,
+                                errlen);
 }
