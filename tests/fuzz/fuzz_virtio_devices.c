@@ -2,10 +2,14 @@
  * virtio-vsock or virtio-rng (first input byte) through the transport:
  * register accesses, its RAM (rings, descriptors, requests and packet
  * headers), and the backends' side (a completion to reap, a frame from the
- * "TAP", bytes from a host socket, a limiter's timer). Each step is 12
- * bytes: op, width, offset (u16), value (u64). The devices run in place
- * (no I/O thread), on a 64 KiB disk, a datagram socket pair for the TAP,
- * a Unix socket for vsock. */
+ * "TAP", bytes from a host socket, a limiter's timer). The second input
+ * byte's low bit sets the device up first as a driver would (every queue
+ * live, 16 entries, rings as tests/virtio_driver.h places them), so the
+ * steps reach the request parsers. Each step is 12 bytes: op, width,
+ * offset (u16), value (u64). The devices run in place (no I/O thread), on
+ * a 64 KiB disk, a datagram socket pair for the TAP, a Unix socket for
+ * vsock. */
+#include "../virtio_driver.h"
 #include "core/log.h"
 #include "virtio/blk.h"
 #include "virtio/net.h"
@@ -23,7 +27,7 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-#define RAM (64 << 10)
+#define RAM (256 << 10)
 
 static void no_irq(void *ctx) { (void)ctx; }
 
@@ -135,13 +139,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             abort();
         fclose(f);
     }
-    if (size < 1)
+    if (size < 2)
         return 0;
     memset(mem.host, 0, RAM);
     int kind = data[0] % 4;
     struct virtio_mmio *m = start(kind);
     virtio_mmio_set_irq(m, no_irq, NULL);
-    for (size_t off = 1; off + 12 <= size; off += 12) {
+    if (data[1] & 1) {
+        struct vd d;
+        vd_setup(&d, m, &mem, data[1] & 2 ? VIRTIO_RING_F_EVENT_IDX : 0, 16);
+    }
+    for (size_t off = 2; off + 12 <= size; off += 12) {
         const uint8_t *s = data + off;
         static const uint32_t widths[4] = { 1, 2, 4, 8 };
         uint32_t len = widths[s[1] & 3];
@@ -150,19 +158,27 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         memcpy(val, s + 4, 8);
         if (reg + len > 0x1000)
             continue; /* the trap registry never passes such an access */
-        switch (s[0] % 6) {
+        switch (s[0] % 8) {
         case 0:
             virtio_mmio_ops.read(m, reg, val, len);
             break;
         case 1:
-        case 2:
             virtio_mmio_ops.write(m, reg, val, len);
             break;
-        case 3:
-        case 4: /* the guest writes its own RAM: rings, headers, buffers */
-            memcpy(mem.host + ((reg << 4) | (s[1] >> 4)) % (RAM - 8), val, 8);
+        case 2: { /* a notification, the way a driver writes it */
+            uint32_t q = s[4] % 4;
+            virtio_mmio_ops.write(m, 0x50, (uint8_t *)&q, 4);
             break;
-        case 5:
+        }
+        case 3:
+        case 4:
+        case 5: /* the guest writes its own RAM: rings, headers, buffers */
+            memcpy(mem.host + ((uint32_t)s[2] | (uint32_t)s[3] << 8 | (uint32_t)(s[1] >> 4) << 16) %
+                                  (RAM - 8),
+                   val, 8);
+            break;
+        case 6:
+        case 7:
             backend(kind, s);
             break;
         }
