@@ -161,7 +161,7 @@ expect_out '^linux-dev: tcp-send 2097152 [0-9]+$'
 expect_out '^linux-dev: vsock-send: reply hello-from-guest$'
 expect_out '^linux-dev: vsock-serve: got hello-from-host$'
 expect_out '^linux-dev: patched vsock-serve: got patched$'
-wait "$RECV"
+wait_until 30 not_running "$RECV" || fail "the TCP receiver got no whole file"
 CHECKS=$((CHECKS + 1))
 [ "$(sha256sum < "$T/received" | cut -d' ' -f1)" = "$(sed -n 's/^linux-dev: netfile //p' "$T/out")" ] ||
     fail "the file over TCP arrived changed ($(stat -c %s "$T/received") bytes)"

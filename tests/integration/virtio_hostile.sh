@@ -13,7 +13,7 @@ vm_config "$GUEST/virtio_hostile.elf" "blk=0xc0001000 rng=0xc0002000 sectors=204
     "\"drives\": [{\"drive_id\": \"d\", \"path_on_host\": \"$T/disk.img\", \"is_root_device\": false}],
   \"entropy\": {}"
 TIMEOUT=120 run_hearth --level Debug
-expect_clean_run 25
+expect_clean_run 27
 expect_log 'virtio-blk: the driver broke a queue; device needs a reset'
 expect_log 'virtio-rng: the driver broke a queue; device needs a reset'
 expect_log 'virtio-blk: status 0x3 -> 0x7 refused'
