@@ -50,6 +50,7 @@ done
 # section; the host may have no kmod) before it.
 load=""
 add_module() {
+    local ko dep # recursion: each call its own
     case " $load " in *" $1 "*) return 0 ;; esac
     ko=$(find "$MODULES_DIR/kernel" -name "$1.ko" | head -n 1)
     [ -n "$ko" ] || ko=$(find "$MODULES_DIR/kernel" -name "$(echo "$1" | tr _ -).ko" | head -n 1)
