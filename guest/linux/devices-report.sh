@@ -5,6 +5,7 @@
 # back after the VM was started again. Host addresses and ports are the
 # test's.
 say() { echo "linux-dev: $*"; }
+export PREFIX="linux-dev: " # guest_tool's lines
 phase=$(sed -n 's/.*hearth\.phase=\([0-9]*\).*/\1/p' /proc/cmdline)
 
 # What the kernel found through ACPI, and the drivers that took it.
@@ -14,6 +15,7 @@ for d in /sys/bus/virtio/devices/virtio*; do
 done
 
 if [ "$phase" = 2 ]; then
+    mkdir -p /mnt
     mount -t ext4 /dev/vda /mnt || say "mount failed"
     say "hello $(cat /mnt/hello.txt)"
     say "blob $(sha256sum /mnt/blob | cut -d' ' -f1)"
@@ -24,6 +26,7 @@ else
     say "hwrng $(cat /sys/class/misc/hw_random/rng_current) $(dd if=/dev/hwrng bs=16 count=1 2> /dev/null | od -An -tx1 | tr -d ' \n')"
 
     # A file system made here, files written, all synced to the host's file.
+    mkdir -p /mnt
     mke2fs -q /dev/vda > /dev/null && mount -t ext4 /dev/vda /mnt || say "mkfs or mount failed"
     echo hearth-disk-test > /mnt/hello.txt
     dd if=/dev/urandom of=/mnt/blob bs=64k count=16 2> /dev/null
@@ -45,17 +48,17 @@ else
     ping -c 3 -W 10 172.16.0.1 > /tmp/ping 2>&1 && say "ping ok" || { say "ping failed"; cat /tmp/ping; }
     dd if=/dev/urandom of=/tmp/netfile bs=64k count=32 2> /dev/null
     say "netfile $(sha256sum /tmp/netfile | cut -d' ' -f1)"
-    guest_tool tcp-send 172.16.0.1 5000 /tmp/netfile | sed 's/^/linux-dev: /'
+    guest_tool tcp-send 172.16.0.1 5000 /tmp/netfile
 
     # vsock both ways: to the host's service on port 5001, from the host's
     # client to port 5005.
-    guest_tool vsock-send 2 5001 hello-from-guest | sed 's/^/linux-dev: /'
-    guest_tool vsock-serve 5005 | sed 's/^/linux-dev: /'
+    guest_tool vsock-send 2 5001 hello-from-guest
+    guest_tool vsock-serve 5005
 
     # A rate-limited drive, read for 10 s; the host then PATCHes its limit
     # and says so on vsock port 5006; read again for 5 s.
-    guest_tool read-rate /dev/vdc 10 | sed 's/^/linux-dev: /'
-    guest_tool vsock-serve 5006 | sed 's/^/linux-dev: patched /'
-    guest_tool read-rate /dev/vdc 5 | sed 's/^/linux-dev: after /'
+    guest_tool read-rate /dev/vdc 10
+    PREFIX="linux-dev: patched " guest_tool vsock-serve 5006
+    PREFIX="linux-dev: after " guest_tool read-rate /dev/vdc 5
     say "phase 1 done"
 fi

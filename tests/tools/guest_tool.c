@@ -9,7 +9,10 @@
  *                             (Linux AIO): "randread IOS NS"
  *   seqread DEV MIB           1 MiB O_DIRECT reads: "seqread BYTES NS"
  *   tcp-send ADDR PORT MIB|FILE  MIB of zeros, or FILE, over TCP:
- *                             "tcp-send BYTES NS" */
+ *                             "tcp-send BYTES NS"
+ * Every line it prints starts with $PREFIX (the guests' report prefix), and
+ * goes out at once: piped through busybox sed it would sit in sed's buffer
+ * while guest_tool waits for the host. */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
@@ -17,6 +20,7 @@
 #include <linux/aio_abi.h>
 #include <linux/vm_sockets.h>
 #include <netinet/in.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -36,6 +40,19 @@ static uint64_t now_ns(void)
     return (uint64_t)t.tv_sec * 1000000000ull + (uint64_t)t.tv_nsec;
 }
 
+/* One line of output, prefixed and flushed. */
+static void out(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void out(const char *fmt, ...)
+{
+    const char *prefix = getenv("PREFIX");
+    va_list ap;
+    va_start(ap, fmt);
+    fputs(prefix ? prefix : "", stdout);
+    vprintf(fmt, ap);
+    va_end(ap);
+    fflush(stdout);
+}
+
 static int die(const char *what)
 {
     fprintf(stderr, "guest_tool: %s: %s\n", what, strerror(errno));
@@ -48,8 +65,7 @@ static int vsock_serve(unsigned port)
     struct sockaddr_vm a = { .svm_family = AF_VSOCK, .svm_cid = VMADDR_CID_ANY, .svm_port = port };
     if (l < 0 || bind(l, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(l, 1) < 0)
         return die("vsock listen");
-    printf("vsock-serve: listening on %u\n", port);
-    fflush(stdout);
+    out("vsock-serve: listening on %u\n", port);
     int c = accept(l, NULL, NULL);
     if (c < 0)
         return die("vsock accept");
@@ -65,7 +81,7 @@ static int vsock_serve(unsigned port)
     if (write(c, buf, n) != (ssize_t)n)
         return die("vsock write");
     buf[n] = 0;
-    printf("vsock-serve: got %s", buf);
+    out("vsock-serve: got %s", buf);
     close(c);
     return 0;
 }
@@ -91,7 +107,7 @@ static int vsock_send(unsigned cid, unsigned port, const char *msg)
             break;
     }
     buf[got] = 0;
-    printf("vsock-send: reply %s", buf);
+    out("vsock-send: reply %s", buf);
     return 0;
 }
 
@@ -127,7 +143,7 @@ static int read_rate(const char *dev, unsigned seconds)
         bytes += (uint64_t)r;
         off += (uint64_t)r;
     }
-    printf("read-rate %llu %llu\n", (unsigned long long)bytes,
+    out("read-rate %llu %llu\n", (unsigned long long)bytes,
            (unsigned long long)(now_ns() - t0));
     return 0;
 }
@@ -179,7 +195,7 @@ static int randread(const char *dev, unsigned seconds, unsigned depth)
         inflight -= (unsigned)got;
         ios += (uint64_t)got;
     }
-    printf("randread %llu %llu\n", (unsigned long long)ios, (unsigned long long)(now_ns() - t0));
+    out("randread %llu %llu\n", (unsigned long long)ios, (unsigned long long)(now_ns() - t0));
     return 0;
 }
 
@@ -196,7 +212,7 @@ static int seqread(const char *dev, unsigned mib)
             return die("read");
         bytes += (uint64_t)r;
     }
-    printf("seqread %llu %llu\n", (unsigned long long)bytes, (unsigned long long)(now_ns() - t0));
+    out("seqread %llu %llu\n", (unsigned long long)bytes, (unsigned long long)(now_ns() - t0));
     return 0;
 }
 
@@ -232,7 +248,7 @@ static int tcp_send(const char *addr, unsigned port, const char *what)
     char c;
     while (read(s, &c, 1) > 0) /* the receiver closes once it has it all */
         ;
-    printf("tcp-send %llu %llu\n", (unsigned long long)bytes, (unsigned long long)(now_ns() - t0));
+    out("tcp-send %llu %llu\n", (unsigned long long)bytes, (unsigned long long)(now_ns() - t0));
     return 0;
 }
 
