@@ -9,7 +9,7 @@ for what in boot tpm tpmd; do
     echo
 done
 # Linux guests with every virtio device: fewer runs, each boots two VMs that
-# move a few hundred MiB.
+# move ~100 MiB.
 echo "\$ $BUILD/hearth-bench devices --build $BUILD --runs ${DEVICE_RUNS:-3}"
 "$BUILD/hearth-bench" devices --build "$BUILD" --runs "${DEVICE_RUNS:-3}" || status=1
 exit $status
