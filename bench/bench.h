@@ -60,5 +60,6 @@ int cmd_surface(struct bench_ctx *c, int argc, char **argv);
 int cmd_exits(struct bench_ctx *c, int argc, char **argv);
 int cmd_attest(struct bench_ctx *c, int argc, char **argv);
 int cmd_measure(struct bench_ctx *c);
+int cmd_devices(struct bench_ctx *c, int argc, char **argv);
 
 #endif

@@ -176,6 +176,7 @@ static void usage(void)
           "             [--before BUILD_DIR] [--qemu-models none,crb,tis] [--out DIR] [--tpm-timeout-ms MS]\n"
           "       hearth-bench attest (--vsock UDS [--port N] | --unix PATH)... (--ca PEM |\n"
           "             --tpmd-socket SOCK) --policy FILE [--runs N (100)] [--rounds R (5)]\n"
+          "       hearth-bench devices [--runs N] [--kernel VMLINUX] [--src DIR]\n"
           "  boot: boots the hello payload N times (default 20) with hearth (128 MiB\n"
           "        and 8192 MiB) and QEMU microvm, interleaved; prints median wall time\n"
           "        from exec to exit, peak RSS, and each monitor's private memory\n"
@@ -194,13 +195,16 @@ static void usage(void)
           "  exits: VM exits (KVM's statistics) per boot and per TPM command: the Linux\n"
           "        guest and payloads with no TPM and each transport, hearth (and the\n"
           "        hearth in --before) vs QEMU microvm; tables, and charts with --out.\n"
-
           "  measure: tpm_basic padded to a 10 MiB kernel with a 20 MiB initrd,\n"
           "        measured_boot on and off interleaved: hearth's measuring time\n"
           "        (BANKS=sha256 by default) and exec to exit.\n"
           "  attest: hearth-attest's round trip (nonce to verdict) against the first\n"
           "        target N times in a row (p50, p99), then every target at once for R\n"
-          "        rounds (VMs attested per second).\n",
+          "        rounds (VMs attested per second).\n"
+          "  devices: Debian's Linux with virtio-blk, -net, -vsock and -rng, hearth and\n"
+          "        QEMU microvm interleaved: 4 KiB random-read IOPS, sequential MiB/s,\n"
+          "        TCP guest->host MiB/s, private memory; hearth's memory per device.\n"
+          "        Needs build/kernel (scripts/fetch-kernel.sh) and a KVM that runs Linux.\n",
           stderr);
 }
 
@@ -217,6 +221,7 @@ static const struct {
     { "export", NULL, cmd_export },   { "memory", NULL, cmd_memory },
     { "surface", NULL, cmd_surface }, { "exits", NULL, cmd_exits },
     { "attest", NULL, cmd_attest },   { "measure", cmd_measure, NULL },
+    { "devices", NULL, cmd_devices },
 };
 
 int main(int argc, char **argv)

@@ -126,13 +126,22 @@ int smaps_measure(pid_t pid, uint64_t guest_min_kib, struct smaps_total *t)
 int proc_measure_when_ready(char *const argv[], const char *ready, uint64_t guest_min_kib,
                             int timeout_ms, struct smaps_total *t)
 {
+    return proc_measure_capture(argv, ready, guest_min_kib, timeout_ms, t, NULL);
+}
+
+int proc_measure_capture(char *const argv[], const char *ready, uint64_t guest_min_kib,
+                         int timeout_ms, struct smaps_total *t, const char *capture)
+{
     int p[2];
     if (pipe2(p, O_CLOEXEC) < 0)
         return -errno;
+    FILE *cap = capture ? fopen(capture, "w") : NULL;
     pid_t pid = spawn(argv, p[1]);
     close(p[1]);
     if (pid < 0) {
         close(p[0]);
+        if (cap)
+            fclose(cap);
         return -errno;
     }
     char buf[4096];
@@ -146,6 +155,8 @@ int proc_measure_when_ready(char *const argv[], const char *ready, uint64_t gues
         ssize_t n = read(p[0], buf + len, sizeof(buf) - 1 - len);
         if (n <= 0)
             break;
+        if (cap)
+            fwrite(buf + len, 1, (size_t)n, cap);
         len += (size_t)n;
         buf[len] = 0;
         if (strstr(buf, ready)) {
@@ -153,12 +164,16 @@ int proc_measure_when_ready(char *const argv[], const char *ready, uint64_t gues
             r = smaps_measure(pid, guest_min_kib, t);
             break;
         }
-        if (len == sizeof(buf) - 1)
-            len = 0;
+        if (len > sizeof(buf) / 2) { /* keep a tail: `ready` may straddle reads */
+            memmove(buf, buf + len - 256, 256);
+            len = 256;
+        }
     }
     kill(pid, SIGKILL);
     waitpid(pid, NULL, 0);
     close(p[0]);
+    if (cap)
+        fclose(cap);
     return r;
 }
 

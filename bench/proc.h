@@ -34,6 +34,10 @@ int smaps_measure(pid_t pid, uint64_t guest_min_kib, struct smaps_total *t);
  * in its output, measures smaps, then kills it. */
 int proc_measure_when_ready(char *const argv[], const char *ready, uint64_t guest_min_kib,
                             int timeout_ms, struct smaps_total *t);
+/* The same, keeping everything the child printed until then in `capture`
+ * (a file). */
+int proc_measure_capture(char *const argv[], const char *ready, uint64_t guest_min_kib,
+                         int timeout_ms, struct smaps_total *t, const char *capture);
 
 /* Where this process's KVM is, for every result it stores or prints:
  * "<nodename>, KVM: /dev/kvm" or "<nodename>, KVM: emulated test host", as

@@ -62,7 +62,7 @@ JSON
 elif [ "$MODE" = vm ]; then
     KDIR=$BUILD/kernel
     "$ROOT/scripts/fetch-kernel.sh" "$KDIR" > /dev/null
-    ATTEST_AGENT=$BUILD/hearth-attest-agent SCRIPT=$ROOT/guest/linux/attest.sh KMODS=$KDIR/modules \
+    ATTEST_AGENT=$BUILD/hearth-attest-agent SCRIPT=$ROOT/guest/linux/attest.sh MODULES_DIR=$KDIR/modules \
         MODULES="virtio_mmio vmw_vsock_virtio_transport" "$ROOT/scripts/mkinitramfs.sh" \
         "$T/initramfs" LINUX-ATTEST
     CMDLINE="console=ttyS0 reboot=k panic=-1 quiet hearth.attest"

@@ -9,7 +9,8 @@ if [ ! -f "$DIR/build.ninja" ]; then
 fi
 ninja -C "$DIR"
 status=0
-for t in fuzz_config fuzz_legacy_devices fuzz_tpm_devices fuzz_tpmd_api fuzz_api fuzz_tpmd_http fuzz_attest; do
+for t in fuzz_config fuzz_legacy_devices fuzz_tpm_devices fuzz_tpmd_api fuzz_api fuzz_tpmd_http \
+    fuzz_attest fuzz_virtq fuzz_virtio_devices; do
     corpus="$DIR/corpus/$t"
     seeds="tests/fuzz/seeds/$t"
     mkdir -p "$corpus" "$seeds"

@@ -8,11 +8,12 @@
 # ATTEST_AGENT=PATH adds hearth-attest-agent (and its libraries); /init
 # starts it on vsock before SCRIPT when the kernel command line has
 # hearth.attest (port 5252) or hearth.attest=PORT.
-# MODULES="name ..." with KMODS=DIR (a kernel's modules, fetch-kernel.sh's
-# DIR/modules) adds those modules and the ones they depend on, which /init
-# loads first (e.g. virtio_mmio vmw_vsock_virtio_transport for vsock).
+# MODULES="virtio_mmio virtio_blk ..." adds those kernel modules from
+# MODULES_DIR (the guest kernel's, scripts/fetch-kernel.sh's DIR/modules)
+# with what they depend on, loaded by /init in dependency order before
+# SCRIPT. BINS="PATH..." adds static programs to /bin.
 # Usage: [BOOT_TIMER=1] [SCRIPT=FILE] [TPM2_TOOLS=1] [ATTEST_AGENT=PATH]
-#        [MODULES=... KMODS=DIR] mkinitramfs.sh OUT MARKER
+#        [MODULES=... MODULES_DIR=DIR] [BINS=...] mkinitramfs.sh OUT MARKER
 set -eu
 OUT=$1
 MARKER=$2
@@ -55,24 +56,28 @@ if [ -n "${ATTEST_AGENT:-}" ]; then
     add_program "$ATTEST_AGENT"
 fi
 
-# add_module NAME: NAME.ko after the modules it depends on (from its
-# .modinfo: Debian's package has no modules.dep), each once.
-loaded=""
+for b in ${BINS:-}; do
+    cp "$b" "$dir/bin/"
+done
+
+# Modules, dependencies first: each module's "depends" (its .modinfo
+# section; the host may have no kmod) before it.
+load=""
 add_module() {
-    case " $loaded " in *" $1 "*) return ;; esac
-    ko=$(find "$KMODS/kernel" -name "$1.ko" | head -n 1)
-    [ -n "$ko" ] || {
-        echo "mkinitramfs: no module $1 in $KMODS" >&2
-        exit 1
-    }
-    for d in $(objcopy -O binary --only-section=.modinfo "$ko" /dev/stdout | tr '\0' '\n' |
-        sed -n 's/^depends=//p' | tr ',' ' '); do
-        add_module "$d"
+    local ko dep # recursion: each call its own
+    case " $load " in *" $1 "*) return 0 ;; esac
+    ko=$(find "$MODULES_DIR/kernel" -name "$1.ko" | head -n 1)
+    [ -n "$ko" ] || ko=$(find "$MODULES_DIR/kernel" -name "$(echo "$1" | tr _ -).ko" | head -n 1)
+    [ -n "$ko" ] || ko=$(find "$MODULES_DIR/kernel" -name "$(echo "$1" | tr - _).ko" | head -n 1)
+    [ -n "$ko" ] || { echo "mkinitramfs: module $1 not in $MODULES_DIR" >&2; exit 1; }
+    for dep in $(objcopy -O binary --only-section=.modinfo "$ko" /dev/stdout | tr '\0' '\n' |
+        sed -n 's/^depends=//p' | tr , ' '); do
+        add_module "$dep"
     done
-    # $ko is global and the recursion above reused it: find it again.
+    case " $load " in *" $1 "*) return 0 ;; esac
     mkdir -p "$dir/lib/modules"
-    cp "$(find "$KMODS/kernel" -name "$1.ko" | head -n 1)" "$dir/lib/modules/"
-    loaded="$loaded $1"
+    cp "$ko" "$dir/lib/modules/$1.ko"
+    load="$load $1"
 }
 for m in ${MODULES:-}; do
     add_module "$m"
@@ -85,8 +90,8 @@ done
     echo 'mount -t sysfs sysfs /sys'
     echo 'mount -t devtmpfs dev /dev'
     echo 'mount -t securityfs securityfs /sys/kernel/security 2> /dev/null'
-    for m in $loaded; do
-        echo "insmod /lib/modules/$m.ko"
+    for m in $load; do
+        echo "insmod /lib/modules/$m.ko || echo \"init: insmod $m failed\""
     done
     echo "echo \"$MARKER\""
     if [ -n "${ATTEST_AGENT:-}" ]; then

@@ -2,14 +2,15 @@
 # Builds the emulated test host's boot image, cached in DIR: Debian's generic
 # kernel (linux-image-amd64: it has the 9p modules the cloud flavour lacks)
 # and an initramfs of busybox, the kernel's own modules for virtio, 9p,
-# overlayfs and kvm-amd, and scripts/testhost-init.sh as /init.
+# overlayfs, kvm-amd, TAP devices (tun) and the QEMU peer's vsock
+# (vhost_vsock), and scripts/testhost-init.sh as /init.
 # Prints the kernel's and the initramfs's paths.
 # Usage: testhost-image.sh DIR
 set -eu
 DIR=$1
 SCRIPTS=$(cd "$(dirname "$0")" && pwd)
 # What the outer guest loads, in this order (dependencies come from modules.dep).
-MODULES="virtio_pci 9pnet_virtio 9p overlay kvm-amd"
+MODULES="virtio_pci 9pnet_virtio 9p overlay kvm-amd tun vhost_vsock"
 
 mkdir -p "$DIR"
 DIR=$(cd "$DIR" && pwd)
@@ -18,8 +19,9 @@ die() {
     exit 1
 }
 
-# The kernel: downloaded once per package version.
-if [ ! -s "$DIR/vmlinuz" ] || [ ! -d "$DIR/modules" ]; then
+# The kernel: downloaded once per package version (and module list).
+if [ ! -s "$DIR/vmlinuz" ] || [ ! -d "$DIR/modules" ] ||
+    [ "$(cat "$DIR/modules.list" 2> /dev/null)" != "$MODULES" ]; then
     pkg=$(apt-cache depends linux-image-amd64 2> /dev/null | awk '/Depends: linux-image-/ { print $2; exit }')
     if [ -z "$pkg" ]; then
         apt-get update -qq > /dev/null 2>&1 || true
@@ -51,6 +53,8 @@ if [ ! -s "$DIR/vmlinuz" ] || [ ! -d "$DIR/modules" ]; then
     mv "$DIR/modules.tmp" "$DIR/modules"
     cp "$work"/root/boot/vmlinuz-* "$DIR/vmlinuz"
     echo "$pkg" > "$DIR/version"
+    echo "$MODULES" > "$DIR/modules.list"
+    rm -f "$DIR/initramfs" # its modules changed
     rm -rf "$work"
 fi
 

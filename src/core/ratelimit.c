@@ -88,12 +88,35 @@ void ratelimit_close(struct ratelimit *rl)
     rl->timer_fd = -1;
 }
 
-static void block(struct ratelimit *rl)
+/* How long until b holds `tokens` (or, for more than its size, is out of
+ * debt), from its last refill. */
+static uint64_t bucket_wait_ns(const struct tbucket *b, uint64_t tokens)
+{
+    if (!b->on || b->burst >= tokens)
+        return 0;
+    tokens -= b->burst;
+    int64_t need = tokens > b->size ? 0 : (int64_t)tokens;
+    if (b->budget >= need)
+        return 0;
+    unsigned __int128 credit = (unsigned __int128)(need - b->budget) * b->refill_ns;
+    if (credit <= b->carry)
+        return 0;
+    return (uint64_t)((credit - b->carry + b->size - 1) / b->size);
+}
+
+/* A refused request: retried when the buckets will hold it (at least
+ * 1 ms on), so the guest gets the configured rate, not a fraction lost to
+ * polling. */
+static void block_for(struct ratelimit *rl, uint64_t ops, uint64_t bytes)
 {
     rl->throttled++;
     if (rl->blocked)
         return;
-    struct itimerspec t = { .it_value = { 0, RATELIMIT_RETRY_MS * 1000000L } };
+    uint64_t a = bucket_wait_ns(&rl->ops, ops), b = bucket_wait_ns(&rl->bw, bytes);
+    uint64_t ns = a > b ? a : b;
+    if (ns < 1000000)
+        ns = 1000000;
+    struct itimerspec t = { .it_value = { (time_t)(ns / 1000000000), (long)(ns % 1000000000) } };
     /* Without the timer nobody would retry: stay unblocked then (the
      * device polls on its next event instead of stalling forever). */
     rl->blocked = rl->timer_fd >= 0 && timerfd_settime(rl->timer_fd, 0, &t, NULL) == 0;
@@ -106,12 +129,12 @@ bool ratelimit_consume(struct ratelimit *rl, uint64_t bytes, uint64_t now_ns)
     /* Both or neither: a refused byte count gives the operation back. */
     struct tbucket ops = rl->ops;
     if (!bucket_reduce(&rl->ops, 1, now_ns, false)) {
-        block(rl);
+        block_for(rl, 1, 0);
         return false;
     }
     if (!bucket_reduce(&rl->bw, bytes, now_ns, false)) {
         rl->ops = ops;
-        block(rl);
+        block_for(rl, 1, bytes);
         return false;
     }
     return true;
@@ -137,7 +160,7 @@ bool ratelimit_ready(struct ratelimit *rl, uint64_t now_ns)
         return false;
     if (bucket_has(&rl->ops, now_ns) && bucket_has(&rl->bw, now_ns))
         return true;
-    block(rl);
+    block_for(rl, 1, 1);
     return false;
 }
 

@@ -3,7 +3,9 @@
  * when it is used), starts full, and spends its `one_time_burst` first,
  * which never refills. A request larger than the bucket passes when the
  * bucket is not in debt and drives it negative; one that does not fit
- * fails, and the device retries when the limiter's timer fires. */
+ * fails, and the device retries when the limiter's timer fires: when the
+ * buckets will hold it (Firecracker polls every 100 ms; waiting exactly
+ * loses no tokens to a bucket that filled up meanwhile). */
 #ifndef HEARTH_RATELIMIT_H
 #define HEARTH_RATELIMIT_H
 
@@ -20,9 +22,6 @@ struct tbucket_config {
 struct ratelimit_config {
     struct tbucket_config bandwidth, ops;
 };
-
-/* Milliseconds between a refused request and the device's retry. */
-#define RATELIMIT_RETRY_MS 100
 
 struct tbucket {
     bool on;

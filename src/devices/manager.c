@@ -192,6 +192,16 @@ int devmgr_add_virtio(struct devmgr *dm, const char *name, struct virtio_mmio *m
     return 0;
 }
 
+int devmgr_add_virtio_io(struct devmgr *dm, const char *name, struct virtio_mmio *mmio, void *dev,
+                         devmgr_teardown_fn *teardown, const struct devmgr_fd *fds, int nfds,
+                         char *err, size_t errlen)
+{
+    int r = devmgr_add_virtio(dm, name, mmio, dev, teardown, NULL, err, errlen);
+    for (int i = 0; r == 0 && i < nfds; i++)
+        r = devmgr_io_add(dm, name, fds[i].fd, fds[i].events, fds[i].fn, dev, err, errlen);
+    return r;
+}
+
 int devmgr_add_table(struct devmgr *dm, const char *name, const char *signature,
                      uint8_t revision, const uint8_t *body, size_t body_len, char *err,
                      size_t errlen)

@@ -114,6 +114,19 @@ int devmgr_add_table(struct devmgr *dm, const char *name, const char *signature,
 int devmgr_io_add(struct devmgr *dm, const char *name, int fd, uint32_t events, loop_fn *fn,
                   void *ctx, char *err, size_t errlen);
 
+/* A backend fd of a virtio device, for devmgr_add_virtio_io. */
+struct devmgr_fd {
+    int fd;
+    uint32_t events;
+    loop_fn *fn; /* gets the device as ctx */
+};
+
+/* devmgr_add_virtio, then each of the device's backend fds on the I/O
+ * thread (devmgr_io_add, named after the device). */
+int devmgr_add_virtio_io(struct devmgr *dm, const char *name, struct virtio_mmio *mmio, void *dev,
+                         devmgr_teardown_fn *teardown, const struct devmgr_fd *fds, int nfds,
+                         char *err, size_t errlen);
+
 /* Starts the I/O thread, once every device is attached. */
 int devmgr_start(struct devmgr *dm, char *err, size_t errlen);
 

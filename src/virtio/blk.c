@@ -458,11 +458,7 @@ int virtio_blk_attach(const struct drive_config *cfg, struct devmgr *dm, struct 
         return e;
     }
     *out = b;
-    char name[CONFIG_ID_MAX + 16];
-    snprintf(name, sizeof(name), "virtio-blk %s", b->id);
-    if ((e = devmgr_add_virtio(dm, "virtio-blk", &b->mmio, b, blk_teardown, NULL, err, errlen)) <
-            0 ||
-        (e = devmgr_io_add(dm, name, b->ring_fd, EPOLLIN, on_complete, b, err, errlen)) < 0)
-        return e;
-    return devmgr_io_add(dm, name, b->rl.timer_fd, EPOLLIN, on_timer, b, err, errlen);
+    const struct devmgr_fd fds[] = { { b->ring_fd, EPOLLIN, on_complete },
+                                     { b->rl.timer_fd, EPOLLIN, on_timer } };
+    return devmgr_add_virtio_io(dm, "virtio-blk", &b->mmio, b, blk_teardown, fds, 2, err, errlen);
 }

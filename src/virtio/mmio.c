@@ -337,8 +337,12 @@ void virtio_mmio_queue_signal_locked(struct virtio_mmio *m, int q)
 
 void virtio_mmio_needs_reset_locked(struct virtio_mmio *m)
 {
-    if (!(m->status & VIRTIO_STATUS_NEEDS_RESET))
-        log_warn("virtio-%s: the driver broke a queue; device needs a reset", m->ops->name);
+    /* Once per device: a guest that breaks and resets in a loop must not
+     * flood the log. */
+    if (!m->warned_broken)
+        log_warn("virtio-%s: the driver broke a queue; device needs a reset (logged once)",
+                 m->ops->name);
+    m->warned_broken = true;
     m->status |= VIRTIO_STATUS_NEEDS_RESET;
     m->int_status |= VIRTIO_INT_CONFIG;
     if (m->irq)

@@ -2,6 +2,7 @@
 #include "virtio/net.h"
 
 #include "core/clock.h"
+#include "core/log.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -257,6 +258,13 @@ void virtio_net_destroy(struct virtio_net *n)
 void virtio_net_tap_event(struct virtio_net *n, uint32_t events)
 {
     pthread_mutex_lock(&n->mmio.lock);
+    if ((events & (EPOLLERR | EPOLLHUP)) && n->io) {
+        /* The TAP went away under us (deleted on the host): epoll would
+         * report that forever. The guest's frames are dropped from now. */
+        log_warn("network interface %s: its TAP failed; no more frames to the guest", n->id);
+        loop_del(n->io, n->tap);
+        n->io = NULL;
+    }
     if (events & EPOLLOUT) {
         n->tx_blocked = false;
         tx_locked(n);
@@ -363,14 +371,9 @@ int virtio_net_attach(const struct net_config *cfg, struct devmgr *dm, struct vi
         return e;
     }
     *out = n;
-    char name[CONFIG_ID_MAX + 16];
-    snprintf(name, sizeof(name), "virtio-net %s", n->id);
-    if ((e = devmgr_add_virtio(dm, "virtio-net", &n->mmio, n, net_teardown, NULL, err, errlen)) <
-            0 ||
-        (e = devmgr_io_add(dm, name, n->tap, 0, on_tap, n, err, errlen)) < 0 ||
-        (e = devmgr_io_add(dm, name, n->rx_rl.timer_fd, EPOLLIN, on_rx_timer, n, err, errlen)) <
-            0)
-        return e;
-    n->io = &dm->io;
-    return devmgr_io_add(dm, name, n->tx_rl.timer_fd, EPOLLIN, on_tx_timer, n, err, errlen);
+    n->io = &dm->io; /* the TAP is watched once the driver is ready */
+    const struct devmgr_fd fds[] = { { n->tap, 0, on_tap },
+                                     { n->rx_rl.timer_fd, EPOLLIN, on_rx_timer },
+                                     { n->tx_rl.timer_fd, EPOLLIN, on_tx_timer } };
+    return devmgr_add_virtio_io(dm, "virtio-net", &n->mmio, n, net_teardown, fds, 3, err, errlen);
 }

@@ -131,8 +131,6 @@ int virtio_rng_attach(const struct entropy_config *cfg, struct devmgr *dm,
         return e;
     }
     *out = r;
-    if ((e = devmgr_add_virtio(dm, "virtio-rng", &r->mmio, r, rng_teardown, NULL, err, errlen)) <
-        0)
-        return e;
-    return devmgr_io_add(dm, "virtio-rng", r->rl.timer_fd, EPOLLIN, on_timer, r, err, errlen);
+    const struct devmgr_fd fds[] = { { r->rl.timer_fd, EPOLLIN, on_timer } };
+    return devmgr_add_virtio_io(dm, "virtio-rng", &r->mmio, r, rng_teardown, fds, 1, err, errlen);
 }

@@ -161,16 +161,21 @@ static void packet(struct virtio_vsock *v, const struct vsock_hdr *h, const stru
         return;
     }
     struct vsock_conn *c = vsock_find(v, h->dst_port, h->src_port);
+    if (!c && h->op == VSOCK_OP_REQUEST)
+        c = vsock_guest_connect(v, h->dst_port, h->src_port);
     if (!c) {
-        if (h->op == VSOCK_OP_REQUEST)
-            vsock_guest_connect(v, h->dst_port, h->src_port);
-        else
-            reset_stray(v, h);
+        reset_stray(v, h);
         return;
     }
     c->peer_buf_alloc = h->buf_alloc;
     c->peer_fwd_cnt = h->fwd_cnt;
     switch (h->op) {
+    case VSOCK_OP_REQUEST:
+        /* Just answered (accepted or refused) by vsock_guest_connect; a
+         * request for a connection that was there already is an error. */
+        if (!(c->pending & ((1u << VSOCK_OP_RESPONSE) | (1u << VSOCK_OP_RST))))
+            vsock_kill(v, c, true);
+        return;
     case VSOCK_OP_RESPONSE:
         if (c->state != VSOCK_CONNECTING) {
             vsock_kill(v, c, true);

@@ -116,8 +116,9 @@ struct vsock_conn *vsock_find(struct virtio_vsock *v, uint32_t local_port, uint3
 struct vsock_conn *vsock_new_conn(struct virtio_vsock *v, int fd, enum vsock_state state);
 void vsock_kill(struct virtio_vsock *v, struct vsock_conn *c, bool reset_guest);
 void vsock_free(struct virtio_vsock *v, struct vsock_conn *c);
-/* The guest's connection request to host port `port`. */
-void vsock_guest_connect(struct virtio_vsock *v, uint32_t port, uint32_t peer_port);
+/* The guest's connection request to host port `port`: the connection
+ * (OPEN, or RESET when refused), NULL when the table is full. */
+struct vsock_conn *vsock_guest_connect(struct virtio_vsock *v, uint32_t port, uint32_t peer_port);
 /* Guest payload for the host socket; false when the connection broke. */
 bool vsock_host_write(struct virtio_vsock *v, struct vsock_conn *c, const struct iovec *iov,
                       int n, uint32_t len);

@@ -94,8 +94,10 @@ static void set_deadline(struct virtio_vsock *v, struct vsock_conn *c)
     vsock_arm_timer(v);
 }
 
-/* "<uds_path>_<port>": the host service for guest connections to port. */
-void vsock_guest_connect(struct virtio_vsock *v, uint32_t port, uint32_t peer_port)
+/* "<uds_path>_<port>": the host service for guest connections to port.
+ * The new connection (OPEN with a RESPONSE owed, or, refused, a RESET
+ * with an RST owed), or NULL when the table is full. */
+struct vsock_conn *vsock_guest_connect(struct virtio_vsock *v, uint32_t port, uint32_t peer_port)
 {
     struct sockaddr_un a = { .sun_family = AF_UNIX };
     int n = snprintf(a.sun_path, sizeof(a.sun_path), "%s_%u", v->path, port);
@@ -110,7 +112,7 @@ void vsock_guest_connect(struct virtio_vsock *v, uint32_t port, uint32_t peer_po
             close(fd);
         c = vsock_new_conn(v, -1, VSOCK_RESET); /* refused: the guest gets a reset */
         if (!c)
-            return;
+            return NULL;
         c->pending = 1u << VSOCK_OP_RST;
     } else {
         c->pending = 1u << VSOCK_OP_RESPONSE;
@@ -118,6 +120,7 @@ void vsock_guest_connect(struct virtio_vsock *v, uint32_t port, uint32_t peer_po
     }
     c->local_port = port;
     c->peer_port = peer_port;
+    return c;
 }
 
 /* Writes what the host socket takes now, keeps the rest (in order) for
@@ -392,9 +395,7 @@ int virtio_vsock_attach(const struct vsock_config *cfg, struct devmgr *dm,
         return e;
     }
     *out = v;
-    if ((e = devmgr_add_virtio(dm, "virtio-vsock", &v->mmio, v, vsock_teardown, NULL, err,
-                               errlen)) < 0 ||
-        (e = devmgr_io_add(dm, "virtio-vsock", v->epfd, EPOLLIN, on_host, v, err, errlen)) < 0)
-        return e;
-    return devmgr_io_add(dm, "virtio-vsock", v->timer_fd, EPOLLIN, on_timer, v, err, errlen);
+    const struct devmgr_fd fds[] = { { v->epfd, EPOLLIN, on_host }, { v->timer_fd, EPOLLIN, on_timer } };
+    return devmgr_add_virtio_io(dm, "virtio-vsock", &v->mmio, v, vsock_teardown, fds, 2, err,
+                                errlen);
 }

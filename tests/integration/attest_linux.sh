@@ -22,7 +22,7 @@ cleanup() {
 trap cleanup EXIT
 
 mkinit() { # OUT MARKER
-    ATTEST_AGENT=$BUILD/hearth-attest-agent SCRIPT=$ROOT/guest/linux/attest.sh KMODS=$KDIR/modules \
+    ATTEST_AGENT=$BUILD/hearth-attest-agent SCRIPT=$ROOT/guest/linux/attest.sh MODULES_DIR=$KDIR/modules \
         MODULES="virtio_mmio vmw_vsock_virtio_transport" "$ROOT/scripts/mkinitramfs.sh" "$1" "$2" ||
         fail "mkinitramfs"
 }

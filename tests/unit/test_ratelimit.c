@@ -152,6 +152,38 @@ static void forced_consumption_goes_into_debt(void **state)
     assert_true(ratelimit_consume(&rl, 1, T0 + 501 * MS));
 }
 
+static uint64_t timer_ms(void)
+{
+    struct itimerspec t;
+    assert_int_equal(timerfd_gettime(rl.timer_fd, &t), 0);
+    return (uint64_t)t.it_value.tv_sec * 1000 + (uint64_t)t.it_value.tv_nsec / 1000000;
+}
+
+/* The retry comes when the buckets will hold the refused request, not
+ * at a fixed poll: no tokens are lost to a bucket that filled up. */
+static void retry_timer_waits_for_the_tokens(void **state)
+{
+    (void)state;
+    open_rl(1000, 1000, 0, 0, 0);
+    assert_true(ratelimit_consume(&rl, 1000, T0));
+    assert_false(ratelimit_consume(&rl, 500, T0));
+    uint64_t ms = timer_ms();
+    assert_true(ms > 480 && ms <= 500);
+    fire();
+    assert_true(ratelimit_consume(&rl, 1200, T0 + 1000 * MS)); /* oversized: debt 200 */
+    assert_false(ratelimit_consume(&rl, 1, T0 + 1000 * MS));
+    ms = timer_ms();
+    assert_true(ms > 180 && ms <= 201); /* out of debt and one token */
+    /* An empty ops bucket: one operation's worth. */
+    ratelimit_close(&rl);
+    open_rl(0, 0, 0, 10, 1000);
+    for (int i = 0; i < 10; i++)
+        assert_true(ratelimit_consume(&rl, 0, T0));
+    assert_false(ratelimit_consume(&rl, 0, T0));
+    ms = timer_ms();
+    assert_true(ms > 80 && ms <= 100);
+}
+
 /* Frames whose size is known only after reading: ready, then force. */
 static void ready_then_force_and_refunds(void **state)
 {
@@ -206,6 +238,7 @@ int main(void)
         cmocka_unit_test_teardown(oversized_requests_pass_into_debt, teardown),
         cmocka_unit_test_teardown(both_buckets_or_neither, teardown),
         cmocka_unit_test_teardown(forced_consumption_goes_into_debt, teardown),
+        cmocka_unit_test_teardown(retry_timer_waits_for_the_tokens, teardown),
         cmocka_unit_test_teardown(ready_then_force_and_refunds, teardown),
         cmocka_unit_test_teardown(updates_replace_only_changed_buckets, teardown),
     };
