@@ -192,6 +192,7 @@ static int build(struct vmm *m, char *err, size_t errlen)
                   cfg->machine.vcpu_count, devmem, ndevmem, err, errlen) < 0)
         return -1;
     m->built = true;
+    m->vm.seccomp = m->opt.seccomp; /* before the first thread: the I/O thread's */
     devmgr_init(&m->devices, &m->vm, &m->acpi);
     m->acpi.nvcpus = cfg->machine.vcpu_count;
     if (loop_add(&m->loop, m->vm.stop_efd, EPOLLIN, on_stop, m) < 0) {
@@ -249,7 +250,6 @@ int vmm_start(struct vmm *m, char *err, size_t errlen)
         unbuild(m, false);
         return -1;
     }
-    m->vm.seccomp = m->opt.seccomp;
     if (vm_start_vcpus(&m->vm) < 0) {
         snprintf(err, errlen, "starting the vCPUs: %s", m->vm.stop_reason);
         vm_join_vcpus(&m->vm);

@@ -17,6 +17,7 @@ enum seccomp_thread {
     SECCOMP_API,  /* the REST API's connections */
     SECCOMP_VCPU, /* KVM_RUN and the exit handlers */
     SECCOMP_TPM,  /* the swtpm backend's command thread */
+    SECCOMP_IO,   /* the virtio devices' I/O thread */
     SECCOMP_NKINDS,
 };
 

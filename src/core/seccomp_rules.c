@@ -2,7 +2,9 @@
 #include "core/seccomp.h"
 
 #include <asm/ioctls.h>
+#include <linux/if_tun.h>
 #include <linux/kvm.h>
+#include <sys/socket.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 
@@ -14,6 +16,7 @@
 
 const char *const seccomp_thread_names[SECCOMP_NKINDS] = {
     [SECCOMP_VMM] = "vmm", [SECCOMP_API] = "api", [SECCOMP_VCPU] = "vcpu", [SECCOMP_TPM] = "tpm",
+    [SECCOMP_IO] = "io",
 };
 
 /* What every thread does: log (write), lock (futex), end (exit, madvise of
@@ -26,7 +29,8 @@ const char *const seccomp_thread_names[SECCOMP_NKINDS] = {
 /* The main thread once the VM runs: the event loop (console, stdin,
  * eventfds, timers, metrics), the vCPUs' pause/kick, swtpm's SHUTDOWN and
  * the detached teardown (a fork), the exit path, KVM's exit counters
- * (pread of the stats fds opened with the vCPUs). No file is opened. */
+ * (pread of the stats fds opened with the vCPUs). The one file it opens is
+ * a drive's new backing file. */
 static const struct seccomp_rule vmm[] = {
     COMMON,
     ANY(read),          ANY(close),         ANY(epoll_wait),   ANY(epoll_ctl),
@@ -36,6 +40,8 @@ static const struct seccomp_rule vmm[] = {
     ANY(clone),         ANY(clone3),        ANY(set_robust_list), ANY(pipe2),
     ANY(unlink),        ANY(pread64),
     IOCTL(KVM_IRQ_LINE), IOCTL(TCGETS),     IOCTL(TCSETS),
+    /* PATCH /drives/{id} after boot opens the new backing file and sizes it. */
+    ANY(openat),        ANY(fstat),         ANY(newfstatat),   ANY(lseek),
 };
 
 /* The API thread: connections on its own epoll, buffers on the heap. */
@@ -46,10 +52,15 @@ static const struct seccomp_rule api[] = {
 };
 
 /* A vCPU: KVM_RUN, the registers for a fatal exit's report, interrupts
- * raised by device handlers; eventfd kicks go through write. */
+ * raised by device handlers; eventfd kicks go through write. A virtio
+ * status write runs on the vCPU that made it: a reset waits for a drive's
+ * requests in flight (io_uring) and closes vsock connections, DRIVER_OK
+ * sets a TAP's offloads and re-arms its watch on the I/O loop. */
 static const struct seccomp_rule vcpu[] = {
     COMMON,
     IOCTL(KVM_RUN), IOCTL(KVM_GET_REGS), IOCTL(KVM_GET_SREGS), IOCTL(KVM_IRQ_LINE),
+    ANY(io_uring_enter), ANY(epoll_ctl), ANY(close), ANY(shutdown), ANY(timerfd_settime),
+    ANY(brk), ANY(munmap), IOCTL(TUNSETOFFLOAD),
 };
 
 /* The TPM thread: swtpm's data channel (send, receive, wait), its control
@@ -59,10 +70,27 @@ static const struct seccomp_rule tpm[] = {
     ANY(poll), ANY(read), ANY(recvfrom), ANY(sendto), ANY(sendmsg), IOCTL(KVM_IRQ_LINE),
 };
 
+/* The I/O thread: its epoll loop over ioeventfds, io_uring completions,
+ * TAPs, vsock sockets and rate-limiter timers; drives through io_uring
+ * (or preadv/pwritev/fsync where the kernel refuses it), TAP frames with
+ * readv/writev, guest vsock connections to <uds_path>_<port> (socket,
+ * connect), host ones accepted, entropy from getrandom; interrupts are
+ * irqfd writes. Nothing is opened by path. */
+static const struct seccomp_rule io[] = {
+    COMMON,
+    ANY(epoll_wait),    ANY(epoll_ctl),  ANY(read),    ANY(readv),    ANY(writev),
+    ANY(preadv),        ANY(pwritev),    ANY(fsync),   ANY(io_uring_enter),
+    ANY(getrandom),     ANY(accept4),    ANY(connect), ANY(recvfrom), ANY(sendto),
+    ANY(shutdown),      ANY(close),      ANY(timerfd_settime), ANY(timerfd_gettime),
+    ARG(socket, 0, ~0ull, AF_UNIX, "AF_UNIX"),
+    ANY(brk),           ANY(munmap),     ANY(mremap),  NO_EXEC(mmap), NO_EXEC(mprotect),
+};
+
 #define RULES(a) { a, sizeof(a) / sizeof(a[0]) }
 const struct seccomp_rules seccomp_rules[SECCOMP_NKINDS] = {
     [SECCOMP_VMM] = RULES(vmm),
     [SECCOMP_API] = RULES(api),
     [SECCOMP_VCPU] = RULES(vcpu),
     [SECCOMP_TPM] = RULES(tpm),
+    [SECCOMP_IO] = RULES(io),
 };

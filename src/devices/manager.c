@@ -3,6 +3,7 @@
 #include "devices/manager.h"
 
 #include "core/log.h"
+#include "core/seccomp.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -223,7 +224,11 @@ static void *io_thread(void *arg)
 {
     struct devmgr *dm = arg;
     log_set_thread_name("io");
-    int r = loop_run(&dm->io);
+    int r = seccomp_install(SECCOMP_IO, dm->vm->seccomp);
+    if (r == 0)
+        r = loop_run(&dm->io);
+    else
+        r = -EPERM;
     if (r < 0)
         vm_request_stop(dm->vm, HEARTH_EXIT_ERROR, "the device I/O loop failed: %s",
                         strerror(-r));

@@ -13,7 +13,9 @@ python3 - "$T/filters" <<'PY' || fail "filters: $(cat "$T/filters")"
 import re, sys
 counts = dict(re.findall(r"^(\w+) thread: (\d+) system calls", open(sys.argv[1]).read(), re.M))
 firecracker = {"vmm": 50, "api": 31, "vcpu": 27}
-assert set(counts) == {"vmm", "api", "vcpu", "tpm"}, counts
+assert set(counts) == {"vmm", "api", "vcpu", "tpm", "io"}, counts
+# Firecracker runs its devices on the vmm thread: the io thread is held to that.
+firecracker["io"] = firecracker["vmm"]
 for k, limit in firecracker.items():
     assert int(counts[k]) <= limit, (k, counts[k], limit)
 PY
@@ -21,7 +23,7 @@ grep -q '^  ioctl (16) if arg 1: KVM_RUN$' "$T/filters" || fail "the vcpu filter
 CHECKS=$((CHECKS + 1))
 
 # The same VM, a violation injected on each thread in turn.
-for kind in vcpu vmm tpm; do
+for kind in vcpu vmm tpm io; do
     start_swtpm "$kind"
     tpm_config tpm_basic.elf crb ""
     HEARTH_SECCOMP_SELFTEST=$kind run_hearth
@@ -31,6 +33,7 @@ for kind in vcpu vmm tpm; do
         vcpu) expect_log ':vcpu0:ERROR\] seccomp' ;;
         vmm) expect_log ':main:ERROR\] seccomp' ;;
         tpm) expect_log ':tpm:ERROR\] seccomp' ;;
+        io) expect_log ':io:ERROR\] seccomp' ;;
     esac
 done
 # The API thread: its filter goes on before the first client.

@@ -89,7 +89,7 @@ static int setup(void **state)
         junk[i] = (uint8_t)(i * 7);
     assert_int_equal(write(fd, junk, sizeof(junk)), (ssize_t)sizeof(junk));
     close(fd);
-    struct tpm_backend b = {&pcr_ops, &tpm, TPM_BUFFER_MAX};
+    struct tpm_backend b = {.ops = &pcr_ops, .impl = &tpm, .max_command = TPM_BUFFER_MAX};
     struct measure_log m;
     const struct measure_inputs in = {kernel_path, NULL, "console=ttyS0",
                                       "{\"vcpu_count\":2,\"devices\":\"\"}"};
