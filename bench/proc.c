@@ -107,13 +107,16 @@ int smaps_measure(pid_t pid, uint64_t guest_min_kib, struct smaps_total *t)
             have = true;
             continue;
         }
-        /* A file's clean pages are page cache, shared with every other
-         * process mapping that file (every hearth on the host maps its one
-         * static binary): not this VM's cost. Dirty ones and anonymous
-         * memory are. */
+        /* Of a file mapping only the pages this process copied on write
+         * ("Anonymous") are its own: the rest is page cache, shared with
+         * every other process mapping that file (every hearth on the host
+         * maps its one static binary), and dirty only while a fresh build
+         * is still being written back. An anonymous mapping's private
+         * pages are all its own. */
         unsigned long v;
-        if ((cur.anon && sscanf(line, "Private_Clean: %lu kB", &v) == 1) ||
-            sscanf(line, "Private_Dirty: %lu kB", &v) == 1)
+        if (cur.anon ? sscanf(line, "Private_Clean: %lu kB", &v) == 1 ||
+                           sscanf(line, "Private_Dirty: %lu kB", &v) == 1
+                     : sscanf(line, "Anonymous: %lu kB", &v) == 1)
             cur.priv += v;
     }
     fclose(f);

@@ -5,6 +5,8 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -47,11 +49,45 @@ static void smaps_excludes_the_guest_mapping(void **state)
     assert_true(with.private_kib < without.private_kib + 512);
 }
 
+/* A file's pages count only once copied on write: dirty page cache (a
+ * binary just built, not yet written back) is not the process's memory. */
+static void smaps_counts_a_files_pages_only_when_copied(void **state)
+{
+    (void)state;
+    char path[] = "/tmp/test_bench.XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    unlink(path);
+    size_t len = 4 << 20;
+    char *buf = malloc(len);
+    assert_non_null(buf);
+    memset(buf, 7, len);
+    assert_int_equal(write(fd, buf, len), (ssize_t)len); /* dirty page cache */
+    free(buf);
+    struct smaps_total before, mapped, copied;
+    assert_int_equal(smaps_measure(getpid(), 1 << 30, &before), 0);
+    volatile char *m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+    assert_true(m != MAP_FAILED);
+    unsigned sum = 0;
+    for (size_t i = 0; i < len; i += 4096)
+        sum += m[i];
+    assert_int_equal(sum, 7 * (len / 4096));
+    assert_int_equal(smaps_measure(getpid(), 1 << 30, &mapped), 0);
+    assert_true(mapped.private_kib < before.private_kib + 512);
+    for (size_t i = 0; i < len; i += 4096)
+        m[i] = 1; /* each page now this process's own */
+    assert_int_equal(smaps_measure(getpid(), 1 << 30, &copied), 0);
+    assert_true(copied.private_kib >= mapped.private_kib + (len >> 10) - 256);
+    munmap((void *)m, len);
+    close(fd);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(stats_by_hand),
         cmocka_unit_test(smaps_excludes_the_guest_mapping),
+        cmocka_unit_test(smaps_counts_a_files_pages_only_when_copied),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
