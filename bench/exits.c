@@ -156,7 +156,12 @@ static bool guest_passed(const struct setup *st, const char *out)
 static const char *guest_args(const struct setup *st, char *buf, size_t len)
 {
     if (is_linux(st))
-        snprintf(buf, len, "console=ttyS0 reboot=%s panic=-1 quiet", st->mon == MON_QEMU ? "t" : "k");
+        /* QEMU's microvm names its TIS in the DSDT but has no TPM2 table,
+         * without which Linux's ACPI probe gives up: its TIS is probed by
+         * force at 0xFED40000. */
+        snprintf(buf, len, "console=ttyS0 reboot=%s panic=-1 quiet%s",
+                 st->mon == MON_QEMU ? "t" : "k",
+                 st->mon == MON_QEMU && has_tpm(st) ? " tpm_tis.force=1" : "");
     else
         snprintf(buf, len, "tpm=%s", st->model);
     return buf;
