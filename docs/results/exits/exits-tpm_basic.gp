@@ -1,0 +1,13 @@
+set terminal pngcairo size 1100,600
+set output '/tmp/fresh/docs/results/exits/exits-tpm_basic.png'
+set title 'VM exits per boot by reason (KVM statistics, medians): tpm_basic'
+set termoption noenhanced
+set style data histograms
+set style histogram rowstacked
+set style fill solid 0.8 border -1
+set boxwidth 0.7
+set key outside right
+set ylabel 'VM exits'
+set grid ytics
+set xtics font ',9'
+plot for [k=2:8] '/tmp/fresh/docs/results/exits/exits-tpm_basic.dat' using k:xtic(1) title columnheader(k)
