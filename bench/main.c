@@ -286,7 +286,12 @@ int main(int argc, char **argv)
         fprintf(stderr, "hearth-bench: %s not found; pass --no-qemu to skip the peer\n", c.qemu);
         return 2;
     }
-    snprintf(c.tmp, sizeof(c.tmp), "/tmp/hearth-bench.XXXXXX");
+    const char *tmpdir = getenv("TMPDIR");
+    if ((size_t)snprintf(c.tmp, sizeof(c.tmp), "%s/hearth-bench.XXXXXX",
+                         tmpdir && *tmpdir ? tmpdir : "/tmp") >= sizeof(c.tmp)) {
+        fprintf(stderr, "hearth-bench: TMPDIR is longer than %zu bytes\n", sizeof(c.tmp) - 24);
+        return 2;
+    }
     /* 0711: hearth-tpmd's swtpms run as their own uids and must reach it,
      * as in production. */
     if (!mkdtemp(c.tmp) || chmod(c.tmp, 0711) < 0) {
