@@ -40,8 +40,10 @@ static const struct seccomp_rule vmm[] = {
     ANY(clone),         ANY(clone3),        ANY(set_robust_list), ANY(pipe2),
     ANY(unlink),        ANY(pread64),
     IOCTL(KVM_IRQ_LINE), IOCTL(TCGETS),     IOCTL(TCSETS),
-    /* PATCH /drives/{id} after boot opens the new backing file and sizes it. */
+    /* PATCH /drives/{id} after boot opens the new backing file and sizes it,
+     * after waiting for the old one's requests in flight (as teardown does). */
     ANY(openat),        ANY(fstat),         ANY(newfstatat),   ANY(lseek),
+    ANY(io_uring_enter),
 };
 
 /* The API thread: connections on its own epoll, buffers on the heap. */

@@ -109,8 +109,8 @@ void vdevs_metrics(struct vdevs *v, json_t *o)
     uint64_t sum_throttled = 0;
     for (int i = 0; i < v->nblk; i++) {
         struct blk_stats b;
-        virtio_blk_stats(v->blk[i], &b);
-        uint64_t t = v->blk[i]->rl.throttled;
+        uint64_t t;
+        virtio_blk_stats(v->blk[i], &b, &t);
         char key[CONFIG_ID_MAX + 8];
         snprintf(key, sizeof(key), "block_%s", v->blk[i]->id);
         json_object_set_new(o, key, block_json(&b, t));

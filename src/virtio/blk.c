@@ -169,7 +169,7 @@ static bool request_locked(struct virtio_blk *b, const struct virtq_chain *c)
             answer_locked(b, c, status, 1, VIRTIO_BLK_S_IOERR);
             return true;
         }
-        if (len && !ratelimit_consume(&b->rl, len, mono_ns()))
+        if (!ratelimit_consume(&b->rl, len, mono_ns())) /* an operation, even of 0 bytes */
             return false;
         r->len = len;
         r->used_len = (uint32_t)(in ? len + 1 : 1);
@@ -197,6 +197,8 @@ static bool request_locked(struct virtio_blk *b, const struct virtq_chain *c)
             finish_locked(b, r, VIRTIO_BLK_S_OK);
         return true;
     case VIRTIO_BLK_T_GET_ID: {
+        if (!ratelimit_consume(&b->rl, 0, mono_ns()))
+            return false;
         uint8_t id[VIRTIO_BLK_ID_BYTES] = { 0 };
         memcpy(id, b->id, strnlen(b->id, sizeof(id)));
         struct virtq_chain data = *c;
@@ -206,6 +208,8 @@ static bool request_locked(struct virtio_blk *b, const struct virtq_chain *c)
         return true;
     }
     default:
+        if (!ratelimit_consume(&b->rl, 0, mono_ns()))
+            return false;
         answer_locked(b, c, status, 1, VIRTIO_BLK_S_UNSUPP);
         return true;
     }
@@ -242,8 +246,12 @@ static void reap_locked(struct virtio_blk *b, bool wait)
 {
     struct io_uring_cqe *cqe;
     uint16_t used = b->mmio.queues[0].used_idx;
-    while (b->uring && b->inflight > 0 &&
-           (wait ? io_uring_wait_cqe(&b->ring, &cqe) : io_uring_peek_cqe(&b->ring, &cqe)) == 0) {
+    while (b->uring && b->inflight > 0) {
+        int e = wait ? io_uring_wait_cqe(&b->ring, &cqe) : io_uring_peek_cqe(&b->ring, &cqe);
+        if (e == -EINTR)
+            continue; /* a signal (the vCPU's kick) ends the wait, not the I/O */
+        if (e != 0)
+            break;
         uint64_t i = io_uring_cqe_get_data64(cqe);
         int res = cqe->res;
         io_uring_cqe_seen(&b->ring, cqe);
@@ -323,7 +331,7 @@ int virtio_blk_init(struct virtio_blk *b, const struct drive_config *cfg,
                     const struct guest_mem *mem, char *err, size_t errlen)
 {
     memset(b, 0, sizeof(*b));
-    b->fd = b->ring_fd = -1;
+    b->fd = b->ring_fd = b->rl.timer_fd = -1; /* closed by a failed init's teardown */
     snprintf(b->id, sizeof(b->id), "%s", cfg->drive_id);
     b->read_only = cfg->is_read_only;
     b->writeback = cfg->cache_type == CACHE_WRITEBACK;
@@ -419,10 +427,11 @@ int virtio_blk_check(const struct drive_config *cfg, char *err, size_t errlen)
     return 0;
 }
 
-void virtio_blk_stats(struct virtio_blk *b, struct blk_stats *out)
+void virtio_blk_stats(struct virtio_blk *b, struct blk_stats *out, uint64_t *throttled)
 {
     pthread_mutex_lock(&b->mmio.lock);
     *out = b->stats;
+    *throttled = b->rl.throttled;
     pthread_mutex_unlock(&b->mmio.lock);
 }
 

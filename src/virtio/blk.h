@@ -97,6 +97,6 @@ int virtio_blk_check(const struct drive_config *cfg, char *err, size_t errlen);
 int virtio_blk_attach(const struct drive_config *cfg, struct devmgr *dm, struct virtio_blk **out,
                       char *err, size_t errlen);
 
-void virtio_blk_stats(struct virtio_blk *b, struct blk_stats *out);
+void virtio_blk_stats(struct virtio_blk *b, struct blk_stats *out, uint64_t *throttled);
 
 #endif

@@ -66,6 +66,8 @@ static int64_t fill_rx(struct virtio_vsock *v, struct vsock_conn *c, const struc
     /* Payload after the header, at most the guest's credit. */
     struct iovec iov[VIRTQ_MAX_SEGS];
     size_t room = ch->in_len - HDR, want = credit(c);
+    if (room == 0)
+        return 0; /* a buffer with room for a header only: the guest's loss */
     if (want > room)
         want = room;
     if (want > VSOCK_MAX_PAYLOAD)
@@ -85,7 +87,7 @@ static int64_t fill_rx(struct virtio_vsock *v, struct vsock_conn *c, const struc
         c->shutdown_flags = SHUTDOWN_RCV | SHUTDOWN_SEND;
         c->pending |= 1u << VSOCK_OP_SHUTDOWN;
         c->state = VSOCK_CLOSING;
-        vsock_arm_timer(v);
+        vsock_set_deadline(v, c);
         return -1;
     }
     h = reply(v, c, VSOCK_OP_RW);
@@ -213,7 +215,7 @@ static void packet(struct virtio_vsock *v, const struct vsock_hdr *h, const stru
     }
     case VSOCK_OP_SHUTDOWN:
         if ((h->flags & (SHUTDOWN_RCV | SHUTDOWN_SEND)) == (SHUTDOWN_RCV | SHUTDOWN_SEND)) {
-            vsock_kill(v, c, true); /* both ways done: Firecracker resets */
+            vsock_guest_close(v, c);
             return;
         }
         if (h->flags & SHUTDOWN_SEND)

@@ -69,6 +69,8 @@ struct vsock_conn {
     uint64_t deadline_ns;         /* HELLO, CONNECTING, CLOSING */
     uint8_t *txbuf;               /* guest data the host socket did not take yet */
     uint32_t txlen;
+    bool shut_wr_owed;            /* the guest shut its sending side: once txbuf drains */
+    bool reset_when_drained;      /* the guest closed: reset once txbuf drains */
 };
 
 struct vsock_stats {
@@ -122,8 +124,15 @@ struct vsock_conn *vsock_guest_connect(struct virtio_vsock *v, uint32_t port, ui
 /* Guest payload for the host socket; false when the connection broke. */
 bool vsock_host_write(struct virtio_vsock *v, struct vsock_conn *c, const struct iovec *iov,
                       int n, uint32_t len);
+/* The guest will send no more: the host socket's write side is shut once
+ * what the guest already sent has gone to it. */
 void vsock_host_shutdown(struct vsock_conn *c);
+/* The guest shut both ways: reset now, or (CLOSING, with a deadline) once
+ * what it sent has gone to the host socket, which acknowledged data must. */
+void vsock_guest_close(struct virtio_vsock *v, struct vsock_conn *c);
 void vsock_rx_pump_locked(struct virtio_vsock *v);
 void vsock_arm_timer(struct virtio_vsock *v);
+/* A handshake or shutdown step begins: it must end within VSOCK_TIMEOUT_MS. */
+void vsock_set_deadline(struct virtio_vsock *v, struct vsock_conn *c);
 
 #endif

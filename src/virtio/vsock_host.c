@@ -88,7 +88,7 @@ void vsock_arm_timer(struct virtio_vsock *v)
         timerfd_settime(v->timer_fd, 0, &t, NULL);
 }
 
-static void set_deadline(struct virtio_vsock *v, struct vsock_conn *c)
+void vsock_set_deadline(struct virtio_vsock *v, struct vsock_conn *c)
 {
     c->deadline_ns = mono_ns() + VSOCK_TIMEOUT_MS * 1000000ull;
     vsock_arm_timer(v);
@@ -166,8 +166,21 @@ bool vsock_host_write(struct virtio_vsock *v, struct vsock_conn *c, const struct
 
 void vsock_host_shutdown(struct vsock_conn *c)
 {
-    if (!c->txlen && c->fd >= 0)
+    if (c->txlen)
+        c->shut_wr_owed = true; /* flush_tx shuts it when txbuf drains */
+    else if (c->fd >= 0)
         shutdown(c->fd, SHUT_WR);
+}
+
+void vsock_guest_close(struct virtio_vsock *v, struct vsock_conn *c)
+{
+    if (!c->txlen) {
+        vsock_kill(v, c, true); /* both ways done: Firecracker resets */
+        return;
+    }
+    c->reset_when_drained = true;
+    c->state = VSOCK_CLOSING;
+    vsock_set_deadline(v, c);
 }
 
 /* EPOLLOUT: what waits in txbuf goes first; the guest hears of the room. */
@@ -186,10 +199,19 @@ static void flush_tx(struct virtio_vsock *v, struct vsock_conn *c)
     memmove(c->txbuf, c->txbuf + w, c->txlen - (size_t)w);
     c->txlen -= (uint32_t)w;
     c->fwd_cnt += (uint32_t)w;
-    if (!c->txlen) {
-        free(c->txbuf);
-        c->txbuf = NULL;
+    if (c->txlen) {
+        c->pending |= 1u << VSOCK_OP_CREDIT_UPDATE;
+        return;
     }
+    free(c->txbuf);
+    c->txbuf = NULL;
+    if (c->reset_when_drained) {
+        vsock_kill(v, c, true);
+        return;
+    }
+    if (c->shut_wr_owed)
+        shutdown(c->fd, SHUT_WR);
+    c->shut_wr_owed = false;
     c->pending |= 1u << VSOCK_OP_CREDIT_UPDATE;
 }
 
@@ -226,7 +248,7 @@ static void hello(struct virtio_vsock *v, struct vsock_conn *c)
     c->peer_port = (uint32_t)port;
     c->state = VSOCK_CONNECTING;
     c->pending = 1u << VSOCK_OP_REQUEST;
-    set_deadline(v, c);
+    vsock_set_deadline(v, c);
 }
 
 static void accept_clients(struct virtio_vsock *v)
@@ -240,7 +262,7 @@ static void accept_clients(struct virtio_vsock *v)
             close(fd); /* full */
             continue;
         }
-        set_deadline(v, c);
+        vsock_set_deadline(v, c);
         hello(v, c);
     }
 }
@@ -266,9 +288,10 @@ void virtio_vsock_host_events(struct virtio_vsock *v)
         }
         if (evs[i].events & EPOLLOUT)
             flush_tx(v, c);
-        if (c->state != VSOCK_FREE && (evs[i].events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP)))
+        /* flush_tx may have ended the connection (its fd is gone then). */
+        if (c->fd >= 0 && (evs[i].events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP)))
             c->readable = true;
-        if (c->state != VSOCK_FREE && (evs[i].events & EPOLLERR))
+        if (c->fd >= 0 && (evs[i].events & EPOLLERR))
             vsock_kill(v, c, true);
     }
     vsock_rx_pump_locked(v);

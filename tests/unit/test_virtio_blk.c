@@ -226,6 +226,42 @@ static void rate_limited_requests_wait(void **state)
     assert_int_equal(mem.host[BUF], 1);
 }
 
+/* Every request is an operation for the ops bucket, GET_ID included. */
+static void get_id_takes_an_operation(void **state)
+{
+    (void)state;
+    struct ratelimit_config rl = { .ops = { 1, 0, 100 } };
+    start(false, false, &rl);
+    header(VIRTIO_BLK_T_GET_ID, 0);
+    struct vd_seg s[3] = { { HDR, 16, false }, { BUF, 20, true }, { STATUS, 1, true } };
+    vd_chain(&d, 0, s, 3);
+    assert_int_equal(run(), 21);
+    header(VIRTIO_BLK_T_GET_ID, 0);
+    vd_chain(&d, 0, s, 3);
+    vd_notify(&d, 0);
+    assert_false(vd_used(&d, 0, NULL, NULL)); /* the bucket is empty: it waits */
+    assert_true(blk.rl.blocked);
+}
+
+/* A drive whose file cannot be opened: the failed set-up closes only what
+ * it opened (it once closed fd 0, the console's stdin). */
+static void failed_init_leaves_other_fds_alone(void **state)
+{
+    (void)state;
+    int probe = dup(0);
+    assert_true(probe >= 0);
+    close(probe);
+    struct drive_config cfg = { .drive_id = "gone", .path_on_host = "/nonexistent/disk.img" };
+    char err[256];
+    struct virtio_blk *b = calloc(1, sizeof(*b));
+    assert_non_null(b);
+    assert_true(virtio_blk_init(b, &cfg, &mem, err, sizeof(err)) < 0);
+    assert_non_null(strstr(err, "drives[gone]"));
+    virtio_blk_destroy(b);
+    free(b);
+    assert_true(fcntl(0, F_GETFD) >= 0);
+}
+
 static void backing_file_swaps_live(void **state)
 {
     (void)state;
@@ -282,6 +318,8 @@ int main(void)
         cmocka_unit_test_teardown(bad_requests_fail_and_the_device_goes_on, teardown),
         cmocka_unit_test_teardown(read_only_drives_refuse_writes, teardown),
         cmocka_unit_test_teardown(rate_limited_requests_wait, teardown),
+        cmocka_unit_test_teardown(get_id_takes_an_operation, teardown),
+        cmocka_unit_test(failed_init_leaves_other_fds_alone),
         cmocka_unit_test_teardown(backing_file_swaps_live, teardown),
         cmocka_unit_test_teardown(reset_drops_what_is_in_flight, teardown),
     };

@@ -246,6 +246,63 @@ static void host_data_waits_for_credit(void **state)
     close(l);
 }
 
+/* A guest that closes while the host has not read all it sent: what the
+ * device acknowledged still reaches the host, then EOF, then the RST. */
+static void guest_close_drains_to_the_host(void **state)
+{
+    (void)state;
+    char svc[100];
+    snprintf(svc, sizeof(svc), "%s_7000", uds);
+    int l = socket(AF_UNIX, SOCK_STREAM, 0);
+    struct sockaddr_un a = { .sun_family = AF_UNIX };
+    snprintf(a.sun_path, sizeof(a.sun_path), "%s", svc);
+    assert_int_equal(bind(l, (struct sockaddr *)&a, sizeof(a)), 0);
+    assert_int_equal(listen(l, 1), 0);
+    send_pkt(VSOCK_OP_REQUEST, 2, 7000, NULL, 0);
+    struct vsock_hdr h;
+    assert_true(recv_pkt(&h, NULL));
+    assert_int_equal(h.op, VSOCK_OP_RESPONSE);
+    int fd = accept(l, NULL, NULL);
+    assert_true(fd >= 0);
+    /* More than the host socket holds (it is not read yet), less than
+     * the credit the device gave (VSOCK_BUF_ALLOC): the rest waits. */
+    char chunk[4001];
+    size_t sent = 0;
+    for (int i = 0; sent + 4000 <= VSOCK_BUF_ALLOC + 128 * 1024 && i < 200; i++) {
+        memset(chunk, 'a' + i % 26, 4000);
+        chunk[4000] = 0;
+        send_pkt(VSOCK_OP_RW, 2, 7000, chunk, 0);
+        sent += 4000;
+        while (recv_pkt(&h, NULL)) /* credit updates */
+            ;
+        if (vs.conns[0].txlen + vs.conns[1].txlen > 64 * 1024)
+            break;
+    }
+    assert_true(vs.conns[0].txlen + vs.conns[1].txlen > 0); /* some of it waits */
+    send_pkt(VSOCK_OP_SHUTDOWN, 2, 7000, NULL, 3);
+    size_t got = 0;
+    bool eof = false, rst = false;
+    char buf[65536];
+    for (int tries = 0; tries < 200 && !eof; tries++) {
+        ssize_t r = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+        if (r > 0) {
+            for (ssize_t k = 0; k < r; k++)
+                assert_int_equal(buf[k], 'a' + (int)((got + (size_t)k) / 4000) % 26);
+            got += (size_t)r;
+        } else if (r == 0) {
+            eof = true;
+        }
+        host_events();
+        while (recv_pkt(&h, NULL))
+            rst |= h.op == VSOCK_OP_RST;
+    }
+    assert_true(eof);
+    assert_int_equal(got, sent);
+    assert_true(rst);
+    close(fd);
+    close(l);
+}
+
 static void strays_and_forgeries_get_resets(void **state)
 {
     (void)state;
@@ -286,6 +343,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(host_connects_and_talks, setup, teardown),
         cmocka_unit_test_setup_teardown(guest_connects_to_a_host_service, setup, teardown),
         cmocka_unit_test_setup_teardown(host_data_waits_for_credit, setup, teardown),
+        cmocka_unit_test_setup_teardown(guest_close_drains_to_the_host, setup, teardown),
         cmocka_unit_test_setup_teardown(strays_and_forgeries_get_resets, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
