@@ -17,6 +17,7 @@ void bench_write_config(const struct bench_ctx *c, const char *path, const char 
                         unsigned mem_mib, const char *args, const char *tpm_sock,
                         const char *tpm_model);
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -46,6 +47,15 @@ int bench_vtpm_alloc(const struct tpmd_daemon *d, char id[64], char *sock, size_
                      char *err, size_t errlen);
 /* DELETE /vtpms/{id}. */
 void bench_vtpm_free(const struct tpmd_daemon *d, const char *id);
+
+/* A Debian Linux guest of a measurement: its kernel command line and, under
+ * QEMU, the microvm machine. Under hearth it reboots through the i8042;
+ * QEMU's microvm has none (Linux would spin on its status port: reboot=t,
+ * a triple fault, ends it), needs its RTC (without one Linux spins on the
+ * CMOS ports), and names its TIS in the DSDT with no TPM2 table, without
+ * which Linux's ACPI probe gives up: the TIS is probed by force. */
+const char *bench_linux_args(bool qemu, bool qemu_tis);
+const char *bench_qemu_machine(bool linux_guest);
 
 int cmd_boot(struct bench_ctx *c);
 int cmd_api(struct bench_ctx *c);

@@ -156,12 +156,7 @@ static bool guest_passed(const struct setup *st, const char *out)
 static const char *guest_args(const struct setup *st, char *buf, size_t len)
 {
     if (is_linux(st))
-        /* QEMU's microvm names its TIS in the DSDT but has no TPM2 table,
-         * without which Linux's ACPI probe gives up: its TIS is probed by
-         * force at 0xFED40000. */
-        snprintf(buf, len, "console=ttyS0 reboot=%s panic=-1 quiet%s",
-                 st->mon == MON_QEMU ? "t" : "k",
-                 st->mon == MON_QEMU && has_tpm(st) ? " tpm_tis.force=1" : "");
+        snprintf(buf, len, "%s", bench_linux_args(st->mon == MON_QEMU, has_tpm(st)));
     else
         snprintf(buf, len, "tpm=%s", st->model);
     return buf;
@@ -245,11 +240,7 @@ static int run_qemu(struct exits_run *r, struct setup *st, const char *sock, str
     snprintf(mem, sizeof(mem), "%d", is_linux(st) ? 256 : 128);
     char *argv[48];
     int n = 0;
-    /* The other benchmarks run microvm without its RTC; a Linux guest then
-     * spins on the absent CMOS clock (~40000 port accesses: microvm's FADT
-     * does not say there is none, as hearth's does), so Linux gets it. */
-    const char *machine = is_linux(st) ? "microvm,x-option-roms=off"
-                                       : "microvm,x-option-roms=off,rtc=off";
+    const char *machine = bench_qemu_machine(is_linux(st));
     const char *fixed[] = { c->qemu, "-M", machine, "-enable-kvm",
                             "-smp", "1", "-m", mem, "-nodefaults", "-no-user-config",
                             "-display", "none", "-serial", serial, "-qmp", qmp_opt,

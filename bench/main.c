@@ -14,6 +14,19 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
+const char *bench_linux_args(bool qemu, bool qemu_tis)
+{
+    if (!qemu)
+        return "console=ttyS0 reboot=k panic=-1 quiet";
+    return qemu_tis ? "console=ttyS0 reboot=t panic=-1 quiet tpm_tis.force=1"
+                    : "console=ttyS0 reboot=t panic=-1 quiet";
+}
+
+const char *bench_qemu_machine(bool linux_guest)
+{
+    return linux_guest ? "microvm,x-option-roms=off" : "microvm,x-option-roms=off,rtc=off";
+}
+
 void bench_write_config(const struct bench_ctx *c, const char *path, const char *payload,
                         unsigned mem_mib, const char *args, const char *tpm_sock,
                         const char *tpm_model)

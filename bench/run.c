@@ -133,7 +133,7 @@ static void one_vm(struct run *r, int job, int worker)
     bool qemu = s == QEMU || s == QEMU_TPM;
     const char *model = s == QEMU_TPM ? "tis" : uses_tpm(s) ? "crb" : "none";
     if (r->kernel)
-        snprintf(args, sizeof(args), "console=ttyS0 reboot=k panic=-1 quiet");
+        snprintf(args, sizeof(args), "%s", bench_linux_args(qemu, s == QEMU_TPM));
     else
         snprintf(args, sizeof(args), "tpm=%s", model);
 
@@ -147,11 +147,13 @@ static void one_vm(struct run *r, int job, int worker)
         int n = 0;
         snprintf(mem, sizeof(mem), "%d", r->mem_mib);
         if (qemu) {
-            static const char *fixed[] = { "-M", "microvm,x-option-roms=off,rtc=off", "-enable-kvm",
+            static const char *fixed[] = { "-enable-kvm",
                                            "-smp", "1", "-nodefaults", "-no-user-config",
                                            "-nographic", "-serial", "stdio", "-device",
                                            "isa-debug-exit,iobase=0xf4,iosize=1" };
             argv[n++] = (char *)r->c->qemu;
+            argv[n++] = "-M";
+            argv[n++] = (char *)bench_qemu_machine(r->kernel != NULL);
             for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++)
                 argv[n++] = (char *)fixed[i];
             argv[n++] = "-m";
