@@ -80,7 +80,7 @@ static void one_run(const struct bench_ctx *c, bool qemu, const char *kernel, co
                     bool vhost_vsock, struct result *r)
 {
     char out[200], cfg[200], disk[200], uds[200], mac[] = "06:00:ac:10:00:02";
-    const char *args = "console=ttyS0 reboot=k panic=-1 quiet";
+    const char *args = bench_linux_args(qemu, false);
     snprintf(out, sizeof(out), "%s/run.out", c->tmp);
     snprintf(disk, sizeof(disk), "%s/disk.img", c->tmp);
     snprintf(uds, sizeof(uds), "%s/v.sock", c->tmp);
@@ -90,14 +90,15 @@ static void one_run(const struct bench_ctx *c, bool qemu, const char *kernel, co
     int n = 0;
     argv[n++] = "/usr/sbin/ip", argv[n++] = "netns", argv[n++] = "exec", argv[n++] = NS;
     if (qemu) {
-        static const char *fixed[] = { "-M", "microvm,x-option-roms=off,rtc=off", "-enable-kvm",
-                                       "-cpu", "host", "-smp", "1", "-m", "256", "-nodefaults",
+        static const char *fixed[] = { "-enable-kvm", "-cpu", "host", "-smp", "1", "-m", "256", "-nodefaults",
                                        "-no-user-config", "-nographic", "-serial", "stdio",
                                        "-no-reboot", "-netdev",
                                        "tap,id=n0,ifname=tap0,script=no,downscript=no",
                                        "-device", "virtio-net-device,netdev=n0",
                                        "-device" };
         argv[n++] = (char *)c->qemu;
+        argv[n++] = "-M";
+        argv[n++] = (char *)bench_qemu_machine(true);
         for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++)
             argv[n++] = (char *)fixed[i];
         argv[n++] = rng;
