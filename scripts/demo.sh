@@ -23,7 +23,6 @@ fi
 
 STATE=$(mktemp -d /tmp/hearth-demo.XXXXXX)
 chmod 711 "$STATE" # each swtpm runs as its own uid and must reach its vTPM
-chmod 711 "$STATE"
 export HEARTH_TPMD_SOCKET=$STATE/tpmd.sock
 TPMD=
 ID=
