@@ -180,7 +180,7 @@ static void usage(void)
           "       hearth-bench run [--setup baseline|ondemand|pool|qemu|qemu-tpm]... [--total-vms N]\n"
           "             [--parallelism P] [--payload NAME | --kernel PATH [--initrd PATH]]\n"
           "             [--mem-mib M] [--db PATH] [--label L] [--seed N] [--manufacture fast|swtpm_setup]\n"
-          "             [--tpm-timeout-ms MS (hearth's per-command vTPM deadline, 2000)]\n"
+          "             [--tpm-timeout-ms MS (hearth's per-command vTPM deadline, 2000)] [--no-measured-boot]\n"
           "       hearth-bench report [--db PATH] [--out DIR] RUN_ID...\n"
           "       hearth-bench export --csv [--db PATH] RUN_ID\n"
           "       hearth-bench memory [--mem-sizes 128,256,...] [--out DIR]\n"

@@ -25,6 +25,7 @@ struct run {
     struct bench_ctx *c;
     enum setup setups[NSETUPS];
     int nsetups, total, parallelism, mem_mib, tpm_timeout_ms;
+    bool measured_boot; /* hearth's, with a TPM (QEMU measures nothing) */
     const char *payload, *kernel, *initrd, *label, *manufacture;
     sqlite3 *db;
     int64_t run_ids[NSETUPS];
@@ -187,8 +188,9 @@ static void one_vm(struct run *r, int job, int worker)
                 fprintf(f, "}, \"machine-config\": {\"vcpu_count\": 1, \"mem_size_mib\": %d}",
                         r->mem_mib);
                 if (uses_tpm(s))
-                    fprintf(f, ", \"tpm\": {\"socket\": \"%s\", \"model\": \"%s\", \"timeout_ms\": %d}",
-                            sock, model, r->tpm_timeout_ms);
+                    fprintf(f, ", \"tpm\": {\"socket\": \"%s\", \"model\": \"%s\", \"timeout_ms\": %d, "
+                            "\"measured_boot\": %s}",
+                            sock, model, r->tpm_timeout_ms, r->measured_boot ? "true" : "false");
                 fprintf(f, "}\n");
                 fclose(f);
             }
@@ -267,7 +269,8 @@ int cmd_run(struct bench_ctx *c, int argc, char **argv)
 {
     static struct run r;
     r = (struct run){ .c = c, .total = 500, .parallelism = 1, .mem_mib = 128, .tpm_timeout_ms = 2000,
-                      .payload = "tpm_probe", .label = "", .manufacture = "fast" };
+                      .payload = "tpm_probe", .label = "", .manufacture = "fast",
+                      .measured_boot = true };
     const char *db_path = "build/bench.db";
     static const struct option opts[] = {
         { "setup", required_argument, NULL, 's' },      { "total-vms", required_argument, NULL, 'n' },
@@ -276,7 +279,8 @@ int cmd_run(struct bench_ctx *c, int argc, char **argv)
         { "mem-mib", required_argument, NULL, 'm' },    { "db", required_argument, NULL, 'd' },
         { "label", required_argument, NULL, 'l' },      { "seed", required_argument, NULL, 'S' },
         { "manufacture", required_argument, NULL, 'f' },
-        { "tpm-timeout-ms", required_argument, NULL, 't' }, { NULL, 0, NULL, 0 },
+        { "tpm-timeout-ms", required_argument, NULL, 't' },
+        { "no-measured-boot", no_argument, NULL, 'M' }, { NULL, 0, NULL, 0 },
     };
     optind = 0;
     int o;
@@ -305,6 +309,7 @@ int cmd_run(struct bench_ctx *c, int argc, char **argv)
         case 'l': r.label = optarg; break;
         case 'S': r.seed = (unsigned)strtoul(optarg, NULL, 10); break;
         case 'f': r.manufacture = optarg; break;
+        case 'M': r.measured_boot = false; break;
         default: return 2;
         }
     }
