@@ -114,6 +114,17 @@ static int client(const char *path)
     return fd;
 }
 
+/* A host service for guest connections to `port`: <uds_path>_<port>. */
+static int host_service(unsigned port)
+{
+    int l = socket(AF_UNIX, SOCK_STREAM, 0);
+    struct sockaddr_un a = { .sun_family = AF_UNIX };
+    snprintf(a.sun_path, sizeof(a.sun_path), "%s_%u", uds, port);
+    assert_int_equal(bind(l, (struct sockaddr *)&a, sizeof(a)), 0);
+    assert_int_equal(listen(l, 1), 0);
+    return l;
+}
+
 static void host_events(void)
 {
     struct pollfd p = { .fd = vs.epfd, .events = POLLIN };
@@ -166,13 +177,7 @@ static void host_connects_and_talks(void **state)
 static void guest_connects_to_a_host_service(void **state)
 {
     (void)state;
-    char svc[100];
-    snprintf(svc, sizeof(svc), "%s_5000", uds);
-    int l = socket(AF_UNIX, SOCK_STREAM, 0);
-    struct sockaddr_un a = { .sun_family = AF_UNIX };
-    snprintf(a.sun_path, sizeof(a.sun_path), "%s", svc);
-    assert_int_equal(bind(l, (struct sockaddr *)&a, sizeof(a)), 0);
-    assert_int_equal(listen(l, 1), 0);
+    int l = host_service(5000);
     send_pkt(VSOCK_OP_REQUEST, 777, 5000, NULL, 0);
     struct vsock_hdr h;
     char data[4200];
@@ -212,13 +217,7 @@ static void guest_connects_to_a_host_service(void **state)
 static void host_data_waits_for_credit(void **state)
 {
     (void)state;
-    char svc[100];
-    snprintf(svc, sizeof(svc), "%s_6000", uds);
-    int l = socket(AF_UNIX, SOCK_STREAM, 0);
-    struct sockaddr_un a = { .sun_family = AF_UNIX };
-    snprintf(a.sun_path, sizeof(a.sun_path), "%s", svc);
-    assert_int_equal(bind(l, (struct sockaddr *)&a, sizeof(a)), 0);
-    assert_int_equal(listen(l, 1), 0);
+    int l = host_service(6000);
     /* buf_alloc 65536 from send_pkt; then an update with only 10 bytes. */
     send_pkt(VSOCK_OP_REQUEST, 1, 6000, NULL, 0);
     struct vsock_hdr h;
@@ -251,13 +250,7 @@ static void host_data_waits_for_credit(void **state)
 static void guest_close_drains_to_the_host(void **state)
 {
     (void)state;
-    char svc[100];
-    snprintf(svc, sizeof(svc), "%s_7000", uds);
-    int l = socket(AF_UNIX, SOCK_STREAM, 0);
-    struct sockaddr_un a = { .sun_family = AF_UNIX };
-    snprintf(a.sun_path, sizeof(a.sun_path), "%s", svc);
-    assert_int_equal(bind(l, (struct sockaddr *)&a, sizeof(a)), 0);
-    assert_int_equal(listen(l, 1), 0);
+    int l = host_service(7000);
     send_pkt(VSOCK_OP_REQUEST, 2, 7000, NULL, 0);
     struct vsock_hdr h;
     assert_true(recv_pkt(&h, NULL));
