@@ -61,8 +61,8 @@ static const struct seccomp_rule api[] = {
 static const struct seccomp_rule vcpu[] = {
     COMMON,
     IOCTL(KVM_RUN), IOCTL(KVM_GET_REGS), IOCTL(KVM_GET_SREGS), IOCTL(KVM_IRQ_LINE),
-    ANY(io_uring_enter), ANY(epoll_ctl), ANY(close), ANY(shutdown), ANY(timerfd_settime),
-    ANY(brk), ANY(munmap), IOCTL(TUNSETOFFLOAD),
+    ANY(io_uring_enter), ANY(epoll_ctl), ANY(close), ANY(brk), ANY(munmap),
+    IOCTL(TUNSETOFFLOAD),
 };
 
 /* The TPM thread: swtpm's data channel (send, receive, wait), its control
