@@ -1,6 +1,7 @@
 /* Guest runtime: boot information from PVH start_info or the Linux zero
  * page, command-line options, TAP results and the exit path. */
 #include "guest.h"
+#include "tsc_rate.h"
 
 #define PVH_MAGIC 0x336ec578u
 #define COM1 0x3f8
@@ -206,18 +207,26 @@ static uint64_t rdtsc(void)
     return (uint64_t)hi << 32 | lo;
 }
 
-/* PIT channel 0's count, latched (1.193182 MHz). */
-static uint16_t pit_count(void)
+static uint64_t tsc_reader(void *ctx)
 {
+    (void)ctx;
+    return rdtsc();
+}
+
+/* PIT channel 0's count, latched (1.193182 MHz). */
+static uint16_t pit_reader(void *ctx)
+{
+    (void)ctx;
     outb(0x43, 0x00);
     uint8_t lo = inb(0x40);
     uint8_t hi = inb(0x40);
     return (uint16_t)(lo | hi << 8);
 }
 
-/* TSC ticks per millisecond, measured once against the PIT over 2 ms
- * (channel 0 counting down once from 0xffff; interrupts stay off). Without
- * a PIT that counts, 3 GHz is assumed. */
+/* TSC ticks per millisecond, measured once against the PIT (channel 0
+ * counting down from 0xffff, mode 0; interrupts stay off); see tsc_rate.h
+ * for why it cannot come out low. Without a PIT that counts, 3 GHz is
+ * assumed. */
 static uint64_t tsc_per_ms(void)
 {
     static uint64_t per_ms;
@@ -226,15 +235,8 @@ static uint64_t tsc_per_ms(void)
     outb(0x43, 0x30);
     outb(0x40, 0xff);
     outb(0x40, 0xff);
-    uint16_t c0 = pit_count(), c = c0;
-    uint64_t t0 = rdtsc();
-    for (int checks = 0; checks < 100000 && (uint16_t)(c0 - c) < 2386; checks++) {
-        for (int i = 0; i < 100; i++)
-            __asm__ volatile("pause");
-        c = pit_count();
-    }
-    uint64_t ticks = (uint16_t)(c0 - c);
-    per_ms = ticks >= 2386 ? (rdtsc() - t0) * 1193182 / (ticks * 1000) : 0;
+    struct tsc_clocks clocks = { tsc_reader, pit_reader, 0 };
+    per_ms = tsc_rate_per_ms(&clocks);
     if (per_ms == 0)
         per_ms = 3000000;
     return per_ms;
