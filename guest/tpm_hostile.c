@@ -106,22 +106,22 @@ static void crb_attack(void)
     tap_ok(crb_wait_idle_start() && crb_rc() == TPM_RC_COMMAND_SIZE,
            "CRB: a size field beyond the bytes written gets TPM_RC_COMMAND_SIZE");
 
-    /* START twice while an RSA-2048 primary key is generated (tens of ms):
-     * the second START is ignored and the first command completes. */
+    /* An RSA-2048 primary key takes swtpm tens of ms: the START write
+     * returns with its answer in (hearth holds the vCPU until it is), so
+     * the guest's first look sees it. (START while busy, which the only
+     * vCPU can no longer reach, is a unit test of the device.) */
     struct tpm_cmd slow;
     create_primary_rsa(&slow);
     crb_set(CRB_CTRL_REQ, 1);
     crb_put(slow.b, slow.len);
     crb_set(CRB_START, 1);
-    crb_set(CRB_START, 1);
-    bool busy = crb(CRB_START) & 1;
-    (void)mmio_read32(TPM_BASE + CRB_BUF); /* reading the buffer mid-command is harmless */
+    bool answered = !(crb(CRB_START) & 1);
     bool idle = crb_wait_idle_start();
     uint8_t hdr[14];
     for (int i = 0; i < 14; i++)
         hdr[i] = mmio_read8(TPM_BASE + CRB_BUF + i);
-    tap_ok(busy && idle && rc_of(hdr) == 0 && be32(hdr + 2) > 300,
-           "CRB: START while busy is ignored; the first command completes");
+    tap_ok(answered && idle && rc_of(hdr) == 0 && be32(hdr + 2) > 300,
+           "CRB: START returns with a slow command's answer in (CreatePrimary, RSA-2048)");
     flush(be32(hdr + 10));
 
     crb_set(CRB_CTRL_REQ, 1);

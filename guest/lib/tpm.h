@@ -30,6 +30,16 @@ struct tpm_driver {
 
 extern const struct tpm_driver tpm_crb_driver, tpm_tis_driver, tpm_virtio_driver;
 
+/* How a driver waits for a started command to complete. 0 (default):
+ * reads the status until it completes, up to TPM_WAIT_MS. N: the way
+ * Linux's tpm_try_transmit does, with N as the command's duration: a
+ * deadline N ms from when START/tpmGo returned, a status read, a 1 ms
+ * pause, and no last read once the deadline has passed. Set by tpm_open
+ * from poll_ms=N on the command line. */
+extern uint32_t tpm_poll_linux_ms;
+/* Waits for `done` as tpm_poll_linux_ms says; false on a time-out. */
+bool tpm_wait_done(bool (*done)(void));
+
 /* Picks the driver named by tpm=crb|tis|virtio (default crb); NULL if
  * unknown. */
 const struct tpm_driver *tpm_driver_from_cmdline(const struct boot_info *bi);

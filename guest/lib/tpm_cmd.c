@@ -193,8 +193,29 @@ const struct tpm_driver *tpm_driver_from_cmdline(const struct boot_info *bi)
     return NULL;
 }
 
+uint32_t tpm_poll_linux_ms;
+
+bool tpm_wait_done(bool (*done)(void))
+{
+    if (!tpm_poll_linux_ms) {
+        for (uint64_t end = deadline_ms(TPM_WAIT_MS); !expired(end);)
+            if (done())
+                return true;
+        return false;
+    }
+    uint64_t stop = deadline_ms(tpm_poll_linux_ms);
+    do {
+        if (done())
+            return true;
+        for (uint64_t pause = deadline_ms(1); !expired(pause);)
+            ;
+    } while (!expired(stop));
+    return false;
+}
+
 bool tpm_open(struct tpm_ctx *t, const struct boot_info *bi)
 {
+    tpm_poll_linux_ms = (uint32_t)opt_u64(bi, "poll_ms", 0);
     t->drv = tpm_driver_from_cmdline(bi);
     if (!tap_ok(t->drv != NULL, "transport chosen on the command line"))
         return false;

@@ -22,6 +22,8 @@ static bool wait_for(uint32_t off, uint32_t mask, uint32_t want)
     return false;
 }
 
+static bool crb_done(void) { return (reg(CTRL_START) & 1) == 0; }
+
 static int crb_probe(void)
 {
     set(LOC_CTRL, 1); /* requestAccess */
@@ -52,7 +54,7 @@ static int crb_transmit(const uint8_t *cmd, size_t len, uint8_t *rsp, size_t max
     for (; i < len; i++)
         mmio_write8(buf + i, cmd[i]);
     set(CTRL_START, 1);
-    if (!wait_for(CTRL_START, 1, 0))
+    if (!tpm_wait_done(crb_done))
         return -1;
     uint8_t hdr[8];
     uint64_t h = mmio_read64(buf);

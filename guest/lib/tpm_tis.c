@@ -38,6 +38,8 @@ static uint32_t burst(void)
     return 0;
 }
 
+static bool tis_done(void) { return (sts() & (STS_VALID | STS_DATA)) == (STS_VALID | STS_DATA); }
+
 static int tis_probe(void)
 {
     mmio_write8(TPM_BASE + ACCESS, ACCESS_REQUEST);
@@ -75,7 +77,7 @@ static int tis_transmit(const uint8_t *cmd, size_t len, uint8_t *rsp, size_t max
     if (!wait_sts(STS_VALID | STS_EXPECT, STS_VALID))
         return -1;
     sts_write(STS_GO);
-    if (!wait_sts(STS_VALID | STS_DATA, STS_VALID | STS_DATA))
+    if (!tpm_wait_done(tis_done))
         return -1;
     size_t got = 0, want = 10;
     while (got < want) {

@@ -19,20 +19,27 @@
 
 #define TPM_BUFFER_MAX 4096
 
-/* How long the transport that started a command (START, tpmGo) holds the
- * guest's vCPU for the answer before it returns and lets the guest poll.
- * Most commands take swtpm 30-100 us, so they complete before the guest's
- * first status read: that saves the guest its poll loop (Linux sleeps 1 ms
- * between polls, with the timer and halt exits around each sleep) and
- * keeps a guest that spins on the status register from taking the CPU the
- * TPM needs. Key generation and self tests take longer and go on in the
- * background as before; the wait never outlasts this bound. */
-#define TPM_SYNC_WAIT_NS 5000000ull
+/* The transport that starts a command (START, tpmGo) holds the guest's
+ * vCPU until the answer is in, up to the backend's sync_wait_ns, which is
+ * the backend's own bound for answering (it answers TPM_RC_FAILURE by
+ * then). Why hold it that long: a guest driver starts its command's
+ * deadline when that write returns and polls against it (Linux's
+ * tpm_try_transmit: 750 ms for GetCapability or PCR_Extend, with no last
+ * look once the deadline has passed). On a starved host a command swtpm
+ * answered in time still missed such a deadline ("tpm tpm0: Operation
+ * Timed out") when the write returned early: an answer that is already
+ * there when the write returns cannot. Most commands take swtpm 30-100 us,
+ * so the guest's first status read sees the answer and it never polls
+ * (Linux sleeps 1 ms between polls, with the timer and halt exits around
+ * each sleep). The cost: a vCPU held for a slow command (key generation),
+ * and a pause or stop that waits for the command in flight, each at most
+ * this bound. */
 
 /* A guest that reads the status again sooner than this while a command
- * runs is spinning on it (Linux sleeps 1 ms between polls): its read waits
- * like tpmGo does, for the answer or TPM_SYNC_WAIT_NS, rather than cost an
- * exit every few microseconds and the CPU the TPM needs. */
+ * runs (only once tpmGo's hold ran out) is spinning on it (Linux sleeps
+ * 1 ms between polls): its read waits like tpmGo does, for the answer or
+ * the bound, rather than cost an exit every few microseconds and the CPU
+ * the TPM needs. */
 #define TPM_SPIN_NS 500000ull
 
 typedef void tpm_done_fn(void *ctx, const uint8_t *rsp, size_t len);

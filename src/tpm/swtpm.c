@@ -348,8 +348,11 @@ static void swtpm_complete_locked(struct swtpm *s, size_t rsp_len, bool failed)
 {
     uint64_t took = (uint64_t)(now_ns() - (int64_t)s->submitted_ns);
     s->stats.latency_ns_total += took;
-    if (took > s->stats.latency_ns_max)
+    if (took > s->stats.latency_ns_max) {
         s->stats.latency_ns_max = took;
+        s->stats.slowest_ordinal = s->cmd_len >= TPM_HEADER_SIZE ? tpm_be32(s->cmd + 6) : 0;
+        s->stats.slowest_queued_ns = s->started_ns - s->submitted_ns;
+    }
     s->stats.bytes_in += s->cmd_len;
     s->stats.bytes_out += rsp_len;
     tpm_done_fn *done = s->done;
@@ -378,6 +381,7 @@ static void *command_thread(void *arg)
             break;
         uint8_t locality = s->locality;
         size_t len = s->cmd_len;
+        s->started_ns = (uint64_t)now_ns();
         pthread_mutex_unlock(&s->lock);
 
         size_t rsp_len = 0;
@@ -438,7 +442,7 @@ static int swtpm_submit(void *impl, const uint8_t *cmd, size_t len, uint8_t loca
     s->done_ctx = ctx;
     s->busy = true;
     s->cancel_requested = false;
-    s->submitted_ns = (uint64_t)now_ns();
+    s->submitted_ns = s->started_ns = (uint64_t)now_ns();
     pthread_cond_signal(&s->cond);
     pthread_mutex_unlock(&s->lock);
     return 0;
@@ -474,6 +478,13 @@ const struct tpm_backend_ops swtpm_backend_ops = {
     .failed = swtpm_failed,
 };
 
+uint64_t swtpm_answer_bound_ns(const struct swtpm *s)
+{
+    /* SET_LOCALITY and the command each have the time-out; the rest is
+     * the tpm thread getting the CPU to answer. */
+    return ((uint64_t)s->timeout_ms * 2 + 100) * 1000000ull;
+}
+
 int swtpm_start(struct swtpm *s, struct tpm_backend *b)
 {
     pthread_attr_t attr;
@@ -485,7 +496,8 @@ int swtpm_start(struct swtpm *s, struct tpm_backend *b)
         return -r;
     s->thread_started = true;
     *b = (struct tpm_backend){ .ops = &swtpm_backend_ops, .impl = s,
-                               .max_command = s->buffer_size, .sync_wait_ns = TPM_SYNC_WAIT_NS };
+                               .max_command = s->buffer_size,
+                               .sync_wait_ns = swtpm_answer_bound_ns(s) };
     return 0;
 }
 
@@ -516,9 +528,10 @@ void swtpm_log_stats(struct swtpm *s)
     uint64_t n = st.commands, fails = st.failures, total = st.latency_ns_total,
              max = st.latency_ns_max;
     if (n)
-        log_info("vTPM: %llu commands (%llu failed), submit to response mean %.1f us, max %.1f us",
+        log_info("vTPM: %llu commands (%llu failed), submit to response mean %.1f us, max %.1f us "
+                 "(ordinal 0x%x, %.1f us of it waiting for the tpm thread)",
                  (unsigned long long)n, (unsigned long long)fails, (double)total / n / 1000.0,
-                 (double)max / 1000.0);
+                 (double)max / 1000.0, st.slowest_ordinal, (double)st.slowest_queued_ns / 1000.0);
 }
 
 void swtpm_close(struct swtpm *s)

@@ -18,6 +18,10 @@ struct swtpm_stats {
     uint64_t commands, failures;
     uint64_t bytes_in, bytes_out;              /* command and response bytes */
     uint64_t latency_ns_total, latency_ns_max; /* submit to response, per command */
+    /* The slowest command: its ordinal, and how long of it the command
+     * waited for the tpm thread (the rest is swtpm and the way back). */
+    uint32_t slowest_ordinal;
+    uint64_t slowest_queued_ns;
 };
 
 struct swtpm {
@@ -47,7 +51,7 @@ struct swtpm {
     uint8_t rsp[TPM_BUFFER_MAX];
 
     struct swtpm_stats stats; /* under lock */
-    uint64_t submitted_ns;
+    uint64_t submitted_ns, started_ns; /* the command in flight: submitted, picked up */
 };
 
 extern const struct tpm_backend_ops swtpm_backend_ops;
@@ -73,6 +77,9 @@ int swtpm_command(struct swtpm *s, const uint8_t *cmd, size_t len, uint8_t *rsp,
  * (no SHUTDOWN): a manufactured vTPM stays ready to serve. */
 void swtpm_release(struct swtpm *s);
 
+/* How long a transport may hold a vCPU for an answer (tpm/backend.h):
+ * this backend answers every command by then, TPM_RC_FAILURE at worst. */
+uint64_t swtpm_answer_bound_ns(const struct swtpm *s);
 /* Starts the command thread; fills `b` to use this backend. */
 int swtpm_start(struct swtpm *s, struct tpm_backend *b);
 

@@ -27,6 +27,24 @@ for model in crb tis virtio; do
     expect_out 'a good command works after'
 done
 
+# A TPM slower than a Linux driver's deadline for its commands: a fake
+# swtpm holds each command 2 s, where Linux gives GetCapability 750 ms from
+# the moment its START or tpmGo write returns, with no last look. The guest
+# polls that way (poll_ms=750) and every command must be answered: hearth
+# holds the write until the answer is in. (The stall is the injected delay,
+# not a time-out: it is not scaled.)
+for model in crb tis; do
+    SOCK=$T/slow-$model.sock
+    "$BUILD/guest/fake_swtpm" "$SOCK" stall=2000 &
+    SWTPM_PIDS+=($!)
+    disown
+    wait_until 1 test -S "$SOCK"
+    tpm_config tpm_slow.elf "$model" "poll_ms=750 count=1" "\"timeout_ms\": $(scaled 5000), \"measured_boot\": false"
+    run_hearth
+    expect_clean_run 4
+    expect_out 'ok 4 - slow command 1 answered within its 750 ms deadline \(rc 0x0\)'
+done
+
 # The TPM is described to the guest: DSDT MSFT0101 and a TPM2 table with
 # the transport's start method; virtio-tpm as LNRO0005 and on the command
 # line, like every virtio-mmio device.

@@ -1,8 +1,12 @@
 /* Unit tests: the swtpm backend against tests/tools/fake_swtpm (path in
  * argv[1]) holding every command for a minute, racing close and guest
- * cancel against the command thread at random small delays. */
+ * cancel against the command thread at random small delays; and the CRB
+ * and TIS transports over a fake that takes longer than Linux's deadline
+ * for a command. */
 #include "core/clock.h"
 #include "core/log.h"
+#include "devices/tpm_crb.h"
+#include "devices/tpm_tis.h"
 #include "tpm/swtpm.h"
 #include "tpm/wire.h"
 
@@ -26,11 +30,14 @@
 #define DEADLINE_MS 60000 /* the backend's command timeout and the fake's stall */
 #define PROMPT_MS 5000    /* "well under the deadline", with room for a loaded host */
 #define TPM_RC_CANCELED 0x909
+/* Longer than Linux's deadline for GetCapability, PCR_Extend (750 ms). */
+#define SLOW_MS 1000
 
 static const uint8_t get_random[12] = { 0x80, 0x01, 0, 0, 0, 12, 0, 0, 0x01, 0x7b, 0, 32 };
 
 struct fixture {
     const char *fake_path;
+    int stall_ms;
     char dir[64], sock[96];
     pid_t pid;
     unsigned seed;
@@ -109,7 +116,7 @@ static int setup(void **state)
         return -1;
     snprintf(f->sock, sizeof(f->sock), "%s/ctrl", f->dir);
     char stall[32];
-    snprintf(stall, sizeof(stall), "stall=%d", DEADLINE_MS);
+    snprintf(stall, sizeof(stall), "stall=%d", f->stall_ms);
     char *argv[] = { (char *)f->fake_path, f->sock, stall, NULL };
     if (posix_spawn(&f->pid, f->fake_path, NULL, NULL, argv, NULL) != 0)
         return -1;
@@ -220,6 +227,72 @@ static void cancel_then_close(void **state)
     }
 }
 
+static uint32_t rd32(const struct trap_ops *ops, void *dev, uint64_t off)
+{
+    uint32_t v = 0;
+    ops->read(dev, off, (uint8_t *)&v, 4);
+    return v;
+}
+
+static void wr32(const struct trap_ops *ops, void *dev, uint64_t off, uint32_t v)
+{
+    ops->write(dev, off, (uint8_t *)&v, 4);
+}
+
+/* A guest driver starts its command's deadline when START or tpmGo
+ * returns (Linux: 750 ms for most commands, and no last look past it). A
+ * command swtpm takes longer than that over must be answered by the time
+ * the write returns, so the first status read sees it: a starved host
+ * cannot make the guest time out a command the TPM answered. */
+static void slow_answer_is_in_when_go_returns(void **state)
+{
+    struct fixture *f = *state;
+    static struct tpm_crb c;
+    static struct tpm_tis t;
+    for (int model = 0; model < 2; model++) {
+        struct swtpm s;
+        struct tpm_backend b;
+        char err[256];
+        assert_int_equal(swtpm_open(&s, f->sock, 4 * SLOW_MS, err, sizeof(err)), 0);
+        assert_int_equal(swtpm_start(&s, &b), 0);
+        uint64_t t0 = 0;
+        bool answered;
+        if (model == 0) {
+            tpm_crb_init(&c, &b, 0xfed40000, NULL);
+            wr32(&tpm_crb_ops, &c, 0x08, 1); /* requestAccess */
+            wr32(&tpm_crb_ops, &c, 0x40, 1); /* cmdReady */
+            for (size_t i = 0; i < sizeof(get_random); i++)
+                tpm_crb_ops.write(&c, 0x80 + i, (uint8_t *)&get_random[i], 1);
+            t0 = mono_ns();
+            wr32(&tpm_crb_ops, &c, 0x4c, 1); /* START */
+            answered = rd32(&tpm_crb_ops, &c, 0x4c) == 0;
+        } else {
+            tpm_tis_init(&t, &b);
+            uint8_t v = 0x02; /* requestUse */
+            tpm_tis_ops.write(&t, 0x00, &v, 1);
+            v = 0x40; /* commandReady */
+            tpm_tis_ops.write(&t, 0x18, &v, 1);
+            for (size_t i = 0; i < sizeof(get_random); i++)
+                tpm_tis_ops.write(&t, 0x24, (uint8_t *)&get_random[i], 1);
+            v = 0x20; /* tpmGo */
+            t0 = mono_ns();
+            tpm_tis_ops.write(&t, 0x18, &v, 1);
+            answered = (rd32(&tpm_tis_ops, &t, 0x18) & 0x90) == 0x90; /* stsValid, dataAvail */
+        }
+        uint64_t took_ms = (mono_ns() - t0) / 1000000;
+        print_message("%s: the write returned after %llu ms, answered: %d\n",
+                      model ? "tis" : "crb", (unsigned long long)took_ms, answered);
+        assert_true(answered);
+        assert_true(took_ms >= SLOW_MS - 50);
+        assert_false(tpm_failed(&b));
+        swtpm_close(&s);
+        if (model == 0)
+            tpm_crb_destroy(&c);
+        else
+            tpm_tis_destroy(&t);
+    }
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 2) {
@@ -227,19 +300,24 @@ int main(int argc, char **argv)
         return 2;
     }
     log_init(NULL, LOG_OFF, NULL);
-    struct fixture f = { .fake_path = argv[1], .seed = 9 };
-    const struct CMUnitTest tests[] = {
+    struct fixture f = { .fake_path = argv[1], .stall_ms = DEADLINE_MS, .seed = 9 };
+    const struct CMUnitTest races[] = {
         cmocka_unit_test_prestate(close_races_a_command, &f),
         cmocka_unit_test_prestate(cancel_races_a_command, &f),
         cmocka_unit_test_prestate(cancel_then_close, &f),
     };
-    void *state = &f;
-    if (setup(&state) < 0) {
+    struct fixture slow = { .fake_path = argv[1], .stall_ms = SLOW_MS, .seed = 9 };
+    const struct CMUnitTest transports[] = {
+        cmocka_unit_test_prestate(slow_answer_is_in_when_go_returns, &slow),
+    };
+    void *state = &f, *slow_state = &slow;
+    int r = 1;
+    if (setup(&state) < 0 || setup(&slow_state) < 0)
         fprintf(stderr, "test_swtpm: %s did not come up\n", f.fake_path);
-        teardown(&state);
-        return 1;
-    }
-    int r = cmocka_run_group_tests(tests, NULL, NULL);
+    else
+        r = cmocka_run_group_tests(races, NULL, NULL) |
+            cmocka_run_group_tests(transports, NULL, NULL);
     teardown(&state);
+    teardown(&slow_state);
     return r;
 }

@@ -66,6 +66,8 @@ static void crb_command_round_trip(void **state)
     assert_int_equal(f.cmd_len, 12);
     assert_memory_equal(f.cmd, get_random, 12);
     assert_int_equal(rd32(&tpm_crb_ops, &c, 0x4c), 1);       /* START while running */
+    wr32(&tpm_crb_ops, &c, 0x4c, 1);                          /* a second START: ignored */
+    assert_int_equal(f.submits, 1);
     wr8(&tpm_crb_ops, &c, 0x80, 0xee);                        /* buffer locked meanwhile */
     wr32(&tpm_crb_ops, &c, 0x48, 1);
     assert_int_equal(f.cancels, 1);
