@@ -5,7 +5,7 @@
 command -v strace > /dev/null || fail "strace is not installed"
 
 run_raw() { # ARGS...: runs hearth under strace, records RC and stderr
-    strace -f -qq -e trace=openat -o "$T/strace" timeout 20 "$HEARTH" "$@" \
+    strace -f -qq -e trace=openat -o "$T/strace" timeout "$(scaled 20)" "$HEARTH" "$@" \
         < /dev/null > "$T/out" 2> "$T/err"
     RC=$?
 }

@@ -33,7 +33,7 @@ expect_no_out 'still running after the i8042 reset'
 vm_config "$GUEST/serial.elf" "expect=from-the-host"
 # Input through a pipe on stdin.
 : > "$T/log"
-echo "from-the-host" | timeout 30 "$HEARTH" --config-file "$T/vm.json" --no-api \
+echo "from-the-host" | timeout "$(scaled 30)" "$HEARTH" --config-file "$T/vm.json" --no-api \
     --log-path "$T/log" > "$T/out" 2> "$T/err"
 RC=$?
 expect_clean_run 7
@@ -44,7 +44,7 @@ expect_out '^ok 3 - divisor latch round-trips'
 # Input from a terminal: hearth puts it in raw mode, so a carriage return
 # reaches the guest as typed.
 if command -v script > /dev/null; then
-    (sleep 0.5; printf 'from-the-host\r') | timeout 30 script -qec \
+    (sleep 0.5; printf 'from-the-host\r') | timeout "$(scaled 30)" script -qec \
         "$HEARTH --config-file $T/vm.json --no-api --log-path $T/log" /dev/null > "$T/out"
     RC=$?
     expect_rc 0

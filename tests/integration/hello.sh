@@ -15,7 +15,7 @@ expect_clean_run 1
 
 # Without a terminal or pipe on stdin and without --log-path, the log goes to
 # stderr and the guest output alone to stdout.
-timeout 20 "$HEARTH" --config-file "$T/vm.json" --no-api --id test-1 < /dev/null > "$T/out" 2> "$T/err"
+timeout "$(scaled 20)" "$HEARTH" --config-file "$T/vm.json" --no-api --id test-1 < /dev/null > "$T/out" 2> "$T/err"
 RC=$?
 expect_rc 0
 expect_err '\[test-1:main:INFO\] VM stopped'

@@ -6,7 +6,7 @@ command -v qemu-system-x86_64 > /dev/null || fail "qemu-system-x86_64 is not ins
 [ -w /dev/kvm ] || skip "/dev/kvm is not writable"
 
 qemu() { # PAYLOAD APPEND
-    timeout -k 5 30 qemu-system-x86_64 -M microvm,x-option-roms=off,rtc=off -enable-kvm \
+    timeout -k 5 "$(scaled 30)" qemu-system-x86_64 -M microvm,x-option-roms=off,rtc=off -enable-kvm \
         -m 128 -smp 2 -nodefaults -no-user-config -nographic -serial stdio \
         -device isa-debug-exit,iobase=0xf4,iosize=1 \
         -kernel "$GUEST/$1" -append "$2" < /dev/null > "$T/out" 2> "$T/err"
