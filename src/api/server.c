@@ -70,6 +70,10 @@ static void conn_close(struct api_server *s, struct api_conn *c)
 /* Hands q to the VMM thread and waits for its answer. */
 static void hand_over(struct api_server *s, struct api_request *q)
 {
+    if (s->detached) { /* no VMM thread: the caller's thread is it */
+        api_route(s->router, q->method, q->url, q->body, q->len, &q->reply);
+        return;
+    }
     pthread_mutex_lock(&s->lock);
     if (!s->closed) {
         s->pending = q;
@@ -253,18 +257,35 @@ static bool on_readable(struct api_server *s, struct api_conn *c)
     return true;
 }
 
+int api_server_adopt(struct api_server *s, int fd)
+{
+    int slot = -1;
+    for (int i = 0; i < API_MAX_CONNECTIONS && slot < 0; i++)
+        if (!s->conns[i])
+            slot = i;
+    struct api_conn *c = slot < 0 ? NULL : calloc(1, sizeof(*c));
+    if (!c)
+        return -1;
+    c->fd = fd;
+    c->last_ns = mono_ns();
+    c->events = EPOLLIN;
+    struct epoll_event ev = { .events = EPOLLIN, .data.ptr = c };
+    if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+        free(c);
+        return -1;
+    }
+    s->conns[slot] = c;
+    s->nconns++;
+    return 0;
+}
+
 static void on_accept(struct api_server *s)
 {
     for (;;) {
         int fd = accept4(s->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0)
             return;
-        int slot = -1;
-        for (int i = 0; i < API_MAX_CONNECTIONS && slot < 0; i++)
-            if (!s->conns[i])
-                slot = i;
-        struct api_conn *c = slot < 0 ? NULL : calloc(1, sizeof(*c));
-        if (!c) {
+        if (api_server_adopt(s, fd) < 0) {
             /* Past the limit: a short answer now, never a wait. */
             static const char busy[] =
                 "HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Type: "
@@ -273,19 +294,7 @@ static void on_accept(struct api_server *s)
             ssize_t w = send(fd, busy, sizeof(busy) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
             (void)w;
             close(fd);
-            continue;
         }
-        c->fd = fd;
-        c->last_ns = mono_ns();
-        c->events = EPOLLIN;
-        struct epoll_event ev = { .events = EPOLLIN, .data.ptr = c };
-        if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
-            close(fd);
-            free(c);
-            continue;
-        }
-        s->conns[slot] = c;
-        s->nconns++;
     }
 }
 
@@ -307,37 +316,42 @@ static void *api_thread(void *arg)
         api_server_close(s);
         return NULL;
     }
-    struct epoll_event evs[16];
-    for (;;) {
-        int n = epoll_wait(s->epfd, evs, 16, 1000);
-        if (n < 0 && errno != EINTR)
-            break;
-        for (int i = 0; i < n; i++) {
-            if (evs[i].data.ptr == NULL) { /* the stop eventfd */
-                pthread_mutex_lock(&s->lock);
-                bool stop = s->stopping;
-                pthread_mutex_unlock(&s->lock);
-                if (stop)
-                    return NULL;
-                continue;
-            }
-            if (evs[i].data.ptr == s) {
-                on_accept(s);
-                continue;
-            }
-            /* Only bytes moved refresh a connection's idle time: an event
-             * that moves none is no sign of a live client. */
-            struct api_conn *c = evs[i].data.ptr;
-            bool alive = (!(evs[i].events & EPOLLIN) || on_readable(s, c)) && conn_run(s, c);
-            /* The client is gone both ways (it closed): nothing to answer. */
-            if (evs[i].events & (EPOLLHUP | EPOLLERR))
-                alive = false;
-            if (!alive)
-                conn_close(s, c);
-        }
-        close_idle(s);
-    }
+    while (api_server_poll(s, 1000) >= 0)
+        ;
     return NULL;
+}
+
+int api_server_poll(struct api_server *s, int timeout_ms)
+{
+    struct epoll_event evs[16];
+    int n = epoll_wait(s->epfd, evs, 16, timeout_ms);
+    if (n < 0)
+        return errno == EINTR ? 0 : -1;
+    for (int i = 0; i < n; i++) {
+        if (evs[i].data.ptr == NULL) { /* the stop eventfd */
+            pthread_mutex_lock(&s->lock);
+            bool stop = s->stopping;
+            pthread_mutex_unlock(&s->lock);
+            if (stop)
+                return -1;
+            continue;
+        }
+        if (evs[i].data.ptr == s) {
+            on_accept(s);
+            continue;
+        }
+        /* Only bytes moved refresh a connection's idle time: an event
+         * that moves none is no sign of a live client. */
+        struct api_conn *c = evs[i].data.ptr;
+        bool alive = (!(evs[i].events & EPOLLIN) || on_readable(s, c)) && conn_run(s, c);
+        /* The client is gone both ways (it closed): nothing to answer. */
+        if (evs[i].events & (EPOLLHUP | EPOLLERR))
+            alive = false;
+        if (!alive)
+            conn_close(s, c);
+    }
+    close_idle(s);
+    return n;
 }
 
 /* A socket file nobody listens on any more (a hearth that died) may go;
@@ -424,6 +438,19 @@ int api_server_start(struct api_server *s, const char *path, size_t max_payload,
     }
     s->running = true;
     return 0;
+}
+
+int api_server_init_detached(struct api_server *s, size_t max_payload, struct api_router *router)
+{
+    memset(s, 0, sizeof(*s));
+    s->listen_fd = s->efd = s->stop_fd = -1;
+    s->max_payload = max_payload;
+    s->router = router;
+    s->detached = true;
+    pthread_mutex_init(&s->lock, NULL);
+    pthread_cond_init(&s->cond, NULL);
+    s->epfd = epoll_create1(EPOLL_CLOEXEC);
+    return s->epfd < 0 ? -1 : 0;
 }
 
 int api_server_fd(const struct api_server *s)
