@@ -9,13 +9,14 @@ if [ ! -f "$DIR/build.ninja" ]; then
 fi
 ninja -C "$DIR"
 status=0
-for t in fuzz_config fuzz_legacy_devices fuzz_tpm_devices fuzz_tpmd_api fuzz_api fuzz_tpmd_http \
-    fuzz_attest fuzz_virtq fuzz_virtio_devices; do
+for t in fuzz_config fuzz_legacy_devices fuzz_tpm_devices fuzz_tpmd_api fuzz_api fuzz_api_server \
+    fuzz_tpmd_http fuzz_attest fuzz_virtq fuzz_virtio_devices; do
     corpus="$DIR/corpus/$t"
     seeds="tests/fuzz/seeds/$t"
     mkdir -p "$corpus" "$seeds"
     dict=""
-    [ "$t" = fuzz_config ] || [ "$t" = fuzz_api ] && dict="-dict=tests/fuzz/config.dict"
+    [ "$t" = fuzz_config ] || [ "$t" = fuzz_api ] || [ "$t" = fuzz_api_server ] &&
+        dict="-dict=tests/fuzz/config.dict"
     [ "$t" = fuzz_tpmd_http ] && dict="-dict=tests/fuzz/http.dict"
     echo "== $t for ${SECONDS_EACH}s"
     # shellcheck disable=SC2086

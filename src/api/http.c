@@ -62,20 +62,23 @@ enum http_parse_result http_parse(const char *buf, size_t len, size_t max_body,
                                   struct http_request *r)
 {
     memset(r, 0, sizeof(*r));
-    /* Blank lines before a request are allowed (RFC 9112 2.2). */
+    /* Blank lines before a request are allowed (RFC 9112 2.2), and count
+     * toward HTTP_HEAD_MAX: head and body then always fit the caller's
+     * buffer of HTTP_HEAD_MAX + max_body, however many a client sends. */
     size_t start = 0;
-    while (start + 1 < len && buf[start] == '\r' && buf[start + 1] == '\n')
+    while (start + 1 < len && start < HTTP_HEAD_MAX && buf[start] == '\r' &&
+           buf[start + 1] == '\n')
         start += 2;
     const char *head = buf + start;
     size_t avail = len - start;
     const char *end = NULL;
-    for (size_t i = 0; i + 3 < avail && i + 4 <= HTTP_HEAD_MAX; i++)
+    for (size_t i = 0; i + 3 < avail && start + i + 4 <= HTTP_HEAD_MAX; i++)
         if (head[i] == '\r' && head[i + 1] == '\n' && head[i + 2] == '\r' && head[i + 3] == '\n') {
             end = head + i;
             break;
         }
     if (!end)
-        return avail >= HTTP_HEAD_MAX ? bad(r, "Request headers too long.") : HTTP_INCOMPLETE;
+        return len >= HTTP_HEAD_MAX ? bad(r, "Request headers too long.") : HTTP_INCOMPLETE;
     if (memchr(head, 0, (size_t)(end - head)))
         return bad(r, "Invalid request: a NUL byte in the headers.");
     const char *line = head, *eol = memmem(line, (size_t)(end + 2 - line), "\r\n", 2);

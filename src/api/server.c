@@ -27,17 +27,23 @@
 
 /* The API thread only parses and waits on the VMM: nothing deep. */
 #define API_THREAD_STACK (128 * 1024)
-#define API_OUT_MAX 65536
+/* Answers past this many unwritten bytes wait for the client to read:
+ * what a client that never reads can make the server hold is this and one
+ * answer (an answer of any size is queued whole). */
+#define API_OUT_HELD 32768
+/* Room for a status line and headers beside an answer's body. */
+#define API_HEAD_ROOM 256
 
 struct api_conn {
     int fd;
     char *in;          /* received, not yet answered */
     size_t in_len, in_cap;
-    char out[API_OUT_MAX]; /* answer not yet written */
-    size_t out_len, out_off;
+    char *out;         /* answers not yet written */
+    size_t out_len, out_off, out_cap;
     bool closing;      /* close once out is written */
     bool continued;    /* "100 Continue" sent for the request in progress */
-    uint64_t last_ns;  /* last activity, for the idle time-out */
+    uint32_t events;   /* what epoll watches the connection for */
+    uint64_t last_ns;  /* last byte read or written, for the idle time-out */
 };
 
 /* One request on its way to the VMM thread. */
@@ -53,6 +59,7 @@ static void conn_close(struct api_server *s, struct api_conn *c)
     epoll_ctl(s->epfd, EPOLL_CTL_DEL, c->fd, NULL);
     close(c->fd);
     free(c->in);
+    free(c->out);
     for (int i = 0; i < API_MAX_CONNECTIONS; i++)
         if (s->conns[i] == c)
             s->conns[i] = NULL;
@@ -63,6 +70,10 @@ static void conn_close(struct api_server *s, struct api_conn *c)
 /* Hands q to the VMM thread and waits for its answer. */
 static void hand_over(struct api_server *s, struct api_request *q)
 {
+    if (s->detached) { /* no VMM thread: the caller's thread is it */
+        api_route(s->router, q->method, q->url, q->body, q->len, &q->reply);
+        return;
+    }
     pthread_mutex_lock(&s->lock);
     if (!s->closed) {
         s->pending = q;
@@ -78,11 +89,30 @@ static void hand_over(struct api_server *s, struct api_request *q)
         api_fault(&q->reply, "The microVM is shutting down.");
 }
 
+/* Makes room for n more bytes of output; false without memory. */
+static bool out_reserve(struct api_conn *c, size_t n)
+{
+    if (c->out_cap - c->out_len >= n)
+        return true;
+    size_t cap = c->out_cap ? c->out_cap : 4096;
+    while (cap - c->out_len < n)
+        cap *= 2;
+    char *b = realloc(c->out, cap);
+    if (!b)
+        return false;
+    c->out = b;
+    c->out_cap = cap;
+    return true;
+}
+
 static void queue_answer(struct api_conn *c, unsigned code, const char *body, bool keep_alive)
 {
-    size_t n = http_response(c->out + c->out_len, sizeof(c->out) - c->out_len, code, body,
-                             keep_alive);
-    if (!n) { /* cannot happen for our answers; never send half of one */
+    size_t need = (body ? strlen(body) : 0) + API_HEAD_ROOM;
+    size_t n = out_reserve(c, need)
+                   ? http_response(c->out + c->out_len, c->out_cap - c->out_len, code, body,
+                                   keep_alive)
+                   : 0;
+    if (!n) { /* out of memory: never send half of an answer */
         c->closing = true;
         return;
     }
@@ -90,17 +120,28 @@ static void queue_answer(struct api_conn *c, unsigned code, const char *body, bo
     c->closing |= !keep_alive;
 }
 
-/* Answers every whole request in c->in, in order, while there is room. */
+/* The most c->in holds: a request of the largest head and body. */
+static size_t in_limit(const struct api_server *s)
+{
+    return HTTP_HEAD_MAX + s->max_payload;
+}
+
+/* Answers every whole request in c->in, in order, while the client reads
+ * its answers. */
 static void serve(struct api_server *s, struct api_conn *c)
 {
-    while (!c->closing && c->out_len < sizeof(c->out) / 2) {
+    while (!c->closing && c->out_len < API_OUT_HELD) {
         struct http_request r;
         enum http_parse_result p = http_parse(c->in, c->in_len, s->max_payload, &r);
+        if (p == HTTP_INCOMPLETE && c->in_len >= in_limit(s))
+            /* The parser bounds head and body so this cannot be; were it
+             * to, no byte more would ever complete the request. */
+            p = HTTP_BAD, r.error = "Request too large.";
         if (p == HTTP_INCOMPLETE) {
             if (r.expect_continue && !c->continued) {
                 /* curl waits for this before sending a body over 1 KiB. */
                 static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
-                if (sizeof(c->out) - c->out_len >= sizeof(cont) - 1) {
+                if (out_reserve(c, sizeof(cont) - 1)) {
                     memcpy(c->out + c->out_len, cont, sizeof(cont) - 1);
                     c->out_len += sizeof(cont) - 1;
                 }
@@ -134,6 +175,23 @@ static void serve(struct api_server *s, struct api_conn *c)
     }
 }
 
+/* Watches c for input only while input can make progress: not once it is
+ * closing, nor while its client leaves answers unread (serve() holds its
+ * requests), nor with c->in full. The sockets are level-triggered, so
+ * input left unread would otherwise report them readable forever. */
+static bool conn_watch(struct api_server *s, struct api_conn *c)
+{
+    bool in = !c->closing && c->out_len < API_OUT_HELD && c->in_len < in_limit(s);
+    uint32_t events = (in ? EPOLLIN : 0u) | (c->out_len ? EPOLLOUT : 0u);
+    if (events == c->events)
+        return true;
+    struct epoll_event ev = { .events = events, .data.ptr = c };
+    if (epoll_ctl(s->epfd, EPOLL_CTL_MOD, c->fd, &ev) < 0)
+        return false;
+    c->events = events;
+    return true;
+}
+
 /* Writes what c owes; returns false when c is done for. */
 static bool flush_out(struct api_server *s, struct api_conn *c)
 {
@@ -144,17 +202,37 @@ static bool flush_out(struct api_server *s, struct api_conn *c)
         if (n <= 0)
             return false;
         c->out_off += (size_t)n;
+        c->last_ns = mono_ns();
     }
-    if (c->out_off == c->out_len)
+    if (c->out_off == c->out_len) {
         c->out_off = c->out_len = 0;
-    struct epoll_event ev = { .events = EPOLLIN | (c->out_len ? EPOLLOUT : 0u), .data.ptr = c };
-    epoll_ctl(s->epfd, EPOLL_CTL_MOD, c->fd, &ev);
-    return c->out_len || !c->closing;
+        if (c->out_cap > 2 * API_OUT_HELD) { /* a big answer went out: give it back */
+            free(c->out);
+            c->out = NULL;
+            c->out_cap = 0;
+        }
+    }
+    return (c->out_len || !c->closing) && conn_watch(s, c);
+}
+
+/* Answers what c->in holds and writes what the client takes, until
+ * neither moves: answers held while the client read none go out once it
+ * does. Returns false when c is done for. */
+static bool conn_run(struct api_server *s, struct api_conn *c)
+{
+    for (;;) {
+        serve(s, c);
+        bool answered = c->out_len > 0;
+        if (!flush_out(s, c))
+            return false;
+        if (!answered || c->out_len || !c->in_len || c->closing)
+            return true;
+    }
 }
 
 static bool on_readable(struct api_server *s, struct api_conn *c)
 {
-    size_t limit = HTTP_HEAD_MAX + s->max_payload;
+    size_t limit = in_limit(s);
     for (;;) {
         if (c->in_len == c->in_cap) {
             if (c->in_cap >= limit)
@@ -172,11 +250,33 @@ static bool on_readable(struct api_server *s, struct api_conn *c)
         if (n < 0)
             return errno == EAGAIN || errno == EINTR;
         c->in_len += (size_t)n;
+        c->last_ns = mono_ns();
         if (c->in_len < c->in_cap)
             break;
     }
-    serve(s, c);
-    return flush_out(s, c);
+    return true;
+}
+
+int api_server_adopt(struct api_server *s, int fd)
+{
+    int slot = -1;
+    for (int i = 0; i < API_MAX_CONNECTIONS && slot < 0; i++)
+        if (!s->conns[i])
+            slot = i;
+    struct api_conn *c = slot < 0 ? NULL : calloc(1, sizeof(*c));
+    if (!c)
+        return -1;
+    c->fd = fd;
+    c->last_ns = mono_ns();
+    c->events = EPOLLIN;
+    struct epoll_event ev = { .events = EPOLLIN, .data.ptr = c };
+    if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+        free(c);
+        return -1;
+    }
+    s->conns[slot] = c;
+    s->nconns++;
+    return 0;
 }
 
 static void on_accept(struct api_server *s)
@@ -185,12 +285,7 @@ static void on_accept(struct api_server *s)
         int fd = accept4(s->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0)
             return;
-        int slot = -1;
-        for (int i = 0; i < API_MAX_CONNECTIONS && slot < 0; i++)
-            if (!s->conns[i])
-                slot = i;
-        struct api_conn *c = slot < 0 ? NULL : calloc(1, sizeof(*c));
-        if (!c) {
+        if (api_server_adopt(s, fd) < 0) {
             /* Past the limit: a short answer now, never a wait. */
             static const char busy[] =
                 "HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Type: "
@@ -199,18 +294,7 @@ static void on_accept(struct api_server *s)
             ssize_t w = send(fd, busy, sizeof(busy) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
             (void)w;
             close(fd);
-            continue;
         }
-        c->fd = fd;
-        c->last_ns = mono_ns();
-        struct epoll_event ev = { .events = EPOLLIN, .data.ptr = c };
-        if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
-            close(fd);
-            free(c);
-            continue;
-        }
-        s->conns[slot] = c;
-        s->nconns++;
     }
 }
 
@@ -232,35 +316,42 @@ static void *api_thread(void *arg)
         api_server_close(s);
         return NULL;
     }
-    struct epoll_event evs[16];
-    for (;;) {
-        int n = epoll_wait(s->epfd, evs, 16, 1000);
-        if (n < 0 && errno != EINTR)
-            break;
-        for (int i = 0; i < n; i++) {
-            if (evs[i].data.ptr == NULL) { /* the stop eventfd */
-                pthread_mutex_lock(&s->lock);
-                bool stop = s->stopping;
-                pthread_mutex_unlock(&s->lock);
-                if (stop)
-                    return NULL;
-                continue;
-            }
-            if (evs[i].data.ptr == s) {
-                on_accept(s);
-                continue;
-            }
-            struct api_conn *c = evs[i].data.ptr;
-            c->last_ns = mono_ns();
-            bool alive = (evs[i].events & EPOLLIN) ? on_readable(s, c) : flush_out(s, c);
-            if (alive && (evs[i].events & EPOLLOUT) && !c->out_len && !c->closing)
-                serve(s, c), alive = flush_out(s, c); /* pipelined requests held back */
-            if (!alive)
-                conn_close(s, c);
-        }
-        close_idle(s);
-    }
+    while (api_server_poll(s, 1000) >= 0)
+        ;
     return NULL;
+}
+
+int api_server_poll(struct api_server *s, int timeout_ms)
+{
+    struct epoll_event evs[16];
+    int n = epoll_wait(s->epfd, evs, 16, timeout_ms);
+    if (n < 0)
+        return errno == EINTR ? 0 : -1;
+    for (int i = 0; i < n; i++) {
+        if (evs[i].data.ptr == NULL) { /* the stop eventfd */
+            pthread_mutex_lock(&s->lock);
+            bool stop = s->stopping;
+            pthread_mutex_unlock(&s->lock);
+            if (stop)
+                return -1;
+            continue;
+        }
+        if (evs[i].data.ptr == s) {
+            on_accept(s);
+            continue;
+        }
+        /* Only bytes moved refresh a connection's idle time: an event
+         * that moves none is no sign of a live client. */
+        struct api_conn *c = evs[i].data.ptr;
+        bool alive = (!(evs[i].events & EPOLLIN) || on_readable(s, c)) && conn_run(s, c);
+        /* The client is gone both ways (it closed): nothing to answer. */
+        if (evs[i].events & (EPOLLHUP | EPOLLERR))
+            alive = false;
+        if (!alive)
+            conn_close(s, c);
+    }
+    close_idle(s);
+    return n;
 }
 
 /* A socket file nobody listens on any more (a hearth that died) may go;
@@ -347,6 +438,19 @@ int api_server_start(struct api_server *s, const char *path, size_t max_payload,
     }
     s->running = true;
     return 0;
+}
+
+int api_server_init_detached(struct api_server *s, size_t max_payload, struct api_router *router)
+{
+    memset(s, 0, sizeof(*s));
+    s->listen_fd = s->efd = s->stop_fd = -1;
+    s->max_payload = max_payload;
+    s->router = router;
+    s->detached = true;
+    pthread_mutex_init(&s->lock, NULL);
+    pthread_cond_init(&s->cond, NULL);
+    s->epfd = epoll_create1(EPOLL_CLOEXEC);
+    return s->epfd < 0 ? -1 : 0;
 }
 
 int api_server_fd(const struct api_server *s)

@@ -37,6 +37,7 @@ struct api_server {
     struct api_request *pending;
     bool closed, stopping;
     bool seccomp; /* the API thread installs its filter */
+    bool detached; /* api_server_init_detached: no socket, no thread */
 };
 
 /* Listens on path (mode 0600). A stale socket left by a dead process is
@@ -49,6 +50,20 @@ int api_server_start(struct api_server *s, const char *path, size_t max_payload,
  * request waits; api_server_process answers it, on the calling thread. */
 int api_server_fd(const struct api_server *s);
 void api_server_process(struct api_server *s);
+
+/* The server without its socket and threads, for the fuzzer and tests:
+ * connections are handed in with api_server_adopt, the caller turns the
+ * event loop with api_server_poll, and requests are routed on its thread.
+ * api_server_stop releases it. 0, or -1 with errno. */
+int api_server_init_detached(struct api_server *s, size_t max_payload, struct api_router *router);
+/* Serves a connected, non-blocking stream socket, which it then owns
+ * (closes); -1 past API_MAX_CONNECTIONS or without memory (fd is then the
+ * caller's). The listening socket's connections come through here. */
+int api_server_adopt(struct api_server *s, int fd);
+/* One turn of the event loop (the API thread's, or the caller's when
+ * detached): waits up to timeout_ms, handles what is ready; the number of
+ * events handled, or -1 once the server is stopping or on error. */
+int api_server_poll(struct api_server *s, int timeout_ms);
 
 /* From now on, requests get "shutting down" without reaching the VMM. */
 void api_server_close(struct api_server *s);

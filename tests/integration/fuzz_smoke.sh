@@ -7,5 +7,5 @@ cd "$(dirname "$0")/../.."
 FUZZ_BUILD=$BUILD/fuzz FUZZ_SECONDS=${FUZZ_SECONDS:-5} ./scripts/fuzz.sh > "$T/out" 2>&1 ||
     fail "a fuzz target crashed or failed to build"
 CHECKS=$(grep -c 'number_of_executed_units' "$T/out")
-[ "$CHECKS" -eq 9 ] || fail "expected 9 fuzz targets to run"
+[ "$CHECKS" -eq 10 ] || fail "expected 10 fuzz targets to run"
 pass "fuzz smoke"

@@ -92,6 +92,28 @@ static void malformed_requests_are_refused(void **state)
     assert_int_equal(http_parse(nul, sizeof(nul) - 1, 100, &r), HTTP_BAD);
 }
 
+/* Blank lines before a request count toward the head limit: a request
+ * behind thousands of them would not fit the server's buffer of head
+ * limit + body limit, and could never complete. */
+static void blank_lines_count_toward_the_head_limit(void **state)
+{
+    (void)state;
+    const char get[] = "GET / HTTP/1.1\r\n\r\n";
+    static char buf[HTTP_HEAD_MAX + sizeof(get)];
+    size_t blank = HTTP_HEAD_MAX;
+    for (size_t i = 0; i < blank; i += 2)
+        memcpy(buf + i, "\r\n", 2);
+    memcpy(buf + blank, get, sizeof(get));
+    struct http_request r;
+    assert_int_equal(parse(buf, &r), HTTP_BAD);
+    assert_string_equal(r.error, "Request headers too long.");
+    /* Blank lines alone, past the limit, are refused too. */
+    assert_int_equal(http_parse(buf, blank, 100, &r), HTTP_BAD);
+    /* A few are fine. */
+    assert_int_equal(parse("\r\n\r\nGET / HTTP/1.1\r\n\r\n", &r), HTTP_COMPLETE);
+    assert_int_equal(r.consumed, 4 + sizeof(get) - 1);
+}
+
 static void responses(void **state)
 {
     (void)state;
@@ -114,6 +136,7 @@ int main(void)
         cmocka_unit_test(incomplete_until_the_body_arrives),
         cmocka_unit_test(connection_semantics),
         cmocka_unit_test(malformed_requests_are_refused),
+        cmocka_unit_test(blank_lines_count_toward_the_head_limit),
         cmocka_unit_test(responses),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
