@@ -42,6 +42,7 @@ static const char usage[] =
     "  --exec-file PATH        the binary to jail (absolute), linked or copied into the chroot\n"
     "  --uid UID, --gid GID    who it runs as\n"
     "  --chroot-base-dir DIR   default /srv/jailer; the root is DIR/<exec name>/<id>/root\n"
+    "                          (each of these directories root's, writable by no one else)\n"
     "  --netns PATH            join this network namespace (e.g. /var/run/netns/vm1)\n"
     "  --cgroup FILE=VALUE     a cgroup limit, written before the process enters (repeatable)\n"
     "  --cgroup-version 1|2    default: what the host mounts\n"

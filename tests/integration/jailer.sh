@@ -4,8 +4,10 @@
 # environment), a pivot_root'ed chroot with only the binary and its device
 # nodes owned by the target uid, the arguments Firecracker's jailer passes,
 # rlimits, a new pid namespace, a cgroup whose memory limit is enforced, the
-# vTPM's control channel handed over as fd 3; and clear errors for bad
-# arguments. Runs on cgroup v1 or v2, whichever the host mounts.
+# vTPM's control channel handed over as fd 3; clear errors for bad
+# arguments; and a chroot planted with links or with directories another
+# uid may write is refused, nothing outside it touched. Runs on cgroup v1
+# or v2, whichever the host mounts.
 . "$(dirname "$0")/lib.sh"
 JAILER=$BUILD/hearth-jailer
 PROBE=$BUILD/tests/jail_probe
