@@ -5,6 +5,7 @@
  * pid namespace, and the exec as an unprivileged uid/gid. */
 #include "core/ids.h"
 #include "jail/cgroup.h"
+#include "jail/chroot.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -41,6 +42,7 @@ static const char usage[] =
     "  --exec-file PATH        the binary to jail (absolute), linked or copied into the chroot\n"
     "  --uid UID, --gid GID    who it runs as\n"
     "  --chroot-base-dir DIR   default /srv/jailer; the root is DIR/<exec name>/<id>/root\n"
+    "                          (each of these directories root's, writable by no one else)\n"
     "  --netns PATH            join this network namespace (e.g. /var/run/netns/vm1)\n"
     "  --cgroup FILE=VALUE     a cgroup limit, written before the process enters (repeatable)\n"
     "  --cgroup-version 1|2    default: what the host mounts\n"
@@ -176,36 +178,6 @@ static void sanitize(void)
     clearenv();
 }
 
-static void mkdirs(char *path)
-{
-    for (char *p = path + 1; *p; p++) {
-        if (*p != '/')
-            continue;
-        *p = 0;
-        if (mkdir(path, 0755) < 0 && errno != EEXIST)
-            die(EXIT_JAIL, "mkdir %s: %s", path, strerror(errno));
-        *p = '/';
-    }
-    if (mkdir(path, 0755) < 0 && errno != EEXIST)
-        die(EXIT_JAIL, "mkdir %s: %s", path, strerror(errno));
-}
-
-static void copy_file(const char *from, const char *to)
-{
-    int in = open(from, O_RDONLY | O_CLOEXEC);
-    int out = open(to, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0755);
-    if (in < 0 || out < 0)
-        die(EXIT_JAIL, "copying %s to %s: %s", from, to, strerror(errno));
-    char buf[65536];
-    ssize_t n;
-    while ((n = read(in, buf, sizeof(buf))) > 0)
-        if (write(out, buf, (size_t)n) != n)
-            die(EXIT_JAIL, "copying %s: %s", from, strerror(errno));
-    if (n < 0 || fchmod(out, 0755) < 0 || close(out) < 0)
-        die(EXIT_JAIL, "copying %s: %s", from, strerror(errno));
-    close(in);
-}
-
 /* The vTPM's control channel, connected now while its path is reachable. */
 static void connect_tpm(const char *path)
 {
@@ -220,33 +192,71 @@ static void connect_tpm(const char *path)
         die(EXIT_JAIL, "--tpm-socket: %s", strerror(errno));
 }
 
-/* Step 8: a mount namespace whose root is the jail. */
-static void pivot(const char *root)
+/* Step 8, first half: a mount namespace of its own, entered before the
+ * chroot is walked, so that the directory fds below are of its mounts. */
+static void private_mounts(void)
 {
-    if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_SLAVE | MS_REC, NULL) < 0 ||
-        mount(root, root, NULL, MS_BIND | MS_REC, NULL) < 0 || chdir(root) < 0)
-        die(EXIT_JAIL, "mount namespace for %s: %s", root, strerror(errno));
-    if (mkdir("old_root", 0700) < 0 && errno != EEXIST)
-        die(EXIT_JAIL, "mkdir old_root: %s", strerror(errno));
-    if (syscall(SYS_pivot_root, ".", "old_root") < 0 || chdir("/") < 0 ||
-        umount2("/old_root", MNT_DETACH) < 0 || rmdir("/old_root") < 0)
-        die(EXIT_JAIL, "pivot_root into %s: %s", root, strerror(errno));
+    if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_SLAVE | MS_REC, NULL) < 0)
+        die(EXIT_JAIL, "mount namespace: %s", strerror(errno));
 }
 
-/* Step 9: the only devices hearth needs, owned by its uid. */
-static void device_nodes(uid_t uid, gid_t gid)
+static int jail_dir(int at, const char *name, const char *path)
 {
-    static const struct { const char *path; unsigned major, minor; } nodes[] = {
-        { "/dev/kvm", 10, 232 }, { "/dev/net/tun", 10, 200 }, { "/dev/urandom", 1, 9 },
+    char err[4400];
+    int fd = chroot_dir(at, name, path, err, sizeof(err));
+    if (fd < 0)
+        die(EXIT_JAIL, "%s", err);
+    return fd;
+}
+
+/* Step 8: the jail (the verified directory ROOT_FD, "root" under ID_FD)
+ * becomes the root. The bind mount is made on the fd (mount after fchdir)
+ * and re-entered through ID_FD, never by path: a path swapped since the
+ * walk redirects nothing. Returns the new root's fd. */
+static int pivot(int id_fd, int root_fd, const char *root)
+{
+    struct stat was, is;
+    if (fchdir(root_fd) < 0 || mount(".", ".", NULL, MS_BIND | MS_REC, NULL) < 0)
+        die(EXIT_JAIL, "bind mount of %s: %s", root, strerror(errno));
+    int top = openat(id_fd, "root", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (top < 0 || fstat(top, &is) < 0 || fstat(root_fd, &was) < 0 || fchdir(top) < 0)
+        die(EXIT_JAIL, "entering %s: %s", root, strerror(errno));
+    if (is.st_dev != was.st_dev || is.st_ino != was.st_ino)
+        die(EXIT_JAIL, "%s changed while the jail was built", root);
+    char old[4200];
+    snprintf(old, sizeof(old), "%s/old_root", root);
+    close(jail_dir(top, "old_root", old));
+    if (syscall(SYS_pivot_root, ".", "old_root") < 0 || chdir("/") < 0 ||
+        umount2("/old_root", MNT_DETACH) < 0 || unlinkat(top, "old_root", AT_REMOVEDIR) < 0)
+        die(EXIT_JAIL, "pivot_root into %s: %s", root, strerror(errno));
+    return top;
+}
+
+/* Step 9: the only devices hearth needs, owned by its uid, made in the
+ * verified dev and dev/net of the jail whose root is ROOT_FD (ROOT names
+ * it in messages). Returns the fd of dev. */
+static int device_nodes(int root_fd, const char *root, uid_t uid, gid_t gid)
+{
+    char path[4200];
+    snprintf(path, sizeof(path), "%s/dev", root);
+    int dev = jail_dir(root_fd, "dev", path);
+    snprintf(path, sizeof(path), "%s/dev/net", root);
+    int net = jail_dir(dev, "net", path);
+    static const struct { bool net; const char *name, *path; unsigned major, minor; } nodes[] = {
+        { false, "kvm", "/dev/kvm", 10, 232 },
+        { true, "tun", "/dev/net/tun", 10, 200 },
+        { false, "urandom", "/dev/urandom", 1, 9 },
     };
-    mkdir("/dev", 0755);
-    mkdir("/dev/net", 0755);
     for (size_t i = 0; i < sizeof(nodes) / sizeof(nodes[0]); i++) {
-        unlink(nodes[i].path);
-        if (mknod(nodes[i].path, S_IFCHR | 0600, makedev(nodes[i].major, nodes[i].minor)) < 0 ||
-            chown(nodes[i].path, uid, gid) < 0)
+        int at = nodes[i].net ? net : dev;
+        unlinkat(at, nodes[i].name, 0);
+        if (mknodat(at, nodes[i].name, S_IFCHR | 0600,
+                    makedev(nodes[i].major, nodes[i].minor)) < 0 ||
+            fchownat(at, nodes[i].name, uid, gid, AT_SYMLINK_NOFOLLOW) < 0)
             die(EXIT_JAIL, "creating %s: %s", nodes[i].path, strerror(errno));
     }
+    close(net);
+    return dev;
 }
 
 static unsigned long long now_us(clockid_t c)
@@ -270,16 +280,22 @@ int main(int argc, char **argv)
     if (j.tpm_socket)
         connect_tpm(j.tpm_socket);
     const char *exec_name = strrchr(j.exec_file, '/') + 1;
-    char root[4096], target[4200];
+    private_mounts();
+    char root[4096], path[4300], err[4400];
     snprintf(root, sizeof(root), "%s/%s/%s/root", j.base, exec_name, j.id);
-    mkdirs(root);
-    snprintf(target, sizeof(target), "%s/%s", root, exec_name);
-    /* A hard link costs nothing where a copy of a 5 MiB binary costs ms;
-     * the jailed uid cannot write it either way (root's, 0755). Across
-     * filesystems, a copy. */
-    unlink(target);
-    if (link(j.exec_file, target) < 0)
-        copy_file(j.exec_file, target);
+    int base_fd = chroot_base(j.base, err, sizeof(err));
+    if (base_fd < 0)
+        die(EXIT_JAIL, "%s", err);
+    snprintf(path, sizeof(path), "%s/%s", j.base, exec_name);
+    int exec_fd = jail_dir(base_fd, exec_name, path);
+    snprintf(path, sizeof(path), "%s/%s/%s", j.base, exec_name, j.id);
+    int id_fd = jail_dir(exec_fd, j.id, path);
+    int root_fd = jail_dir(id_fd, "root", root);
+    close(base_fd);
+    close(exec_fd);
+    snprintf(path, sizeof(path), "%s/%s", root, exec_name);
+    if (chroot_binary(root_fd, exec_name, j.exec_file, path, err, sizeof(err)) < 0)
+        die(EXIT_JAIL, "%s", err);
 
     if (j.netns) {
         int fd = open(j.netns, O_RDONLY | O_CLOEXEC);
@@ -300,7 +316,6 @@ int main(int argc, char **argv)
     int cg_dir = -1;
     if (j.ncg) {
         struct cgroup cg;
-        char err[512] = "";
         if (cgroup_create(&cg, j.cg_version, j.parent_cgroup ? j.parent_cgroup : exec_name, j.id,
                           j.cg, j.ncg, err, sizeof(err)) < 0)
             die(EXIT_JAIL, "%s", err);
@@ -309,22 +324,26 @@ int main(int argc, char **argv)
         if (cg_dir < 0 && cgroup_enter(&cg) < 0)
             die(EXIT_JAIL, "entering cgroup %s/%s: %s", cg.parent, cg.id, strerror(errno));
     }
-    pivot(root);
-    device_nodes(j.uid, j.gid);
+    int top = pivot(id_fd, root_fd, root);
+    close(id_fd);
+    close(root_fd);
+    int dev_fd = device_nodes(top, root, j.uid, j.gid);
+    close(top);
 
     if (j.daemonize) {
         if (setsid() < 0)
             die(EXIT_JAIL, "setsid: %s", strerror(errno));
-        int null = open("/dev/null", O_RDWR);
+        int null = openat(dev_fd, "null", O_RDWR | O_NOFOLLOW);
         if (null < 0) /* no /dev/null in the jail: make one, as Firecracker's jailer does */
-            null = (mknod("/dev/null", S_IFCHR | 0666, makedev(1, 3)) == 0)
-                       ? open("/dev/null", O_RDWR)
+            null = (mknodat(dev_fd, "null", S_IFCHR | 0666, makedev(1, 3)) == 0)
+                       ? openat(dev_fd, "null", O_RDWR | O_NOFOLLOW)
                        : -1;
         if (null < 0 || dup2(null, 0) < 0 || dup2(null, 1) < 0 || dup2(null, 2) < 0)
             die(EXIT_JAIL, "daemonize: %s", strerror(errno));
         if (null > 2)
             close(null);
     }
+    close(dev_fd);
     if (j.new_pid_ns) {
         /* The child is pid 1 of a new namespace and goes on to exec; the
          * jailer waits for it (or, daemonized, leaves it running). */

@@ -4,8 +4,10 @@
 # environment), a pivot_root'ed chroot with only the binary and its device
 # nodes owned by the target uid, the arguments Firecracker's jailer passes,
 # rlimits, a new pid namespace, a cgroup whose memory limit is enforced, the
-# vTPM's control channel handed over as fd 3; and clear errors for bad
-# arguments. Runs on cgroup v1 or v2, whichever the host mounts.
+# vTPM's control channel handed over as fd 3; clear errors for bad
+# arguments; and a chroot planted with links or with directories another
+# uid may write is refused, nothing outside it touched. Runs on cgroup v1
+# or v2, whichever the host mounts.
 . "$(dirname "$0")/lib.sh"
 JAILER=$BUILD/hearth-jailer
 PROBE=$BUILD/tests/jail_probe
@@ -90,5 +92,80 @@ expect_rc 0
 RC=$?
 expect_rc 137
 expect_no_out '^touched 64 MiB'
+# A jail planted with links or with directories someone else may write:
+# the jailer refuses it, naming the component, and nothing outside the jail
+# appears or changes ($OUT stands for the host: a sentinel, alone and
+# unchanged). Each case has a base of its own, $T/p-<id>.
+umask 022
+OUT=$T/outside
+mkdir "$OUT"
+echo host > "$OUT/sentinel"
+outside_untouched() {
+    CHECKS=$((CHECKS + 1))
+    [ "$(cd "$OUT" && find . | sort | tr '\n' ' ')" = ". ./sentinel " ] &&
+        [ "$(cat "$OUT/sentinel")" = host ] ||
+        fail "the jailer wrote outside its jail: $(cd "$OUT" && find . -printf '%p %u %M; ')"
+}
+# jail_in ID [RUNNER...]: the jailer on the jail ID (its root: $R).
+jail_in() {
+    local id=$1
+    shift
+    "$@" "$JAILER" --id "$id" --exec-file "$PROBE" --uid "$UIDN" --gid "$UIDN" \
+        --chroot-base-dir "$T/p-$id" <<< go > "$T/out" 2> "$T/err"
+    RC=$?
+}
+# refused ID MSG [RUNNER...]
+refused() {
+    jail_in "$1" "${@:3}"
+    expect_rc 1
+    expect_err "^hearth-jailer: $2\$"
+    outside_untouched
+}
+# with_shared ROOT CMD...: CMD where ROOT/shared is $OUT bind-mounted (an
+# operator's mount into the jail; a link in the jail can reach it).
+with_shared() {
+    unshare -m sh -c 'mount --bind "$1" "$2" && shift 2 && exec "$@"' sh "$OUT" "$1/shared" "${@:2}"
+}
+root_of() { R=$T/p-$1/jail_probe/$1/root; }
+
+root_of root-link # the jail's root itself
+mkdir -p "$(dirname "$R")"
+ln -s "$OUT" "$R"
+refused root-link "$R is a symlink"
+root_of exec-link # a component of the path
+mkdir -p "$T/p-exec-link"
+ln -s "$OUT" "$T/p-exec-link/jail_probe"
+refused exec-link "$T/p-exec-link/jail_probe is a symlink"
+root_of dev-link # dev/, to a mount in the jail
+mkdir -p "$R/shared"
+ln -s /shared "$R/dev"
+refused dev-link "$R/dev is a symlink" with_shared "$R"
+root_of net-link # dev/net, likewise
+mkdir -p "$R/shared" "$R/dev"
+ln -s /shared "$R/dev/net"
+refused net-link "$R/dev/net is a symlink" with_shared "$R"
+root_of uid-owned # the VM's uid, outliving its VM, owns its id directory
+mkdir -p "$R"
+chown "$UIDN" "$(dirname "$R")"
+refused uid-owned "$(dirname "$R") is owned by uid $UIDN, not root"
+root_of world-writable
+mkdir -p "$R"
+chmod 1777 "$R"
+refused world-writable "$R is writable by others \(mode 1777\)"
+root_of group-writable
+mkdir -p "$R/dev"
+chmod 775 "$R/dev"
+refused group-writable "$R/dev is writable by its group \(mode 775\)"
+# Links at the names the jailer creates are replaced, never followed.
+root_of name-links
+mkdir -p "$R/shared" "$R/dev"
+ln -s "$OUT/sentinel" "$R/jail_probe"
+ln -s /shared/sentinel "$R/dev/kvm"
+jail_in name-links with_shared "$R"
+expect_rc 0
+expect_out "^dev /dev/kvm 10:232 owner $UIDN:$UIDN mode 600$"
+outside_untouched
+CHECKS=$((CHECKS + 1))
+[ -f "$R/jail_probe" ] && [ ! -L "$R/jail_probe" ] || fail "the jail's binary is not a file of its own"
 kill "$listener" 2> /dev/null
 pass "jailer"
