@@ -2,6 +2,7 @@
  * the Linux zero page and the PVH start_info. */
 #include "boot/layout.h"
 #include "boot/loader.h"
+#include "core/path.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -30,17 +31,16 @@ int kernel_load(struct guest_mem *mem, const char *path, struct loaded_kernel *k
                 size_t errlen)
 {
     memset(k, 0, sizeof(*k));
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        snprintf(err, errlen, "kernel %s: %s", path, strerror(errno));
-        return -errno;
-    }
+    int fd = path_open_checked(path, O_RDONLY, 0, PATH_REG, "boot-source.kernel_image_path", err,
+                               errlen);
+    if (fd < 0)
+        return fd;
     struct stat st;
     uint8_t head[0x210] = { 0 };
     int r;
     char why[200] = "";
-    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-        snprintf(why, sizeof(why), "not a regular file");
+    if (fstat(fd, &st) < 0) {
+        snprintf(why, sizeof(why), "%s", strerror(errno));
         r = -EINVAL;
     } else {
         ssize_t n = pread(fd, head, sizeof(head), 0);
@@ -89,15 +89,13 @@ struct initrd { uint64_t gpa, size; };
 static int load_initrd(struct guest_mem *mem, const struct loaded_kernel *k, const char *path,
                        struct initrd *out, char *err, size_t errlen)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        snprintf(err, errlen, "initrd %s: %s", path, strerror(errno));
-        return -errno;
-    }
+    int fd = path_open_checked(path, O_RDONLY, 0, PATH_REG, "boot-source.initrd_path", err, errlen);
+    if (fd < 0)
+        return fd;
     struct stat st;
     int r = 0;
-    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size == 0) {
-        snprintf(err, errlen, "initrd %s: not a non-empty regular file", path);
+    if (fstat(fd, &st) < 0 || st.st_size == 0) {
+        snprintf(err, errlen, "initrd %s: is empty", path);
         r = -EINVAL;
         goto out;
     }
