@@ -98,7 +98,8 @@ static void kernel_and_initrd_fifos_are_refused(void **state)
     memset(&k, 0, sizeof(k));
     k.load_end = 0x300000;
     struct boot_entry e;
-    assert_int_equal(boot_prepare(&m, &k, "", fifo, &e, err, sizeof(err)), -EINVAL);
+    struct loaded_initrd rd;
+    assert_int_equal(boot_prepare(&m, &k, "", fifo, &e, &rd, err, sizeof(err)), -EINVAL);
     snprintf(want, sizeof(want), "boot-source.initrd_path %s: is a FIFO, not a regular file", fifo);
     assert_string_equal(err, want);
     guest_mem_free(&m);
