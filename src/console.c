@@ -2,6 +2,7 @@
 #include "console.h"
 
 #include "core/log.h"
+#include "core/path.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -45,9 +46,11 @@ int console_open(struct console *c, const char *path, char *err, size_t errlen)
     c->fl_restore = c->kick_fd = -1;
     c->out_fd = STDOUT_FILENO;
     if (path) {
-        c->out_fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+        /* A FIFO or a terminal too; a FIFO needs its reader already there. */
+        c->out_fd = path_open_checked(path, O_WRONLY | O_CREAT | O_APPEND, 0600,
+                                      PATH_REG | PATH_CHR | PATH_FIFO, "serial.serial_out_path",
+                                      err, errlen);
         if (c->out_fd < 0) {
-            snprintf(err, errlen, "serial.serial_out_path %s: %s", path, strerror(errno));
             c->out_fd = -1;
             return -1;
         }

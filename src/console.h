@@ -24,8 +24,10 @@ struct console {
     struct termios saved_tty;
 };
 
-/* Opens the output (path, appended to, or stdout when NULL) for serial_init
- * to write to: c->out_fd. -1 with a message naming serial_out_path. */
+/* Opens the output (path: a regular file, appended to, a terminal or a FIFO
+ * with a reader; stdout when NULL) for serial_init to write to: c->out_fd.
+ * Never waits for a FIFO's reader. -1 with a message naming
+ * serial.serial_out_path. */
 int console_open(struct console *c, const char *path, char *err, size_t errlen);
 
 /* Hooks the UART to the loop: output drains as the guest writes it, input

@@ -169,15 +169,20 @@ static void unbuild(struct vmm *m, bool detached)
     m->built = false;
 }
 
-/* Measured boot: what is about to run, into the vTPM, before it runs.
+/* Measured boot: what is about to run, into the vTPM, before it runs: the
+ * bytes loaded, k's copy of the kernel file and the initrd in guest RAM.
  * `added`: what hearth appended to boot_args (root drive, devices). */
-static int measure(struct vmm *m, const char *cmdline, const char *added, char *err,
-                   size_t errlen)
+static int measure(struct vmm *m, const struct loaded_kernel *k, const struct loaded_initrd *rd,
+                   const char *cmdline, const char *added, char *err, size_t errlen)
 {
     const struct vm_config *cfg = &m->cfg;
     char *text = measure_machine_json(cfg, added);
-    const struct measure_inputs in = { cfg->boot.kernel_image_path, cfg->boot.initrd_path,
-                                       cmdline, text ? text : "{}" };
+    const struct measure_inputs in = {
+        .kernel_path = cfg->boot.kernel_image_path, .initrd_path = cfg->boot.initrd_path,
+        .kernel = k->image, .kernel_len = k->image_len,
+        .initrd = rd->size ? gpa_to_hva(&m->vm.mem, rd->gpa, rd->size) : NULL,
+        .initrd_len = rd->size, .cmdline = cmdline, .config_json = text ? text : "{}",
+    };
     int r = vtpm_measure(&m->vtpm, &m->vm.mem, &in, err, errlen);
     free(text);
     return r;
@@ -214,15 +219,20 @@ static int build(struct vmm *m, char *err, size_t errlen)
     snprintf(cmdline, sizeof(cmdline), "%s%s%s", config_boot_args(cfg), added[0] ? " " : "",
              added);
     struct loaded_kernel k;
+    struct loaded_initrd rd;
     struct boot_entry entry;
-    if (kernel_load(&m->vm.mem, cfg->boot.kernel_image_path, &k, err, errlen) < 0 ||
-        boot_prepare(&m->vm.mem, &k, cmdline, cfg->boot.initrd_path, &entry, err, errlen) < 0)
+    if (kernel_load(&m->vm.mem, cfg->boot.kernel_image_path, &k, err, errlen) < 0)
         return -1;
-    log_debug("kernel %s: %s entry 0x%llx", cfg->boot.kernel_image_path,
-              entry.mode == BOOT_PVH ? "PVH" : "64-bit", (unsigned long long)entry.rip);
-    if (measure(m, cmdline, added, err, errlen) < 0)
+    int r = boot_prepare(&m->vm.mem, &k, cmdline, cfg->boot.initrd_path, &entry, &rd, err, errlen);
+    if (r == 0) {
+        log_debug("kernel %s: %s entry 0x%llx", cfg->boot.kernel_image_path,
+                  entry.mode == BOOT_PVH ? "PVH" : "64-bit", (unsigned long long)entry.rip);
+        r = measure(m, &k, &rd, cmdline, added, err, errlen);
+    }
+    kernel_release(&k);
+    if (r < 0)
         return -1;
-    int r = mptable_build(&m->vm.mem, cfg->machine.vcpu_count);
+    r = mptable_build(&m->vm.mem, cfg->machine.vcpu_count);
     if (!r)
         r = acpi_build(&m->vm.mem, &m->acpi);
     if (r) {

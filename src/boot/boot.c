@@ -2,10 +2,12 @@
  * the Linux zero page and the PVH start_info. */
 #include "boot/layout.h"
 #include "boot/loader.h"
+#include "core/path.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -26,37 +28,75 @@ struct hvm_memmap_entry {
     uint32_t type, reserved;
 };
 
+/* The whole file, read once into a malloc'd buffer: its length, or -errno. */
+static ssize_t read_whole(int fd, size_t size, uint8_t **out)
+{
+    uint8_t *buf = malloc(size ? size : 1);
+    if (!buf)
+        return -ENOMEM;
+    size_t got = 0;
+    while (got < size) {
+        ssize_t n = pread(fd, buf + got, size - got, (off_t)got);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            int e = n < 0 ? errno : EIO; /* shorter than fstat said: it changed */
+            free(buf);
+            return -e;
+        }
+        got += (size_t)n;
+    }
+    *out = buf;
+    return (ssize_t)size;
+}
+
 int kernel_load(struct guest_mem *mem, const char *path, struct loaded_kernel *k, char *err,
                 size_t errlen)
 {
     memset(k, 0, sizeof(*k));
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        snprintf(err, errlen, "kernel %s: %s", path, strerror(errno));
-        return -errno;
-    }
+    int fd = path_open_checked(path, O_RDONLY, 0, PATH_REG, "boot-source.kernel_image_path", err,
+                               errlen);
+    if (fd < 0)
+        return fd;
     struct stat st;
-    uint8_t head[0x210] = { 0 };
-    int r;
+    int r = fstat(fd, &st) < 0 ? -errno : 0;
     char why[200] = "";
-    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-        snprintf(why, sizeof(why), "not a regular file");
-        r = -EINVAL;
-    } else {
-        ssize_t n = pread(fd, head, sizeof(head), 0);
-        if (n >= 4 && memcmp(head, "\177ELF", 4) == 0)
-            r = elf_load(mem, fd, st.st_size, k, why, sizeof(why));
-        else if (n > 0 && bzimage_detect(head, (size_t)n))
-            r = bzimage_load(mem, fd, st.st_size, k, why, sizeof(why));
+    if (r == 0 && (uint64_t)st.st_size > KERNEL_FILE_MAX) {
+        snprintf(why, sizeof(why), "%lld bytes, over the %llu MiB a kernel may have",
+                 (long long)st.st_size, KERNEL_FILE_MAX >> 20);
+        r = -EFBIG;
+    } else if (r == 0) {
+        ssize_t n = read_whole(fd, (size_t)st.st_size, &k->image);
+        r = n < 0 ? (int)n : 0;
+        k->image_len = n < 0 ? 0 : (size_t)n;
+    }
+    close(fd);
+    if (r < 0 && !why[0])
+        snprintf(why, sizeof(why), "reading it: %s", strerror(-r));
+    if (r == 0) {
+        const uint8_t *img = k->image;
+        size_t len = k->image_len;
+        if (len >= 4 && memcmp(img, "\177ELF", 4) == 0)
+            r = elf_load(mem, img, len, k, why, sizeof(why));
+        else if (bzimage_detect(img, len))
+            r = bzimage_load(mem, img, len, k, why, sizeof(why));
         else {
             snprintf(why, sizeof(why), "not an ELF vmlinux, PVH ELF or bzImage");
             r = -EINVAL;
         }
     }
-    close(fd);
-    if (r < 0)
+    if (r < 0) {
         snprintf(err, errlen, "kernel %s: %s", path, why);
+        kernel_release(k);
+    }
     return r;
+}
+
+void kernel_release(struct loaded_kernel *k)
+{
+    free(k->image);
+    k->image = NULL;
+    k->image_len = 0;
 }
 
 static int e820_add(struct e820_entry *out, int n, int max, uint64_t addr, uint64_t size,
@@ -83,21 +123,17 @@ int e820_build(const struct guest_mem *mem, struct e820_entry *out, int max)
     return n;
 }
 
-struct initrd { uint64_t gpa, size; };
-
 /* Places the initrd at the top of low RAM, page aligned, above the kernel. */
 static int load_initrd(struct guest_mem *mem, const struct loaded_kernel *k, const char *path,
-                       struct initrd *out, char *err, size_t errlen)
+                       struct loaded_initrd *out, char *err, size_t errlen)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        snprintf(err, errlen, "initrd %s: %s", path, strerror(errno));
-        return -errno;
-    }
+    int fd = path_open_checked(path, O_RDONLY, 0, PATH_REG, "boot-source.initrd_path", err, errlen);
+    if (fd < 0)
+        return fd;
     struct stat st;
     int r = 0;
-    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size == 0) {
-        snprintf(err, errlen, "initrd %s: not a non-empty regular file", path);
+    if (fstat(fd, &st) < 0 || st.st_size == 0) {
+        snprintf(err, errlen, "initrd %s: is empty", path);
         r = -EINVAL;
         goto out;
     }
@@ -118,14 +154,14 @@ static int load_initrd(struct guest_mem *mem, const struct loaded_kernel *k, con
         r = -EIO;
         goto out;
     }
-    *out = (struct initrd){ gpa, size };
+    *out = (struct loaded_initrd){ gpa, size };
 out:
     close(fd);
     return r;
 }
 
 static int write_zero_page(struct guest_mem *mem, const struct loaded_kernel *k, size_t cmdlen,
-                           const struct initrd *rd)
+                           const struct loaded_initrd *rd)
 {
     uint8_t *zp = gpa_to_hva(mem, LAYOUT_ZERO_PAGE, PAGE_SIZE);
     if (!zp)
@@ -161,7 +197,7 @@ static int write_zero_page(struct guest_mem *mem, const struct loaded_kernel *k,
     return 0;
 }
 
-static int write_start_info(struct guest_mem *mem, const struct initrd *rd)
+static int write_start_info(struct guest_mem *mem, const struct loaded_initrd *rd)
 {
     struct e820_entry map[ZP_E820_MAX];
     int n = e820_build(mem, map, ZP_E820_MAX);
@@ -190,8 +226,10 @@ static int write_start_info(struct guest_mem *mem, const struct initrd *rd)
 }
 
 int boot_prepare(struct guest_mem *mem, const struct loaded_kernel *k, const char *cmdline,
-                 const char *initrd_path, struct boot_entry *entry, char *err, size_t errlen)
+                 const char *initrd_path, struct boot_entry *entry, struct loaded_initrd *rd,
+                 char *err, size_t errlen)
 {
+    *rd = (struct loaded_initrd){ 0, 0 };
     size_t cmdlen = strlen(cmdline) + 1;
     if (cmdlen > LAYOUT_CMDLINE_MAX) {
         snprintf(err, errlen, "boot_args is %zu bytes; the limit is %llu", cmdlen - 1,
@@ -202,20 +240,19 @@ int boot_prepare(struct guest_mem *mem, const struct loaded_kernel *k, const cha
         snprintf(err, errlen, "guest RAM too small for the command line");
         return -EFAULT;
     }
-    struct initrd rd = { 0, 0 };
     int r;
-    if (initrd_path && (r = load_initrd(mem, k, initrd_path, &rd, err, errlen)) < 0)
+    if (initrd_path && (r = load_initrd(mem, k, initrd_path, rd, err, errlen)) < 0)
         return r;
 
     entry->mode = k->pvh_entry ? BOOT_PVH : BOOT_LINUX64;
     if (entry->mode == BOOT_PVH) {
         entry->rip = k->pvh_entry;
         entry->info_gpa = LAYOUT_PVH_INFO_START;
-        r = write_start_info(mem, &rd);
+        r = write_start_info(mem, rd);
     } else {
         entry->rip = k->entry64;
         entry->info_gpa = LAYOUT_ZERO_PAGE;
-        r = write_zero_page(mem, k, cmdlen - 1, &rd);
+        r = write_zero_page(mem, k, cmdlen - 1, rd);
     }
     if (r == 0)
         r = cpu_write_boot_tables(mem, entry->mode);

@@ -5,7 +5,6 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
-#include <unistd.h>
 
 #define BZ_MIN_VERSION 0x020c
 #define XLF_KERNEL_64 0x1
@@ -26,11 +25,11 @@ bool bzimage_detect(const uint8_t *head, size_t len)
     return len >= 0x206 && memcmp(head + 0x202, "HdrS", 4) == 0 && le16(head + 0x1fe) == 0xaa55;
 }
 
-int bzimage_load(struct guest_mem *mem, int fd, off_t file_size, struct loaded_kernel *k,
+int bzimage_load(struct guest_mem *mem, const uint8_t *img, size_t len, struct loaded_kernel *k,
                  char *err, size_t errlen)
 {
-    uint8_t head[1024];
-    if (file_size < (off_t)sizeof(head) || pread(fd, head, sizeof(head), 0) != sizeof(head)) {
+    const uint8_t *head = img;
+    if (len < 1024) {
         snprintf(err, errlen, "bzImage truncated: setup header incomplete");
         return -EINVAL;
     }
@@ -45,13 +44,13 @@ int bzimage_load(struct guest_mem *mem, int fd, off_t file_size, struct loaded_k
         return -EINVAL;
     }
     unsigned setup_sects = head[0x1f1] ? head[0x1f1] : 4;
-    off_t kernel_off = (off_t)(setup_sects + 1) * 512;
-    if (kernel_off >= file_size) {
+    size_t kernel_off = (size_t)(setup_sects + 1) * 512;
+    if (kernel_off >= len) {
         snprintf(err, errlen, "bzImage truncated: no protected-mode kernel after %u setup sectors",
                  setup_sects);
         return -EINVAL;
     }
-    uint64_t kernel_size = (uint64_t)(file_size - kernel_off);
+    uint64_t kernel_size = len - kernel_off;
     uint32_t init_size = le32(head + 0x260);
     uint64_t footprint = init_size > kernel_size ? init_size : kernel_size;
     uint64_t load = LAYOUT_HIMEM_START;
@@ -61,10 +60,7 @@ int bzimage_load(struct guest_mem *mem, int fd, off_t file_size, struct loaded_k
                  (unsigned long long)footprint, (unsigned long long)load);
         return -EINVAL;
     }
-    if (pread(fd, dst, kernel_size, kernel_off) != (ssize_t)kernel_size) {
-        snprintf(err, errlen, "reading bzImage kernel failed");
-        return -EIO;
-    }
+    memcpy(dst, img + kernel_off, kernel_size);
     k->format = KERNEL_BZIMAGE;
     k->entry64 = load + 0x200;
     k->pvh_entry = 0;

@@ -6,26 +6,19 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
-#include <unistd.h>
 
 #define XEN_ELFNOTE_PHYS32_ENTRY 18
 #define ELF_MAX_PHDRS 64
 #define ELF_MAX_NOTES 4096
 
-static int read_exact(int fd, void *buf, size_t len, off_t off)
-{
-    ssize_t n = pread(fd, buf, len, off);
-    return n == (ssize_t)len ? 0 : -1;
-}
-
 /* Walks one PT_NOTE segment looking for the PVH entry point. */
-static int find_pvh_note(int fd, const Elf64_Phdr *ph, uint64_t *entry)
+static int find_pvh_note(const uint8_t *img, size_t len, const Elf64_Phdr *ph, uint64_t *entry)
 {
-    uint8_t notes[ELF_MAX_NOTES];
-    if (ph->p_filesz > sizeof(notes))
+    if (ph->p_filesz > ELF_MAX_NOTES)
         return 0; /* a note segment this large carries nothing we need */
-    if (read_exact(fd, notes, ph->p_filesz, (off_t)ph->p_offset))
+    if (ph->p_offset > len || ph->p_filesz > len - ph->p_offset)
         return -1;
+    const uint8_t *notes = img + ph->p_offset;
     size_t off = 0;
     while (off + sizeof(Elf64_Nhdr) <= ph->p_filesz) {
         Elf64_Nhdr n;
@@ -50,14 +43,15 @@ static int find_pvh_note(int fd, const Elf64_Phdr *ph, uint64_t *entry)
     return 0;
 }
 
-int elf_load(struct guest_mem *mem, int fd, off_t file_size, struct loaded_kernel *k, char *err,
-             size_t errlen)
+int elf_load(struct guest_mem *mem, const uint8_t *img, size_t len, struct loaded_kernel *k,
+             char *err, size_t errlen)
 {
     Elf64_Ehdr eh;
-    if (file_size < (off_t)sizeof(eh) || read_exact(fd, &eh, sizeof(eh), 0)) {
+    if (len < sizeof(eh)) {
         snprintf(err, errlen, "ELF header truncated");
         return -EINVAL;
     }
+    memcpy(&eh, img, sizeof(eh));
     if (eh.e_ident[EI_CLASS] != ELFCLASS64 || eh.e_ident[EI_DATA] != ELFDATA2LSB ||
         eh.e_machine != EM_X86_64) {
         snprintf(err, errlen, "not a 64-bit little-endian x86_64 ELF");
@@ -70,11 +64,11 @@ int elf_load(struct guest_mem *mem, int fd, off_t file_size, struct loaded_kerne
     }
     Elf64_Phdr ph[ELF_MAX_PHDRS];
     size_t phsize = (size_t)eh.e_phnum * sizeof(Elf64_Phdr);
-    if (eh.e_phoff > (uint64_t)file_size || phsize > (uint64_t)file_size - eh.e_phoff ||
-        read_exact(fd, ph, phsize, (off_t)eh.e_phoff)) {
+    if (eh.e_phoff > len || phsize > len - eh.e_phoff) {
         snprintf(err, errlen, "ELF program headers truncated");
         return -EINVAL;
     }
+    memcpy(ph, img + eh.e_phoff, phsize);
 
     k->format = KERNEL_ELF;
     k->load_start = UINT64_MAX;
@@ -84,7 +78,7 @@ int elf_load(struct guest_mem *mem, int fd, off_t file_size, struct loaded_kerne
     for (int i = 0; i < eh.e_phnum; i++) {
         const Elf64_Phdr *p = &ph[i];
         if (p->p_type == PT_NOTE) {
-            if (find_pvh_note(fd, p, &k->pvh_entry)) {
+            if (find_pvh_note(img, len, p, &k->pvh_entry)) {
                 snprintf(err, errlen, "ELF note segment %d malformed or truncated", i);
                 return -EINVAL;
             }
@@ -92,9 +86,8 @@ int elf_load(struct guest_mem *mem, int fd, off_t file_size, struct loaded_kerne
         }
         if (p->p_type != PT_LOAD)
             continue;
-        if (p->p_offset > (uint64_t)file_size || p->p_filesz > (uint64_t)file_size - p->p_offset) {
-            snprintf(err, errlen, "ELF segment %d truncated (file has %lld bytes)", i,
-                     (long long)file_size);
+        if (p->p_offset > len || p->p_filesz > len - p->p_offset) {
+            snprintf(err, errlen, "ELF segment %d truncated (file has %zu bytes)", i, len);
             return -EINVAL;
         }
         if (p->p_filesz > p->p_memsz) {
@@ -113,10 +106,8 @@ int elf_load(struct guest_mem *mem, int fd, off_t file_size, struct loaded_kerne
                      (unsigned long long)p->p_paddr, (unsigned long long)p->p_memsz);
             return -EINVAL;
         }
-        if (p->p_filesz && read_exact(fd, dst, p->p_filesz, (off_t)p->p_offset)) {
-            snprintf(err, errlen, "reading ELF segment %d failed", i);
-            return -EIO;
-        }
+        if (p->p_filesz)
+            memcpy(dst, img + p->p_offset, p->p_filesz);
         memset(dst + p->p_filesz, 0, p->p_memsz - p->p_filesz);
         if (p->p_paddr < k->load_start)
             k->load_start = p->p_paddr;

@@ -5,16 +5,12 @@
 #include "core/log.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #ifndef HEARTH_VERSION
 #define HEARTH_VERSION "0.0.0"
@@ -97,34 +93,19 @@ static void hasher_finish(struct hasher *h, uint8_t out[TPM2_NBANKS][TPM2_MAX_DI
     }
 }
 
-/* The file's digest in every bank, in chunks so each byte is read once. */
-static int hash_file(const char *path, int banks, uint8_t out[TPM2_NBANKS][TPM2_MAX_DIGEST],
-                     char *err, size_t errlen)
+/* A loaded file's digest in every bank, a chunk at a time so each is still
+ * in cache for the next bank. */
+static int hash_bytes(const void *p, size_t len, int banks,
+                      uint8_t out[TPM2_NBANKS][TPM2_MAX_DIGEST], char *err, size_t errlen)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    struct stat st;
-    if (fd < 0 || fstat(fd, &st) < 0) {
-        snprintf(err, errlen, "measuring %s: %s", path, strerror(errno));
-        if (fd >= 0)
-            close(fd);
-        return -1;
-    }
-    uint8_t *p = st.st_size ? mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0) : NULL;
-    close(fd);
     struct hasher h;
-    if (p == MAP_FAILED || hasher_start(&h, banks) < 0) {
-        snprintf(err, errlen, "measuring %s: %s", path, p == MAP_FAILED ? strerror(errno) : "no digest");
-        if (p && p != MAP_FAILED)
-            munmap(p, (size_t)st.st_size);
+    if (hasher_start(&h, banks) < 0) {
+        snprintf(err, errlen, "measured boot: no digest");
         return -1;
     }
-    for (size_t off = 0; off < (size_t)st.st_size; off += CHUNK) {
-        size_t n = (size_t)st.st_size - off < CHUNK ? (size_t)st.st_size - off : CHUNK;
-        hasher_update(&h, p + off, n);
-    }
+    for (size_t off = 0; off < len; off += CHUNK)
+        hasher_update(&h, (const uint8_t *)p + off, len - off < CHUNK ? len - off : CHUNK);
     hasher_finish(&h, out);
-    if (p)
-        munmap(p, (size_t)st.st_size);
     return 0;
 }
 
@@ -287,13 +268,13 @@ int measure_boot(struct measure_log *m, struct tpm_backend *b, const struct meas
             return -1;
     char data[300];
     n = snprintf(data, sizeof(data), "kernel %s", base_name(in->kernel_path));
-    if (hash_file(in->kernel_path, m->banks, digest, err, errlen) < 0 ||
+    if (hash_bytes(in->kernel, in->kernel_len, m->banks, digest, err, errlen) < 0 ||
         record(&s, 4, EV_IPL, data, (size_t)n, digest, "kernel %s", in->kernel_path) < 0 ||
         record(&s, 8, EV_IPL, in->cmdline, strlen(in->cmdline), NULL, "command line") < 0)
         return -1;
     if (in->initrd_path) {
         n = snprintf(data, sizeof(data), "initrd %s", base_name(in->initrd_path));
-        if (hash_file(in->initrd_path, m->banks, digest, err, errlen) < 0 ||
+        if (hash_bytes(in->initrd, in->initrd_len, m->banks, digest, err, errlen) < 0 ||
             record(&s, 9, EV_IPL, data, (size_t)n, digest, "initrd %s", in->initrd_path) < 0)
             return -1;
     }

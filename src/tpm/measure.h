@@ -47,9 +47,15 @@ struct measure_log {
     uint64_t took_us;
 };
 
-/* What hearth boots. initrd_path may be NULL. */
+/* What hearth boots: the bytes it loaded, never the files again by path (a
+ * path may name another file by now, or one truncated under a mapping).
+ * The kernel: the whole file as read, from which it was loaded; the
+ * initrd: its copy in guest memory. The paths only name them in the events;
+ * initrd_path NULL: no initrd. */
 struct measure_inputs {
     const char *kernel_path, *initrd_path;
+    const void *kernel, *initrd;
+    size_t kernel_len, initrd_len;
     const char *cmdline;     /* as the guest gets it */
     const char *config_json; /* the machine configuration */
 };

@@ -3,6 +3,7 @@
 
 #include "core/clock.h"
 #include "core/log.h"
+#include "core/path.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -25,30 +26,24 @@ struct blk_header {
     uint64_t sector;
 };
 
-/* Opens a backing file for the drive: its fd and size, or -errno. */
-static int open_disk(const char *path, bool read_only, uint64_t *size, char *err, size_t errlen)
+/* Opens drive `id`'s backing file: its fd and size, or -errno. */
+static int open_disk(const char *path, const char *id, bool read_only, uint64_t *size, char *err,
+                     size_t errlen)
 {
-    int fd = open(path, (read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC);
-    struct stat st;
-    int e = 0;
-    if (fd < 0 || fstat(fd, &st) < 0)
-        e = errno;
-    else if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode))
-        e = EINVAL;
-    if (!e) {
-        off_t end = lseek(fd, 0, SEEK_END);
-        if (end < 0)
-            e = errno;
-        else
-            *size = (uint64_t)end;
-    }
-    if (e) {
-        snprintf(err, errlen, "path_on_host %s: %s", path,
-                 e == EINVAL ? "not a regular file or block device" : strerror(e));
-        if (fd >= 0)
-            close(fd);
+    char field[128];
+    snprintf(field, sizeof(field), "drives[%s].path_on_host", id);
+    int fd = path_open_checked(path, read_only ? O_RDONLY : O_RDWR, 0, PATH_REG | PATH_BLK, field,
+                               err, errlen);
+    if (fd < 0)
+        return fd;
+    off_t end = lseek(fd, 0, SEEK_END);
+    if (end < 0) {
+        int e = errno;
+        snprintf(err, errlen, "%s %s: %s", field, path, strerror(e));
+        close(fd);
         return -e;
     }
+    *size = (uint64_t)end;
     return fd;
 }
 
@@ -339,13 +334,10 @@ int virtio_blk_init(struct virtio_blk *b, const struct drive_config *cfg,
     virtio_mmio_init(&b->mmio, &virtio_blk_ops, b, mem);
     b->mmio.features |= (b->read_only ? VIRTIO_BLK_F_RO : 0) |
                         (b->writeback ? VIRTIO_BLK_F_FLUSH : 0);
-    char why[256];
     uint64_t size = 0;
     int e;
-    if ((b->fd = open_disk(cfg->path_on_host, b->read_only, &size, why, sizeof(why))) < 0) {
-        snprintf(err, errlen, "drives[%s].%s", b->id, why);
+    if ((b->fd = open_disk(cfg->path_on_host, b->id, b->read_only, &size, err, errlen)) < 0)
         return b->fd;
-    }
     set_size(b, size);
     b->reqs = calloc(VIRTIO_BLK_INFLIGHT, sizeof(*b->reqs));
     if (!b->reqs || (e = ratelimit_open(&b->rl, &cfg->rate_limiter, mono_ns())) < 0 ||
@@ -388,9 +380,7 @@ int virtio_blk_update(struct virtio_blk *b, const char *path, const struct ratel
 {
     int fd = -1;
     uint64_t size = 0;
-    char why[256];
-    if (path && (fd = open_disk(path, b->read_only, &size, why, sizeof(why))) < 0) {
-        snprintf(err, errlen, "drives[%s].%s", b->id, why);
+    if (path && (fd = open_disk(path, b->id, b->read_only, &size, err, errlen)) < 0) {
         pthread_mutex_lock(&b->mmio.lock);
         b->stats.update_fails++;
         pthread_mutex_unlock(&b->mmio.lock);
@@ -417,12 +407,9 @@ int virtio_blk_update(struct virtio_blk *b, const char *path, const struct ratel
 int virtio_blk_check(const struct drive_config *cfg, char *err, size_t errlen)
 {
     uint64_t size;
-    char why[256];
-    int fd = open_disk(cfg->path_on_host, cfg->is_read_only, &size, why, sizeof(why));
-    if (fd < 0) {
-        snprintf(err, errlen, "drives[%s].%s", cfg->drive_id, why);
+    int fd = open_disk(cfg->path_on_host, cfg->drive_id, cfg->is_read_only, &size, err, errlen);
+    if (fd < 0)
         return fd;
-    }
     close(fd);
     return 0;
 }

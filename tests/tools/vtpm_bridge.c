@@ -35,6 +35,23 @@ static int die(const char *fmt, const char *a)
     return 1;
 }
 
+/* The whole file at path, malloc'd (what hearth's loaders read), or NULL. */
+static uint8_t *slurp(const char *path, size_t *len)
+{
+    FILE *f = path ? fopen(path, "rbe") : NULL;
+    uint8_t *buf = NULL;
+    long n = f && fseek(f, 0, SEEK_END) == 0 ? ftell(f) : -1;
+    if (n >= 0 && fseek(f, 0, SEEK_SET) == 0 && (buf = malloc((size_t)n + 1)) &&
+        fread(buf, 1, (size_t)n, f) != (size_t)n) {
+        free(buf);
+        buf = NULL;
+    }
+    if (f)
+        fclose(f);
+    *len = buf ? (size_t)n : 0;
+    return buf;
+}
+
 static int measure(const char *ctrl, const char *vm_json, const char *log_out, const char *devices)
 {
     static struct swtpm s;
@@ -50,13 +67,26 @@ static int measure(const char *ctrl, const char *vm_json, const char *log_out, c
     snprintf(cmdline, sizeof(cmdline), "%s%s%s", config_boot_args(&cfg), *devices ? " " : "",
              devices);
     char *machine = measure_machine_json(&cfg, devices);
-    const struct measure_inputs in = {cfg.boot.kernel_image_path, cfg.boot.initrd_path, cmdline,
-                                      machine};
+    size_t klen, rdlen;
+    uint8_t *kernel = slurp(cfg.boot.kernel_image_path, &klen);
+    uint8_t *initrd = slurp(cfg.boot.initrd_path, &rdlen);
+    if (!kernel || (cfg.boot.initrd_path && !initrd))
+        return die("%s: cannot read the kernel or initrd", vm_json);
+    const struct measure_inputs in = {.kernel_path = cfg.boot.kernel_image_path,
+                                      .initrd_path = cfg.boot.initrd_path,
+                                      .kernel = kernel,
+                                      .kernel_len = klen,
+                                      .initrd = initrd,
+                                      .initrd_len = rdlen,
+                                      .cmdline = cmdline,
+                                      .config_json = machine};
     if (swtpm_open(&s, ctrl, 10000, err, sizeof(err)) < 0 || swtpm_start(&s, &b) < 0)
         return die("%s", err);
     int r = measure_boot(&m, &b, &in, log, sizeof(log), err, sizeof(err));
     swtpm_release(&s); /* no SHUTDOWN: the vTPM keeps its PCRs */
     free(machine);
+    free(kernel);
+    free(initrd);
     config_free(&cfg);
     if (r < 0)
         return die("%s", err);

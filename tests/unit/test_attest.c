@@ -5,9 +5,11 @@
 #include "../../attest/eventlog.h"
 #include "../../attest/policy.h"
 #include "../../attest/proto.h"
+#include "boot/loader.h"
 #include "tpm/measure.h"
 #include "tpm/wire.h"
 
+#include <elf.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -91,8 +93,11 @@ static int setup(void **state)
     close(fd);
     struct tpm_backend b = {.ops = &pcr_ops, .impl = &tpm, .max_command = TPM_BUFFER_MAX};
     struct measure_log m;
-    const struct measure_inputs in = {kernel_path, NULL, "console=ttyS0",
-                                      "{\"vcpu_count\":2,\"devices\":\"\"}"};
+    const struct measure_inputs in = {.kernel_path = kernel_path,
+                                      .kernel = junk,
+                                      .kernel_len = sizeof(junk),
+                                      .cmdline = "console=ttyS0",
+                                      .config_json = "{\"vcpu_count\":2,\"devices\":\"\"}"};
     char err[256];
     assert_int_equal(measure_boot(&m, &b, &in, hearth_log, sizeof(hearth_log), err, sizeof(err)),
                      0);
@@ -347,12 +352,92 @@ static void test_policy(void **state)
     policy_free(&p);
 }
 
+static void write_file(const char *path, const void *p, size_t n)
+{
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    assert_int_equal(fwrite(p, 1, n, f), n);
+    fclose(f);
+}
+
+/* Measured boot hashes what hearth loaded, wired as src/vmm.c wires it:
+ * the kernel file as read, the initrd in guest RAM. A kernel path that
+ * names another file by then, an initrd truncated in place (under a
+ * mapping: SIGBUS) change neither the digests nor what boots. */
+static void test_measures_what_was_loaded(void **state)
+{
+    (void)state;
+    static uint8_t kernel[0x2000], initrd[0x10000], other[0x2000];
+    Elf64_Ehdr *eh = (Elf64_Ehdr *)kernel; /* one PT_LOAD at 2 MiB */
+    memcpy(eh->e_ident, ELFMAG, SELFMAG);
+    eh->e_ident[EI_CLASS] = ELFCLASS64;
+    eh->e_ident[EI_DATA] = ELFDATA2LSB;
+    eh->e_machine = EM_X86_64;
+    eh->e_entry = 0x200000;
+    eh->e_phoff = sizeof(*eh);
+    eh->e_phentsize = sizeof(Elf64_Phdr);
+    eh->e_phnum = 1;
+    const Elf64_Phdr ph = {.p_type = PT_LOAD, .p_offset = 0x1000, .p_paddr = 0x200000,
+                           .p_filesz = 0x1000, .p_memsz = 0x1000};
+    memcpy(kernel + sizeof(*eh), &ph, sizeof(ph));
+    memset(kernel + 0x1000, 0x5a, 0x1000);
+    memcpy(other, kernel, sizeof(other));
+    memset(other + 0x1000, 0xa5, 0x1000);
+    for (size_t i = 0; i < sizeof(initrd); i++)
+        initrd[i] = (uint8_t)(i * 13);
+    const char *kpath = "/tmp/test_attest_loaded.vmlinux", *rdpath = "/tmp/test_attest_loaded.rd";
+    write_file(kpath, kernel, sizeof(kernel));
+    write_file(rdpath, initrd, sizeof(initrd));
+
+    struct guest_mem mem;
+    assert_int_equal(guest_mem_init(&mem, 32 << 20, false), 0);
+    struct loaded_kernel k;
+    struct loaded_initrd rd;
+    struct boot_entry e;
+    char err[256];
+    assert_int_equal(kernel_load(&mem, kpath, &k, err, sizeof(err)), 0);
+    assert_int_equal(boot_prepare(&mem, &k, "console=ttyS0", rdpath, &e, &rd, err, sizeof(err)), 0);
+    write_file("/tmp/test_attest_loaded.new", other, sizeof(other));
+    assert_int_equal(rename("/tmp/test_attest_loaded.new", kpath), 0);
+    assert_int_equal(truncate(rdpath, 0), 0);
+
+    static struct pcr_tpm t;
+    struct tpm_backend b = {.ops = &pcr_ops, .impl = &t, .max_command = TPM_BUFFER_MAX};
+    const struct measure_inputs in = {.kernel_path = kpath,
+                                      .initrd_path = rdpath,
+                                      .kernel = k.image,
+                                      .kernel_len = k.image_len,
+                                      .initrd = gpa_to_hva(&mem, rd.gpa, rd.size),
+                                      .initrd_len = rd.size,
+                                      .cmdline = "console=ttyS0",
+                                      .config_json = "{}"};
+    struct measure_log m;
+    static uint8_t log[0x10000];
+    assert_int_equal(measure_boot(&m, &b, &in, log, sizeof(log), err, sizeof(err)), 0);
+    kernel_release(&k);
+    static struct evlog l;
+    const struct evlog_alg *sha256 = evlog_alg_by_name("sha256");
+    assert_int_equal(evlog_parse(&l, log, m.log_len, sha256, err, sizeof(err)), 0);
+    assert_int_equal(l.nevents, 13);
+    uint8_t d[32];
+    assert_int_equal(l.events[10].pcr, 4);
+    assert_int_equal(evlog_hash(sha256, kernel, sizeof(kernel), d), 0);
+    assert_memory_equal(l.events[10].digest, d, 32);
+    assert_int_equal(l.events[12].pcr, 9);
+    assert_int_equal(evlog_hash(sha256, initrd, sizeof(initrd), d), 0);
+    assert_memory_equal(l.events[12].digest, d, 32);
+    guest_mem_free(&mem);
+    unlink(kpath);
+    unlink(rdpath);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_parse_hearth_log), cmocka_unit_test(test_hostile_logs),
         cmocka_unit_test(test_base64),           cmocka_unit_test(test_stream),
         cmocka_unit_test(test_fields),           cmocka_unit_test(test_policy),
+        cmocka_unit_test(test_measures_what_was_loaded),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -67,7 +67,13 @@ static int load(struct guest_mem *m, const uint8_t *img, size_t len, struct load
                 char *err)
 {
     const char *p = write_file("kernel", img, len);
-    return kernel_load(m, p, k, err, 256);
+    int r = kernel_load(m, p, k, err, 256);
+    if (r == 0) {
+        assert_int_equal(k->image_len, len);
+        assert_memory_equal(k->image, img, len);
+    }
+    kernel_release(k);
+    return r;
 }
 
 static void elf_vmlinux_loads(void **state)
@@ -187,7 +193,10 @@ static void boot_structures_match_the_layout(void **state)
     char rdpath[256];
     snprintf(rdpath, sizeof(rdpath), "%s", write_file("initrd", rd, sizeof(rd)));
     struct boot_entry e;
-    assert_int_equal(boot_prepare(&m, &k, "console=ttyS0", rdpath, &e, err, sizeof(err)), 0);
+    struct loaded_initrd lrd;
+    assert_int_equal(boot_prepare(&m, &k, "console=ttyS0", rdpath, &e, &lrd, err, sizeof(err)), 0);
+    assert_int_equal(lrd.gpa, (LAYOUT_MMIO_GAP_START - sizeof(rd)) & ~0xfffULL);
+    assert_int_equal(lrd.size, sizeof(rd));
     assert_int_equal(e.mode, BOOT_LINUX64);
     assert_int_equal(e.info_gpa, LAYOUT_ZERO_PAGE);
     uint8_t *zp = gpa_to_hva(&m, LAYOUT_ZERO_PAGE, 4096);
@@ -211,7 +220,7 @@ static void boot_structures_match_the_layout(void **state)
     char longline[3000];
     memset(longline, 'a', sizeof(longline) - 1);
     longline[sizeof(longline) - 1] = 0;
-    assert_true(boot_prepare(&m, &k, longline, NULL, &e, err, sizeof(err)) < 0);
+    assert_true(boot_prepare(&m, &k, longline, NULL, &e, &lrd, err, sizeof(err)) < 0);
     assert_non_null(strstr(err, "boot_args is 2999 bytes"));
     guest_mem_free(&m);
 }
