@@ -56,4 +56,4 @@ quick GET / '' 200 '"state":"Not started"'
 kill -TERM "$PID"
 CHECKS=$((CHECKS + 1))
 wait_until 5 not_running "$PID" || fail "SIGTERM did not end hearth"
-pass
+pass "paths named by the API (FIFOs)"
