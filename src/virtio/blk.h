@@ -2,8 +2,8 @@
  * "drives": one queue of up to 256 entries; reads, writes, FLUSH (fsync,
  * offered with cache_type Writeback) and GET_ID (the drive_id). Every
  * request is checked against the disk's size before any I/O. The I/O is
- * asynchronous (io_uring; plain system calls on the I/O thread where the
- * kernel refuses io_uring), so a slow disk stalls no vCPU and no other
+ * asynchronous (a restricted io_uring; plain system calls on the I/O thread
+ * where the kernel refuses one), so a slow disk stalls no vCPU and no other
  * device. A bad request completes with VIRTIO_BLK_S_IOERR (or UNSUPP);
  * a broken queue marks the device DEVICE_NEEDS_RESET. */
 #ifndef HEARTH_VIRTIO_BLK_H

@@ -1,18 +1,24 @@
 /* Unit tests: virtio-blk on a temporary file: reads, writes, flush, GET_ID,
  * every request checked against the disk's size and shape, the rate
- * limiter, a backing file swapped live, a reset with I/O in flight. */
+ * limiter, a backing file swapped live, a reset with I/O in flight, a ring
+ * that runs the disk's I/O and nothing else. */
 #include "../virtio_driver.h"
 #include "core/log.h"
+#include "core/seccomp.h"
 #include "virtio/blk.h"
 
+#include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -262,6 +268,23 @@ static void failed_init_leaves_other_fds_alone(void **state)
     assert_true(fcntl(0, F_GETFD) >= 0);
 }
 
+struct patch_call {
+    const char *path;
+    int result;
+    char err[256];
+};
+
+/* PATCH /drives runs on the VMM thread, under its filter. */
+static void *patch_thread(void *arg)
+{
+    struct patch_call *c = arg;
+    struct ratelimit_config none = { 0 };
+    c->result = seccomp_install(SECCOMP_VMM, true);
+    if (c->result == 0)
+        c->result = virtio_blk_update(&blk, c->path, &none, c->err, sizeof(c->err));
+    return NULL;
+}
+
 static void backing_file_swaps_live(void **state)
 {
     (void)state;
@@ -274,7 +297,12 @@ static void backing_file_swaps_live(void **state)
                      -2);
     assert_string_equal(err, "drives[drive0].path_on_host /nonexistent/disk: No such file or "
                              "directory");
-    assert_int_equal(virtio_blk_update(&blk, path2, &none, err, sizeof(err)), 0);
+    assert_int_equal(seccomp_prepare(), 0);
+    struct patch_call c = { .path = path2 };
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, patch_thread, &c), 0);
+    assert_int_equal(pthread_join(t, NULL), 0);
+    assert_int_equal(c.result, 0);
     assert_int_equal(irqs, 1);
     assert_int_equal(vd_rd(&d, 0x60) & VIRTIO_INT_CONFIG, VIRTIO_INT_CONFIG);
     uint64_t cap;
@@ -310,6 +338,80 @@ static void reset_drops_what_is_in_flight(void **state)
     assert_int_equal(mem.host[BUF], 7);
 }
 
+struct ring_probe {
+    enum seccomp_thread kind;
+    int installed, openat, openat_fixed, socket, unfixed, fixed;
+    uint8_t buf[512];
+};
+
+/* One operation on the drive's ring, waited for: its result. */
+static int ring_run(struct io_uring_sqe *sqe, uint8_t flags)
+{
+    struct io_uring_cqe *cqe;
+    io_uring_sqe_set_flags(sqe, flags);
+    io_uring_sqe_set_data64(sqe, ~0ull); /* no request slot of the device's */
+    if (io_uring_submit(&blk.ring) != 1 || io_uring_wait_cqe(&blk.ring, &cqe) != 0)
+        return INT_MIN;
+    int res = cqe->res;
+    io_uring_cqe_seen(&blk.ring, cqe);
+    return res;
+}
+
+/* Under a thread's filter, what the drive's ring runs for whoever can
+ * enter it: opening a file or a socket is refused, so is the disk's own
+ * fd outside the registered table; a read of the disk goes through. */
+static void *ring_probe_thread(void *arg)
+{
+    struct ring_probe *p = arg;
+    if ((p->installed = seccomp_install(p->kind, true)) < 0)
+        return NULL;
+    struct iovec iov = { p->buf, sizeof(p->buf) };
+    struct io_uring_sqe *sqe = io_uring_get_sqe(&blk.ring);
+    io_uring_prep_openat(sqe, AT_FDCWD, path, O_RDONLY, 0);
+    p->openat = ring_run(sqe, 0);
+    sqe = io_uring_get_sqe(&blk.ring);
+    io_uring_prep_openat(sqe, AT_FDCWD, path, O_RDONLY, 0);
+    p->openat_fixed = ring_run(sqe, IOSQE_FIXED_FILE);
+    sqe = io_uring_get_sqe(&blk.ring);
+    io_uring_prep_socket(sqe, AF_INET, SOCK_STREAM, 0, 0);
+    p->socket = ring_run(sqe, 0);
+    sqe = io_uring_get_sqe(&blk.ring);
+    io_uring_prep_readv(sqe, blk.fd, &iov, 1, 512);
+    p->unfixed = ring_run(sqe, 0);
+    sqe = io_uring_get_sqe(&blk.ring);
+    io_uring_prep_readv(sqe, 0, &iov, 1, 512); /* fixed file 0: the disk */
+    p->fixed = ring_run(sqe, IOSQE_FIXED_FILE);
+    return NULL;
+}
+
+/* The review's case: any thread allowed io_uring_enter (vmm, vCPU, I/O)
+ * could have the kernel open files and sockets for it through the drive's
+ * ring, outside its own filter. */
+static void the_ring_runs_only_the_disks_io(void **state)
+{
+    (void)state;
+    start(false, false, NULL);
+    assert_true(blk.uring);
+    assert_int_equal(seccomp_prepare(), 0);
+    const enum seccomp_thread kinds[] = { SECCOMP_VMM, SECCOMP_VCPU, SECCOMP_IO };
+    for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+        struct ring_probe p = { .kind = kinds[i] };
+        pthread_t t;
+        assert_int_equal(pthread_create(&t, NULL, ring_probe_thread, &p), 0);
+        assert_int_equal(pthread_join(t, NULL), 0);
+        assert_int_equal(p.installed, 0);
+        assert_int_equal(p.openat, -EACCES);
+        assert_int_equal(p.openat_fixed, -EACCES);
+        assert_int_equal(p.socket, -EACCES);
+        assert_int_equal(p.unfixed, -EACCES);
+        assert_int_equal(p.fixed, 512);
+        assert_int_equal(p.buf[0], 1);
+    }
+    /* The device's own requests still run on the ring. */
+    assert_int_equal(rw(VIRTIO_BLK_T_IN, 3, 1024), 1025);
+    assert_int_equal(mem.host[BUF], 3);
+}
+
 int main(void)
 {
     log_init(NULL, LOG_OFF, NULL);
@@ -322,6 +424,7 @@ int main(void)
         cmocka_unit_test(failed_init_leaves_other_fds_alone),
         cmocka_unit_test_teardown(backing_file_swaps_live, teardown),
         cmocka_unit_test_teardown(reset_drops_what_is_in_flight, teardown),
+        cmocka_unit_test_teardown(the_ring_runs_only_the_disks_io, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
