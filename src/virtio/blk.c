@@ -334,6 +334,15 @@ static void blk_reset(void *dev)
     reap_locked(b, true);
 }
 
+/* The driver stopped the queue: as at a reset, what is in flight finishes
+ * (the queue's new generation drops its answers) before the driver may
+ * take the buffers back. */
+static void blk_queue_stop(void *dev, int q)
+{
+    (void)q;
+    reap_locked(dev, true);
+}
+
 static void blk_config_read(void *dev, uint32_t offset, uint8_t *data, uint32_t len)
 {
     struct virtio_blk *b = dev;
@@ -354,6 +363,7 @@ const struct virtio_device_ops virtio_blk_ops = {
     .config_read = blk_config_read,
     .notify = blk_notify,
     .reset = blk_reset,
+    .queue_stop = blk_queue_stop,
 };
 
 static void set_size(struct virtio_blk *b, uint64_t size)

@@ -1,7 +1,7 @@
 /* Unit tests: virtio-blk on a temporary file: reads, writes, flush, GET_ID,
  * every request checked against the disk's size and shape, the rate
- * limiter, a backing file swapped live, a reset with I/O in flight, a ring
- * that runs the disk's I/O and nothing else. */
+ * limiter, a backing file swapped live, a reset or a queue stop with I/O in
+ * flight, a ring that runs the disk's I/O and nothing else. */
 #include "../virtio_driver.h"
 #include "core/log.h"
 #include "core/seccomp.h"
@@ -33,6 +33,14 @@ static struct virtio_blk blk;
 static struct vd d;
 static char path[64], path2[64];
 static int irqs;
+/* A held read's writer (hold_reads): teardown ends it and closes the pipe,
+ * so that a failed test's read still completes (end of file). */
+static struct late_write {
+    int fd;
+    uint8_t byte;
+    bool started;
+    pthread_t thread;
+} late = { .fd = -1 };
 
 static void t_irq(void *ctx) { (void)ctx; irqs++; }
 
@@ -70,6 +78,11 @@ static void start(bool read_only, bool writeback, const struct ratelimit_config 
 static int teardown(void **state)
 {
     (void)state;
+    if (late.started)
+        pthread_join(late.thread, NULL);
+    if (late.fd >= 0)
+        close(late.fd);
+    late = (struct late_write){ .fd = -1 };
     virtio_blk_destroy(&blk);
     unlink(path);
     if (path2[0])
@@ -338,6 +351,69 @@ static void reset_drops_what_is_in_flight(void **state)
     assert_int_equal(mem.host[BUF], 7);
 }
 
+/* Reads that wait for the test: the ring's file becomes a pipe, whose
+ * write end goes to `late`. */
+static void hold_reads(void)
+{
+    int p[2];
+    assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+    assert_int_equal(io_uring_register_files_update(&blk.ring, 0, &p[0], 1), 1);
+    close(p[0]);
+    late.fd = p[1];
+}
+
+/* The held read's data, after a while: by then the queue stop waits in
+ * the kernel for it (or, without the wait, has long returned). */
+static void *write_later(void *arg)
+{
+    (void)arg;
+    uint8_t data[512];
+    memset(data, late.byte, sizeof(data));
+    usleep(100 * 1000);
+    ssize_t n = write(late.fd, data, sizeof(data));
+    (void)n;
+    return NULL;
+}
+
+static void release_held_read_later(uint8_t byte)
+{
+    late.byte = byte;
+    assert_int_equal(pthread_create(&late.thread, NULL, write_later, NULL), 0);
+    late.started = true;
+}
+
+static uint16_t used_idx(void)
+{
+    uint16_t used;
+    memcpy(&used, mem.host + VD_USED(0) + 2, 2);
+    return used;
+}
+
+/* QueueReady 0 gives the queue's buffers back to the driver: a read in
+ * flight lands before the write returns, never after, and is not answered
+ * (status byte and used ring untouched). */
+static void queue_stop_waits_for_what_is_in_flight(void **state)
+{
+    (void)state;
+    start(false, false, NULL);
+    assert_true(blk.uring);
+    hold_reads();
+    header(VIRTIO_BLK_T_IN, 0);
+    struct vd_seg s[3] = { { HDR, 16, false }, { BUF, 512, true }, { STATUS, 1, true } };
+    vd_chain(&d, 0, s, 3);
+    vd_notify(&d, 0);
+    assert_int_equal(blk.inflight, 1);
+    release_held_read_later(0x5a);
+    vd_wr(&d, 0x30, 0);
+    vd_wr(&d, 0x44, 0); /* QueueReady 0 */
+    assert_int_equal(blk.inflight, 0);
+    assert_int_equal(mem.host[BUF], 0x5a);
+    assert_int_equal(mem.host[BUF + 511], 0x5a);
+    virtio_blk_complete(&blk);
+    assert_int_equal(mem.host[STATUS], 0xff);
+    assert_int_equal(used_idx(), 0);
+}
+
 struct ring_probe {
     enum seccomp_thread kind;
     int installed, openat, openat_fixed, socket, unfixed, fixed;
@@ -425,6 +501,7 @@ int main(void)
         cmocka_unit_test_teardown(backing_file_swaps_live, teardown),
         cmocka_unit_test_teardown(reset_drops_what_is_in_flight, teardown),
         cmocka_unit_test_teardown(the_ring_runs_only_the_disks_io, teardown),
+        cmocka_unit_test_teardown(queue_stop_waits_for_what_is_in_flight, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
