@@ -104,6 +104,7 @@ static void finish_locked(struct virtio_blk *b, struct blk_req *r, uint8_t statu
     if (r->busy) {
         r->busy = false;
         b->inflight--;
+        b->inflight_bytes -= r->len;
     }
 }
 
@@ -135,6 +136,7 @@ static void submit_locked(struct virtio_blk *b, struct blk_req *r, uint64_t offs
 {
     r->busy = true;
     b->inflight++;
+    b->inflight_bytes += r->len;
     if (b->uring) {
         struct io_uring_sqe *sqe = io_uring_get_sqe(&b->ring);
         if (sqe) {
@@ -160,7 +162,8 @@ static void submit_locked(struct virtio_blk *b, struct blk_req *r, uint64_t offs
 }
 
 /* One chain: checked, then answered or started. Returns false when the
- * rate limiter refused it (the caller gives it back). */
+ * rate limiter refused it or it does not fit beside the bytes in flight
+ * (the caller gives it back). */
 static bool request_locked(struct virtio_blk *b, const struct virtq_chain *c)
 {
     struct blk_header h;
@@ -206,6 +209,10 @@ static bool request_locked(struct virtio_blk *b, const struct virtq_chain *c)
             answer_locked(b, c, status, 1, VIRTIO_BLK_S_IOERR);
             return true;
         }
+        /* Waits in the ring until completions make room: what a reset
+         * waits for stays bounded. */
+        if (b->inflight_bytes + len > VIRTIO_BLK_INFLIGHT_BYTES)
+            return false;
         if (!ratelimit_consume(&b->rl, len, mono_ns())) /* an operation, even of 0 bytes */
             return false;
         r->len = len;
@@ -267,7 +274,7 @@ static void process_locked(struct virtio_blk *b)
         if (got == 0)
             break;
         if (!request_locked(b, &c)) {
-            virtq_unpop(q); /* again when the limiter's timer fires */
+            virtq_unpop(q); /* again on the limiter's timer or a completion */
             break;
         }
     }

@@ -414,6 +414,52 @@ static void queue_stop_waits_for_what_is_in_flight(void **state)
     assert_int_equal(used_idx(), 0);
 }
 
+/* A reset, QueueReady 0, PATCH or teardown waits for what is in flight,
+ * on a vCPU or the VMM thread: at most VIRTIO_BLK_INFLIGHT_BYTES of it,
+ * not 128 requests of 64 MiB. Requests past the bound wait in the ring
+ * and start as completions make room. */
+static void bytes_in_flight_are_bounded(void **state)
+{
+    (void)state;
+    start(false, false, NULL);
+    /* A sparse 32 MiB disk and 16 MiB reads, 2 MiB segments over one
+     * buffer: five of them are 80 MiB. */
+    const uint32_t seg = 2u << 20, nseg = 8, req = seg * nseg;
+    strcpy(path2, "/tmp/hearth-blk.XXXXXX");
+    int fd = mkstemp(path2);
+    assert_true(fd >= 0);
+    assert_int_equal(ftruncate(fd, 2 * req), 0);
+    close(fd);
+    struct ratelimit_config none = { 0 };
+    char err[256];
+    assert_int_equal(virtio_blk_update(&blk, path2, &none, err, sizeof(err)), 0);
+    header(VIRTIO_BLK_T_IN, 0);
+    struct vd_seg s[10] = { { HDR, 16, false } };
+    for (uint32_t i = 1; i <= nseg; i++)
+        s[i] = (struct vd_seg){ BUF, seg, true };
+    s[nseg + 1] = (struct vd_seg){ STATUS, 1, true };
+    for (int i = 0; i < 5; i++)
+        vd_chain(&d, 0, s, nseg + 2);
+    vd_notify(&d, 0);
+    assert_true(VIRTIO_BLK_INFLIGHT_BYTES / req >= 1);
+    assert_int_equal(blk.inflight, VIRTIO_BLK_INFLIGHT_BYTES / req);
+    /* The rest start as the first complete; all five are answered. */
+    int done = 0;
+    uint32_t len;
+    for (int i = 0; i < 500 && done < 5; i++) {
+        assert_true(blk.inflight <= (int)(VIRTIO_BLK_INFLIGHT_BYTES / req));
+        while (vd_used(&d, 0, NULL, &len)) {
+            assert_int_equal(len, req + 1);
+            done++;
+        }
+        struct pollfd p = { .fd = blk.ring_fd, .events = POLLIN };
+        if (done < 5 && poll(&p, 1, 20) == 1)
+            virtio_blk_complete(&blk);
+    }
+    assert_int_equal(done, 5);
+    assert_int_equal(mem.host[STATUS], VIRTIO_BLK_S_OK);
+}
+
 struct ring_probe {
     enum seccomp_thread kind;
     int installed, openat, openat_fixed, socket, unfixed, fixed;
@@ -502,6 +548,7 @@ int main(void)
         cmocka_unit_test_teardown(reset_drops_what_is_in_flight, teardown),
         cmocka_unit_test_teardown(the_ring_runs_only_the_disks_io, teardown),
         cmocka_unit_test_teardown(queue_stop_waits_for_what_is_in_flight, teardown),
+        cmocka_unit_test_teardown(bytes_in_flight_are_bounded, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
