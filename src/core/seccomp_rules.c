@@ -3,6 +3,7 @@
 
 #include <asm/ioctls.h>
 #include <linux/if_tun.h>
+#include <linux/io_uring.h>
 #include <linux/kvm.h>
 #include <sys/socket.h>
 #include <sys/mman.h>
@@ -41,9 +42,11 @@ static const struct seccomp_rule vmm[] = {
     ANY(unlink),        ANY(pread64),
     IOCTL(KVM_IRQ_LINE), IOCTL(TCGETS),     IOCTL(TCSETS),
     /* PATCH /drives/{id} after boot opens the new backing file and sizes it,
-     * after waiting for the old one's requests in flight (as teardown does). */
+     * after waiting for the old one's requests in flight (as teardown does),
+     * and puts it in the drive's ring (the one register call its ring takes). */
     ANY(openat),        ANY(fstat),         ANY(newfstatat),   ANY(lseek),
     ANY(io_uring_enter),
+    ARG(io_uring_register, 1, ~0ull, IORING_REGISTER_FILES_UPDATE, "IORING_REGISTER_FILES_UPDATE"),
 };
 
 /* The API thread: connections on its own epoll, buffers on the heap. */

@@ -2,8 +2,8 @@
  * "drives": one queue of up to 256 entries; reads, writes, FLUSH (fsync,
  * offered with cache_type Writeback) and GET_ID (the drive_id). Every
  * request is checked against the disk's size before any I/O. The I/O is
- * asynchronous (io_uring; plain system calls on the I/O thread where the
- * kernel refuses io_uring), so a slow disk stalls no vCPU and no other
+ * asynchronous (a restricted io_uring; plain system calls on the I/O thread
+ * where the kernel refuses one), so a slow disk stalls no vCPU and no other
  * device. A bad request completes with VIRTIO_BLK_S_IOERR (or UNSUPP);
  * a broken queue marks the device DEVICE_NEEDS_RESET. */
 #ifndef HEARTH_VIRTIO_BLK_H
@@ -25,6 +25,11 @@
 #define VIRTIO_BLK_INFLIGHT 128
 /* The largest request served: Linux sends at most 1.25 MiB. */
 #define VIRTIO_BLK_MAX_REQUEST (64u << 20)
+/* Bytes of requests in flight at once, what a reset, QueueReady 0, PATCH
+ * or teardown may have to wait for (on a vCPU or the VMM thread): 64 MiB,
+ * against 128 requests of 64 MiB (8 GiB) unbounded. A request starts only
+ * if it fits beside those in flight; the largest fits alone. */
+#define VIRTIO_BLK_INFLIGHT_BYTES VIRTIO_BLK_MAX_REQUEST
 #define VIRTIO_BLK_ID_BYTES 20
 
 #define VIRTIO_BLK_T_IN 0
@@ -62,6 +67,7 @@ struct virtio_blk {
     struct io_uring ring;
     int ring_fd;               /* eventfd: completions are ready */
     int inflight;
+    uint64_t inflight_bytes;   /* at most VIRTIO_BLK_INFLIGHT_BYTES */
     struct blk_req *reqs;      /* VIRTIO_BLK_INFLIGHT slots */
     struct ratelimit rl;
     struct ratelimit_config rl_cfg;

@@ -237,8 +237,11 @@ static void mmio_write(void *dev, uint64_t offset, uint8_t *data, uint32_t len)
             }
         } else if (v == 0 && q->ready) {
             /* Stopping a queue is allowed at any time (the mmio transport's
-             * way to stop using one); what is in flight for it is dropped. */
+             * way to stop using one); what is in flight for it is dropped,
+             * but not before it is done with the buffers. */
             queue_retire_locked(m, (int)m->queue_sel);
+            if (m->ops->queue_stop)
+                m->ops->queue_stop(m->dev, (int)m->queue_sel);
         }
         break;
     case QUEUE_NOTIFY:

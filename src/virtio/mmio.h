@@ -53,6 +53,11 @@ struct virtio_device_ops {
     void (*notify)(void *dev, struct virtio_mmio *m, int q);
     /* The driver reset the device: forget everything in flight. Lock held. */
     void (*reset)(void *dev);
+    /* The driver stopped queue q (QueueReady 0); its generation has moved
+     * on. Whatever the device took from it must be done with guest memory
+     * when this returns, as at a reset: the driver may reuse the buffers at
+     * once. Lock held; NULL: nothing outlives a notify. */
+    void (*queue_stop)(void *dev, int q);
 };
 
 typedef void virtio_irq_fn(void *ctx);

@@ -1,18 +1,24 @@
 /* Unit tests: virtio-blk on a temporary file: reads, writes, flush, GET_ID,
  * every request checked against the disk's size and shape, the rate
- * limiter, a backing file swapped live, a reset with I/O in flight. */
+ * limiter, a backing file swapped live, a reset or a queue stop with I/O in
+ * flight, a ring that runs the disk's I/O and nothing else. */
 #include "../virtio_driver.h"
 #include "core/log.h"
+#include "core/seccomp.h"
 #include "virtio/blk.h"
 
+#include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -27,6 +33,14 @@ static struct virtio_blk blk;
 static struct vd d;
 static char path[64], path2[64];
 static int irqs;
+/* A held read's writer (hold_reads): teardown ends it and closes the pipe,
+ * so that a failed test's read still completes (end of file). */
+static struct late_write {
+    int fd;
+    uint8_t byte;
+    bool started;
+    pthread_t thread;
+} late = { .fd = -1 };
 
 static void t_irq(void *ctx) { (void)ctx; irqs++; }
 
@@ -64,6 +78,11 @@ static void start(bool read_only, bool writeback, const struct ratelimit_config 
 static int teardown(void **state)
 {
     (void)state;
+    if (late.started)
+        pthread_join(late.thread, NULL);
+    if (late.fd >= 0)
+        close(late.fd);
+    late = (struct late_write){ .fd = -1 };
     virtio_blk_destroy(&blk);
     unlink(path);
     if (path2[0])
@@ -262,6 +281,23 @@ static void failed_init_leaves_other_fds_alone(void **state)
     assert_true(fcntl(0, F_GETFD) >= 0);
 }
 
+struct patch_call {
+    const char *path;
+    int result;
+    char err[256];
+};
+
+/* PATCH /drives runs on the VMM thread, under its filter. */
+static void *patch_thread(void *arg)
+{
+    struct patch_call *c = arg;
+    struct ratelimit_config none = { 0 };
+    c->result = seccomp_install(SECCOMP_VMM, true);
+    if (c->result == 0)
+        c->result = virtio_blk_update(&blk, c->path, &none, c->err, sizeof(c->err));
+    return NULL;
+}
+
 static void backing_file_swaps_live(void **state)
 {
     (void)state;
@@ -274,7 +310,12 @@ static void backing_file_swaps_live(void **state)
                      -2);
     assert_string_equal(err, "drives[drive0].path_on_host /nonexistent/disk: No such file or "
                              "directory");
-    assert_int_equal(virtio_blk_update(&blk, path2, &none, err, sizeof(err)), 0);
+    assert_int_equal(seccomp_prepare(), 0);
+    struct patch_call c = { .path = path2 };
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, patch_thread, &c), 0);
+    assert_int_equal(pthread_join(t, NULL), 0);
+    assert_int_equal(c.result, 0);
     assert_int_equal(irqs, 1);
     assert_int_equal(vd_rd(&d, 0x60) & VIRTIO_INT_CONFIG, VIRTIO_INT_CONFIG);
     uint64_t cap;
@@ -310,6 +351,189 @@ static void reset_drops_what_is_in_flight(void **state)
     assert_int_equal(mem.host[BUF], 7);
 }
 
+/* Reads that wait for the test: the ring's file becomes a pipe, whose
+ * write end goes to `late`. */
+static void hold_reads(void)
+{
+    int p[2];
+    assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+    assert_int_equal(io_uring_register_files_update(&blk.ring, 0, &p[0], 1), 1);
+    close(p[0]);
+    late.fd = p[1];
+}
+
+/* The held read's data, after a while: by then the queue stop waits in
+ * the kernel for it (or, without the wait, has long returned). */
+static void *write_later(void *arg)
+{
+    (void)arg;
+    uint8_t data[512];
+    memset(data, late.byte, sizeof(data));
+    usleep(100 * 1000);
+    ssize_t n = write(late.fd, data, sizeof(data));
+    (void)n;
+    return NULL;
+}
+
+static void release_held_read_later(uint8_t byte)
+{
+    late.byte = byte;
+    assert_int_equal(pthread_create(&late.thread, NULL, write_later, NULL), 0);
+    late.started = true;
+}
+
+static uint16_t used_idx(void)
+{
+    uint16_t used;
+    memcpy(&used, mem.host + VD_USED(0) + 2, 2);
+    return used;
+}
+
+/* QueueReady 0 gives the queue's buffers back to the driver: a read in
+ * flight lands before the write returns, never after, and is not answered
+ * (status byte and used ring untouched). */
+static void queue_stop_waits_for_what_is_in_flight(void **state)
+{
+    (void)state;
+    start(false, false, NULL);
+    assert_true(blk.uring);
+    hold_reads();
+    header(VIRTIO_BLK_T_IN, 0);
+    struct vd_seg s[3] = { { HDR, 16, false }, { BUF, 512, true }, { STATUS, 1, true } };
+    vd_chain(&d, 0, s, 3);
+    vd_notify(&d, 0);
+    assert_int_equal(blk.inflight, 1);
+    release_held_read_later(0x5a);
+    vd_wr(&d, 0x30, 0);
+    vd_wr(&d, 0x44, 0); /* QueueReady 0 */
+    assert_int_equal(blk.inflight, 0);
+    assert_int_equal(mem.host[BUF], 0x5a);
+    assert_int_equal(mem.host[BUF + 511], 0x5a);
+    virtio_blk_complete(&blk);
+    assert_int_equal(mem.host[STATUS], 0xff);
+    assert_int_equal(used_idx(), 0);
+}
+
+/* A reset, QueueReady 0, PATCH or teardown waits for what is in flight,
+ * on a vCPU or the VMM thread: at most VIRTIO_BLK_INFLIGHT_BYTES of it,
+ * not 128 requests of 64 MiB. Requests past the bound wait in the ring
+ * and start as completions make room. */
+static void bytes_in_flight_are_bounded(void **state)
+{
+    (void)state;
+    start(false, false, NULL);
+    /* A sparse 32 MiB disk and 16 MiB reads, 2 MiB segments over one
+     * buffer: five of them are 80 MiB. */
+    const uint32_t seg = 2u << 20, nseg = 8, req = seg * nseg;
+    strcpy(path2, "/tmp/hearth-blk.XXXXXX");
+    int fd = mkstemp(path2);
+    assert_true(fd >= 0);
+    assert_int_equal(ftruncate(fd, 2 * req), 0);
+    close(fd);
+    struct ratelimit_config none = { 0 };
+    char err[256];
+    assert_int_equal(virtio_blk_update(&blk, path2, &none, err, sizeof(err)), 0);
+    header(VIRTIO_BLK_T_IN, 0);
+    struct vd_seg s[10] = { { HDR, 16, false } };
+    for (uint32_t i = 1; i <= nseg; i++)
+        s[i] = (struct vd_seg){ BUF, seg, true };
+    s[nseg + 1] = (struct vd_seg){ STATUS, 1, true };
+    for (int i = 0; i < 5; i++)
+        vd_chain(&d, 0, s, nseg + 2);
+    vd_notify(&d, 0);
+    assert_true(VIRTIO_BLK_INFLIGHT_BYTES / req >= 1);
+    assert_int_equal(blk.inflight, VIRTIO_BLK_INFLIGHT_BYTES / req);
+    /* The rest start as the first complete; all five are answered. */
+    int done = 0;
+    uint32_t len;
+    for (int i = 0; i < 500 && done < 5; i++) {
+        assert_true(blk.inflight <= (int)(VIRTIO_BLK_INFLIGHT_BYTES / req));
+        while (vd_used(&d, 0, NULL, &len)) {
+            assert_int_equal(len, req + 1);
+            done++;
+        }
+        struct pollfd p = { .fd = blk.ring_fd, .events = POLLIN };
+        if (done < 5 && poll(&p, 1, 20) == 1)
+            virtio_blk_complete(&blk);
+    }
+    assert_int_equal(done, 5);
+    assert_int_equal(mem.host[STATUS], VIRTIO_BLK_S_OK);
+}
+
+struct ring_probe {
+    enum seccomp_thread kind;
+    int installed, openat, openat_fixed, socket, unfixed, fixed;
+    uint8_t buf[512];
+};
+
+/* One operation on the drive's ring, waited for: its result. */
+static int ring_run(struct io_uring_sqe *sqe, uint8_t flags)
+{
+    struct io_uring_cqe *cqe;
+    io_uring_sqe_set_flags(sqe, flags);
+    io_uring_sqe_set_data64(sqe, ~0ull); /* no request slot of the device's */
+    if (io_uring_submit(&blk.ring) != 1 || io_uring_wait_cqe(&blk.ring, &cqe) != 0)
+        return INT_MIN;
+    int res = cqe->res;
+    io_uring_cqe_seen(&blk.ring, cqe);
+    return res;
+}
+
+/* Under a thread's filter, what the drive's ring runs for whoever can
+ * enter it: opening a file or a socket is refused, so is the disk's own
+ * fd outside the registered table; a read of the disk goes through. */
+static void *ring_probe_thread(void *arg)
+{
+    struct ring_probe *p = arg;
+    if ((p->installed = seccomp_install(p->kind, true)) < 0)
+        return NULL;
+    struct iovec iov = { p->buf, sizeof(p->buf) };
+    struct io_uring_sqe *sqe = io_uring_get_sqe(&blk.ring);
+    io_uring_prep_openat(sqe, AT_FDCWD, path, O_RDONLY, 0);
+    p->openat = ring_run(sqe, 0);
+    sqe = io_uring_get_sqe(&blk.ring);
+    io_uring_prep_openat(sqe, AT_FDCWD, path, O_RDONLY, 0);
+    p->openat_fixed = ring_run(sqe, IOSQE_FIXED_FILE);
+    sqe = io_uring_get_sqe(&blk.ring);
+    io_uring_prep_socket(sqe, AF_INET, SOCK_STREAM, 0, 0);
+    p->socket = ring_run(sqe, 0);
+    sqe = io_uring_get_sqe(&blk.ring);
+    io_uring_prep_readv(sqe, blk.fd, &iov, 1, 512);
+    p->unfixed = ring_run(sqe, 0);
+    sqe = io_uring_get_sqe(&blk.ring);
+    io_uring_prep_readv(sqe, 0, &iov, 1, 512); /* fixed file 0: the disk */
+    p->fixed = ring_run(sqe, IOSQE_FIXED_FILE);
+    return NULL;
+}
+
+/* The review's case: any thread allowed io_uring_enter (vmm, vCPU, I/O)
+ * could have the kernel open files and sockets for it through the drive's
+ * ring, outside its own filter. */
+static void the_ring_runs_only_the_disks_io(void **state)
+{
+    (void)state;
+    start(false, false, NULL);
+    assert_true(blk.uring);
+    assert_int_equal(seccomp_prepare(), 0);
+    const enum seccomp_thread kinds[] = { SECCOMP_VMM, SECCOMP_VCPU, SECCOMP_IO };
+    for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+        struct ring_probe p = { .kind = kinds[i] };
+        pthread_t t;
+        assert_int_equal(pthread_create(&t, NULL, ring_probe_thread, &p), 0);
+        assert_int_equal(pthread_join(t, NULL), 0);
+        assert_int_equal(p.installed, 0);
+        assert_int_equal(p.openat, -EACCES);
+        assert_int_equal(p.openat_fixed, -EACCES);
+        assert_int_equal(p.socket, -EACCES);
+        assert_int_equal(p.unfixed, -EACCES);
+        assert_int_equal(p.fixed, 512);
+        assert_int_equal(p.buf[0], 1);
+    }
+    /* The device's own requests still run on the ring. */
+    assert_int_equal(rw(VIRTIO_BLK_T_IN, 3, 1024), 1025);
+    assert_int_equal(mem.host[BUF], 3);
+}
+
 int main(void)
 {
     log_init(NULL, LOG_OFF, NULL);
@@ -322,6 +546,9 @@ int main(void)
         cmocka_unit_test(failed_init_leaves_other_fds_alone),
         cmocka_unit_test_teardown(backing_file_swaps_live, teardown),
         cmocka_unit_test_teardown(reset_drops_what_is_in_flight, teardown),
+        cmocka_unit_test_teardown(the_ring_runs_only_the_disks_io, teardown),
+        cmocka_unit_test_teardown(queue_stop_waits_for_what_is_in_flight, teardown),
+        cmocka_unit_test_teardown(bytes_in_flight_are_bounded, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
