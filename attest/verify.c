@@ -128,7 +128,6 @@ bool verify_identity(const struct attest_policy *p, X509_STORE *ca, const struct
     return ek_ok && ek->publicArea.type == TPM2_ALG_RSA;
 }
 
-
 static void check_binding(const struct challenge *c, const TPM2B_PUBLIC *ak,
                           const struct evidence *e, struct verdict *v)
 {
