@@ -128,12 +128,6 @@ bool verify_identity(const struct attest_policy *p, X509_STORE *ca, const struct
     return ek_ok && ek->publicArea.type == TPM2_ALG_RSA;
 }
 
-static const EVP_MD *md_of(TPMI_ALG_HASH alg)
-{
-    const struct evlog_alg *a = evlog_alg_by_id(alg);
-    return a ? EVP_get_digestbyname(a->name) : NULL;
-}
-
 static void check_binding(const struct challenge *c, const TPM2B_PUBLIC *ak,
                           const struct evidence *e, struct verdict *v)
 {
@@ -160,7 +154,7 @@ static void check_binding(const struct challenge *c, const TPM2B_PUBLIC *ak,
 
 /* The quote: signature by the AK, then its contents. Fills *info and
  * returns the hash of the signing scheme (for pcrDigest), or NULL when
- * the quote cannot be read at all. */
+ * the quote cannot be read at all or its hash is refused. */
 static const EVP_MD *check_quote(const struct attest_policy *p, const struct challenge *c,
                                  const TPM2B_PUBLIC *ak, const struct evidence *e,
                                  TPMS_ATTEST *info, struct verdict *v)
@@ -176,7 +170,18 @@ static const EVP_MD *check_quote(const struct attest_policy *p, const struct cha
         verdict_add(v, "quote_signature", CHECK_FAIL, "the quote or its signature is malformed");
         return NULL;
     }
-    const EVP_MD *md = sig.sigAlg == TPM2_ALG_RSASSA ? md_of(sig.signature.rsassa.hash) : NULL;
+    const struct evlog_alg *h =
+        sig.sigAlg == TPM2_ALG_RSASSA ? evlog_alg_by_id(sig.signature.rsassa.hash) : NULL;
+    /* The scheme's hash signs the quote and makes its pcrDigest: one weaker
+     * than the policy's bank (an AK with an RSASSA-SHA1 scheme) would let
+     * a collision stand in for the PCRs. */
+    if (h && h->size < p->bank->size) {
+        verdict_add(v, "quote_signature", CHECK_FAIL,
+                    "signed with %s, weaker than the policy's %s PCR bank: refused", h->name,
+                    p->bank->name);
+        return NULL;
+    }
+    const EVP_MD *md = h ? EVP_get_digestbyname(h->name) : NULL;
     EVP_PKEY *key = cred_rsa_key(&ak->publicArea);
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
     bool ok = md && key && ctx && EVP_DigestVerifyInit(ctx, NULL, md, NULL, key) == 1 &&

@@ -232,13 +232,15 @@ static void tis_attack(void)
     uint32_t rc = tis_read_rc();
     tap_ok(done && (rc == 0 || rc == TPM_RC_CANCELED), "TIS: cancel mid-command completes (rc 0x%x)", rc);
 
-    /* Locality arbitration: 1 waits while 0 is active, then takes over. */
+    /* Localities 1-4 reach PCRs 17-22 (DRTM's): never granted, neither
+     * requested nor seized, not even once 0 lets go; their ACCESS reads 0. */
     mmio_write8(TPM_BASE + 0x1000, 0x02);
+    mmio_write8(TPM_BASE + 0x4000, 0x08);
     uint8_t a0 = mmio_read8(TPM_BASE), a1 = mmio_read8(TPM_BASE + 0x1000);
     mmio_write8(TPM_BASE, 0x20); /* 0 relinquishes */
-    uint8_t b1 = mmio_read8(TPM_BASE + 0x1000);
-    tap_ok((a0 & 0x24) == 0x24 && (a1 & 0x22) == 0x02 && (b1 & 0x20),
-           "TIS: locality 1 waits for 0, then becomes active (0x%x 0x%x 0x%x)", a0, a1, b1);
+    uint8_t b1 = mmio_read8(TPM_BASE + 0x1000), b4 = mmio_read8(TPM_BASE + 0x4000);
+    tap_ok((a0 & 0xb4) == 0xa0 && a1 == 0 && b1 == 0 && b4 == 0,
+           "TIS: localities 1-4 are never granted (0x%x 0x%x 0x%x 0x%x)", a0, a1, b1, b4);
     tap_ok(mmio_read32(TPM_BASE + TIS_STS) == 0xffffffffu, "TIS: a non-active locality reads all ones");
     mmio_write8(TPM_BASE + 0x1000, 0x20);
 

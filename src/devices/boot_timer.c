@@ -19,6 +19,10 @@ static void timer_write(void *dev, uint64_t offset, uint8_t *data, uint32_t len)
                      len, data[0], (unsigned long long)offset, BOOT_TIMER_MAGIC);
         return;
     }
+    /* The boot ends once: the first magic write is reported, the rest are
+     * only counted (a guest writing it in a loop must not flood the log). */
+    if (atomic_fetch_add(&t->marks, 1) != 0)
+        return;
     uint64_t wall_us = (clock_ns(CLOCK_MONOTONIC) - t->start_wall_ns) / 1000;
     uint64_t cpu_us = (clock_ns(CLOCK_PROCESS_CPUTIME_ID) - t->start_cpu_ns) / 1000;
     atomic_store(&t->boot_wall_us, wall_us);

@@ -21,7 +21,10 @@
 /* virtio-mmio slots: 4 KiB each from LAYOUT_VIRTIO_MMIO_BASE, slot i on
  * GSI IRQ_VIRTIO_BASE + i; the IOAPIC's 24 pins bound the count. */
 #define DEVMGR_MAX_VIRTIO 16
-#define DEVMGR_CMDLINE_MAX 512
+/* Room for every slot's command-line entry: the longest, with the space
+ * before it, is " virtio_mmio.device=4K@0xc0010000:20" (36 bytes). */
+#define DEVMGR_CMDLINE_ENTRY_MAX 40
+#define DEVMGR_CMDLINE_MAX (DEVMGR_MAX_VIRTIO * DEVMGR_CMDLINE_ENTRY_MAX)
 
 typedef void devmgr_teardown_fn(void *dev);
 

@@ -89,6 +89,8 @@ static uint32_t sts_locked(const struct tpm_tis *t)
 
 static uint8_t access_locked(const struct tpm_tis *t, int loc)
 {
+    if (loc != 0)
+        return 0; /* not present: the guest has locality 0 only (tpm_tis.h) */
     uint8_t v = ACCESS_VALID | ACCESS_ESTABLISHMENT;
     if (t->active == loc)
         v |= ACCESS_ACTIVE;
@@ -183,6 +185,8 @@ static void grant_pending_locked(struct tpm_tis *t)
 
 static void access_write_locked(struct tpm_tis *t, int loc, uint8_t v)
 {
+    if (loc != 0)
+        return; /* localities 1-4 are never granted (tpm_tis.h) */
     if (v & ACCESS_SEIZE) {
         if (t->active != loc && loc > t->active) {
             if (t->active >= 0)
@@ -237,7 +241,7 @@ static void complete_locally(struct tpm_tis *t, uint32_t rc)
     t->state = TIS_COMPLETION;
 }
 
-static void go_locked(struct tpm_tis *t, int loc)
+static void go_locked(struct tpm_tis *t)
 {
     if (t->state != TIS_RECEPTION || expecting(t))
         return; /* tpmGo before the whole command arrived is ignored */
@@ -252,7 +256,8 @@ static void go_locked(struct tpm_tis *t, int loc)
     t->state = TIS_EXECUTION;
     t->abort_pending = false;
     t->last_sts_ns = 0;
-    if (tpm_submit(t->backend, t->buf, len, (uint8_t)loc, command_done, t) < 0) {
+    /* Locality 0 whatever the guest did: 1-4 reach PCRs 17-22 (tpm_tis.h). */
+    if (tpm_submit(t->backend, t->buf, len, 0, command_done, t) < 0) {
         complete_locally(t, TPM_RC_FAILURE);
         return;
     }
@@ -260,7 +265,7 @@ static void go_locked(struct tpm_tis *t, int loc)
     wait_for_answer_locked(t);
 }
 
-static void sts_write_locked(struct tpm_tis *t, int loc, uint32_t v)
+static void sts_write_locked(struct tpm_tis *t, uint32_t v)
 {
     if (v & STS_COMMAND_READY) {
         switch (t->state) {
@@ -280,7 +285,7 @@ static void sts_write_locked(struct tpm_tis *t, int loc, uint32_t v)
         return;
     }
     if (v & STS_GO)
-        go_locked(t, loc);
+        go_locked(t);
     if ((v & STS_RESPONSE_RETRY) && t->state == TIS_COMPLETION)
         t->read_pos = 0;
     if ((v & STS_CANCEL) && t->state == TIS_EXECUTION)
@@ -324,7 +329,7 @@ static void tis_write(void *dev, uint64_t offset, uint8_t *data, uint32_t len)
     } else if (reg == INT_VECTOR) {
         t->int_vector[loc] = (uint8_t)(v & 0x0f);
     } else if (active && reg >= STS && reg < STS + 4 && reg + len <= STS + 4) {
-        sts_write_locked(t, loc, v << (8 * (reg - STS)));
+        sts_write_locked(t, v << (8 * (reg - STS)));
     } else if (active && fifo_reg(reg)) {
         fifo_write_locked(t, data, len);
     }

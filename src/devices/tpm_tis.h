@@ -1,6 +1,13 @@
 /* TPM 2.0 TIS (FIFO) interface at 0xFED40000: 5 localities of 4 KiB with
  * ACCESS arbitration and the FIFO state machine Linux's tpm_tis drives
- * (ACPI start method 6, or tpm_tis.force=1 without ACPI). */
+ * (ACPI start method 6, or tpm_tis.force=1 without ACPI).
+ *
+ * Only locality 0 is ever granted, and every command goes to the TPM at
+ * locality 0: localities 1-4 may reset and extend PCRs 17-22, which only a
+ * CPU's DRTM (a locality-4 sequence from the processor) may touch; a guest
+ * that got them could forge a dynamic launch. Their ACCESS registers read
+ * 0 (tpmRegValidSts clear) and ignore writes, as on a platform without
+ * DRTM; Linux uses locality 0 only. */
 #ifndef HEARTH_TPM_TIS_H
 #define HEARTH_TPM_TIS_H
 

@@ -231,8 +231,13 @@ static void mmio_write(void *dev, uint64_t offset, uint8_t *data, uint32_t len)
                 q->ready = true;
                 q->event_idx = m->driver_features & VIRTIO_RING_F_EVENT_IDX;
             } else {
-                log_warn("virtio-%s: queue %u refused (size %u or rings outside RAM)",
-                         m->ops->name, m->queue_sel, q->size);
+                /* NEEDS_RESET does not stop the driver's next QueueReady:
+                 * once per device, like every other driver mistake. */
+                if (!m->warned_queue)
+                    log_warn("virtio-%s: queue %u refused (size %u or rings outside RAM); "
+                             "logged once",
+                             m->ops->name, m->queue_sel, q->size);
+                m->warned_queue = true;
                 m->status |= VIRTIO_STATUS_NEEDS_RESET;
             }
         } else if (v == 0 && q->ready) {

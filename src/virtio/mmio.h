@@ -83,7 +83,8 @@ struct virtio_mmio {
     int notify_fd[VIRTIO_MMIO_MAX_QUEUES];
     /* Bumped whenever a queue stops (QueueReady 0, reset); survives reset. */
     uint32_t queue_gen[VIRTIO_MMIO_MAX_QUEUES];
-    bool warned_status, warned_features, warned_broken; /* each driver mistake is logged once */
+    /* Each driver mistake is logged once per device; they survive reset. */
+    bool warned_status, warned_features, warned_queue, warned_broken;
 };
 
 extern const struct trap_ops virtio_mmio_ops;

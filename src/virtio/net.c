@@ -88,6 +88,14 @@ static void rx_locked(struct virtio_net *n)
             continue;
         }
         ssize_t r = readv(n->tap, c.in, c.nin);
+        if (r > (ssize_t)c.in_len) {
+            /* A TAP returns a frame's whole length even when it cut the
+             * frame to the buffer: the used length would claim bytes past
+             * the guest's buffer. That frame is lost; the buffer stays. */
+            virtq_unpop(q);
+            n->stats.tap_read_fails++;
+            continue;
+        }
         if (r < VIRTIO_NET_HDR_LEN) {
             virtq_unpop(q);
             if (r < 0 && errno != EAGAIN && errno != EINTR)

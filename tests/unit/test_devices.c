@@ -1,4 +1,7 @@
-/* Unit tests: the UART and i8042 register models, driven like a guest. */
+/* Unit tests: the UART, i8042 and boot-timer register models, driven like
+ * a guest. */
+#include "../log_lines.h"
+#include "devices/boot_timer.h"
 #include "devices/i8042.h"
 #include "devices/serial.h"
 
@@ -294,6 +297,24 @@ static void i8042_commands_and_reset(void **state)
     i8042_destroy(&k);
 }
 
+static void boot_timer_logs_the_boot_once(void **state)
+{
+    (void)state;
+    struct boot_timer t;
+    boot_timer_init(&t, 0, 0);
+    const char *path = log_lines_start();
+    uint8_t magic = BOOT_TIMER_MAGIC, bad = 42;
+    for (int i = 0; i < 10000; i++) {
+        boot_timer_ops.write(&t, 0, &magic, 1);
+        boot_timer_ops.write(&t, 0, &bad, 1);
+    }
+    /* One boot-time line, and the first three ignored writes. */
+    assert_int_equal(log_lines_stop(path), 1 + 3);
+    assert_int_equal(atomic_load(&t.marks), 10000);
+    assert_int_equal(atomic_load(&t.ignored), 10000);
+    assert_true(atomic_load(&t.boot_wall_us) > 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -305,6 +326,7 @@ int main(void)
         cmocka_unit_test(uart_rx_overflow_is_counted),
         cmocka_unit_test(uart_thre_interrupt_is_acknowledged_by_iir),
         cmocka_unit_test(i8042_commands_and_reset),
+        cmocka_unit_test(boot_timer_logs_the_boot_once),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

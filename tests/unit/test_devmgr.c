@@ -99,6 +99,31 @@ static void virtio_devices_take_consecutive_slots(void **state)
     devmgr_teardown(&dm);
 }
 
+/* The most virtio devices a configuration can have each get their
+ * command-line entry; one more is refused for its slot, not the line. */
+static void every_virtio_slot_fits_the_command_line(void **state)
+{
+    (void)state;
+    char err[160] = "";
+    static struct virtio_mmio m[DEVMGR_MAX_VIRTIO + 1];
+    static const struct virtio_device_ops ops = { .name = "t", .nqueues = 1, .queue_max = 8 };
+    for (int i = 0; i <= DEVMGR_MAX_VIRTIO; i++) {
+        virtio_mmio_init(&m[i], &ops, NULL, &vm.mem);
+        int r = devmgr_add_virtio(&dm, "virtio-t", &m[i], NULL, NULL, NULL, err, sizeof(err));
+        assert_int_equal(r, i < DEVMGR_MAX_VIRTIO ? 0 : -ENOSPC);
+    }
+    char want[64];
+    snprintf(want, sizeof(want), "more than %d virtio devices", DEVMGR_MAX_VIRTIO);
+    assert_non_null(strstr(err, want));
+    snprintf(want, sizeof(want), " virtio_mmio.device=4K@0x%llx:%d",
+             LAYOUT_VIRTIO_MMIO_BASE + (DEVMGR_MAX_VIRTIO - 1) * 0x1000ull,
+             IRQ_VIRTIO_BASE + DEVMGR_MAX_VIRTIO - 1);
+    size_t len = strlen(dm.cmdline);
+    assert_true(len > strlen(want));
+    assert_string_equal(dm.cmdline + len - strlen(want), want);
+    devmgr_teardown(&dm);
+}
+
 static void full_lists_are_start_up_errors(void **state)
 {
     (void)state;
@@ -211,6 +236,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup(legacy_device_gets_traps_and_a_dsdt_node, setup),
         cmocka_unit_test_setup(virtio_devices_take_consecutive_slots, setup),
+        cmocka_unit_test_setup(every_virtio_slot_fits_the_command_line, setup),
         cmocka_unit_test_setup(full_lists_are_start_up_errors, setup),
         cmocka_unit_test_setup(io_thread_serves_backends, setup),
         cmocka_unit_test_setup(tpm_with_full_acpi_lists_is_an_error, setup),

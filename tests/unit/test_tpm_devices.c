@@ -121,13 +121,8 @@ static void tis_fifo_state_machine(void **state)
     fake_backend_init(&f, 4096);
     tpm_tis_init(&t, &f.be);
     assert_int_equal(tis_sts(&t), 0xffffffffu); /* no active locality */
-    wr8(&tpm_tis_ops, &t, 0x2000, 0x02);        /* locality 2 */
-    assert_int_equal(rd8(&tpm_tis_ops, &t, 0x2000) & 0xa0, 0xa0);
-    wr8(&tpm_tis_ops, &t, 0x0000, 0x02);        /* locality 0 must wait */
-    assert_int_equal(rd8(&tpm_tis_ops, &t, 0x0000) & 0x22, 0x02);
-    assert_int_equal(rd8(&tpm_tis_ops, &t, 0x2000) & 0x04, 0x04); /* someone is pending */
-    wr8(&tpm_tis_ops, &t, 0x2000, 0x20);        /* 2 relinquishes: 0 takes over */
-    assert_int_equal(rd8(&tpm_tis_ops, &t, 0x0000) & 0x20, 0x20);
+    wr8(&tpm_tis_ops, &t, 0x0000, 0x02);        /* locality 0 */
+    assert_int_equal(rd8(&tpm_tis_ops, &t, 0x0000) & 0xa0, 0xa0);
 
     wr8(&tpm_tis_ops, &t, 0x18, 0x40);
     assert_int_equal(tis_sts(&t) & 0xc0, 0xc0);
@@ -176,6 +171,43 @@ static void tis_fifo_state_machine(void **state)
     assert_int_equal(f.cancels, 1);
     fake_backend_complete(&f);
     assert_int_equal(tis_sts(&t) & 0x50, 0x40);
+    tpm_tis_destroy(&t);
+}
+
+/* Sends get_random through locality `loc`'s registers. */
+static void tis_send_at(struct tpm_tis *t, uint32_t loc)
+{
+    wr8(&tpm_tis_ops, t, loc * 0x1000 + 0x18, 0x40);
+    for (int i = 0; i < 12; i++)
+        wr8(&tpm_tis_ops, t, loc * 0x1000 + 0x24, get_random[i]);
+    wr8(&tpm_tis_ops, t, loc * 0x1000 + 0x18, 0x20);
+}
+
+/* Localities 1-4 reach PCRs 17-22 (DRTM's): the guest never gets them, and
+ * the TPM sees every command at locality 0. */
+static void tis_grants_locality_0_only(void **state)
+{
+    (void)state;
+    static struct fake_backend f;
+    static struct tpm_tis t;
+    fake_backend_init(&f, 4096);
+    tpm_tis_init(&t, &f.be);
+    for (uint32_t loc = 1; loc < 5; loc++) {
+        wr8(&tpm_tis_ops, &t, loc * 0x1000, 0x02); /* requestUse */
+        assert_int_equal(rd8(&tpm_tis_ops, &t, loc * 0x1000), 0); /* not valid, not active */
+        tis_send_at(&t, loc);
+    }
+    assert_int_equal(f.submits, 0);
+    /* Nor taken from locality 0 by a seize. */
+    wr8(&tpm_tis_ops, &t, 0x0000, 0x02);
+    wr8(&tpm_tis_ops, &t, 0x4000, 0x08);
+    assert_int_equal(rd8(&tpm_tis_ops, &t, 0x4000), 0);
+    assert_int_equal(rd8(&tpm_tis_ops, &t, 0x0000) & 0xb0, 0xa0); /* active, not seized */
+    tis_send_at(&t, 4);
+    assert_int_equal(f.submits, 0);
+    tis_send_at(&t, 0);
+    assert_int_equal(f.submits, 1);
+    assert_int_equal(f.locality, 0);
     tpm_tis_destroy(&t);
 }
 
@@ -772,6 +804,7 @@ int main(void)
         cmocka_unit_test(crb_image_is_always_current),
         cmocka_unit_test(tis_spinning_reads_wait),
         cmocka_unit_test(tis_fifo_state_machine),
+        cmocka_unit_test(tis_grants_locality_0_only),
         cmocka_unit_test(virtqueue_checks),
         cmocka_unit_test(virtio_tpm_round_trip),
         cmocka_unit_test(virtio_status_transitions),

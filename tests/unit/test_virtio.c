@@ -1,6 +1,7 @@
 /* Unit tests: the virtio-mmio transport and split rings as every device
  * uses them: EVENT_IDX, unpop, notifications through the notify eventfd,
  * the status rules, and what a hostile driver gets. */
+#include "../log_lines.h"
 #include "../virtio_driver.h"
 #include "core/log.h"
 #include "virtio/mmio.h"
@@ -212,6 +213,23 @@ static void queues_are_fixed_once_live(void **state)
     assert_false(vd_rd(&d, 0x70) & VIRTIO_STATUS_NEEDS_RESET);
 }
 
+static void a_refused_queue_is_logged_once(void **state)
+{
+    (void)state;
+    const char *path = log_lines_start();
+    assert_false(vd_setup(&d, &m, &mem, 0, 512));
+    /* NEEDS_RESET is set, but queue setup goes on: the driver retries. */
+    vd_wr(&d, 0x30, 0);
+    for (int i = 0; i < 10000; i++)
+        vd_wr(&d, 0x44, 1);
+    assert_true(vd_rd(&d, 0x70) & VIRTIO_STATUS_NEEDS_RESET);
+    assert_false(m.queues[0].ready);
+    /* And across resets: once per device. */
+    for (int i = 0; i < 100; i++)
+        assert_false(vd_setup(&d, &m, &mem, 0, 512));
+    assert_int_equal(log_lines_stop(path), 1);
+}
+
 static void config_space_is_bounded(void **state)
 {
     (void)state;
@@ -252,6 +270,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(unpop_gives_the_chain_back, setup, teardown),
         cmocka_unit_test_setup_teardown(notify_goes_through_the_eventfd, setup, teardown),
         cmocka_unit_test_setup_teardown(queues_are_fixed_once_live, setup, teardown),
+        cmocka_unit_test_setup_teardown(a_refused_queue_is_logged_once, setup, teardown),
         cmocka_unit_test_setup_teardown(config_space_is_bounded, setup, teardown),
         cmocka_unit_test_setup_teardown(features_offered_and_refused, setup, teardown),
     };

@@ -1,5 +1,6 @@
 /* Unit tests: virtio-net over a datagram socket standing in for the TAP
- * (one read, one frame): frames both ways without copies, num_buffers,
+ * (one read, one frame; readv answers as a TAP does for a frame cut to the
+ * buffer): frames both ways without copies, num_buffers,
  * buffers running out, malformed frames, the TX rate limiter, MAC and MTU
  * in the configuration space. */
 #include "../virtio_driver.h"
@@ -13,6 +14,8 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -26,6 +29,17 @@ static struct vd d;
 static int peer; /* the host's end of the "TAP" */
 
 static void t_irq(void *ctx) { (void)ctx; }
+
+/* The device's readv, as a TAP answers it: a frame longer than the buffer
+ * is cut to it, and the frame's whole length is returned (tun_put_user's
+ * `total`). A datagram socket says the same when asked with MSG_TRUNC. */
+ssize_t readv(int fd, const struct iovec *iov, int iovcnt)
+{
+    if (!net.mmio.ops || fd != net.tap)
+        return syscall(SYS_readv, fd, iov, iovcnt);
+    struct msghdr mh = { .msg_iov = (struct iovec *)iov, .msg_iovlen = (size_t)iovcnt };
+    return recvmsg(fd, &mh, MSG_TRUNC);
+}
 
 static void start(const struct ratelimit_config *tx)
 {
@@ -132,6 +146,30 @@ static void frames_both_ways(void **state)
     assert_false(vd_rd(&d, 0x70) & VIRTIO_STATUS_NEEDS_RESET);
 }
 
+/* The used length never claims more than the buffer the guest gave: a
+ * frame that did not fit is dropped, and the buffer takes the next one. */
+static void rx_used_length_stays_within_the_buffer(void **state)
+{
+    (void)state;
+    start(NULL);
+    uint8_t big[12 + 200] = { 0 };
+    memset(big + 12, 0xab, 200);
+    assert_int_equal(write(peer, big, sizeof(big)), sizeof(big));
+    post_rx(0, 64);
+    uint32_t len;
+    assert_false(vd_used(&d, 0, NULL, &len));
+    assert_int_equal(net.stats.tap_read_fails, 1);
+    assert_int_equal(net.stats.rx_packets_count, 0);
+    uint8_t small[12 + 30] = { 0 };
+    memcpy(small + 12, "a frame for the guest, 30 byte", 30);
+    assert_int_equal(write(peer, small, sizeof(small)), sizeof(small));
+    virtio_net_tap_event(&net, EPOLLIN);
+    assert_true(vd_used(&d, 0, NULL, &len));
+    assert_int_equal(len, sizeof(small));
+    assert_memory_equal(mem.host + RXBUF(0) + 12, small + 12, 30);
+    assert_false(vd_rd(&d, 0x70) & VIRTIO_STATUS_NEEDS_RESET);
+}
+
 static void tx_rate_limiter_holds_frames(void **state)
 {
     (void)state;
@@ -163,6 +201,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(config_and_features, teardown),
         cmocka_unit_test_teardown(frames_both_ways, teardown),
+        cmocka_unit_test_teardown(rx_used_length_stays_within_the_buffer, teardown),
         cmocka_unit_test_teardown(tx_rate_limiter_holds_frames, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
