@@ -6,6 +6,7 @@
  * script, a server whose clients are idle must go quiet: an event loop
  * that keeps reporting work that moves no byte is a spinning thread. */
 #include "api/server.h"
+#include "fuzz_vmm.h"
 
 #include <errno.h>
 #include <stdint.h>
@@ -21,33 +22,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 /* More turns than any finite input needs to go quiet. */
 #define QUIET_TURNS 2000
 
-static enum vmm_state state;
-static struct vm_config cfg;
-
-static enum vmm_state f_state(void *ctx) { (void)ctx; return state; }
-static const struct vm_config *f_config(void *ctx) { (void)ctx; return &cfg; }
-static int f_configure(void *ctx, enum config_section s, json_t *body, bool patch, char *err,
-                       size_t errlen)
-{
-    (void)ctx;
-    struct vm_config next;
-    if (config_copy(&next, &cfg) < 0)
-        return -1;
-    if (config_set(&next, s, body, patch, err, errlen) < 0) {
-        config_free(&next);
-        return -1;
-    }
-    config_free(&cfg);
-    cfg = next;
-    return 0;
-}
-static int f_action(void *ctx, enum api_action a, char *err, size_t errlen)
-{
-    (void)ctx, (void)err, (void)errlen;
-    state = a == API_PAUSE ? VMM_PAUSED : a == API_FLUSH_METRICS ? state : VMM_RUNNING;
-    return 0;
-}
-static const struct api_vmm_ops ops = { f_state, f_configure, f_action, f_config, NULL };
 
 /* The input, consumed as the script runs. */
 struct script {
