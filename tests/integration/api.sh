@@ -73,6 +73,9 @@ api GET /machine-config
 expect_http 200 '"vcpu_count":2,"mem_size_mib":96'
 api PUT /metrics "{\"metrics_path\": \"$T/metrics\"}"
 expect_http 204
+truncate -s 1M "$T/disk1" "$T/disk2"
+api PUT /drives/data "{\"drive_id\": \"data\", \"path_on_host\": \"$T/disk1\", \"is_root_device\": false, \"is_read_only\": false}"
+expect_http 204
 fault PUT /metrics "{\"metrics_path\": \"$T/metrics2\"}" 'metrics: already configured'
 api GET /vm/config
 expect_http 200 "\"kernel_image_path\":\"$GUEST/api_probe.elf\""
@@ -125,6 +128,9 @@ CHECKS=$((CHECKS + 1))
 wait_until 10 test "$(wc -c < "$T/out")" -gt "$before" || fail "the guest did not run on after the resume"
 fault PATCH /vm '{"state": "Stopped"}' 'vm.state: must be one of'
 api PUT /actions '{"action_type": "FlushMetrics"}'
+expect_http 204
+# A drive's new backing file: opened on the VMM thread, under its filter.
+api PATCH /drives/data "{\"drive_id\": \"data\", \"path_on_host\": \"$T/disk2\"}"
 expect_http 204
 api PUT /actions '{"action_type": "SendCtrlAltDel"}'
 expect_http 204
