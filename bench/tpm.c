@@ -50,7 +50,7 @@ static int host_round_trips(const struct bench_ctx *c, int n, double *raw_us, do
         return -1;
     static struct swtpm s;
     static double raw[10000], be[10000];
-    int r = swtpm_open(&s, sock, 2000, err, sizeof(err));
+    int r = swtpm_open(&s, sock, -1, 2000, err, sizeof(err));
     if (r < 0) {
         fprintf(stderr, "hearth-bench: %s\n", err);
         bench_swtpm_stop(c, "rtt");

@@ -192,10 +192,14 @@ static int set_metrics_path(struct vmm *m, const char *path)
 
 int main(int argc, char **argv)
 {
+    struct inherited_fds inherited;
     struct vmm_options opt = {
         .start_wall_ns = clock_ns(CLOCK_MONOTONIC),
         .start_cpu_ns = clock_ns(CLOCK_PROCESS_CPUTIME_ID),
+        .inherited = &inherited,
     };
+    /* Before hearth opens anything: what a tpm.socket "fd:N" may name. */
+    inherited_fds_scan(&inherited);
     struct args a = { .max_payload = API_DEFAULT_MAX_PAYLOAD };
     int r = parse_args(argc, argv, &a, &opt);
     if (r)

@@ -205,7 +205,8 @@ static int build(struct vmm *m, char *err, size_t errlen)
         return -1;
     }
     if (attach_legacy(m, err, errlen) < 0 ||
-        vtpm_attach(&m->vtpm, &cfg->tpm, &m->devices, m->opt.seccomp, err, errlen) < 0 ||
+        vtpm_attach(&m->vtpm, &cfg->tpm, m->opt.inherited, &m->devices, m->opt.seccomp, err,
+                    errlen) < 0 ||
         vdevs_attach(&m->vdevs, cfg, &m->devices, err, errlen) < 0 ||
         devmgr_start(&m->devices, err, errlen) < 0)
         return -1;

@@ -7,6 +7,7 @@
 
 #include "api/routes.h"
 #include "config/config.h"
+#include "core/inherited.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -21,6 +22,7 @@ struct vmm_options {
     bool seccomp;           /* every thread installs its filter (default) */
     uint64_t start_wall_ns; /* CLOCK_MONOTONIC when the process started */
     uint64_t start_cpu_ns;  /* CLOCK_PROCESS_CPUTIME_ID when the process started */
+    struct inherited_fds *inherited; /* what tpm.socket "fd:N" may name (NULL: nothing) */
 };
 
 /* A VMM with Firecracker's default configuration, its event loop and

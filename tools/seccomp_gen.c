@@ -16,10 +16,11 @@ static int compile(enum seccomp_thread kind, FILE *out)
     const struct seccomp_rules *r = &seccomp_rules[kind];
     for (size_t i = 0; i < r->n; i++) {
         const struct seccomp_rule *x = &r->rules[i];
-        int e = x->nargs ? seccomp_rule_add(ctx, SCMP_ACT_ALLOW, x->nr, 1,
+        uint32_t act = x->fail ? SCMP_ACT_ERRNO((uint32_t)x->fail) : SCMP_ACT_ALLOW;
+        int e = x->nargs ? seccomp_rule_add(ctx, act, x->nr, 1,
                                             SCMP_CMP64(x->arg.index, SCMP_CMP_MASKED_EQ,
                                                        x->arg.mask, x->arg.value))
-                         : seccomp_rule_add(ctx, SCMP_ACT_ALLOW, x->nr, 0);
+                         : seccomp_rule_add(ctx, act, x->nr, 0);
         if (e < 0) {
             fprintf(stderr, "seccomp_gen: %s: %s: error %d\n", seccomp_thread_names[kind],
                     x->name, e);

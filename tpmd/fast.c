@@ -29,7 +29,7 @@ int vtpm_manufacture_fast(const struct vtpm_opts *o, const struct ca *ca, struct
     if (vtpm_start_swtpm(o, v, err, errlen) < 0)
         return -1;
     static __thread struct swtpm s; /* large; one per manufacturing thread */
-    if (swtpm_open(&s, v->sock, VTPM_COMMAND_TIMEOUT_MS, err, errlen) < 0)
+    if (swtpm_open(&s, v->sock, -1, VTPM_COMMAND_TIMEOUT_MS, err, errlen) < 0)
         return -1;
     unsigned char *ek_der = NULL, *pf_der = NULL;
     int r = -1;

@@ -48,7 +48,7 @@ int main(int argc, char **argv)
     EVP_PKEY *ca_key = X509_get0_pubkey(ca);
     static struct swtpm s;
     char err[256];
-    if (swtpm_open(&s, argv[1], VTPM_COMMAND_TIMEOUT_MS, err, sizeof(err)) < 0) {
+    if (swtpm_open(&s, argv[1], -1, VTPM_COMMAND_TIMEOUT_MS, err, sizeof(err)) < 0) {
         fprintf(stderr, "hearth-tpm-verify: %s\n", err);
         return 2;
     }

@@ -4,7 +4,7 @@
 
 #include "config/devices.h"
 #include "config/json.h"
-#include "tpm/swtpm.h"
+#include "core/inherited.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -202,7 +202,10 @@ static const char *const tpm_models[] = {
     [TPM_MODEL_CRB] = "crb", [TPM_MODEL_TIS] = "tis", [TPM_MODEL_VIRTIO] = "virtio"
 };
 
-static int set_tpm(struct jctx *c, json_t *o, struct vm_config *cfg)
+/* from_file: only the config file may name an inherited descriptor
+ * ("fd:N", hearth-jailer's --tpm-socket); from the API it could be any of
+ * hearth's own (the API's listener, a client's connection). */
+static int set_tpm(struct jctx *c, json_t *o, struct vm_config *cfg, bool from_file)
 {
     static const char *const allowed[] = { "socket", "model", "timeout_ms", "measured_boot",
                                            NULL };
@@ -219,8 +222,15 @@ static int set_tpm(struct jctx *c, json_t *o, struct vm_config *cfg)
                  &timeout))
         goto bad;
     t->timeout_ms = (int)timeout;
-    if (swtpm_inherited_fd(t->socket) == -2) {
-        jfail(c, "socket", "\"fd:N\" needs a descriptor number N >= 3, got \"%s\"", t->socket);
+    int fd = inherited_fd_parse(t->socket);
+    if (fd == -2) {
+        jfail(c, "socket", "\"fd:N\" needs a descriptor number 3 <= N < %d, got \"%s\"",
+              INHERITED_FD_MAX, t->socket);
+        goto bad;
+    }
+    if (fd >= 0 && !from_file) {
+        jfail(c, "socket", "\"%s\" names an inherited descriptor: only the config file may "
+              "(give swtpm's socket path)", t->socket);
         goto bad;
     }
     if (model) {
@@ -240,9 +250,10 @@ bad:
     return -1;
 }
 
-/* config_set with `name` as the errors' section ("drives[2]"). */
+/* config_set with `name` as the errors' section ("drives[2]"); from_file:
+ * the config file's section, not an API request's. */
 static int set_named(struct vm_config *cfg, enum config_section s, json_t *body, bool patch,
-                     const char *name, char *err, size_t errlen)
+                     const char *name, bool from_file, char *err, size_t errlen)
 {
     struct jctx c = { err, errlen, name };
     if (!json_is_object(body))
@@ -253,7 +264,7 @@ static int set_named(struct vm_config *cfg, enum config_section s, json_t *body,
     case CONFIG_BOOT_SOURCE: return set_boot_source(&c, body, cfg);
     case CONFIG_MACHINE: return set_machine(&c, body, cfg, patch);
     case CONFIG_SERIAL: return set_serial(&c, body, cfg);
-    case CONFIG_TPM: return set_tpm(&c, body, cfg);
+    case CONFIG_TPM: return set_tpm(&c, body, cfg, from_file);
     case CONFIG_LOGGER: return set_logger(&c, body, cfg);
     case CONFIG_METRICS: return set_metrics(&c, body, cfg);
     case CONFIG_DRIVES: return config_set_drive(&c, body, cfg, patch);
@@ -267,7 +278,7 @@ static int set_named(struct vm_config *cfg, enum config_section s, json_t *body,
 int config_set(struct vm_config *cfg, enum config_section s, json_t *body, bool patch, char *err,
                size_t errlen)
 {
-    return set_named(cfg, s, body, patch, section_keys[s], err, errlen);
+    return set_named(cfg, s, body, patch, section_keys[s], false, err, errlen);
 }
 
 /* A list section of the config file (drives, network-interfaces): each
@@ -283,7 +294,7 @@ static int set_list(struct vm_config *cfg, enum config_section s, json_t *list, 
     json_array_foreach(list, i, v) {
         char name[48];
         snprintf(name, sizeof(name), "%s[%zu]", section_keys[s], i);
-        if (set_named(cfg, s, v, false, name, err, errlen) < 0)
+        if (set_named(cfg, s, v, false, name, true, err, errlen) < 0)
             return -1;
     }
     return 0;
@@ -314,7 +325,8 @@ int config_parse_json(json_t *root, struct vm_config *cfg, char *err, size_t err
         if ((s == CONFIG_DRIVES || s == CONFIG_NETS) && !json_is_null(v))
             r = set_list(cfg, (enum config_section)s, v, err, errlen);
         else if (s >= 0 && (!json_is_null(v) || s == CONFIG_BOOT_SOURCE))
-            r = config_set(cfg, (enum config_section)s, v, false, err, errlen);
+            r = set_named(cfg, (enum config_section)s, v, false, section_keys[s], true, err,
+                          errlen);
         else if (s < 0 && jin_list(key, known) && !unsupported_but_empty(v))
             r = jfail(&c, key, "not supported by this version of hearth");
         else if (s < 0 && !jin_list(key, known))

@@ -45,7 +45,7 @@ struct serial_config {
 
 struct tpm_config {
     enum tpm_model model; /* TPM_MODEL_NONE: no "tpm" section */
-    char *socket;         /* swtpm control socket */
+    char *socket;         /* swtpm control socket, or "fd:N" (core/inherited.h) */
     int timeout_ms;
     bool measured_boot;   /* hearth measures what it boots (default) */
 };
@@ -150,7 +150,9 @@ const char *config_section_key(enum config_section s);
  * Firecracker lets a running VM change (path_on_host and the rate
  * limiters; a limiter's bucket left out is kept). On error returns -1
  * with "section.field: reason" in err; cfg may then be half-updated, so
- * callers set a copy (config_copy) and keep it only on success. */
+ * callers set a copy (config_copy) and keep it only on success. This is
+ * the API's entry: a tpm.socket naming an inherited descriptor ("fd:N")
+ * is refused here, allowed only in a config document (below). */
 int config_set(struct vm_config *cfg, enum config_section s, json_t *body, bool patch, char *err,
                size_t errlen);
 

@@ -4,6 +4,8 @@
 #include "core/log.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,6 +50,27 @@ int seccomp_prepare(void)
     return 0;
 }
 
+/* The test hook (seccomp.h): "<kind>[:<call>]" naming this thread's kind. */
+static void selftest(enum seccomp_thread kind, const char *test)
+{
+    size_t n = strlen(seccomp_thread_names[kind]);
+    if (!test || strncmp(test, seccomp_thread_names[kind], n) != 0 ||
+        (test[n] && test[n] != ':'))
+        return;
+    const char *call = test[n] ? test + n + 1 : "";
+    if (strcmp(call, "clone") == 0) {
+        if (syscall(SYS_clone, (unsigned long)(CLONE_NEWUSER | SIGCHLD), 0UL, 0UL, 0UL, 0UL) == 0)
+            _exit(0); /* the child, where the filter let it through */
+    } else if (strcmp(call, "openat") == 0) {
+        syscall(SYS_openat, AT_FDCWD, "/dev/null", O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+    } else if (strcmp(call, "clone3") == 0) {
+        long r = syscall(SYS_clone3, NULL, 0UL);
+        log_info("seccomp self-test: clone3: %s", r < 0 ? strerror(errno) : "succeeded");
+        return;
+    }
+    syscall(SYS_personality, 0xffffffffUL); /* allowed nowhere */
+}
+
 int seccomp_install(enum seccomp_thread kind, bool enabled)
 {
     if (!enabled)
@@ -63,9 +86,7 @@ int seccomp_install(enum seccomp_thread kind, bool enabled)
                   strerror(e));
         return -e;
     }
-    const char *test = getenv("HEARTH_SECCOMP_SELFTEST");
-    if (test && strcmp(test, seccomp_thread_names[kind]) == 0)
-        syscall(SYS_personality, 0xffffffffUL); /* allowed nowhere */
+    selftest(kind, getenv("HEARTH_SECCOMP_SELFTEST"));
     return 0;
 }
 
@@ -75,7 +96,7 @@ void seccomp_print(FILE *out)
         const struct seccomp_rules *r = &seccomp_rules[k];
         size_t calls = 0;
         for (size_t i = 0; i < r->n; i++) {
-            bool seen = false;
+            bool seen = r->rules[i].fail != 0;
             for (size_t j = 0; j < i; j++)
                 seen |= r->rules[j].nr == r->rules[i].nr;
             calls += !seen;
@@ -84,7 +105,9 @@ void seccomp_print(FILE *out)
                 seccomp_thread_names[k], calls, seccomp_filters[k].len);
         for (size_t i = 0; i < r->n; i++) {
             const struct seccomp_rule *x = &r->rules[i];
-            if (x->nargs)
+            if (x->fail)
+                fprintf(out, "  %s (%d) fails: %s\n", x->name, x->nr, strerrorname_np(x->fail));
+            else if (x->nargs)
                 fprintf(out, "  %s (%d) if arg %u: %s\n", x->name, x->nr, x->arg.index,
                         x->arg.what);
             else

@@ -27,10 +27,12 @@ extern const char *const seccomp_thread_names[SECCOMP_NKINDS];
 
 /* One allowed system call, optionally only for some argument values: with
  * nargs 1, args[0] & mask must equal value. Several rules for the same
- * call allow any of them. */
+ * call allow any of them. With fail set, the call is not allowed but
+ * answered: it returns -1 with errno fail instead of stopping the process. */
 struct seccomp_rule {
     int nr;
     const char *name;
+    int fail;
     int nargs;
     struct {
         unsigned index;
@@ -51,11 +53,15 @@ extern const struct seccomp_rules seccomp_rules[SECCOMP_NKINDS];
 int seccomp_prepare(void);
 
 /* Installs kind's filter on the calling thread (enabled false: nothing).
- * With HEARTH_SECCOMP_SELFTEST=<kind name> in the environment, that thread
- * then makes a forbidden call: the test hook for the violation path. */
+ * With HEARTH_SECCOMP_SELFTEST=<kind name>[:<call>] in the environment,
+ * that thread then makes a forbidden call, the test hook for the violation
+ * path: personality, or with ":clone" a fork into a new user namespace,
+ * with ":openat" an open with O_CREAT; ":clone3" makes a clone3 and logs
+ * its answer ("seccomp self-test: clone3: <strerror>"), then runs on. */
 int seccomp_install(enum seccomp_thread kind, bool enabled);
 
-/* Every filter's rules, and how many calls each allows (--print-seccomp). */
+/* Every filter's rules, and how many calls each allows (--print-seccomp;
+ * a call answered with an errno is listed, not counted). */
 void seccomp_print(FILE *out);
 
 #endif

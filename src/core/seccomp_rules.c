@@ -2,15 +2,21 @@
 #include "core/seccomp.h"
 
 #include <asm/ioctls.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <linux/if_tun.h>
 #include <linux/io_uring.h>
 #include <linux/kvm.h>
+#include <linux/sched.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 
-#define ANY(call) { SYS_##call, #call, 0, { 0, 0, 0, NULL } }
-#define ARG(call, i, m, v, w) { SYS_##call, #call, 1, { i, m, v, w } }
+#define ANY(call) { SYS_##call, #call, 0, 0, { 0, 0, 0, NULL } }
+#define ARG(call, i, m, v, w) { SYS_##call, #call, 0, 1, { i, m, v, w } }
+/* Not allowed, but answered with errno e rather than stopping hearth. */
+#define FAIL(call, e) { SYS_##call, #call, e, 0, { 0, 0, 0, NULL } }
 #define IOCTL(cmd) ARG(ioctl, 1, ~0ull, cmd, #cmd)
 /* No executable mappings: nothing hearth does after start-up needs one. */
 #define NO_EXEC(call) ARG(call, 2, PROT_EXEC, 0, "prot without PROT_EXEC")
@@ -29,23 +35,34 @@ const char *const seccomp_thread_names[SECCOMP_NKINDS] = {
 
 /* The main thread once the VM runs: the event loop (console, stdin,
  * eventfds, timers, metrics), the vCPUs' pause/kick, swtpm's SHUTDOWN and
- * the detached teardown (a fork), the exit path, KVM's exit counters
- * (pread of the stats fds opened with the vCPUs). The one file it opens is
- * a drive's new backing file. */
+ * the detached teardown (a fork), the exit path (unlink: the API socket
+ * and the vsock listener's), KVM's exit counters (pread of the stats fds
+ * opened with the vCPUs). It starts no thread: every one exists before its
+ * filter goes on. */
 static const struct seccomp_rule vmm[] = {
     COMMON,
     ANY(read),          ANY(close),         ANY(epoll_wait),   ANY(epoll_ctl),
     ANY(timerfd_settime), ANY(fcntl),       ANY(tgkill),       ANY(getpid),
     ANY(brk),           ANY(munmap),        ANY(mremap),       NO_EXEC(mmap),
     NO_EXEC(mprotect),  ANY(poll),          ANY(recvfrom),     ANY(sendto),       ANY(sendmsg),
-    ANY(clone),         ANY(clone3),        ANY(set_robust_list), ANY(pipe2),
-    ANY(unlink),        ANY(pread64),
+    ANY(set_robust_list), ANY(pipe2),       ANY(unlink),       ANY(pread64),
     IOCTL(KVM_IRQ_LINE), IOCTL(TCGETS),     IOCTL(TCSETS),
+    /* glibc's fork, for the detached teardown, and nothing else: no thread
+     * (CLONE_VM, CLONE_THREAD), no namespace. clone3 answers ENOSYS, as on
+     * kernels before 5.3, so that glibc falls back to clone. */
+    ARG(clone, 0, ~0ull, CLONE_CHILD_SETTID | CLONE_CHILD_CLEARTID | SIGCHLD,
+        "CLONE_CHILD_SETTID|CLONE_CHILD_CLEARTID|SIGCHLD (fork)"),
+    FAIL(clone3, ENOSYS),
     /* PATCH /drives/{id} after boot opens the new backing file and sizes it,
      * after waiting for the old one's requests in flight (as teardown does),
-     * and puts it in the drive's ring (the one register call its ring takes). */
-    ANY(openat),        ANY(fstat),         ANY(newfstatat),   ANY(lseek),
-    ANY(io_uring_enter),
+     * and puts it in the drive's ring (the one register call its ring takes).
+     * Only that open (path_open_checked's flags): no file is created or
+     * truncated. */
+    ARG(openat, 2, 0xffffffffull, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC,
+        "O_RDONLY|O_NONBLOCK|O_NOCTTY|O_CLOEXEC"),
+    ARG(openat, 2, 0xffffffffull, O_RDWR | O_NONBLOCK | O_NOCTTY | O_CLOEXEC,
+        "O_RDWR|O_NONBLOCK|O_NOCTTY|O_CLOEXEC"),
+    ANY(fstat),         ANY(newfstatat),    ANY(lseek),        ANY(io_uring_enter),
     ARG(io_uring_register, 1, ~0ull, IORING_REGISTER_FILES_UPDATE, "IORING_REGISTER_FILES_UPDATE"),
 };
 

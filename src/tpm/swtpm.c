@@ -211,16 +211,8 @@ static int data_xfer(struct swtpm *s, const uint8_t *cmd, size_t len, uint8_t *r
     return 0;
 }
 
-int swtpm_inherited_fd(const char *ctrl_path)
-{
-    if (strncmp(ctrl_path, "fd:", 3) != 0)
-        return -1;
-    char *end;
-    long fd = strtol(ctrl_path + 3, &end, 10);
-    return end != ctrl_path + 3 && !*end && fd >= 3 && fd < 65536 ? (int)fd : -2;
-}
-
-int swtpm_open(struct swtpm *s, const char *ctrl_path, int timeout_ms, char *err, size_t errlen)
+int swtpm_open(struct swtpm *s, const char *ctrl_path, int ctrl_fd, int timeout_ms, char *err,
+               size_t errlen)
 {
     memset(s, 0, sizeof(*s));
     s->ctrl_fd = s->data_fd = s->wake_fd = -1;
@@ -232,28 +224,28 @@ int swtpm_open(struct swtpm *s, const char *ctrl_path, int timeout_ms, char *err
     uint8_t buf[16];
 
     struct sockaddr_un sa = { .sun_family = AF_UNIX };
-    int inherited = swtpm_inherited_fd(ctrl_path);
-    if (inherited >= 0) {
-        /* A control channel connected for us (hearth-jailer's --tpm-socket):
-         * it must be a stream socket. */
+    if (ctrl_fd >= 0) {
+        /* A control channel connected for us (hearth-jailer's --tpm-socket),
+         * ours from here: closed on failure as on swtpm_close. It must be a
+         * stream socket. */
+        s->ctrl_fd = ctrl_fd;
         int type = 0;
         socklen_t tl = sizeof(type);
-        if (getsockopt(inherited, SOL_SOCKET, SO_TYPE, &type, &tl) < 0 || type != SOCK_STREAM) {
+        if (getsockopt(ctrl_fd, SOL_SOCKET, SO_TYPE, &type, &tl) < 0 || type != SOCK_STREAM) {
             r = fail(err, errlen, -EBADF, "tpm.socket %s: not a connected stream socket",
                      ctrl_path);
             goto out;
         }
-        s->ctrl_fd = inherited;
         fcntl(s->ctrl_fd, F_SETFD, FD_CLOEXEC);
     } else if (strlen(ctrl_path) >= sizeof(sa.sun_path)) {
         r = fail(err, errlen, -ENAMETOOLONG, "tpm.socket %s: path too long", ctrl_path);
         goto out;
     }
-    if (inherited < 0)
+    if (ctrl_fd < 0)
         strcpy(sa.sun_path, ctrl_path);
-    if (inherited < 0)
+    if (ctrl_fd < 0)
         s->ctrl_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (inherited < 0 &&
+    if (ctrl_fd < 0 &&
         (s->ctrl_fd < 0 || connect(s->ctrl_fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)) {
         r = -errno;
         snprintf(err, errlen, "tpm.socket %s: %s", ctrl_path,

@@ -56,18 +56,18 @@ struct swtpm {
 
 extern const struct tpm_backend_ops swtpm_backend_ops;
 
-/* "fd:N" (N >= 3): the control channel is already connected on fd N (a
- * jailed hearth cannot reach swtpm's socket path). Returns N, -2 for a
- * malformed "fd:" value, -1 for a path. */
-int swtpm_inherited_fd(const char *ctrl_path);
-
-/* Connects to swtpm's control socket (or takes an inherited one, above)
- * and makes the TPM ready: checks its
+/* Connects to swtpm's control socket at ctrl_path, or with ctrl_fd >= 0
+ * takes that descriptor as the control channel, already connected (a
+ * jailed hearth cannot reach swtpm's socket path: hearth-jailer's
+ * --tpm-socket): it is the swtpm's from then on, closed on failure or by
+ * swtpm_close, and ctrl_path only names it in messages. Then makes the TPM
+ * ready: checks its
  * capabilities, hands it a data channel, sets the buffer size, INIT, and
  * TPM2_Startup(CLEAR) (an already started TPM is fine). Each step is
  * bounded by timeout_ms. On failure returns -errno with a message in err
  * and leaves nothing open. */
-int swtpm_open(struct swtpm *s, const char *ctrl_path, int timeout_ms, char *err, size_t errlen);
+int swtpm_open(struct swtpm *s, const char *ctrl_path, int ctrl_fd, int timeout_ms, char *err,
+               size_t errlen);
 
 /* Runs one command synchronously (tools and manufacture only: before
  * swtpm_start, never on a vCPU). Returns 0 with the response, or -errno. */

@@ -114,15 +114,21 @@ int vtpm_place(struct vtpm *t, struct devmgr *dm, char *err, size_t errlen)
     }
 }
 
-int vtpm_attach(struct vtpm *t, const struct tpm_config *cfg, struct devmgr *dm, bool seccomp,
-                char *err, size_t errlen)
+int vtpm_attach(struct vtpm *t, const struct tpm_config *cfg, struct inherited_fds *inherited,
+                struct devmgr *dm, bool seccomp, char *err, size_t errlen)
 {
     memset(t, 0, sizeof(*t));
     t->model = cfg->model;
     t->measured = cfg->measured_boot;
     if (t->model == TPM_MODEL_NONE)
         return 0;
-    int r = swtpm_open(&t->swtpm, cfg->socket, cfg->timeout_ms, err, errlen);
+    int fd = inherited_fd_parse(cfg->socket);
+    if (fd >= 0 && (fd = inherited_fd_take(inherited, fd)) < 0) {
+        snprintf(err, errlen, "tpm.socket %s: not a descriptor hearth inherited at start, or "
+                 "one an earlier start consumed", cfg->socket);
+        return fd;
+    }
+    int r = swtpm_open(&t->swtpm, cfg->socket, fd, cfg->timeout_ms, err, errlen);
     if (r < 0)
         return r;
     t->backend_open = true;

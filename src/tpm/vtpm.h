@@ -4,6 +4,7 @@
 #define HEARTH_VTPM_H
 
 #include "config/config.h"
+#include "core/inherited.h"
 #include "devices/manager.h"
 #include "devices/tpm_crb.h"
 #include "devices/tpm_tis.h"
@@ -33,11 +34,14 @@ struct vtpm {
 int vtpm_devmem(const struct tpm_config *cfg, struct vm_devmem *out);
 
 /* Opens the backend described by cfg (nothing for TPM_MODEL_NONE) and
- * places the transport with vtpm_place. -errno with a message on failure;
- * whatever was opened is closed, by this call or, once placed, by the
- * device manager's teardown. */
-int vtpm_attach(struct vtpm *t, const struct tpm_config *cfg, struct devmgr *dm, bool seccomp,
-                char *err, size_t errlen);
+ * places the transport with vtpm_place. A socket "fd:N" must be one of
+ * `inherited` (may be NULL: none), which it then takes: that start
+ * consumes it, closing it when it fails or when the VM stops, and a later
+ * start cannot name it again. -errno with a message on failure; whatever
+ * was opened is closed, by this call or, once placed, by the device
+ * manager's teardown. */
+int vtpm_attach(struct vtpm *t, const struct tpm_config *cfg, struct inherited_fds *inherited,
+                struct devmgr *dm, bool seccomp, char *err, size_t errlen);
 
 /* Initializes t->model's transport on t->backend and hands it to the device
  * manager: its registers, its DSDT node (MSFT0101, or LNRO0005 for virtio)

@@ -3,8 +3,9 @@
 # endpoint's success and error answers, pre/post-boot rules, the body limit,
 # garbage, pipelined, slow and concurrent clients, pause/resume seen from
 # the guest, SendCtrlAltDel, metrics after FlushMetrics, GET /vm/config
-# booting the same VM, a failed start that leaves nothing behind, and the
-# socket's life.
+# booting the same VM, a failed start that leaves nothing behind, the
+# socket's life, and tpm.socket "fd:N" refused (a client naming one of
+# hearth's own descriptors, the listener).
 . "$(dirname "$0")/lib.sh"
 RAW="$(dirname "$0")/../tools/api_raw.py"
 SOCK=$T/api.sock
@@ -14,6 +15,14 @@ start_api() { api_start "$SOCK" --level Debug "$@"; }
 fault() { # METHOD PATH BODY MESSAGE_REGEX
     api "$1" "$2" "$3"
     expect_http 400 "^\\{\"fault_message\":\"$4"
+}
+
+listener_fd() { # the number of hearth's descriptor for its API listener
+    local inode f
+    inode=$(awk -v p="$SOCK" '$8 == p && $4 == "00010000" { print $7; exit }' /proc/net/unix)
+    for f in /proc/"$PID"/fd/*; do
+        [ "$(readlink "$f")" = "socket:[$inode]" ] && basename "$f"
+    done
 }
 
 finish() { # waits for hearth to exit; sets RC
@@ -45,6 +54,15 @@ fault PUT /drives/rootfs '{"drive_id": "rootfs"}' 'drives.is_root_device: missin
 fault PUT /drives/root-fs '{"drive_id": "root-fs"}' 'API Resource IDs can only contain alphanumeric characters and underscores.'
 fault PATCH /drives/rootfs '{"drive_id": "rootfs", "path_on_host": "/x"}' 'The requested operation is not supported before starting the microVM.'
 fault PUT /logger "{\"log_path\": \"$T/no/such/dir/log\"}" "logger.log_path $T/no/such/dir/log: No such file"
+# A hostile client naming one of hearth's own descriptors as swtpm's
+# channel (here the API listener): only the config file may say "fd:N",
+# else the start would speak swtpm's protocol on it and close it.
+N=$(listener_fd)
+CHECKS=$((CHECKS + 1))
+[ -n "$N" ] || fail "the API listener's descriptor was not found"
+fault PUT /tpm "{\"socket\": \"fd:$N\"}" "tpm.socket: .*fd:$N.* names an inherited descriptor: only the config file may"
+api GET /
+expect_http 200 '"state":"Not started"'
 api PUT /boot-source "{\"kernel_image_path\": \"$GUEST/api_probe.elf\", \"boot_args\": \"console=ttyS0\"}"
 expect_http 204
 api PUT /machine-config '{"vcpu_count": 2, "mem_size_mib": 64}'
@@ -54,6 +72,9 @@ expect_http 204
 api GET /machine-config
 expect_http 200 '"vcpu_count":2,"mem_size_mib":96'
 api PUT /metrics "{\"metrics_path\": \"$T/metrics\"}"
+expect_http 204
+truncate -s 1M "$T/disk1" "$T/disk2"
+api PUT /drives/data "{\"drive_id\": \"data\", \"path_on_host\": \"$T/disk1\", \"is_root_device\": false, \"is_read_only\": false}"
 expect_http 204
 fault PUT /metrics "{\"metrics_path\": \"$T/metrics2\"}" 'metrics: already configured'
 api GET /vm/config
@@ -107,6 +128,9 @@ CHECKS=$((CHECKS + 1))
 wait_until 10 test "$(wc -c < "$T/out")" -gt "$before" || fail "the guest did not run on after the resume"
 fault PATCH /vm '{"state": "Stopped"}' 'vm.state: must be one of'
 api PUT /actions '{"action_type": "FlushMetrics"}'
+expect_http 204
+# A drive's new backing file: opened on the VMM thread, under its filter.
+api PATCH /drives/data "{\"drive_id\": \"data\", \"path_on_host\": \"$T/disk2\"}"
 expect_http 204
 api PUT /actions '{"action_type": "SendCtrlAltDel"}'
 expect_http 204

@@ -2,7 +2,9 @@
 # Seccomp: every thread kind runs under its own filter by default; a
 # forbidden system call on any of them (the HEARTH_SECCOMP_SELFTEST hook
 # makes one right after the filter goes on) stops hearth with status 148
-# and a log line naming the thread and the call; --no-seccomp leaves them
+# and a log line naming the thread and the call (on the VMM thread also a
+# clone other than fork's and an open with O_CREAT; clone3 answers ENOSYS
+# there); --no-seccomp leaves them
 # off; --print-seccomp lists each allowlist, within Firecracker's counts.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/tpm_lib.sh"
@@ -36,6 +38,23 @@ for kind in vcpu vmm tpm io; do
         io) expect_log ':io:ERROR\] seccomp' ;;
     esac
 done
+# The VMM thread, which parses API bodies once the VM runs: a clone other
+# than the detached teardown's fork (here into a new user namespace) and an
+# open that creates a file stop hearth; clone3 answers ENOSYS (glibc then
+# falls back to clone) and the VM runs on.
+for call in clone:56 openat:257; do
+    start_swtpm "vmm-${call%%:*}"
+    tpm_config tpm_basic.elf crb ""
+    HEARTH_SECCOMP_SELFTEST=vmm:${call%%:*} run_hearth
+    expect_rc 148
+    expect_log ":main:ERROR\] seccomp: forbidden system call ${call#*:}; the process stops"
+done
+start_swtpm vmm-clone3
+tpm_config tpm_basic.elf crb ""
+HEARTH_SECCOMP_SELFTEST=vmm:clone3 run_hearth
+expect_clean_run 12
+expect_log ':main:INFO\] seccomp self-test: clone3: Function not implemented'
+
 # The API thread: its filter goes on before the first client.
 : > "$T/log"
 HEARTH_SECCOMP_SELFTEST=api "$HEARTH" --api-sock "$T/api.sock" --log-path "$T/log" < /dev/null > /dev/null 2>&1

@@ -80,7 +80,7 @@ static int measure(const char *ctrl, const char *vm_json, const char *log_out, c
                                       .initrd_len = rdlen,
                                       .cmdline = cmdline,
                                       .config_json = machine};
-    if (swtpm_open(&s, ctrl, 10000, err, sizeof(err)) < 0 || swtpm_start(&s, &b) < 0)
+    if (swtpm_open(&s, ctrl, -1, 10000, err, sizeof(err)) < 0 || swtpm_start(&s, &b) < 0)
         return die("%s", err);
     int r = measure_boot(&m, &b, &in, log, sizeof(log), err, sizeof(err));
     swtpm_release(&s); /* no SHUTDOWN: the vTPM keeps its PCRs */

@@ -252,6 +252,30 @@ static void copy_is_deep(void **state)
     config_free(&b);
 }
 
+/* "fd:N" names a descriptor hearth inherited (the jailer's vTPM channel):
+ * the config file may, an API request (config_set) may not, since there N
+ * could be any of hearth's own descriptors. */
+static void inherited_tpm_fd_only_from_the_file(void **state)
+{
+    (void)state;
+    struct vm_config c;
+    char err[256] = "";
+    config_init(&c);
+    assert_int_equal(set(&c, CONFIG_TPM, "{\"socket\": \"fd:3\"}", false, err), -1);
+    assert_string_equal(err, "tpm.socket: \"fd:3\" names an inherited descriptor: only the "
+                             "config file may (give swtpm's socket path)");
+    assert_int_equal(set(&c, CONFIG_TPM, "{\"socket\": \"fd: 3\"}", false, err), -1);
+    assert_string_equal(err, "tpm.socket: \"fd:N\" needs a descriptor number 3 <= N < 1024, "
+                             "got \"fd: 3\"");
+    config_free(&c);
+    assert_int_equal(parse("{\"boot-source\": {\"kernel_image_path\": \"/k\"},"
+                           " \"tpm\": {\"socket\": \"fd:3\"}}",
+                           &c, err),
+                     0);
+    assert_string_equal(c.tpm.socket, "fd:3");
+    config_free(&c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -264,6 +288,7 @@ int main(void)
         cmocka_unit_test(logger_level_defaults_to_info),
         cmocka_unit_test(vm_config_round_trips),
         cmocka_unit_test(copy_is_deep),
+        cmocka_unit_test(inherited_tpm_fd_only_from_the_file),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

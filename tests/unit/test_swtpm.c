@@ -124,7 +124,7 @@ static int setup(void **state)
     for (int i = 0; i < 500; i++) {
         struct swtpm s;
         char err[256];
-        if (swtpm_open(&s, f->sock, 1000, err, sizeof(err)) == 0) {
+        if (swtpm_open(&s, f->sock, -1, 1000, err, sizeof(err)) == 0) {
             swtpm_close(&s);
             return 0;
         }
@@ -149,7 +149,7 @@ static void open_and_submit(struct fixture *f, struct swtpm *s, struct tpm_backe
                             struct probe *p)
 {
     char err[256];
-    assert_int_equal(swtpm_open(s, f->sock, DEADLINE_MS, err, sizeof(err)), 0);
+    assert_int_equal(swtpm_open(s, f->sock, -1, DEADLINE_MS, err, sizeof(err)), 0);
     assert_int_equal(swtpm_start(s, b), 0);
     probe_init(p);
     assert_int_equal(tpm_submit(b, get_random, sizeof(get_random), 0, probe_done, p), 0);
@@ -253,7 +253,7 @@ static void slow_answer_is_in_when_go_returns(void **state)
         struct swtpm s;
         struct tpm_backend b;
         char err[256];
-        assert_int_equal(swtpm_open(&s, f->sock, 4 * SLOW_MS, err, sizeof(err)), 0);
+        assert_int_equal(swtpm_open(&s, f->sock, -1, 4 * SLOW_MS, err, sizeof(err)), 0);
         assert_int_equal(swtpm_start(&s, &b), 0);
         uint64_t t0 = 0;
         bool answered;

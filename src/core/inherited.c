@@ -1,0 +1,41 @@
+/* Descriptors inherited at process start: recorded once, each taken once. */
+#include "core/inherited.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+
+void inherited_fds_scan(struct inherited_fds *f)
+{
+    memset(f, 0, sizeof(*f));
+    /* One poll over every candidate: a closed descriptor reports POLLNVAL.
+     * No /proc needed (a jail has none), and no descriptor of its own. */
+    struct pollfd p[INHERITED_FD_MAX - 3];
+    for (int i = 0; i < INHERITED_FD_MAX - 3; i++)
+        p[i] = (struct pollfd){ .fd = i + 3 };
+    if (poll(p, INHERITED_FD_MAX - 3, 0) < 0)
+        return; /* then nothing can be named */
+    for (int i = 0; i < INHERITED_FD_MAX - 3; i++)
+        if (!(p[i].revents & POLLNVAL))
+            f->open[(i + 3) / 64] |= 1ull << ((i + 3) % 64);
+}
+
+int inherited_fd_parse(const char *s)
+{
+    if (!s || strncmp(s, "fd:", 3) != 0)
+        return -1;
+    if (s[3] < '0' || s[3] > '9')
+        return -2; /* no sign, no blank: strtol would take them */
+    char *end;
+    long fd = strtol(s + 3, &end, 10);
+    return end != s + 3 && !*end && fd >= 3 && fd < INHERITED_FD_MAX ? (int)fd : -2;
+}
+
+int inherited_fd_take(struct inherited_fds *f, int fd)
+{
+    if (!f || fd < 3 || fd >= INHERITED_FD_MAX || !(f->open[fd / 64] & 1ull << (fd % 64)))
+        return -EBADF;
+    f->open[fd / 64] &= ~(1ull << (fd % 64));
+    return fd;
+}
