@@ -62,6 +62,16 @@ struct vm_devmem {
     uint8_t *host;
 };
 
+/* A device that may hold a vCPU in an exit while its backend works (the
+ * vTPM's START and tpmGo) lets go when the VMM needs its vCPUs: `allow`
+ * is called with false when a pause or the stop begins, true on resume.
+ * Without it a held vCPU would keep the VMM thread, which waits for the
+ * vCPUs to park, from the API and signals for as long as the hold. */
+struct vm_hold_hook {
+    void (*allow)(void *ctx, bool allowed);
+    void *ctx;
+};
+
 struct vm {
     int kvm_fd;
     int vm_fd;
@@ -79,6 +89,7 @@ struct vm {
     pthread_cond_t pause_cond;
     atomic_bool paused;
     int nparked;
+    struct vm_hold_hook hold; /* set while a device may hold a vCPU */
 
     /* KVM's coalesced MMIO ring, shared by the vCPUs (NULL without one):
      * writes KVM batched there instead of exiting, drained in order. */

@@ -121,9 +121,10 @@ static void start_locked(struct tpm_crb *c)
         c->state = CRB_COMPLETE;
         return;
     }
-    /* Briefly: most commands then complete before the guest's first poll. */
+    /* Until the answer (tpm/backend.h says why), the backend's bound, or
+     * the VMM needing the vCPU. */
     struct timespec deadline = tpm_sync_deadline(c->backend);
-    while (c->backend->sync_wait_ns && c->state == CRB_EXECUTING &&
+    while (c->backend->sync_wait_ns && !c->no_hold && c->state == CRB_EXECUTING &&
            pthread_cond_timedwait(&c->done, &c->lock, &deadline) == 0)
         ;
 }
@@ -200,6 +201,14 @@ void tpm_crb_init(struct tpm_crb *c, struct tpm_backend *backend, uint64_t base,
     c->page = mapped ? mapped : c->own_page;
     memset(c->page, 0, CRB_PAGE_SIZE);
     refresh_locked(c);
+}
+
+void tpm_crb_allow_hold(struct tpm_crb *c, bool allowed)
+{
+    pthread_mutex_lock(&c->lock);
+    c->no_hold = !allowed;
+    pthread_cond_broadcast(&c->done);
+    pthread_mutex_unlock(&c->lock);
 }
 
 void tpm_crb_destroy(struct tpm_crb *c)

@@ -31,7 +31,8 @@ struct tpm_crb {
     size_t filled; /* end of the furthest buffer write since the last command */
     uint8_t *page; /* registers, then the command/response buffer: `mapped` or own_page */
     uint64_t commands; /* commands the guest started */
-    pthread_cond_t done; /* a command completed */
+    pthread_cond_t done; /* a command completed, or holding was stopped */
+    bool no_hold;        /* START returns at once: the VMM pauses or stops */
     uint8_t own_page[CRB_PAGE_SIZE];
 };
 
@@ -41,5 +42,8 @@ extern const struct trap_ops tpm_crb_ops;
  * read-only memory slot), or NULL to keep the page to the device. */
 void tpm_crb_init(struct tpm_crb *c, struct tpm_backend *backend, uint64_t base, uint8_t *mapped);
 void tpm_crb_destroy(struct tpm_crb *c);
+/* Whether START may hold the vCPU for the answer (tpm/backend.h); false
+ * also lets go of a vCPU held now. Any thread. */
+void tpm_crb_allow_hold(struct tpm_crb *c, bool allowed);
 
 #endif

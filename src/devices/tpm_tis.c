@@ -104,12 +104,12 @@ static uint8_t access_locked(const struct tpm_tis *t, int loc)
     return v;
 }
 
-/* Waits (lock held) until the command in flight completes or the backend's
- * bound passes. */
+/* Waits (lock held) until the command in flight completes, the backend's
+ * bound passes or the VMM needs the vCPU. */
 static void wait_for_answer_locked(struct tpm_tis *t)
 {
     struct timespec deadline = tpm_sync_deadline(t->backend);
-    while (t->backend->sync_wait_ns && t->state == TIS_EXECUTION &&
+    while (t->backend->sync_wait_ns && !t->no_hold && t->state == TIS_EXECUTION &&
            pthread_cond_timedwait(&t->done, &t->lock, &deadline) == 0)
         ;
 }
@@ -351,6 +351,14 @@ void tpm_tis_init(struct tpm_tis *t, struct tpm_backend *backend)
     t->backend = backend;
     t->active = -1;
     t->state = TIS_IDLE;
+}
+
+void tpm_tis_allow_hold(struct tpm_tis *t, bool allowed)
+{
+    pthread_mutex_lock(&t->lock);
+    t->no_hold = !allowed;
+    pthread_cond_broadcast(&t->done);
+    pthread_mutex_unlock(&t->lock);
 }
 
 void tpm_tis_destroy(struct tpm_tis *t)

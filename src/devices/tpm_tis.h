@@ -28,7 +28,8 @@ enum tis_state { TIS_IDLE, TIS_READY, TIS_RECEPTION, TIS_EXECUTION, TIS_COMPLETI
 
 struct tpm_tis {
     pthread_mutex_t lock;
-    pthread_cond_t done; /* a command completed */
+    pthread_cond_t done; /* a command completed, or holding was stopped */
+    bool no_hold;        /* tpmGo returns at once: the VMM pauses or stops */
     struct tpm_backend *backend;
     enum tis_state state;
     int active;                       /* active locality, -1 for none */
@@ -49,5 +50,8 @@ extern const struct trap_ops tpm_tis_ops;
 
 void tpm_tis_init(struct tpm_tis *t, struct tpm_backend *backend);
 void tpm_tis_destroy(struct tpm_tis *t);
+/* Whether tpmGo (and a spinning status read) may hold the vCPU for the
+ * answer (tpm/backend.h); false also lets go of a vCPU held now. */
+void tpm_tis_allow_hold(struct tpm_tis *t, bool allowed);
 
 #endif

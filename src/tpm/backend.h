@@ -22,7 +22,8 @@
 /* The transport that starts a command (START, tpmGo) holds the guest's
  * vCPU until the answer is in, up to the backend's sync_wait_ns, which is
  * the backend's own bound for answering (it answers TPM_RC_FAILURE by
- * then). Why hold it that long: a guest driver starts its command's
+ * then), or until the VMM needs the vCPU (a pause or the stop lets go at
+ * once: vm_hold_hook in core/vm.h). Why hold it that long: a guest driver starts its command's
  * deadline when that write returns and polls against it (Linux's
  * tpm_try_transmit: 750 ms for GetCapability or PCR_Extend, with no last
  * look once the deadline has passed). On a starved host a command swtpm
@@ -32,8 +33,7 @@
  * so the guest's first status read sees the answer and it never polls
  * (Linux sleeps 1 ms between polls, with the timer and halt exits around
  * each sleep). The cost: a vCPU held for a slow command (key generation),
- * and a pause or stop that waits for the command in flight, each at most
- * this bound. */
+ * at most this bound. */
 
 /* A guest that reads the status again sooner than this while a command
  * runs (only once tpmGo's hold ran out) is spinning on it (Linux sleeps

@@ -62,6 +62,15 @@ static void coalesce_writes(struct vtpm *t, struct vm *vm)
         log_debug("TPM: writes not coalesced (%s): each is an exit", strerror(-r));
 }
 
+static void allow_hold(void *ctx, bool allowed)
+{
+    struct vtpm *t = ctx;
+    if (t->model == TPM_MODEL_CRB)
+        tpm_crb_allow_hold(&t->crb, allowed);
+    else
+        tpm_tis_allow_hold(&t->tis, allowed);
+}
+
 /* CRB or TIS at LAYOUT_TPM_BASE, MSFT0101 and the TPM2 table. */
 static int place_fixed(struct vtpm *t, struct devmgr *dm, char *err, size_t errlen)
 {
@@ -85,6 +94,8 @@ static int place_fixed(struct vtpm *t, struct devmgr *dm, char *err, size_t errl
     int r = devmgr_add(dm, &d, err, errlen);
     if (r < 0)
         return r;
+    /* Before any vCPU runs; the VM and its vCPUs go before the device. */
+    dm->vm->hold = (struct vm_hold_hook){ allow_hold, t };
     coalesce_writes(t, dm->vm);
     /* TPM2 table, revision 4: platform class (client), reserved, control
      * area (CRB only), start method, 12 bytes of start-method parameters,

@@ -370,6 +370,96 @@ static void go_waits_briefly_for_the_answer(void **state)
     }
 }
 
+/* The vCPU writing START or tpmGo, on its own thread. */
+struct go_writer {
+    int model; /* 0: TIS, 1: CRB */
+    struct tpm_tis *t;
+    struct tpm_crb *c;
+    double took_ms;
+};
+
+static void *write_go(void *arg)
+{
+    struct go_writer *w = arg;
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    if (w->model == 0)
+        wr8(&tpm_tis_ops, w->t, 0x18, 0x20);
+    else
+        wr32(&tpm_crb_ops, w->c, 0x4c, 1);
+    w->took_ms = ms_since(&t0);
+    return NULL;
+}
+
+/* A pause or the stop lets go of a vCPU held for a slow answer at once,
+ * and a START or tpmGo meanwhile is not held; the command completes as
+ * before, and after the resume holding is back. */
+static void a_pause_lets_go_of_a_held_vcpu(void **state)
+{
+    (void)state;
+    static struct slow_backend s;
+    static struct tpm_tis t;
+    static struct tpm_crb c;
+    for (int model = 0; model < 2; model++) {
+        memset(&s, 0, sizeof(s));
+        s.f.be = (struct tpm_backend){ .ops = &slow_ops, .impl = &s, .max_command = 4096,
+                                       .sync_wait_ns = 5000000000ull };
+        s.delay_us = 400000;
+        struct go_writer w = { .model = model, .t = &t, .c = &c };
+        if (model == 0) {
+            tpm_tis_init(&t, &s.f.be);
+            wr8(&tpm_tis_ops, &t, 0x0000, 0x02);
+        } else {
+            tpm_crb_init(&c, &s.f.be, 0xfed40000, NULL);
+            wr32(&tpm_crb_ops, &c, 0x08, 1);
+        }
+        for (int round = 0; round < 3; round++) {
+            /* round 0: released mid-hold; 1: not held at all; 2: held again */
+            if (model == 0) {
+                wr8(&tpm_tis_ops, &t, 0x18, 0x40);
+                for (int i = 0; i < 12; i++)
+                    wr8(&tpm_tis_ops, &t, 0x24, get_random[i]);
+            } else {
+                wr32(&tpm_crb_ops, &c, 0x40, 1);
+                for (int i = 0; i < 12; i++)
+                    wr8(&tpm_crb_ops, &c, 0x80 + i, get_random[i]);
+            }
+            pthread_t vcpu;
+            assert_int_equal(pthread_create(&vcpu, NULL, write_go, &w), 0);
+            if (round == 0) {
+                usleep(50000);
+                if (model == 0)
+                    tpm_tis_allow_hold(&t, false);
+                else
+                    tpm_crb_allow_hold(&c, false);
+            }
+            pthread_join(vcpu, NULL);
+            if (round < 2)
+                assert_true(w.took_ms < 300); /* let go, not held to the answer */
+            else
+                assert_true(w.took_ms >= 350); /* held again: the answer came with it */
+            pthread_join(s.thread, NULL);
+            /* Answered either way. */
+            if (model == 0)
+                assert_int_equal(tis_sts(&t) & 0x10, 0x10);
+            else
+                assert_int_equal(rd32(&tpm_crb_ops, &c, 0x4c), 0);
+            if (round == 1) {
+                if (model == 0)
+                    tpm_tis_allow_hold(&t, true);
+                else
+                    tpm_crb_allow_hold(&c, true);
+            }
+            if (model == 0)
+                wr8(&tpm_tis_ops, &t, 0x18, 0x40); /* done with the response */
+        }
+        if (model == 0)
+            tpm_tis_destroy(&t);
+        else
+            tpm_crb_destroy(&c);
+    }
+}
+
 /* A guest spinning on the status register while a command runs gets one
  * answer per bound (or at the completion), not one per read; a read after
  * a pause as long as Linux's 1 ms sleep is answered at once. */
@@ -801,6 +891,7 @@ int main(void)
         cmocka_unit_test(crb_refuses_bad_sizes),
         cmocka_unit_test(tis_burst_matches_bytewise),
         cmocka_unit_test(go_waits_briefly_for_the_answer),
+        cmocka_unit_test(a_pause_lets_go_of_a_held_vcpu),
         cmocka_unit_test(crb_image_is_always_current),
         cmocka_unit_test(tis_spinning_reads_wait),
         cmocka_unit_test(tis_fifo_state_machine),
