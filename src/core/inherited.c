@@ -5,18 +5,26 @@
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 void inherited_fds_scan(struct inherited_fds *f)
 {
     memset(f, 0, sizeof(*f));
     /* One poll over every candidate: a closed descriptor reports POLLNVAL.
      * No /proc needed (a jail has none), and no descriptor of its own. */
+    /* poll refuses more entries than RLIMIT_NOFILE (EINVAL), and no open
+     * descriptor can be at or above it: hearth-jailer's no-file limit. */
+    int n = INHERITED_FD_MAX - 3;
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+        rl.rlim_cur < (rlim_t)INHERITED_FD_MAX)
+        n = rl.rlim_cur > 3 ? (int)rl.rlim_cur - 3 : 0;
     struct pollfd p[INHERITED_FD_MAX - 3];
-    for (int i = 0; i < INHERITED_FD_MAX - 3; i++)
+    for (int i = 0; i < n; i++)
         p[i] = (struct pollfd){ .fd = i + 3 };
-    if (poll(p, INHERITED_FD_MAX - 3, 0) < 0)
+    if (n == 0 || poll(p, (nfds_t)n, 0) < 0)
         return; /* then nothing can be named */
-    for (int i = 0; i < INHERITED_FD_MAX - 3; i++)
+    for (int i = 0; i < n; i++)
         if (!(p[i].revents & POLLNVAL))
             f->open[(i + 3) / 64] |= 1ull << ((i + 3) % 64);
 }

@@ -8,6 +8,7 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <sys/resource.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -31,6 +32,26 @@ static void records_what_was_open(void **state)
     assert_int_equal(inherited_fd_take(&f, INHERITED_FD_MAX), -EBADF);
     assert_int_equal(inherited_fd_take(NULL, before[1]), -EBADF);
     close(before[0]), close(before[1]), close(closed[1]), close(after[0]), close(after[1]);
+}
+
+/* Under a no-file limit below the registry's range (hearth-jailer's
+ * --resource-limit no-file=N), what is open is still recorded. */
+static void recorded_under_a_low_file_limit(void **state)
+{
+    (void)state;
+    struct rlimit old, low;
+    assert_int_equal(getrlimit(RLIMIT_NOFILE, &old), 0);
+    int p[2];
+    assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+    low = old;
+    low.rlim_cur = (rlim_t)p[1] + 8;
+    assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0);
+    struct inherited_fds f;
+    inherited_fds_scan(&f);
+    assert_int_equal(setrlimit(RLIMIT_NOFILE, &old), 0);
+    assert_int_equal(inherited_fd_take(&f, p[0]), p[0]);
+    assert_int_equal(inherited_fd_take(&f, p[1]), p[1]);
+    close(p[0]), close(p[1]);
 }
 
 /* A second start naming the same N must not reach a number that now
@@ -66,6 +87,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(records_what_was_open),
         cmocka_unit_test(taken_once),
+        cmocka_unit_test(recorded_under_a_low_file_limit),
         cmocka_unit_test(parses_fd_n),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
