@@ -5,7 +5,7 @@
 #define SHORT_SPAN (2 * TICKS_PER_MS)
 #define LONG_SPAN (16 * TICKS_PER_MS)
 #define TRIES 8
-#define POLLS 1000000
+#define POLLS 100000
 
 /* One measurement over at least `span` PIT ticks: an upper bound of the
  * rate, or 0 when the PIT did not advance in time. *tight: the two TSC
@@ -28,7 +28,9 @@ static uint64_t measure_once(const struct tsc_clocks *c, uint32_t span, int *tig
         return 0;
     uint64_t slack = (start_after - start) + (end - before);
     *tight = slack * 32 <= end - start;
-    return (end - start) * PIT_HZ / (ticks * 1000);
+    /* A count read as `ticks` apart may be up to one period less apart:
+     * ticks - 1 keeps the bound an upper one. */
+    return (end - start) * PIT_HZ / ((ticks - 1) * 1000);
 }
 
 static int within_3_percent(uint64_t a, uint64_t b)
@@ -44,7 +46,7 @@ uint64_t tsc_rate_per_ms(const struct tsc_clocks *c)
         int tight = 0;
         uint64_t r = measure_once(c, i < TRIES / 2 ? SHORT_SPAN : LONG_SPAN, &tight);
         if (!r)
-            continue;
+            return best; /* the PIT does not count (in time): no use trying again */
         if (!best || r < best)
             best = r;
         if (!tight)

@@ -59,8 +59,13 @@ static int path_refuse(mode_t m, unsigned types, const char *path, const char *f
 int path_open_checked(const char *path, int flags, mode_t mode, unsigned types, const char *field,
                       char *err, size_t errlen)
 {
-    int fd = open(path, flags | O_NONBLOCK | O_NOCTTY | O_CLOEXEC, mode);
     struct stat st;
+    /* A device of the wrong type is refused before it is opened (opening
+     * some has effects: a watchdog arms, a tape rewinds); the fstat after
+     * the open is the check that counts. */
+    if (stat(path, &st) == 0 && !path_type_allowed(st.st_mode, types))
+        return path_refuse(st.st_mode, types, path, field, err, errlen);
+    int fd = open(path, flags | O_NONBLOCK | O_NOCTTY | O_CLOEXEC, mode);
     if (fd < 0) {
         int e = errno;
         /* A FIFO without a reader, a socket, a directory: say which. */

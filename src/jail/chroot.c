@@ -60,7 +60,13 @@ int chroot_base(const char *path, char *err, size_t errlen)
         if (!c)
             break;
     }
-    int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    /* Its last component is not followed either: under a directory others
+     * may write (/tmp), someone else could have planted it as a link. */
+    int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0 && (errno == ELOOP || errno == ENOTDIR) && lstat(path, &st) == 0 &&
+        S_ISLNK(st.st_mode))
+        return chroot_fail(err, errlen, "%s is a symlink", path);
     if (fd < 0)
         return chroot_fail(err, errlen, "%s: %s", path, strerror(errno));
     if (chroot_check(fd, made, path, err, errlen) < 0) {

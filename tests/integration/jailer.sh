@@ -144,6 +144,13 @@ root_of net-link # dev/net, likewise
 mkdir -p "$R/shared" "$R/dev"
 ln -s /shared "$R/dev/net"
 refused net-link "$R/dev/net is a symlink" with_shared "$R"
+# The base's last component, planted as a link (under /tmp, anyone could):
+# even to a root-owned 0755 directory, it is refused, not followed.
+mkdir -m 0755 "$T/base-target"
+ln -s "$T/base-target" "$T/p-base-link"
+refused base-link "$T/p-base-link is a symlink"
+CHECKS=$((CHECKS + 1))
+[ -z "$(ls -A "$T/base-target")" ] || fail "the jailer built its jail through the base's link"
 root_of uid-owned # the VM's uid, outliving its VM, owns its id directory
 mkdir -p "$R"
 chown "$UIDN" "$(dirname "$R")"
