@@ -42,6 +42,7 @@ struct api_conn {
     size_t out_len, out_off, out_cap;
     bool closing;      /* close once out is written */
     bool continued;    /* "100 Continue" sent for the request in progress */
+    bool eof;          /* the client sent all it will (a half-close): answer, then close */
     uint32_t events;   /* what epoll watches the connection for */
     uint64_t last_ns;  /* last byte read or written, for the idle time-out */
 };
@@ -181,7 +182,7 @@ static void serve(struct api_server *s, struct api_conn *c)
  * input left unread would otherwise report them readable forever. */
 static bool conn_watch(struct api_server *s, struct api_conn *c)
 {
-    bool in = !c->closing && c->out_len < API_OUT_HELD && c->in_len < in_limit(s);
+    bool in = !c->closing && !c->eof && c->out_len < API_OUT_HELD && c->in_len < in_limit(s);
     uint32_t events = (in ? EPOLLIN : 0u) | (c->out_len ? EPOLLOUT : 0u);
     if (events == c->events)
         return true;
@@ -245,8 +246,12 @@ static bool on_readable(struct api_server *s, struct api_conn *c)
             c->in_cap = cap > limit ? limit : cap;
         }
         ssize_t n = recv(c->fd, c->in + c->in_len, c->in_cap - c->in_len, 0);
-        if (n == 0)
-            return false; /* the client went away: nothing more to answer */
+        if (n == 0) {
+            /* No more requests; those it sent still get their answers
+             * (socat, nc and the like half-close once their input ends). */
+            c->eof = true;
+            break;
+        }
         if (n < 0)
             return errno == EAGAIN || errno == EINTR;
         c->in_len += (size_t)n;
@@ -344,6 +349,10 @@ int api_server_poll(struct api_server *s, int timeout_ms)
          * that moves none is no sign of a live client. */
         struct api_conn *c = evs[i].data.ptr;
         bool alive = (!(evs[i].events & EPOLLIN) || on_readable(s, c)) && conn_run(s, c);
+        /* Half-closed and every answer written: what is left of its input
+         * can never complete. */
+        if (c->eof && !c->out_len)
+            alive = false;
         /* The client is gone both ways (it closed): nothing to answer. */
         if (evs[i].events & (EPOLLHUP | EPOLLERR))
             alive = false;

@@ -255,11 +255,51 @@ static void large_answers_go_out_whole(void **state)
     client_close(&c);
 }
 
+/* A client that sends its requests and half-closes (socat, nc) gets
+ * every answer before the server closes, also when answers too large to
+ * queue at once keep requests waiting behind them past the end of input. */
+static void a_half_closed_client_gets_its_answers(void **state)
+{
+    struct fixture *f = *state;
+    size_t n = 100 * 1024;
+    char *args = malloc(n + 1);
+    assert_non_null(args);
+    memset(args, 'a', n);
+    args[n] = 0;
+    cfg.boot.boot_args = args;
+    struct client c;
+    client_open(&c, f);
+    for (int i = 0; i < 5; i++)
+        client_send(&c, "GET /vm/config HTTP/1.1\r\n\r\n");
+    client_send(&c, "GET / HTTP/1.1\r\n\r\n");
+    assert_int_equal(shutdown(c.fd, SHUT_WR), 0);
+    sleep_ms(100); /* the server sees the end of input with answers held */
+    for (int i = 0; i < 6; i++)
+        assert_int_equal(client_answer(&c), 200);
+    char b;
+    assert_int_equal(recv(c.fd, &b, 1, 0), 0); /* then the server closes */
+    client_close(&c);
+    /* A request that fills the first read buffer (4096 bytes) exactly, so
+     * the end of input is read in the same turn as the request. */
+    char req[4097];
+    const char *head = "GET / HTTP/1.1\r\nX-Pad: ", *tail = "\r\n\r\n";
+    size_t pad = sizeof(req) - 1 - strlen(head) - strlen(tail);
+    snprintf(req, sizeof(req), "%s%*s%s", head, (int)pad, "", tail);
+    memset(req + strlen(head), 'p', pad);
+    assert_int_equal(strlen(req), 4096);
+    client_open(&c, f);
+    client_send(&c, req);
+    assert_int_equal(shutdown(c.fd, SHUT_WR), 0);
+    assert_int_equal(client_answer(&c), 200);
+    client_close(&c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(hostile_clients_cost_no_cpu, setup, teardown),
         cmocka_unit_test_setup_teardown(large_answers_go_out_whole, setup, teardown),
+        cmocka_unit_test_setup_teardown(a_half_closed_client_gets_its_answers, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
