@@ -58,7 +58,7 @@ RC=$?
 expect_rc 0
 expect_out '2 VMs, 2 failed'
 CHECKS=$((CHECKS + 1))
-[ "$(q "select count(*) from vms where run_id = (select max(id) from runs) and error like 'exit status 1: start-up failed: kernel $T/nonexistent%'")" -eq 2 ] ||
+[ "$(q "select count(*) from vms where run_id = (select max(id) from runs) and error like 'exit status 1: start-up failed: boot-source.kernel_image_path $T/nonexistent%'")" -eq 2 ] ||
     fail "failed VMs not stored with their reason: $(q 'select error from vms where run_id = 6')"
 
 # The report from a fixture with known values.
