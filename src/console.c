@@ -1,13 +1,18 @@
-/* The guest console: COM1's output and input through the event loop. */
+/* The guest console: COM1's output and input through the event loop, and
+ * COM1's lifecycle. */
 #include "console.h"
 
+#include "boot/layout.h"
 #include "core/log.h"
+#include "core/metrics.h"
 #include "core/path.h"
+#include "devices/manager.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
@@ -166,3 +171,62 @@ void console_close(struct console *c)
     memset(c, 0, sizeof(*c));
     c->out_fd = c->kick_fd = c->fl_restore = -1;
 }
+
+/* COM1: the UART on the console, its interrupt on IRQ_COM1. */
+
+static void com1_irq(void *ctx, int level)
+{
+    vm_irq_line(ctx, IRQ_COM1, level);
+}
+
+static void com1_destroy(void *dev)
+{
+    struct com1 *c = dev;
+    serial_destroy(&c->serial);
+    console_close(&c->console);
+    free(c);
+}
+
+static int com1_create(const struct device_env *env, int index, char *err, size_t errlen)
+{
+    (void)index;
+    struct com1 *c = calloc(1, sizeof(*c));
+    if (!c) {
+        snprintf(err, errlen, "serial: out of memory");
+        return -1;
+    }
+    if (console_open(&c->console, env->cfg->serial.serial_out_path, err, errlen) < 0) {
+        free(c);
+        return -1;
+    }
+    serial_init(&c->serial, c->console.out_fd, com1_irq, env->dm->vm);
+    const struct devmgr_device d = {
+        .ops = &com1_device, .name = "serial", .dev = c, .trap_dev = &c->serial, .nranges = 1,
+        .ranges = { { TRAP_PIO, SERIAL_PORT_BASE, SERIAL_PORT_LEN, &serial_ops } },
+        .acpi_name = "COM1", .acpi_hid = "PNP0501", .nirq = 1, .irq = IRQ_COM1,
+    };
+    if (devmgr_add(env->dm, &d, err, errlen) < 0 ||
+        console_start(&c->console, env->vmm_loop, &c->serial, err, errlen) < 0)
+        return -1;
+    return 0;
+}
+
+/* Firecracker's "uart" group. */
+static void com1_metrics(void *const *devs, int n, json_t *o)
+{
+    static const char *const names[] = { "read_count", "write_count", "missed_read_count",
+                                         "missed_write_count" };
+    struct serial_counts sc = { 0 };
+    if (n > 0)
+        serial_counts(&((struct com1 *)devs[0])->serial, &sc);
+    const uint64_t v[] = { sc.rx_bytes, sc.tx_bytes, sc.rx_dropped, sc.tx_dropped };
+    json_object_set_new(o, "uart", metrics_counters(names, v, 4));
+}
+
+const struct device_ops com1_device = {
+    .name = "serial",
+    .section = CONFIG_SERIAL,
+    .create = com1_create,
+    .destroy = com1_destroy,
+    .metrics = com1_metrics,
+};

@@ -5,6 +5,7 @@
 #define HEARTH_CONSOLE_H
 
 #include "core/loop.h"
+#include "devices/device.h"
 #include "devices/serial.h"
 
 #include <stdbool.h>
@@ -38,5 +39,12 @@ int console_start(struct console *c, struct loop *loop, struct serial *serial, c
 /* Restores the terminal and closes what console_open and console_start
  * made; safe after a failure at any step. */
 void console_close(struct console *c);
+
+/* COM1 (the device's lifecycle): the 16550 UART over the console. */
+struct com1 {
+    struct serial serial;
+    struct console console;
+};
+extern const struct device_ops com1_device;
 
 #endif

@@ -6,7 +6,7 @@
 #include "core/log.h"
 #include "core/seccomp.h"
 #include "core/vm.h"
-#include "vmm.h"
+#include "vmm/vmm.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -21,6 +21,18 @@
 #endif
 
 #define DEFAULT_API_SOCK "/run/hearth.socket"
+
+/* The API server's requests, answered on the VMM thread. */
+static void on_api(void *ctx, int fd, uint32_t events)
+{
+    (void)fd, (void)events;
+    api_server_process(ctx);
+}
+
+static void api_metrics(void *ctx, json_t *o)
+{
+    api_router_metrics(ctx, o);
+}
 
 static const char usage[] =
     "Usage: hearth [--api-sock PATH] [--config-file PATH [--no-api]] [options]\n"
@@ -248,11 +260,12 @@ int main(int argc, char **argv)
     struct api_router router;
     memset(&srv, 0, sizeof(srv));
     srv.listen_fd = srv.efd = -1;
-    api_router_init(&router, &vmm_api_ops, m, a.id ? a.id : "anonymous-instance");
+    api_router_init(&router, &vmm_ops, m, a.id ? a.id : "anonymous-instance");
+    vmm_add_metrics(m, api_metrics, &router);
     if (!code && !a.no_api) {
         const char *sock = a.api_sock ? a.api_sock : DEFAULT_API_SOCK;
         if (api_server_start(&srv, sock, a.max_payload, &router, opt.seccomp, err, sizeof(err)) < 0 ||
-            vmm_serve_api(m, &srv, &router, err, sizeof(err)) < 0) {
+            vmm_watch(m, api_server_fd(&srv), on_api, &srv, err, sizeof(err)) < 0) {
             log_error("start-up failed: %s", err);
             code = HEARTH_EXIT_ERROR;
         } else {

@@ -18,7 +18,8 @@ static const char NOT_BEFORE[] =
 static const char NOT_AFTER[] =
     "The requested operation is not supported after starting the microVM.";
 
-enum when { ANY, PRE_BOOT, POST_BOOT };
+static const char ONLY_PAUSED[] =
+    "The requested operation is only supported while the microVM is paused.";
 
 struct route;
 typedef void handler_fn(struct api_router *r, const struct route *rt, json_t *body, char *err,
@@ -26,7 +27,7 @@ typedef void handler_fn(struct api_router *r, const struct route *rt, json_t *bo
 
 struct route {
     const char *method, *path;
-    enum when when;
+    enum api_when when;
     const char *group, *metric; /* metrics: "<group>": {"<metric>_count", ...}; NULL: none */
     handler_fn *handle;
     int section; /* for configure */
@@ -124,7 +125,7 @@ static void put_section(struct api_router *r, const struct route *rt, json_t *bo
 }
 
 /* Runs an action whose state rule rt->when does not cover. */
-static void run_action(struct api_router *r, enum api_action a, bool pre_boot, char *err,
+static void run_action(struct api_router *r, enum vmm_action a, bool pre_boot, char *err,
                        struct api_reply *out)
 {
     bool started = r->ops->state(r->ctx) != VMM_NOT_STARTED;
@@ -134,6 +135,17 @@ static void run_action(struct api_router *r, enum api_action a, bool pre_boot, c
         api_fault(out, err);
     else
         no_content(out);
+}
+
+const char *api_state_fault(enum api_when when, enum vmm_state state)
+{
+    switch (when) {
+    case API_ANY: return NULL;
+    case API_PRE_BOOT: return state == VMM_NOT_STARTED ? NULL : NOT_AFTER;
+    case API_POST_BOOT: return state != VMM_NOT_STARTED ? NULL : NOT_BEFORE;
+    case API_PAUSED: return state == VMM_PAUSED ? NULL : state == VMM_NOT_STARTED ? NOT_BEFORE : ONLY_PAUSED;
+    }
+    return NOT_BEFORE;
 }
 
 /* body must be {key: one of names}; *out gets the index. */
@@ -164,14 +176,14 @@ static void put_actions(struct api_router *r, const struct route *rt, json_t *bo
     (void)rt;
     static const char *const names[] = { "InstanceStart", "SendCtrlAltDel", "FlushMetrics",
                                          NULL };
-    static const enum api_action actions[] = { API_INSTANCE_START, API_SEND_CTRL_ALT_DEL,
-                                               API_FLUSH_METRICS };
+    static const enum vmm_action actions[] = { VMM_INSTANCE_START, VMM_SEND_CTRL_ALT_DEL,
+                                               VMM_FLUSH_METRICS };
     struct jctx c = { err, API_FAULT_MAX, "actions" };
     int i;
     if (enum_field(&c, body, "action_type", names, &i) < 0)
         api_fault(out, err);
     else
-        run_action(r, actions[i], actions[i] == API_INSTANCE_START, err, out);
+        run_action(r, actions[i], actions[i] == VMM_INSTANCE_START, err, out);
 }
 
 static void patch_vm(struct api_router *r, const struct route *rt, json_t *body, char *err,
@@ -184,48 +196,51 @@ static void patch_vm(struct api_router *r, const struct route *rt, json_t *body,
     if (enum_field(&c, body, "state", names, &i) < 0)
         api_fault(out, err);
     else
-        run_action(r, i == 0 ? API_PAUSE : API_RESUME, false, err, out);
+        run_action(r, i == 0 ? VMM_PAUSE : VMM_RESUME, false, err, out);
 }
 
-static const struct route routes[API_ROUTES] = {
-    { "GET", "", ANY, "get_api_requests", "instance_info", get_instance, 0, false, NULL },
-    { "GET", "version", ANY, "get_api_requests", "vmm_version", get_version, 0, false, NULL },
-    { "GET", "machine-config", ANY, "get_api_requests", "machine_cfg", get_machine, 0, false,
+static const struct route routes[] = {
+    { "GET", "", API_ANY, "get_api_requests", "instance_info", get_instance, 0, false, NULL },
+    { "GET", "version", API_ANY, "get_api_requests", "vmm_version", get_version, 0, false, NULL },
+    { "GET", "machine-config", API_ANY, "get_api_requests", "machine_cfg", get_machine, 0, false,
       NULL },
-    { "GET", "vm/config", ANY, "get_api_requests", "vm_config", get_vm_config, 0, false, NULL },
-    { "GET", "tpm", ANY, "get_api_requests", "tpm", get_tpm, 0, false, NULL },
-    { "PUT", "actions", ANY, "put_api_requests", "actions", put_actions, 0, false, NULL },
-    { "PUT", "boot-source", PRE_BOOT, "put_api_requests", "boot_source", put_section,
+    { "GET", "vm/config", API_ANY, "get_api_requests", "vm_config", get_vm_config, 0, false, NULL },
+    { "GET", "tpm", API_ANY, "get_api_requests", "tpm", get_tpm, 0, false, NULL },
+    { "PUT", "actions", API_ANY, "put_api_requests", "actions", put_actions, 0, false, NULL },
+    { "PUT", "boot-source", API_PRE_BOOT, "put_api_requests", "boot_source", put_section,
       CONFIG_BOOT_SOURCE, false, NULL },
-    { "PUT", "machine-config", PRE_BOOT, "put_api_requests", "machine_cfg", put_section,
+    { "PUT", "machine-config", API_PRE_BOOT, "put_api_requests", "machine_cfg", put_section,
       CONFIG_MACHINE, false, NULL },
-    { "PATCH", "machine-config", PRE_BOOT, "patch_api_requests", "machine_cfg", put_section,
+    { "PATCH", "machine-config", API_PRE_BOOT, "patch_api_requests", "machine_cfg", put_section,
       CONFIG_MACHINE, true, NULL },
-    { "PUT", "logger", PRE_BOOT, "put_api_requests", "logger", put_section, CONFIG_LOGGER,
+    { "PUT", "logger", API_PRE_BOOT, "put_api_requests", "logger", put_section, CONFIG_LOGGER,
       false, NULL },
-    { "PUT", "metrics", PRE_BOOT, "put_api_requests", "metrics", put_section, CONFIG_METRICS,
+    { "PUT", "metrics", API_PRE_BOOT, "put_api_requests", "metrics", put_section, CONFIG_METRICS,
       false, NULL },
-    { "PUT", "serial", PRE_BOOT, "put_api_requests", "serial", put_section, CONFIG_SERIAL,
+    { "PUT", "serial", API_PRE_BOOT, "put_api_requests", "serial", put_section, CONFIG_SERIAL,
       false, NULL },
-    { "PUT", "tpm", PRE_BOOT, "put_api_requests", "tpm", put_section, CONFIG_TPM, false, NULL },
-    { "PATCH", "vm", POST_BOOT, "patch_api_requests", "vm", patch_vm, 0, false, NULL },
+    { "PUT", "tpm", API_PRE_BOOT, "put_api_requests", "tpm", put_section, CONFIG_TPM, false, NULL },
+    { "PATCH", "vm", API_POST_BOOT, "patch_api_requests", "vm", patch_vm, 0, false, NULL },
     /* Devices: configured before the start; a running VM's drives and
      * interfaces take PATCHes (new backing file, rate limiters). */
-    { "PUT", "drives", PRE_BOOT, "put_api_requests", "drive", put_section, CONFIG_DRIVES, false,
+    { "PUT", "drives", API_PRE_BOOT, "put_api_requests", "drive", put_section, CONFIG_DRIVES, false,
       "drive_id" },
-    { "PATCH", "drives", POST_BOOT, "patch_api_requests", "drive", put_section, CONFIG_DRIVES,
+    { "PATCH", "drives", API_POST_BOOT, "patch_api_requests", "drive", put_section, CONFIG_DRIVES,
       true, "drive_id" },
-    { "PUT", "network-interfaces", PRE_BOOT, "put_api_requests", "network", put_section,
+    { "PUT", "network-interfaces", API_PRE_BOOT, "put_api_requests", "network", put_section,
       CONFIG_NETS, false, "iface_id" },
-    { "PATCH", "network-interfaces", POST_BOOT, "patch_api_requests", "network", put_section,
+    { "PATCH", "network-interfaces", API_POST_BOOT, "patch_api_requests", "network", put_section,
       CONFIG_NETS, true, "iface_id" },
-    { "PUT", "vsock", PRE_BOOT, "put_api_requests", "vsock", put_section, CONFIG_VSOCK, false,
+    { "PUT", "vsock", API_PRE_BOOT, "put_api_requests", "vsock", put_section, CONFIG_VSOCK, false,
       NULL },
     /* Firecracker counts no metric for /entropy. */
-    { "PUT", "entropy", PRE_BOOT, NULL, NULL, put_section, CONFIG_ENTROPY, false, NULL },
+    { "PUT", "entropy", API_PRE_BOOT, NULL, NULL, put_section, CONFIG_ENTROPY, false, NULL },
 };
 
-void api_router_init(struct api_router *r, const struct api_vmm_ops *ops, void *ctx,
+#define NROUTES ((int)(sizeof(routes) / sizeof(routes[0])))
+_Static_assert(NROUTES <= API_ROUTES_MAX, "api_router's counters: raise API_ROUTES_MAX");
+
+void api_router_init(struct api_router *r, const struct vmm_ops *ops, void *ctx,
                      const char *instance_id)
 {
     memset(r, 0, sizeof(*r));
@@ -255,7 +270,7 @@ static bool route_path(const char *target, char *out, size_t outlen)
 
 static const struct route *find(const char *method, const char *path)
 {
-    for (int i = 0; i < API_ROUTES; i++) {
+    for (int i = 0; i < NROUTES; i++) {
         const struct route *rt = &routes[i];
         size_t n = strlen(rt->path);
         if (strcmp(rt->method, method) == 0 && strncmp(rt->path, path, n) == 0 &&
@@ -328,6 +343,7 @@ void api_route(struct api_router *r, const char *method, const char *target, con
         r->count[idx]++;
         json_t *json = NULL;
         json_error_t jerr;
+        const char *fault;
         char id[CONFIG_ID_MAX + 2];
         if (rt->id_key && !check_path_id(rt, path, id, sizeof(id), out)) {
             /* answered */
@@ -346,9 +362,8 @@ void api_route(struct api_router *r, const char *method, const char *target, con
             api_fault(out, "Empty PATCH request.");
         } else if (rt->id_key && !check_body_id(rt, json, id, err, out)) {
             /* answered */
-        } else if (rt->when != ANY &&
-                   (r->ops->state(r->ctx) == VMM_NOT_STARTED) != (rt->when == PRE_BOOT)) {
-            api_fault(out, rt->when == PRE_BOOT ? NOT_AFTER : NOT_BEFORE);
+        } else if ((fault = api_state_fault(rt->when, r->ops->state(r->ctx)))) {
+            api_fault(out, fault);
         } else {
             rt->handle(r, rt, json, err, out);
         }
@@ -361,7 +376,7 @@ void api_route(struct api_router *r, const char *method, const char *target, con
 void api_router_metrics(const struct api_router *r, json_t *into)
 {
     char key[64];
-    for (int i = 0; i < API_ROUTES; i++) {
+    for (int i = 0; i < NROUTES; i++) {
         const struct route *rt = &routes[i];
         if (!rt->group)
             continue;

@@ -6,46 +6,26 @@
 #define HEARTH_API_ROUTES_H
 
 #include "config/config.h"
+#include "vmm/lifecycle.h"
 
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
-enum vmm_state { VMM_NOT_STARTED, VMM_RUNNING, VMM_PAUSED };
+/* Room for the routes' counters: the table in routes.c may hold up to
+ * this many (checked when it compiles). */
+#define API_ROUTES_MAX 32
 
-enum api_action {
-    API_INSTANCE_START,
-    API_SEND_CTRL_ALT_DEL,
-    API_FLUSH_METRICS,
-    API_PAUSE,
-    API_RESUME,
-};
-
-/* What the routes need from the VMM. Each returns 0, or -1 with a message
- * for the client in err. */
-struct api_vmm_ops {
-    enum vmm_state (*state)(void *ctx);
-    /* One section through config_set, applied; after the start only the
-     * PATCHes of drives and network interfaces, applied to the running
-     * devices. */
-    int (*configure)(void *ctx, enum config_section s, json_t *body, bool patch, char *err,
-                     size_t errlen);
-    int (*action)(void *ctx, enum api_action a, char *err, size_t errlen);
-    const struct vm_config *(*config)(void *ctx);
-    /* GET /tpm: the section plus what only the running VM knows (its
-     * measurements); NULL: the section alone. A new reference. */
-    json_t *(*tpm)(void *ctx);
-};
-
-#define API_ROUTES 20
+/* When a route may run, by the VMM's state. */
+enum api_when { API_ANY, API_PRE_BOOT, API_POST_BOOT, API_PAUSED };
 
 struct api_router {
-    const struct api_vmm_ops *ops;
+    const struct vmm_ops *ops;
     void *ctx;
     const char *instance_id;
     /* Requests per route, and those answered with an error: metrics. */
-    uint64_t count[API_ROUTES], fails[API_ROUTES];
+    uint64_t count[API_ROUTES_MAX], fails[API_ROUTES_MAX];
 };
 
 struct api_reply {
@@ -53,7 +33,7 @@ struct api_reply {
     char *body;     /* malloc'd JSON; NULL for 204 (or out of memory) */
 };
 
-void api_router_init(struct api_router *r, const struct api_vmm_ops *ops, void *ctx,
+void api_router_init(struct api_router *r, const struct vmm_ops *ops, void *ctx,
                      const char *instance_id);
 
 /* Answers one request. path is the request target as sent (absolute path,
@@ -62,6 +42,10 @@ void api_router_init(struct api_router *r, const struct api_vmm_ops *ops, void *
  * state errors and "section.field: reason" for bad bodies. */
 void api_route(struct api_router *r, const char *method, const char *path, const char *body,
                size_t body_len, struct api_reply *out);
+
+/* Whether a route for `when` may run in `state`: NULL, or the fault to
+ * answer (Firecracker's wording where it has one). */
+const char *api_state_fault(enum api_when when, enum vmm_state state);
 
 /* A 400 reply with this message (made printable ASCII). */
 void api_fault(struct api_reply *out, const char *msg);

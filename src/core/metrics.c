@@ -101,3 +101,11 @@ void metrics_close(struct metrics *mt)
     json_decref(mt->last);
     mt->last = NULL;
 }
+
+json_t *metrics_counters(const char *const *names, const uint64_t *values, int n)
+{
+    json_t *o = json_object();
+    for (int i = 0; i < n; i++)
+        json_object_set_new(o, names[i], json_integer((json_int_t)values[i]));
+    return o;
+}

@@ -31,4 +31,7 @@ bool metrics_enabled(const struct metrics *mt);
 int metrics_write(struct metrics *mt, json_t *now);
 void metrics_close(struct metrics *mt);
 
+/* A metrics group: {names[i]: values[i]} for i < n. A new reference. */
+json_t *metrics_counters(const char *const *names, const uint64_t *values, int n);
+
 #endif

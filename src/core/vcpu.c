@@ -179,17 +179,10 @@ static void kick(struct vcpu *v)
     pthread_kill(v->thread, VCPU_KICK_SIGNAL);
 }
 
-static void allow_holds(struct vm *vm, bool allowed)
-{
-    if (vm->hold.allow)
-        vm->hold.allow(vm->hold.ctx, allowed);
-}
-
 void vm_pause(struct vm *vm)
 {
     if (atomic_exchange(&vm->paused, true))
         return;
-    allow_holds(vm, false);
     for (int i = 0; i < vm->nvcpus; i++)
         if (vm->vcpus[i].thread_started)
             kick(&vm->vcpus[i]);
@@ -204,7 +197,6 @@ void vm_pause(struct vm *vm)
 
 void vm_resume(struct vm *vm)
 {
-    allow_holds(vm, true);
     pthread_mutex_lock(&vm->pause_lock);
     atomic_store(&vm->paused, false);
     pthread_cond_broadcast(&vm->pause_cond);
@@ -282,9 +274,7 @@ int vm_start_vcpus(struct vm *vm)
 
 void vm_join_vcpus(struct vm *vm)
 {
-    /* Parked vCPUs wake on the broadcast and see `stopping`; held ones are
-     * let go. */
-    allow_holds(vm, false);
+    /* Parked vCPUs wake on the broadcast and see `stopping`. */
     pthread_mutex_lock(&vm->pause_lock);
     pthread_cond_broadcast(&vm->pause_cond);
     pthread_mutex_unlock(&vm->pause_lock);

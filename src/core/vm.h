@@ -62,16 +62,6 @@ struct vm_devmem {
     uint8_t *host;
 };
 
-/* A device that may hold a vCPU in an exit while its backend works (the
- * vTPM's START and tpmGo) lets go when the VMM needs its vCPUs: `allow`
- * is called with false when a pause or the stop begins, true on resume.
- * Without it a held vCPU would keep the VMM thread, which waits for the
- * vCPUs to park, from the API and signals for as long as the hold. */
-struct vm_hold_hook {
-    void (*allow)(void *ctx, bool allowed);
-    void *ctx;
-};
-
 struct vm {
     int kvm_fd;
     int vm_fd;
@@ -89,7 +79,6 @@ struct vm {
     pthread_cond_t pause_cond;
     atomic_bool paused;
     int nparked;
-    struct vm_hold_hook hold; /* set while a device may hold a vCPU */
 
     /* KVM's coalesced MMIO ring, shared by the vCPUs (NULL without one):
      * writes KVM batched there instead of exiting, drained in order. */
@@ -141,12 +130,14 @@ void vm_request_stop(struct vm *vm, int exit_code, const char *fmt, ...)
 
 /* Starts one thread per vCPU running KVM_RUN and the exit dispatch. */
 int vm_start_vcpus(struct vm *vm);
-/* Kicks every vCPU out of KVM_RUN and joins its thread. */
+/* Kicks every vCPU out of KVM_RUN and joins its thread. A device that may
+ * hold a vCPU in an exit (the vTPM) must have let go first (the device
+ * manager's quiesce), or the join waits for it. */
 void vm_join_vcpus(struct vm *vm);
 
 /* Stops every vCPU outside KVM_RUN and returns once all are parked (or the
  * VM is stopping); vm_resume lets them run on. Both are idempotent; call
- * them from one thread at a time. */
+ * them from one thread at a time, with the devices quiesced (as above). */
 void vm_pause(struct vm *vm);
 void vm_resume(struct vm *vm);
 

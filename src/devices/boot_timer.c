@@ -3,6 +3,10 @@
 
 #include "core/clock.h"
 #include "core/log.h"
+#include "devices/manager.h"
+
+#include <stdio.h>
+#include <stdlib.h>
 
 #include <string.h>
 #include <time.h>
@@ -50,3 +54,39 @@ void boot_timer_init(struct boot_timer *t, uint64_t start_wall_ns, uint64_t star
     t->start_wall_ns = start_wall_ns;
     t->start_cpu_ns = start_cpu_ns;
 }
+
+/* The lifecycle: one timer with --boot-timer, at LAYOUT_BOOT_TIMER. */
+
+static int boot_timer_count(const struct device_env *env)
+{
+    return env->boot_timer;
+}
+
+static void boot_timer_destroy(void *dev)
+{
+    free(dev);
+}
+
+static int boot_timer_create(const struct device_env *env, int index, char *err, size_t errlen)
+{
+    (void)index;
+    struct boot_timer *t = calloc(1, sizeof(*t));
+    if (!t) {
+        snprintf(err, errlen, "boot-timer: out of memory");
+        return -1;
+    }
+    boot_timer_init(t, env->start_wall_ns, env->start_cpu_ns);
+    const struct devmgr_device d = {
+        .ops = &boot_timer_device, .name = "boot-timer", .dev = t, .nranges = 1,
+        .ranges = { { TRAP_MMIO, LAYOUT_BOOT_TIMER, LAYOUT_BOOT_TIMER_SIZE, &boot_timer_ops } },
+    };
+    return devmgr_add(env->dm, &d, err, errlen) < 0 ? -1 : 0;
+}
+
+const struct device_ops boot_timer_device = {
+    .name = "boot-timer",
+    .section = CONFIG_NSECTIONS,
+    .count = boot_timer_count,
+    .create = boot_timer_create,
+    .destroy = boot_timer_destroy,
+};

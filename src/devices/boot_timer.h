@@ -5,6 +5,7 @@
 #define HEARTH_BOOT_TIMER_H
 
 #include "core/trap.h"
+#include "devices/device.h"
 
 #include <stdatomic.h>
 #include <stdint.h>
@@ -22,5 +23,8 @@ struct boot_timer {
 extern const struct trap_ops boot_timer_ops;
 
 void boot_timer_init(struct boot_timer *t, uint64_t start_wall_ns, uint64_t start_cpu_ns);
+
+/* The lifecycle: one timer with --boot-timer. */
+extern const struct device_ops boot_timer_device;
 
 #endif

@@ -1,6 +1,12 @@
 /* i8042 controller: enough of the command set for Linux's probe and reset. */
 #include "devices/i8042.h"
 
+#include "boot/layout.h"
+#include "core/metrics.h"
+#include "devices/manager.h"
+
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define ST_OBF 0x01   /* output buffer full */
@@ -177,3 +183,58 @@ void i8042_counts(struct i8042 *k, uint64_t *reads, uint64_t *writes, uint64_t *
     *resets = k->resets;
     pthread_mutex_unlock(&k->lock);
 }
+
+/* The lifecycle: the controller at 0x60/0x64, its interrupt on IRQ_I8042;
+ * the guest's reset through it stops the VM (status 0). */
+
+static void i8042_vm_irq(void *ctx)
+{
+    vm_irq_pulse(ctx, IRQ_I8042);
+}
+
+static void i8042_vm_reset(void *ctx)
+{
+    vm_request_stop(ctx, HEARTH_EXIT_OK, "guest requested a reset through the i8042");
+}
+
+static void i8042_device_destroy(void *dev)
+{
+    i8042_destroy(dev);
+    free(dev);
+}
+
+static int i8042_create(const struct device_env *env, int index, char *err, size_t errlen)
+{
+    (void)index;
+    struct i8042 *k = calloc(1, sizeof(*k));
+    if (!k) {
+        snprintf(err, errlen, "i8042: out of memory");
+        return -1;
+    }
+    i8042_init(k, i8042_vm_reset, i8042_vm_irq, env->dm->vm);
+    const struct devmgr_device d = {
+        .ops = &i8042_device, .name = "i8042", .dev = k, .nranges = 2,
+        .ranges = { { TRAP_PIO, I8042_DATA_PORT, 1, &i8042_data_ops },
+                    { TRAP_PIO, I8042_CMD_PORT, 1, &i8042_cmd_ops } },
+        .acpi_name = "PS2_", .acpi_hid = "PNP0303", .nirq = 1, .irq = IRQ_I8042,
+    };
+    return devmgr_add(env->dm, &d, err, errlen) < 0 ? -1 : 0;
+}
+
+/* Firecracker's "i8042" group. */
+static void i8042_metrics(void *const *devs, int n, json_t *o)
+{
+    static const char *const names[] = { "read_count", "write_count", "reset_count" };
+    uint64_t v[3] = { 0 };
+    if (n > 0)
+        i8042_counts(devs[0], &v[0], &v[1], &v[2]);
+    json_object_set_new(o, "i8042", metrics_counters(names, v, 3));
+}
+
+const struct device_ops i8042_device = {
+    .name = "i8042",
+    .section = CONFIG_NSECTIONS,
+    .create = i8042_create,
+    .destroy = i8042_device_destroy,
+    .metrics = i8042_metrics,
+};

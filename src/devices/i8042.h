@@ -4,6 +4,7 @@
 #define HEARTH_I8042_H
 
 #include "core/trap.h"
+#include "devices/device.h"
 
 #include <pthread.h>
 #include <stdbool.h>
@@ -43,5 +44,8 @@ void i8042_ctrl_alt_del(struct i8042 *k);
 
 /* Counters for metrics: data/command reads and writes, reset requests. */
 void i8042_counts(struct i8042 *k, uint64_t *reads, uint64_t *writes, uint64_t *resets);
+
+/* The lifecycle: one controller, always. */
+extern const struct device_ops i8042_device;
 
 #endif

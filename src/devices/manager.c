@@ -1,5 +1,5 @@
 /* The device manager: places, announces, serves and tears down every
- * device. */
+ * device (the loops over their lifecycle: manager_lifecycle.c). */
 #include "devices/manager.h"
 
 #include "core/log.h"
@@ -16,14 +16,38 @@
 
 #define DEVMGR_IO_STACK (128 * 1024)
 
-void devmgr_init(struct devmgr *dm, struct vm *vm, struct acpi_config *acpi)
+void devmgr_init(struct devmgr *dm, const struct device_ops *const *kinds, int nkinds)
 {
     memset(dm, 0, sizeof(*dm));
+    dm->kinds = kinds;
+    dm->nkinds = nkinds;
+    dm->io_stop_fd = -1;
+    dm->io.epfd = -1;
+}
+
+void devmgr_open(struct devmgr *dm, struct vm *vm, struct acpi_config *acpi)
+{
+    devmgr_init(dm, dm->kinds, dm->nkinds);
     dm->vm = vm;
     dm->acpi = acpi;
-    dm->io_stop_fd = -1;
     if (loop_init(&dm->io) < 0)
         dm->io.epfd = -1; /* devmgr_io_add says so */
+}
+
+/* Takes ownership of dev: recorded, or destroyed when there is no room. */
+static int record(struct devmgr *dm, const struct device_ops *ops, const char *name, void *dev,
+                  char *err, size_t errlen)
+{
+    if (dm->ndevs == DEVMGR_MAX_DEVICES) {
+        snprintf(err, errlen, "attaching %s: more than %d devices", name, DEVMGR_MAX_DEVICES);
+        ops->destroy(dev);
+        return -ENOSPC;
+    }
+    int index = 0;
+    for (int i = 0; i < dm->ndevs; i++)
+        index += dm->devs[i].ops == ops;
+    dm->devs[dm->ndevs++] = (struct devmgr_instance){ ops, name, dev, index, NULL };
+    return 0;
 }
 
 static int describe(struct devmgr *dm, const struct devmgr_device *d, char *err, size_t errlen)
@@ -53,18 +77,12 @@ static int describe(struct devmgr *dm, const struct devmgr_device *d, char *err,
 
 int devmgr_add(struct devmgr *dm, const struct devmgr_device *d, char *err, size_t errlen)
 {
-    if (dm->ndevs == DEVMGR_MAX_DEVICES) {
-        snprintf(err, errlen, "attaching %s: more than %d devices", d->name, DEVMGR_MAX_DEVICES);
-        if (d->teardown)
-            d->teardown(d->dev);
-        return -ENOSPC;
-    }
-    dm->devs[dm->ndevs].name = d->name;
-    dm->devs[dm->ndevs].teardown = d->teardown;
-    dm->devs[dm->ndevs++].dev = d->dev;
+    int e = record(dm, d->ops, d->name, d->dev, err, errlen);
+    if (e < 0)
+        return e;
     for (int i = 0; i < d->nranges; i++) {
         const struct devmgr_range *r = &d->ranges[i];
-        int e = trap_register(&dm->vm->traps, r->space, r->base, r->len, r->ops,
+        e = trap_register(&dm->vm->traps, r->space, r->base, r->len, r->ops,
                               d->trap_dev ? d->trap_dev : d->dev, d->name);
         if (e < 0) {
             snprintf(err, errlen, "registering %s at %s 0x%llx: %s", d->name,
@@ -91,10 +109,24 @@ static void virtio_irq(void *ctx)
 static void on_kick(void *ctx, int fd, uint32_t events)
 {
     (void)events;
-    struct devmgr_kick *k = ctx;
+    struct devmgr_watch *w = ctx;
     uint64_t n;
     if (read(fd, &n, sizeof(n)) == sizeof(n))
-        virtio_mmio_kick(k->mmio, k->q);
+        virtio_mmio_kick(w->mmio, w->index);
+}
+
+static void on_backend(void *ctx, int fd, uint32_t events)
+{
+    (void)fd;
+    struct devmgr_watch *w = ctx;
+    w->ops->io_ready(w->dev, w->index, events);
+}
+
+static void on_limiter(void *ctx, int fd, uint32_t events)
+{
+    (void)fd, (void)events;
+    struct devmgr_watch *w = ctx;
+    virtio_mmio_limiter_fired(w->mmio, w->rl, w->index);
 }
 
 int devmgr_io_add(struct devmgr *dm, const char *name, int fd, uint32_t events, loop_fn *fn,
@@ -104,6 +136,21 @@ int devmgr_io_add(struct devmgr *dm, const char *name, int fd, uint32_t events, 
     if (r < 0)
         snprintf(err, errlen, "%s: serving its I/O: %s", name, strerror(-r));
     return r;
+}
+
+/* Serves w->fd on the I/O thread for w (kept in the manager's table). */
+static int watch(struct devmgr *dm, const char *name, const struct devmgr_watch *w,
+                 uint32_t events, loop_fn *fn, char *err, size_t errlen)
+{
+    if (dm->nwatches == DEVMGR_MAX_WATCHES) {
+        snprintf(err, errlen, "%s: more than %d device fds", name, DEVMGR_MAX_WATCHES);
+        if (w->own_fd)
+            close(w->fd);
+        return -ENOSPC;
+    }
+    struct devmgr_watch *slot = &dm->watches[dm->nwatches++];
+    *slot = *w;
+    return devmgr_io_add(dm, name, w->fd, events, fn, slot, err, errlen);
 }
 
 /* The slot's irqfd and one ioeventfd per queue (KVM only). */
@@ -121,21 +168,20 @@ static int wire_virtio(struct devmgr *dm, const char *name, struct virtio_mmio *
         return r < 0 ? r : -errno;
     }
     for (int q = 0; q < mmio->ops->nqueues; q++) {
-        struct devmgr_kick *k = &dm->kicks[dm->nkicks];
-        *k = (struct devmgr_kick){ mmio, q, eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK) };
-        if (k->fd < 0) {
+        struct devmgr_watch w = { .mmio = mmio, .index = q, .own_fd = true,
+                                  .fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK) };
+        if (w.fd < 0) {
             snprintf(err, errlen, "%s: eventfd: %s", name, strerror(errno));
             return -errno;
         }
-        dm->nkicks++;
-        if ((r = vm_ioeventfd(dm->vm, k->fd, addr + VIRTIO_MMIO_QUEUE_NOTIFY, 4,
+        if ((r = watch(dm, name, &w, EPOLLIN, on_kick, err, errlen)) < 0)
+            return r;
+        if ((r = vm_ioeventfd(dm->vm, w.fd, addr + VIRTIO_MMIO_QUEUE_NOTIFY, 4,
                               (uint64_t)q)) < 0) {
             snprintf(err, errlen, "%s: ioeventfd for queue %d: %s", name, q, strerror(-r));
             return r;
         }
-        if ((r = devmgr_io_add(dm, name, k->fd, EPOLLIN, on_kick, k, err, errlen)) < 0)
-            return r;
-        mmio->notify_fd[q] = k->fd;
+        mmio->notify_fd[q] = w.fd;
     }
     return 0;
 }
@@ -157,14 +203,14 @@ static int cmdline_add(struct devmgr *dm, const char *fmt, ...)
     return 0;
 }
 
-int devmgr_add_virtio(struct devmgr *dm, const char *name, struct virtio_mmio *mmio, void *dev,
-                      devmgr_teardown_fn *teardown, uint64_t *base, char *err, size_t errlen)
+int devmgr_attach_virtio(struct devmgr *dm, const struct devmgr_virtio *v, uint64_t *base,
+                         char *err, size_t errlen)
 {
+    const char *name = v->name;
     if (dm->nvirtio == DEVMGR_MAX_VIRTIO) {
         snprintf(err, errlen, "attaching %s: more than %d virtio devices", name,
                  DEVMGR_MAX_VIRTIO);
-        if (teardown)
-            teardown(dev);
+        v->ops->destroy(v->dev);
         return -ENOSPC;
     }
     int slot = dm->nvirtio++;
@@ -174,15 +220,30 @@ int devmgr_add_virtio(struct devmgr *dm, const char *name, struct virtio_mmio *m
     char acpi_name[5];
     snprintf(acpi_name, sizeof(acpi_name), "V%03d", slot);
     struct devmgr_device d = {
-        .name = name, .dev = dev, .trap_dev = mmio, .teardown = teardown, .nranges = 1,
+        .ops = v->ops, .name = name, .dev = v->dev, .trap_dev = v->mmio, .nranges = 1,
         .ranges = { { TRAP_MMIO, addr, LAYOUT_VIRTIO_MMIO_SIZE, &virtio_mmio_ops } },
         .acpi_name = acpi_name, .acpi_hid = "LNRO0005", .nirq = 1, .irq = gsi,
         .irq_extended = true,
     };
     int r = devmgr_add(dm, &d, err, errlen);
-    if (r < 0 || (r = wire_virtio(dm, name, mmio, &dm->virtio_irq[slot], addr, err, errlen)) < 0)
+    if (dm->ndevs && dm->devs[dm->ndevs - 1].dev == v->dev)
+        dm->devs[dm->ndevs - 1].mmio = v->mmio;
+    if (r < 0 ||
+        (r = wire_virtio(dm, name, v->mmio, &dm->virtio_irq[slot], addr, err, errlen)) < 0)
         return r;
-    virtio_mmio_set_irq(mmio, virtio_irq, &dm->virtio_irq[slot]);
+    virtio_mmio_set_irq(v->mmio, virtio_irq, &dm->virtio_irq[slot]);
+    for (int i = 0; i < v->nfds; i++) {
+        const struct devmgr_watch w = { .mmio = v->mmio, .index = i, .fd = v->fds[i].fd,
+                                        .ops = v->ops, .dev = v->dev };
+        if ((r = watch(dm, name, &w, v->fds[i].events, on_backend, err, errlen)) < 0)
+            return r;
+    }
+    for (int i = 0; i < v->nlimiters; i++) {
+        const struct devmgr_watch w = { .mmio = v->mmio, .index = i,
+                                        .fd = v->limiters[i]->timer_fd, .rl = v->limiters[i] };
+        if ((r = watch(dm, name, &w, EPOLLIN, on_limiter, err, errlen)) < 0)
+            return r;
+    }
     if (cmdline_add(dm, "%svirtio_mmio.device=4K@0x%llx:%u", dm->cmdline[0] ? " " : "",
                     (unsigned long long)addr, gsi) < 0) {
         snprintf(err, errlen, "announcing %s: the command line is full", name);
@@ -191,16 +252,6 @@ int devmgr_add_virtio(struct devmgr *dm, const char *name, struct virtio_mmio *m
     if (base)
         *base = addr;
     return 0;
-}
-
-int devmgr_add_virtio_io(struct devmgr *dm, const char *name, struct virtio_mmio *mmio, void *dev,
-                         devmgr_teardown_fn *teardown, const struct devmgr_fd *fds, int nfds,
-                         char *err, size_t errlen)
-{
-    int r = devmgr_add_virtio(dm, name, mmio, dev, teardown, NULL, err, errlen);
-    for (int i = 0; r == 0 && i < nfds; i++)
-        r = devmgr_io_add(dm, name, fds[i].fd, fds[i].events, fds[i].fn, dev, err, errlen);
-    return r;
 }
 
 int devmgr_add_table(struct devmgr *dm, const char *name, const char *signature,
@@ -271,19 +322,18 @@ void devmgr_teardown(struct devmgr *dm)
         dm->io_started = false;
     }
     while (dm->ndevs > 0) {
-        dm->ndevs--;
-        if (dm->devs[dm->ndevs].teardown)
-            dm->devs[dm->ndevs].teardown(dm->devs[dm->ndevs].dev);
+        struct devmgr_instance *d = &dm->devs[--dm->ndevs];
+        d->ops->destroy(d->dev);
     }
-    for (int i = 0; i < dm->nkicks; i++)
-        close(dm->kicks[i].fd);
-    dm->nkicks = 0;
+    for (int i = 0; i < dm->nwatches; i++)
+        if (dm->watches[i].own_fd)
+            close(dm->watches[i].fd);
     for (int i = 0; i < dm->nvirtio; i++)
         if (dm->virtio_irq[i].fd >= 0)
             close(dm->virtio_irq[i].fd);
-    dm->nvirtio = 0;
     if (dm->io_stop_fd >= 0)
         close(dm->io_stop_fd);
-    dm->io_stop_fd = -1;
-    loop_destroy(&dm->io);
+    if (dm->io.epfd >= 0)
+        loop_destroy(&dm->io);
+    devmgr_init(dm, dm->kinds, dm->nkinds);
 }

@@ -22,9 +22,10 @@
 /* The transport that starts a command (START, tpmGo) holds the guest's
  * vCPU until the answer is in, up to the backend's sync_wait_ns, which is
  * the backend's own bound for answering (it answers TPM_RC_FAILURE by
- * then), or until the VMM needs the vCPU (a pause or the stop lets go at
- * once: vm_hold_hook in core/vm.h). Why hold it that long: a guest driver starts its command's
- * deadline when that write returns and polls against it (Linux's
+ * then), or until the VMM needs the vCPU (a pause or the stop quiesces the
+ * device, which lets go at once: devices/device.h). Why hold it that
+ * long: a guest driver starts its command's deadline when that write
+ * returns and polls against it (Linux's
  * tpm_try_transmit: 750 ms for GetCapability or PCR_Extend, with no last
  * look once the deadline has passed). On a starved host a command swtpm
  * answered in time still missed such a deadline ("tpm tpm0: Operation

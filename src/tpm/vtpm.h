@@ -4,7 +4,6 @@
 #define HEARTH_VTPM_H
 
 #include "config/config.h"
-#include "core/inherited.h"
 #include "devices/manager.h"
 #include "devices/tpm_crb.h"
 #include "devices/tpm_tis.h"
@@ -33,15 +32,9 @@ struct vtpm {
  * returns how many regions (0 or 1). */
 int vtpm_devmem(const struct tpm_config *cfg, struct vm_devmem *out);
 
-/* Opens the backend described by cfg (nothing for TPM_MODEL_NONE) and
- * places the transport with vtpm_place. A socket "fd:N" must be one of
- * `inherited` (may be NULL: none), which it then takes: that start
- * consumes it, closing it when it fails or when the VM stops, and a later
- * start cannot name it again. -errno with a message on failure; whatever
- * was opened is closed, by this call or, once placed, by the device
- * manager's teardown. */
-int vtpm_attach(struct vtpm *t, const struct tpm_config *cfg, struct inherited_fds *inherited,
-                struct devmgr *dm, bool seccomp, char *err, size_t errlen);
+/* The lifecycle: one vTPM when the tpm section names a model; it lets a
+ * held vCPU go on quiesce. */
+extern const struct device_ops vtpm_device;
 
 /* Initializes t->model's transport on t->backend and hands it to the device
  * manager: its registers, its DSDT node (MSFT0101, or LNRO0005 for virtio)
@@ -52,15 +45,12 @@ int vtpm_attach(struct vtpm *t, const struct tpm_config *cfg, struct inherited_f
 int vtpm_place(struct vtpm *t, struct devmgr *dm, char *err, size_t errlen);
 
 /* Measures the boot (tpm/measure.h) into the TPM, the event log into
- * guest RAM at LAYOUT_TPM_LOG. Nothing to do without a TPM or measured
- * boot. 0, or -1 with a message. */
+ * guest RAM at LAYOUT_TPM_LOG. Nothing to do without a TPM (t NULL) or
+ * measured boot. 0, or -1 with a message. */
 int vtpm_measure(struct vtpm *t, struct guest_mem *mem, const struct measure_inputs *in,
                  char *err, size_t errlen);
 
-/* GET /tpm: the section and, once started, the measurements. */
+/* GET /tpm: the section and, with a TPM (t not NULL), the measurements. */
 json_t *vtpm_to_json(const struct vtpm *t, json_t *section);
-
-/* What the TPM has done, for metrics; zeros without a TPM. */
-void vtpm_stats(struct vtpm *t, struct swtpm_stats *out);
 
 #endif

@@ -3,7 +3,9 @@
 
 #include "core/clock.h"
 #include "core/log.h"
+#include "core/metrics.h"
 #include "core/path.h"
+#include "devices/manager.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -261,12 +263,7 @@ static void process_locked(struct virtio_blk *b)
     struct virtq_chain c;
     uint16_t used = q->used_idx;
     while (virtio_mmio_live_locked(m) && !b->rl.blocked && b->inflight < VIRTIO_BLK_INFLIGHT) {
-        int got = virtq_pop(q, m->mem, &c);
-        if (got < 0) {
-            virtio_mmio_needs_reset_locked(m);
-            break;
-        }
-        if (got == 0)
+        if (virtio_mmio_pop_locked(m, 0, &c) <= 0)
             break;
         if (!request_locked(b, &c)) {
             virtq_unpop(q); /* again on the limiter's timer or a completion */
@@ -312,17 +309,15 @@ void virtio_blk_complete(struct virtio_blk *b)
     pthread_mutex_unlock(&b->mmio.lock);
 }
 
-void virtio_blk_timer(struct virtio_blk *b)
-{
-    pthread_mutex_lock(&b->mmio.lock);
-    ratelimit_timer_fired(&b->rl);
-    process_locked(b);
-    pthread_mutex_unlock(&b->mmio.lock);
-}
-
 static void blk_notify(void *dev, struct virtio_mmio *m, int q)
 {
     (void)m, (void)q;
+    process_locked(dev);
+}
+
+static void blk_limiter_ready(void *dev, int which)
+{
+    (void)which;
     process_locked(dev);
 }
 
@@ -366,6 +361,7 @@ const struct virtio_device_ops virtio_blk_ops = {
     .notify = blk_notify,
     .reset = blk_reset,
     .queue_stop = blk_queue_stop,
+    .limiter_ready = blk_limiter_ready,
 };
 
 static void set_size(struct virtio_blk *b, uint64_t size)
@@ -487,39 +483,112 @@ void virtio_blk_stats(struct virtio_blk *b, struct blk_stats *out, uint64_t *thr
     pthread_mutex_unlock(&b->mmio.lock);
 }
 
-static void on_complete(void *ctx, int fd, uint32_t events)
+/* The lifecycle: one device per configured drive. */
+
+static int blk_count(const struct device_env *env)
 {
-    (void)fd, (void)events;
-    virtio_blk_complete(ctx);
+    return env->cfg->ndrives;
 }
 
-static void on_timer(void *ctx, int fd, uint32_t events)
+static int blk_check(const struct vm_config *next, char *err, size_t errlen)
 {
-    (void)fd, (void)events;
-    virtio_blk_timer(ctx);
+    for (int i = 0; i < next->ndrives; i++)
+        if (virtio_blk_check(&next->drives[i], err, errlen) < 0)
+            return -1;
+    return 0;
 }
 
-static void blk_teardown(void *dev)
+static void blk_destroy(void *dev)
 {
     virtio_blk_destroy(dev);
     free(dev);
 }
 
-int virtio_blk_attach(const struct drive_config *cfg, struct devmgr *dm, struct virtio_blk **out,
-                      char *err, size_t errlen)
+static int blk_create(const struct device_env *env, int index, char *err, size_t errlen)
 {
+    const struct drive_config *cfg = &env->cfg->drives[index];
     struct virtio_blk *b = calloc(1, sizeof(*b));
     if (!b) {
         snprintf(err, errlen, "drives[%s]: out of memory", cfg->drive_id);
-        return -ENOMEM;
+        return -1;
     }
-    int e = virtio_blk_init(b, cfg, &dm->vm->mem, err, errlen);
-    if (e < 0) {
-        blk_teardown(b);
-        return e;
+    if (virtio_blk_init(b, cfg, &env->dm->vm->mem, err, errlen) < 0) {
+        blk_destroy(b);
+        return -1;
     }
-    *out = b;
-    const struct devmgr_fd fds[] = { { b->ring_fd, EPOLLIN, on_complete },
-                                     { b->rl.timer_fd, EPOLLIN, on_timer } };
-    return devmgr_add_virtio_io(dm, "virtio-blk", &b->mmio, b, blk_teardown, fds, 2, err, errlen);
+    const struct devmgr_virtio v = {
+        .ops = &virtio_blk_device, .name = "virtio-blk", .mmio = &b->mmio, .dev = b,
+        .nfds = 1, .fds = { { b->ring_fd, EPOLLIN } },
+        .nlimiters = 1, .limiters = { &b->rl },
+    };
+    return devmgr_attach_virtio(env->dm, &v, NULL, err, errlen) < 0 ? -1 : 0;
 }
+
+static void blk_io_ready(void *dev, int index, uint32_t events)
+{
+    (void)index, (void)events; /* the ring's completion eventfd */
+    virtio_blk_complete(dev);
+}
+
+/* A PATCH changes one drive (a new backing file, rate limiters); the
+ * others compare equal. */
+static int blk_update(void *dev, int index, const struct vm_config *old,
+                      const struct vm_config *next, char *err, size_t errlen)
+{
+    const struct drive_config *o = &old->drives[index], *n = &next->drives[index];
+    bool new_file = strcmp(o->path_on_host, n->path_on_host) != 0;
+    if (!new_file && !memcmp(&o->rate_limiter, &n->rate_limiter, sizeof(n->rate_limiter)))
+        return 0;
+    return virtio_blk_update(dev, new_file ? n->path_on_host : NULL, &n->rate_limiter, err,
+                             errlen) < 0
+               ? -1
+               : 0;
+}
+
+_Static_assert(sizeof(struct blk_stats) == 9 * sizeof(uint64_t), "blk_stats: counters only");
+
+static json_t *block_json(const struct blk_stats *b, uint64_t throttled)
+{
+    static const char *const names[] = { "read_count", "write_count", "flush_count",
+                                         "read_bytes", "write_bytes", "invalid_reqs_count",
+                                         "execute_fails", "update_count", "update_fails",
+                                         "rate_limiter_throttled_events" };
+    const uint64_t values[] = { b->read_count, b->write_count, b->flush_count, b->read_bytes,
+                                b->write_bytes, b->invalid_reqs_count, b->execute_fails,
+                                b->update_count, b->update_fails, throttled };
+    return metrics_counters(names, values, 10);
+}
+
+/* Per drive "block_<id>", and "block" summing them (Firecracker's). */
+static void blk_metrics(void *const *devs, int n, json_t *o)
+{
+    struct blk_stats sum = { 0 };
+    uint64_t sum_throttled = 0;
+    for (int i = 0; i < n; i++) {
+        struct virtio_blk *b = devs[i];
+        struct blk_stats st;
+        uint64_t t;
+        virtio_blk_stats(b, &st, &t);
+        char key[CONFIG_ID_MAX + 8];
+        snprintf(key, sizeof(key), "block_%s", b->id);
+        json_object_set_new(o, key, block_json(&st, t));
+        uint64_t *d = (uint64_t *)&sum;
+        const uint64_t *s = (const uint64_t *)&st;
+        for (size_t k = 0; k < sizeof(st) / sizeof(uint64_t); k++)
+            d[k] += s[k];
+        sum_throttled += t;
+    }
+    json_object_set_new(o, "block", block_json(&sum, sum_throttled));
+}
+
+const struct device_ops virtio_blk_device = {
+    .name = "block",
+    .section = CONFIG_DRIVES,
+    .count = blk_count,
+    .check = blk_check,
+    .create = blk_create,
+    .destroy = blk_destroy,
+    .update = blk_update,
+    .io_ready = blk_io_ready,
+    .metrics = blk_metrics,
+};

@@ -11,7 +11,7 @@
 
 #include "config/config.h"
 #include "core/ratelimit.h"
-#include "devices/manager.h"
+#include "devices/device.h"
 #include "virtio/mmio.h"
 
 #include <liburing.h>
@@ -83,9 +83,9 @@ int virtio_blk_init(struct virtio_blk *b, const struct drive_config *cfg,
 /* Waits for what is in flight, then releases everything. */
 void virtio_blk_destroy(struct virtio_blk *b);
 
-/* I/O thread events: completions are ready; the limiter's timer fired. */
+/* On the I/O thread: completions are ready. (The limiter's timer:
+ * virtio_mmio_limiter_fired.) */
 void virtio_blk_complete(struct virtio_blk *b);
-void virtio_blk_timer(struct virtio_blk *b);
 
 /* PATCH /drives: a new backing file (path, or NULL to keep) and rate
  * limiter. The new file is opened first; in-flight requests finish on the
@@ -98,10 +98,8 @@ int virtio_blk_update(struct virtio_blk *b, const char *path, const struct ratel
  * /drives, like Firecracker): -errno with a message. */
 int virtio_blk_check(const struct drive_config *cfg, char *err, size_t errlen);
 
-/* Allocates, initializes and hands the device to dm (which frees it at
- * teardown); *out gets it. -errno with a message. */
-int virtio_blk_attach(const struct drive_config *cfg, struct devmgr *dm, struct virtio_blk **out,
-                      char *err, size_t errlen);
+/* The lifecycle: one virtio-blk per configured drive, PATCHable. */
+extern const struct device_ops virtio_blk_device;
 
 void virtio_blk_stats(struct virtio_blk *b, struct blk_stats *out, uint64_t *throttled);
 

@@ -2,6 +2,7 @@
 #include "virtio/mmio.h"
 
 #include "core/log.h"
+#include "core/ratelimit.h"
 
 #include <string.h>
 #include <unistd.h>
@@ -341,6 +342,30 @@ void virtio_mmio_queue_signal_locked(struct virtio_mmio *m, int q)
 {
     if (virtq_should_signal(&m->queues[q], m->mem))
         virtio_mmio_signal_used_locked(m);
+}
+
+void virtio_mmio_reset(struct virtio_mmio *m)
+{
+    pthread_mutex_lock(&m->lock);
+    reset_locked(m);
+    pthread_mutex_unlock(&m->lock);
+}
+
+int virtio_mmio_pop_locked(struct virtio_mmio *m, int q, struct virtq_chain *c)
+{
+    int got = virtq_pop(&m->queues[q], m->mem, c);
+    if (got < 0)
+        virtio_mmio_needs_reset_locked(m);
+    return got;
+}
+
+void virtio_mmio_limiter_fired(struct virtio_mmio *m, struct ratelimit *rl, int which)
+{
+    pthread_mutex_lock(&m->lock);
+    ratelimit_timer_fired(rl);
+    if (m->ops->limiter_ready)
+        m->ops->limiter_ready(m->dev, which);
+    pthread_mutex_unlock(&m->lock);
 }
 
 void virtio_mmio_needs_reset_locked(struct virtio_mmio *m)

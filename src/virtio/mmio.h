@@ -58,6 +58,10 @@ struct virtio_device_ops {
      * when this returns, as at a reset: the driver may reuse the buffers at
      * once. Lock held; NULL: nothing outlives a notify. */
     void (*queue_stop)(void *dev, int q);
+    /* Rate limiter `which` (the order the device gave the device manager)
+     * let traffic through again: go on with what it held back. Lock held;
+     * NULL: the device has no limiter. */
+    void (*limiter_ready)(void *dev, int which);
 };
 
 typedef void virtio_irq_fn(void *ctx);
@@ -100,6 +104,21 @@ void virtio_mmio_set_irq(struct virtio_mmio *m, virtio_irq_fn *irq, void *irq_ct
 /* On the I/O thread, when queue q's notify eventfd fired: runs the
  * device's notify if the queue exists, is ready and the device is live. */
 void virtio_mmio_kick(struct virtio_mmio *m, int q);
+
+/* Resets the device as a driver's write of 0 to Status does (the device's
+ * reset hook, then the transport's registers and queues). */
+void virtio_mmio_reset(struct virtio_mmio *m);
+
+/* For devices, with the lock held: the next chain of queue q, as
+ * virtq_pop (1: a chain, 0: the ring is empty), but a malformed ring marks
+ * the device broken (DEVICE_NEEDS_RESET) and returns -1: the device stops
+ * taking chains until the driver resets it. */
+int virtio_mmio_pop_locked(struct virtio_mmio *m, int q, struct virtq_chain *c);
+
+/* A rate limiter's timer fired (its fd readable): takes the lock, lets
+ * the limiter go on and calls the device's limiter_ready(which). */
+struct ratelimit;
+void virtio_mmio_limiter_fired(struct virtio_mmio *m, struct ratelimit *rl, int which);
 
 /* For devices, with the lock held: the configuration space changed. */
 void virtio_mmio_config_changed_locked(struct virtio_mmio *m);

@@ -3,6 +3,8 @@
 
 #include "core/clock.h"
 #include "core/log.h"
+#include "core/metrics.h"
+#include "devices/manager.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -72,11 +74,9 @@ static void rx_locked(struct virtio_net *n)
      * start while neither bucket is empty, and is charged after. */
     while (virtio_mmio_live_locked(m) && q->ready && !n->rx_starved &&
            ratelimit_ready(&n->rx_rl, mono_ns())) {
-        int got = virtq_pop(q, m->mem, &c);
-        if (got < 0) {
-            virtio_mmio_needs_reset_locked(m);
+        int got = virtio_mmio_pop_locked(m, Q_RX, &c);
+        if (got < 0)
             break;
-        }
         if (got == 0) {
             n->rx_starved = true;
             n->stats.no_rx_avail_buffer++;
@@ -126,12 +126,7 @@ static void tx_locked(struct virtio_net *n)
     uint16_t used = q->used_idx;
     struct virtq_chain c;
     while (virtio_mmio_live_locked(m) && !n->tx_blocked) {
-        int got = virtq_pop(q, m->mem, &c);
-        if (got < 0) {
-            virtio_mmio_needs_reset_locked(m);
-            break;
-        }
-        if (got == 0)
+        if (virtio_mmio_pop_locked(m, Q_TX, &c) <= 0)
             break;
         if (c.out_len <= VIRTIO_NET_HDR_LEN || c.out_len > VIRTIO_NET_MAX_FRAME) {
             n->stats.tx_malformed_frames++;
@@ -212,6 +207,15 @@ static void net_config_read(void *dev, uint32_t offset, uint8_t *data, uint32_t 
     memcpy(data, cfg + offset, len);
 }
 
+/* Limiter 0 held RX back, limiter 1 TX. */
+static void net_limiter_ready(void *dev, int which)
+{
+    if (which == 0)
+        rx_locked(dev);
+    else
+        tx_locked(dev);
+}
+
 const struct virtio_device_ops virtio_net_ops = {
     .name = "net",
     .device_id = VIRTIO_ID_NET,
@@ -225,6 +229,7 @@ const struct virtio_device_ops virtio_net_ops = {
     .activate = net_activate,
     .notify = net_notify,
     .reset = net_reset,
+    .limiter_ready = net_limiter_ready,
 };
 
 int virtio_net_init(struct virtio_net *n, const struct net_config *cfg, int tap, bool offload,
@@ -282,22 +287,6 @@ void virtio_net_tap_event(struct virtio_net *n, uint32_t events)
     pthread_mutex_unlock(&n->mmio.lock);
 }
 
-void virtio_net_rx_timer(struct virtio_net *n)
-{
-    pthread_mutex_lock(&n->mmio.lock);
-    ratelimit_timer_fired(&n->rx_rl);
-    rx_locked(n);
-    pthread_mutex_unlock(&n->mmio.lock);
-}
-
-void virtio_net_tx_timer(struct virtio_net *n)
-{
-    pthread_mutex_lock(&n->mmio.lock);
-    ratelimit_timer_fired(&n->tx_rl);
-    tx_locked(n);
-    pthread_mutex_unlock(&n->mmio.lock);
-}
-
 void virtio_net_update(struct virtio_net *n, const struct ratelimit_config *rx,
                        const struct ratelimit_config *tx)
 {
@@ -333,37 +322,34 @@ void virtio_net_stats(struct virtio_net *n, struct net_stats *out, uint64_t *rx_
     pthread_mutex_unlock(&n->mmio.lock);
 }
 
-static void on_tap(void *ctx, int fd, uint32_t events)
+/* The lifecycle: one virtio-net per configured interface, PATCHable. */
+
+static int net_count(const struct device_env *env)
 {
-    (void)fd;
-    virtio_net_tap_event(ctx, events);
+    return env->cfg->nnets;
 }
 
-static void on_rx_timer(void *ctx, int fd, uint32_t events)
+static int net_check(const struct vm_config *next, char *err, size_t errlen)
 {
-    (void)fd, (void)events;
-    virtio_net_rx_timer(ctx);
+    for (int i = 0; i < next->nnets; i++)
+        if (virtio_net_check(&next->nets[i], err, errlen) < 0)
+            return -1;
+    return 0;
 }
 
-static void on_tx_timer(void *ctx, int fd, uint32_t events)
-{
-    (void)fd, (void)events;
-    virtio_net_tx_timer(ctx);
-}
-
-static void net_teardown(void *dev)
+static void net_destroy(void *dev)
 {
     virtio_net_destroy(dev);
     free(dev);
 }
 
-int virtio_net_attach(const struct net_config *cfg, struct devmgr *dm, struct virtio_net **out,
-                      char *err, size_t errlen)
+static int net_create(const struct device_env *env, int index, char *err, size_t errlen)
 {
+    const struct net_config *cfg = &env->cfg->nets[index];
     struct virtio_net *n = calloc(1, sizeof(*n));
     if (!n) {
         snprintf(err, errlen, "network-interfaces[%s]: out of memory", cfg->iface_id);
-        return -ENOMEM;
+        return -1;
     }
     bool offload = false;
     char why[200];
@@ -371,17 +357,68 @@ int virtio_net_attach(const struct net_config *cfg, struct devmgr *dm, struct vi
     if (tap < 0) {
         snprintf(err, errlen, "network-interfaces[%s].%s", cfg->iface_id, why);
         free(n);
-        return tap;
+        return -1;
     }
-    int e = virtio_net_init(n, cfg, tap, offload, &dm->vm->mem, err, errlen);
-    if (e < 0) {
-        net_teardown(n);
-        return e;
+    if (virtio_net_init(n, cfg, tap, offload, &env->dm->vm->mem, err, errlen) < 0) {
+        net_destroy(n);
+        return -1;
     }
-    *out = n;
-    n->io = &dm->io; /* the TAP is watched once the driver is ready */
-    const struct devmgr_fd fds[] = { { n->tap, 0, on_tap },
-                                     { n->rx_rl.timer_fd, EPOLLIN, on_rx_timer },
-                                     { n->tx_rl.timer_fd, EPOLLIN, on_tx_timer } };
-    return devmgr_add_virtio_io(dm, "virtio-net", &n->mmio, n, net_teardown, fds, 3, err, errlen);
+    n->io = &env->dm->io; /* the TAP is watched once the driver is ready */
+    const struct devmgr_virtio v = {
+        .ops = &virtio_net_device, .name = "virtio-net", .mmio = &n->mmio, .dev = n,
+        .nfds = 1, .fds = { { n->tap, 0 } },
+        .nlimiters = 2, .limiters = { &n->rx_rl, &n->tx_rl },
+    };
+    return devmgr_attach_virtio(env->dm, &v, NULL, err, errlen) < 0 ? -1 : 0;
 }
+
+static void net_io_ready(void *dev, int index, uint32_t events)
+{
+    (void)index; /* the TAP */
+    virtio_net_tap_event(dev, events);
+}
+
+static int net_update(void *dev, int index, const struct vm_config *old,
+                      const struct vm_config *next, char *err, size_t errlen)
+{
+    (void)old, (void)err, (void)errlen;
+    virtio_net_update(dev, &next->nets[index].rx_rate_limiter,
+                      &next->nets[index].tx_rate_limiter);
+    return 0;
+}
+
+_Static_assert(sizeof(struct net_stats) == 9 * sizeof(uint64_t), "net_stats: counters only");
+
+/* Per interface "net_<id>", and "net" summing them (Firecracker's). */
+static void net_metrics(void *const *devs, int n, json_t *o)
+{
+    static const char *const names[] = { "rx_packets_count", "rx_bytes_count",
+                                         "tx_packets_count", "tx_bytes_count", "tap_read_fails",
+                                         "tap_write_fails", "tx_malformed_frames",
+                                         "no_rx_avail_buffer", "no_tx_avail_buffer",
+                                         "rx_rate_limiter_throttled", "tx_rate_limiter_throttled" };
+    uint64_t sum[11] = { 0 };
+    for (int i = 0; i < n; i++) {
+        struct virtio_net *dev = devs[i];
+        uint64_t c[11];
+        virtio_net_stats(dev, (struct net_stats *)c, &c[9], &c[10]);
+        char key[CONFIG_ID_MAX + 8];
+        snprintf(key, sizeof(key), "net_%s", dev->id);
+        json_object_set_new(o, key, metrics_counters(names, c, 11));
+        for (int k = 0; k < 11; k++)
+            sum[k] += c[k];
+    }
+    json_object_set_new(o, "net", metrics_counters(names, sum, 11));
+}
+
+const struct device_ops virtio_net_device = {
+    .name = "net",
+    .section = CONFIG_NETS,
+    .count = net_count,
+    .check = net_check,
+    .create = net_create,
+    .destroy = net_destroy,
+    .update = net_update,
+    .io_ready = net_io_ready,
+    .metrics = net_metrics,
+};

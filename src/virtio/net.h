@@ -10,7 +10,7 @@
 #include "config/config.h"
 #include "core/loop.h"
 #include "core/ratelimit.h"
-#include "devices/manager.h"
+#include "devices/device.h"
 #include "virtio/mmio.h"
 
 #define VIRTIO_ID_NET 1
@@ -54,11 +54,9 @@ int virtio_net_init(struct virtio_net *n, const struct net_config *cfg, int tap,
                     const struct guest_mem *mem, char *err, size_t errlen);
 void virtio_net_destroy(struct virtio_net *n);
 
-/* I/O thread events: the TAP is readable or writable; a limiter's timer
- * fired. */
+/* On the I/O thread: the TAP is readable or writable. (A limiter's timer:
+ * virtio_mmio_limiter_fired, limiter 0 RX, 1 TX.) */
 void virtio_net_tap_event(struct virtio_net *n, uint32_t events);
-void virtio_net_rx_timer(struct virtio_net *n);
-void virtio_net_tx_timer(struct virtio_net *n);
 
 /* PATCH /network-interfaces: new rate limiters (left-out buckets kept). */
 void virtio_net_update(struct virtio_net *n, const struct ratelimit_config *rx,
@@ -67,8 +65,8 @@ void virtio_net_update(struct virtio_net *n, const struct ratelimit_config *rx,
 /* PUT /network-interfaces' check: the TAP opens. */
 int virtio_net_check(const struct net_config *cfg, char *err, size_t errlen);
 
-int virtio_net_attach(const struct net_config *cfg, struct devmgr *dm, struct virtio_net **out,
-                      char *err, size_t errlen);
+/* The lifecycle: one virtio-net per configured interface, PATCHable. */
+extern const struct device_ops virtio_net_device;
 
 void virtio_net_stats(struct virtio_net *n, struct net_stats *out, uint64_t *rx_throttled,
                       uint64_t *tx_throttled);

@@ -2,6 +2,8 @@
 #include "virtio/rng.h"
 
 #include "core/clock.h"
+#include "core/metrics.h"
+#include "devices/manager.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -38,12 +40,7 @@ static void process_locked(struct virtio_rng *r)
     struct virtq_chain c;
     bool pushed = false;
     while (virtio_mmio_live_locked(m) && !r->rl.blocked) {
-        int got = virtq_pop(q, m->mem, &c);
-        if (got < 0) {
-            virtio_mmio_needs_reset_locked(m);
-            break;
-        }
-        if (got == 0)
+        if (virtio_mmio_pop_locked(m, 0, &c) <= 0)
             break;
         size_t want = c.in_len < VIRTIO_RNG_MAX_REQUEST ? c.in_len : VIRTIO_RNG_MAX_REQUEST;
         if (want && !ratelimit_consume(&r->rl, want, mono_ns())) {
@@ -72,6 +69,12 @@ static void rng_reset(void *dev)
     (void)dev; /* every request completes at once: nothing in flight */
 }
 
+static void rng_limiter_ready(void *dev, int which)
+{
+    (void)which;
+    process_locked(dev);
+}
+
 const struct virtio_device_ops virtio_rng_ops = {
     .name = "rng",
     .device_id = VIRTIO_ID_RNG,
@@ -80,6 +83,7 @@ const struct virtio_device_ops virtio_rng_ops = {
     .queue_max = VIRTIO_RNG_QUEUE_SIZE,
     .notify = rng_notify,
     .reset = rng_reset,
+    .limiter_ready = rng_limiter_ready,
 };
 
 int virtio_rng_init(struct virtio_rng *r, const struct entropy_config *cfg,
@@ -96,41 +100,63 @@ void virtio_rng_destroy(struct virtio_rng *r)
     virtio_mmio_destroy(&r->mmio);
 }
 
-void virtio_rng_timer(struct virtio_rng *r)
+/* The lifecycle: one entropy device when the section is set. */
+
+static int rng_count(const struct device_env *env)
 {
-    pthread_mutex_lock(&r->mmio.lock);
-    ratelimit_timer_fired(&r->rl);
-    process_locked(r);
-    pthread_mutex_unlock(&r->mmio.lock);
+    return env->cfg->entropy.on;
 }
 
-static void on_timer(void *ctx, int fd, uint32_t events)
-{
-    (void)fd, (void)events;
-    virtio_rng_timer(ctx);
-}
-
-static void rng_teardown(void *dev)
+static void rng_destroy(void *dev)
 {
     virtio_rng_destroy(dev);
     free(dev);
 }
 
-int virtio_rng_attach(const struct entropy_config *cfg, struct devmgr *dm,
-                      struct virtio_rng **out, char *err, size_t errlen)
+static int rng_create(const struct device_env *env, int index, char *err, size_t errlen)
 {
+    (void)index;
     struct virtio_rng *r = calloc(1, sizeof(*r));
     int e;
     if (!r) {
         snprintf(err, errlen, "entropy: out of memory");
-        return -ENOMEM;
+        return -1;
     }
-    if ((e = virtio_rng_init(r, cfg, &dm->vm->mem)) < 0) {
+    if ((e = virtio_rng_init(r, &env->cfg->entropy, &env->dm->vm->mem)) < 0) {
         snprintf(err, errlen, "entropy: rate limiter timer: %s", strerror(-e));
-        rng_teardown(r);
-        return e;
+        rng_destroy(r);
+        return -1;
     }
-    *out = r;
-    const struct devmgr_fd fds[] = { { r->rl.timer_fd, EPOLLIN, on_timer } };
-    return devmgr_add_virtio_io(dm, "virtio-rng", &r->mmio, r, rng_teardown, fds, 1, err, errlen);
+    const struct devmgr_virtio v = {
+        .ops = &virtio_rng_device, .name = "virtio-rng", .mmio = &r->mmio, .dev = r,
+        .nlimiters = 1, .limiters = { &r->rl },
+    };
+    return devmgr_attach_virtio(env->dm, &v, NULL, err, errlen) < 0 ? -1 : 0;
 }
+
+/* Firecracker's "entropy" group (zeros without the device). */
+static void rng_metrics(void *const *devs, int n, json_t *o)
+{
+    static const char *const names[] = { "entropy_event_count", "entropy_bytes",
+                                         "host_rng_fails", "entropy_rate_limiter_throttled" };
+    uint64_t e[4] = { 0 };
+    for (int i = 0; i < n; i++) {
+        struct virtio_rng *r = devs[i];
+        pthread_mutex_lock(&r->mmio.lock);
+        e[0] += r->requests;
+        e[1] += r->bytes;
+        e[2] += r->host_rng_fails;
+        e[3] += r->rl.throttled;
+        pthread_mutex_unlock(&r->mmio.lock);
+    }
+    json_object_set_new(o, "entropy", metrics_counters(names, e, 4));
+}
+
+const struct device_ops virtio_rng_device = {
+    .name = "entropy",
+    .section = CONFIG_ENTROPY,
+    .count = rng_count,
+    .create = rng_create,
+    .destroy = rng_destroy,
+    .metrics = rng_metrics,
+};

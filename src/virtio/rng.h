@@ -6,7 +6,7 @@
 
 #include "config/config.h"
 #include "core/ratelimit.h"
-#include "devices/manager.h"
+#include "devices/device.h"
 #include "virtio/mmio.h"
 
 #define VIRTIO_ID_RNG 4
@@ -27,13 +27,8 @@ int virtio_rng_init(struct virtio_rng *r, const struct entropy_config *cfg,
                     const struct guest_mem *mem);
 void virtio_rng_destroy(struct virtio_rng *r);
 
-/* The limiter's timer fired (I/O thread): reads it and serves what waits. */
-void virtio_rng_timer(struct virtio_rng *r);
-
-/* Allocates and initializes the device and hands it to dm (slot, queue
- * notifications and the limiter's timer on the I/O thread); dm frees it
- * at teardown. *out gets it (for metrics). -errno with a message. */
-int virtio_rng_attach(const struct entropy_config *cfg, struct devmgr *dm,
-                      struct virtio_rng **out, char *err, size_t errlen);
+/* The lifecycle: one virtio-rng when the entropy section is set. (The
+ * limiter's timer: virtio_mmio_limiter_fired.) */
+extern const struct device_ops virtio_rng_device;
 
 #endif

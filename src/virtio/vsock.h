@@ -11,7 +11,7 @@
 #define HEARTH_VIRTIO_VSOCK_H
 
 #include "config/config.h"
-#include "devices/manager.h"
+#include "devices/device.h"
 #include "virtio/mmio.h"
 
 #include <stdint.h>
@@ -107,8 +107,9 @@ void virtio_vsock_timer(struct virtio_vsock *v);
 /* PUT /vsock's check: uds_path is free and its directory exists. */
 int virtio_vsock_check(const struct vsock_config *cfg, char *err, size_t errlen);
 
-int virtio_vsock_attach(const struct vsock_config *cfg, struct devmgr *dm,
-                        struct virtio_vsock **out, char *err, size_t errlen);
+/* The lifecycle (vsock_device.c): one virtio-vsock when the section is
+ * set. */
+extern const struct device_ops virtio_vsock_device;
 
 void virtio_vsock_stats(struct virtio_vsock *v, struct vsock_stats *out);
 

@@ -93,7 +93,7 @@ static void backend(int kind, const uint8_t *s)
     if (kind == 0) {
         virtio_blk_complete(&blk);
         if (s[4] & 1)
-            virtio_blk_timer(&blk);
+            virtio_mmio_limiter_fired(&blk.mmio, &blk.rl, 0);
     } else if (kind == 1) {
         uint8_t frame[256] = { 0 };
         size_t n = 12 + s[4] % 200;
@@ -104,7 +104,7 @@ static void backend(int kind, const uint8_t *s)
         }
         virtio_net_tap_event(&net, s[6] & 3 ? 1 /* EPOLLIN */ : 4 /* EPOLLOUT */);
         if (s[7] & 1)
-            virtio_net_rx_timer(&net);
+            virtio_mmio_limiter_fired(&net.mmio, &net.rx_rl, 0);
     } else if (kind == 2) {
         if (s[4] & 1) {
             /* a host client that says CONNECT, or something else */
@@ -123,7 +123,7 @@ static void backend(int kind, const uint8_t *s)
         }
         virtio_vsock_host_events(&vs);
     } else {
-        virtio_rng_timer(&rng);
+        virtio_mmio_limiter_fired(&rng.mmio, &rng.rl, 0);
     }
 }
 

@@ -27,12 +27,12 @@ static int f_configure(void *ctx, enum config_section s, json_t *body, bool patc
     cfg = next;
     return 0;
 }
-static int f_action(void *ctx, enum api_action a, char *err, size_t errlen)
+static int f_action(void *ctx, enum vmm_action a, char *err, size_t errlen)
 {
     (void)ctx, (void)err, (void)errlen;
-    state = a == API_PAUSE ? VMM_PAUSED : a == API_FLUSH_METRICS ? state : VMM_RUNNING;
+    state = a == VMM_PAUSE ? VMM_PAUSED : a == VMM_FLUSH_METRICS ? state : VMM_RUNNING;
     return 0;
 }
-static const struct api_vmm_ops ops = { f_state, f_configure, f_action, f_config, NULL };
+static const struct vmm_ops ops = { f_state, f_configure, f_action, f_config, NULL };
 
 #endif

@@ -33,21 +33,21 @@ static int f_configure(void *ctx, enum config_section s, json_t *body, bool patc
     fake.cfg = next;
     return 0;
 }
-static int f_action(void *ctx, enum api_action a, char *err, size_t errlen)
+static int f_action(void *ctx, enum vmm_action a, char *err, size_t errlen)
 {
     (void)ctx;
     fake.actions[fake.nactions++] = a;
-    if (a == API_INSTANCE_START && fake.fail_start) {
+    if (a == VMM_INSTANCE_START && fake.fail_start) {
         snprintf(err, errlen, "open /dev/kvm: No such file or directory");
         return -1;
     }
-    if (a == API_INSTANCE_START || a == API_RESUME)
+    if (a == VMM_INSTANCE_START || a == VMM_RESUME)
         fake.state = VMM_RUNNING;
-    if (a == API_PAUSE)
+    if (a == VMM_PAUSE)
         fake.state = VMM_PAUSED;
     return 0;
 }
-static const struct api_vmm_ops ops = { f_state, f_configure, f_action, f_config, NULL };
+static const struct vmm_ops ops = { f_state, f_configure, f_action, f_config, NULL };
 static struct api_router router;
 
 static int setup(void **state)
@@ -105,7 +105,7 @@ static void getting_started_flow(void **state)
     assert_int_equal(req("GET", "/tpm", NULL, out), 200);
     assert_string_equal(out, "{\"socket\":\"/s\",\"model\":\"tis\",\"timeout_ms\":2000,\"measured_boot\":true}");
     assert_int_equal(req("PUT", "/actions", "{\"action_type\": \"InstanceStart\"}", out), 204);
-    assert_int_equal(fake.actions[0], API_INSTANCE_START);
+    assert_int_equal(fake.actions[0], VMM_INSTANCE_START);
     assert_int_equal(req("GET", "/", NULL, out), 200);
     assert_non_null(strstr(out, "\"state\":\"Running\""));
     assert_int_equal(req("PATCH", "/vm", "{\"state\": \"Paused\"}", out), 204);
@@ -114,7 +114,7 @@ static void getting_started_flow(void **state)
     assert_int_equal(req("PUT", "/actions", "{\"action_type\": \"SendCtrlAltDel\"}", out), 204);
     assert_int_equal(req("PUT", "/actions", "{\"action_type\": \"FlushMetrics\"}", out), 204);
     assert_int_equal(fake.nactions, 5);
-    assert_int_equal(fake.actions[4], API_FLUSH_METRICS);
+    assert_int_equal(fake.actions[4], VMM_FLUSH_METRICS);
     assert_int_equal(req("GET", "/version", NULL, out), 200);
     assert_string_equal(out, "{\"firecracker_version\":\"" HEARTH_VERSION "\"}");
 }

@@ -34,13 +34,13 @@ static int f_configure(void *ctx, enum config_section s, json_t *body, bool patc
     snprintf(err, errlen, "not in this test");
     return -1;
 }
-static int f_action(void *ctx, enum api_action a, char *err, size_t errlen)
+static int f_action(void *ctx, enum vmm_action a, char *err, size_t errlen)
 {
     (void)ctx, (void)a;
     snprintf(err, errlen, "not in this test");
     return -1;
 }
-static const struct api_vmm_ops ops = { f_state, f_configure, f_action, f_config, NULL };
+static const struct vmm_ops ops = { f_state, f_configure, f_action, f_config, NULL };
 
 /* The server, and a thread playing the VMM thread's part. */
 struct fixture {

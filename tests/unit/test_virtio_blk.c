@@ -240,7 +240,7 @@ static void rate_limited_requests_wait(void **state)
     assert_true(blk.rl.blocked);
     struct pollfd p = { .fd = blk.rl.timer_fd, .events = POLLIN };
     assert_int_equal(poll(&p, 1, 1000), 1);
-    virtio_blk_timer(&blk);
+    virtio_mmio_limiter_fired(&blk.mmio, &blk.rl, 0);
     assert_int_equal(run(), 513);
     assert_int_equal(mem.host[BUF], 1);
 }

@@ -99,7 +99,7 @@ static void rate_limited_requests_wait_for_the_timer(void **state)
     assert_false(vd_used(&d, 0, NULL, NULL));
     struct pollfd p = { .fd = rng.rl.timer_fd, .events = POLLIN };
     assert_int_equal(poll(&p, 1, 1000), 1);
-    virtio_rng_timer(&rng);
+    virtio_mmio_limiter_fired(&rng.mmio, &rng.rl, 0);
     assert_true(vd_used(&d, 0, NULL, &len));
     assert_int_equal(len, 64);
     assert_int_equal(rng.rl.throttled, 1);

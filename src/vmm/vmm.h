@@ -1,20 +1,22 @@
 /* The microVM's lifecycle: configured (through the same per-section
  * setters from the config file and the API), started, paused and resumed,
  * stopped. Everything runs on the thread that calls vmm_run (the VMM
- * thread), but for the vCPUs, the TPM backend and the API server. */
+ * thread: the event loop, the console, the API's requests, metrics) but
+ * for the vCPUs, the devices' I/O thread, the TPM backend's thread and the
+ * API server's listener. */
 #ifndef HEARTH_VMM_H
 #define HEARTH_VMM_H
 
-#include "api/routes.h"
 #include "config/config.h"
 #include "core/inherited.h"
+#include "core/loop.h"
+#include "vmm/lifecycle.h"
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 struct vmm;
-struct api_server;
 
 struct vmm_options {
     const char *instance_id;
@@ -43,16 +45,21 @@ int vmm_load_config(struct vmm *m, struct vm_config *cfg, char *err, size_t errl
 /* InstanceStart: opens /dev/kvm, builds the VM and runs its vCPUs. A failed
  * start releases what it built and leaves the VMM not started. */
 int vmm_start(struct vmm *m, char *err, size_t errlen);
-int vmm_action(struct vmm *m, enum api_action a, char *err, size_t errlen);
+int vmm_action(struct vmm *m, enum vmm_action a, char *err, size_t errlen);
 enum vmm_state vmm_state(const struct vmm *m);
 const struct vm_config *vmm_config(const struct vmm *m);
 
-/* The operations the API routes drive, bound to a struct vmm. */
-extern const struct api_vmm_ops vmm_api_ops;
+/* The operations a front end (the API) drives, bound to a struct vmm. */
+extern const struct vmm_ops vmm_ops;
 
-/* Serves s's requests from the event loop (before vmm_run). */
-int vmm_serve_api(struct vmm *m, struct api_server *s, struct api_router *r, char *err,
-                  size_t errlen);
+/* Serves fd on the VMM thread's loop: fn(ctx, fd, events) when readable
+ * (the API server's requests). Before vmm_run. -1 with a message. */
+int vmm_watch(struct vmm *m, int fd, loop_fn *fn, void *ctx, char *err, size_t errlen);
+
+/* Adds a metrics source: fn(ctx, o) adds its groups to each line (the
+ * API's request counts). At most two; -1 when full. */
+typedef void vmm_metrics_fn(void *ctx, json_t *o);
+int vmm_add_metrics(struct vmm *m, vmm_metrics_fn *fn, void *ctx);
 /* Start-up times for metrics (api_server.process_startup_time_us, ...). */
 void vmm_set_startup_times(struct vmm *m, uint64_t wall_us, uint64_t cpu_us);
 

@@ -1,8 +1,7 @@
 /* The microVM's lifecycle: configure, start (memory, kernel, devices, ACPI,
  * vCPUs), pause/resume, metrics, and the stop that ends the process. */
-#include "vmm.h"
+#include "vmm/vmm.h"
 
-#include "api/server.h"
 #include "boot/acpi.h"
 #include "boot/cpu.h"
 #include "boot/layout.h"
@@ -18,9 +17,11 @@
 #include "devices/boot_timer.h"
 #include "devices/i8042.h"
 #include "devices/manager.h"
-#include "devices/serial.h"
-#include "devices/vdevs.h"
 #include "tpm/vtpm.h"
+#include "virtio/blk.h"
+#include "virtio/net.h"
+#include "virtio/rng.h"
+#include "virtio/vsock.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -37,6 +38,16 @@
  * reads does not hold up a stop. */
 #define VMM_CONSOLE_FLUSH_MS 500
 
+/* Every kind of device, in attach order: the legacy devices, the TPM, then
+ * the virtio devices in the configuration's order (Firecracker's), so
+ * slots, GSIs and the guest's /dev/vd* names stay put. */
+static const struct device_ops *const device_kinds[] = {
+    &com1_device,       &i8042_device,      &boot_timer_device,   &vtpm_device,
+    &virtio_blk_device, &virtio_net_device, &virtio_vsock_device, &virtio_rng_device,
+};
+
+#define VMM_MAX_METRICS_SOURCES 2
+
 struct vmm {
     struct vmm_options opt;
     char id[65];
@@ -50,70 +61,17 @@ struct vmm {
     struct vm vm;
     struct acpi_config acpi;
     struct devmgr devices;
-    struct console console;
-    struct serial serial;
-    struct i8042 i8042;
-    struct boot_timer timer;
-    struct vtpm vtpm;
-    struct vdevs vdevs;
-    /* Metrics and the API. */
+    /* Metrics. */
     struct metrics metrics;
     int metrics_timer_fd;
-    struct api_router *router;
+    int nsources;
+    struct {
+        vmm_metrics_fn *fn;
+        void *ctx;
+    } sources[VMM_MAX_METRICS_SOURCES];
     uint64_t startup_wall_us, startup_cpu_us;
     uint64_t start_us, pause_us, resume_us; /* latencies of the last of each */
 };
-
-static void serial_irq(void *ctx, int level)
-{
-    vm_irq_line(ctx, IRQ_COM1, level);
-}
-
-static void i8042_irq(void *ctx)
-{
-    vm_irq_pulse(ctx, IRQ_I8042);
-}
-
-static void i8042_reset(void *ctx)
-{
-    vm_request_stop(ctx, HEARTH_EXIT_OK, "guest requested a reset through the i8042");
-}
-
-static void serial_teardown(void *dev) { serial_destroy(dev); }
-static void i8042_teardown(void *dev) { i8042_destroy(dev); }
-
-/* COM1, the i8042 and, when asked for, the boot timer. */
-static int attach_legacy(struct vmm *m, char *err, size_t errlen)
-{
-    if (console_open(&m->console, m->cfg.serial.serial_out_path, err, errlen) < 0)
-        return -1;
-    serial_init(&m->serial, m->console.out_fd, serial_irq, &m->vm);
-    const struct devmgr_device com1 = {
-        .name = "serial", .dev = &m->serial, .teardown = serial_teardown, .nranges = 1,
-        .ranges = { { TRAP_PIO, SERIAL_PORT_BASE, SERIAL_PORT_LEN, &serial_ops } },
-        .acpi_name = "COM1", .acpi_hid = "PNP0501", .nirq = 1, .irq = IRQ_COM1,
-    };
-    if (devmgr_add(&m->devices, &com1, err, errlen) < 0 ||
-        console_start(&m->console, &m->loop, &m->serial, err, errlen) < 0)
-        return -1;
-    i8042_init(&m->i8042, i8042_reset, i8042_irq, &m->vm);
-    const struct devmgr_device ps2 = {
-        .name = "i8042", .dev = &m->i8042, .teardown = i8042_teardown, .nranges = 2,
-        .ranges = { { TRAP_PIO, I8042_DATA_PORT, 1, &i8042_data_ops },
-                    { TRAP_PIO, I8042_CMD_PORT, 1, &i8042_cmd_ops } },
-        .acpi_name = "PS2_", .acpi_hid = "PNP0303", .nirq = 1, .irq = IRQ_I8042,
-    };
-    if (devmgr_add(&m->devices, &ps2, err, errlen) < 0)
-        return -1;
-    if (!m->opt.boot_timer)
-        return 0;
-    boot_timer_init(&m->timer, m->opt.start_wall_ns, m->opt.start_cpu_ns);
-    const struct devmgr_device timer = {
-        .name = "boot-timer", .dev = &m->timer, .nranges = 1,
-        .ranges = { { TRAP_MMIO, LAYOUT_BOOT_TIMER, LAYOUT_BOOT_TIMER_SIZE, &boot_timer_ops } },
-    };
-    return devmgr_add(&m->devices, &timer, err, errlen);
-}
 
 static void on_stop(void *ctx, int fd, uint32_t events)
 {
@@ -157,8 +115,6 @@ static void on_metrics_timer(void *ctx, int fd, uint32_t events)
 static void unbuild(struct vmm *m, bool detached)
 {
     devmgr_teardown(&m->devices);
-    vdevs_clear(&m->vdevs);
-    console_close(&m->console);
     if (m->vm.stop_efd >= 0)
         loop_del(&m->loop, m->vm.stop_efd);
     if (detached)
@@ -183,7 +139,8 @@ static int measure(struct vmm *m, const struct loaded_kernel *k, const struct lo
         .initrd = rd->size ? gpa_to_hva(&m->vm.mem, rd->gpa, rd->size) : NULL,
         .initrd_len = rd->size, .cmdline = cmdline, .config_json = text ? text : "{}",
     };
-    int r = vtpm_measure(&m->vtpm, &m->vm.mem, &in, err, errlen);
+    int r = vtpm_measure(devmgr_find(&m->devices, &vtpm_device, 0), &m->vm.mem, &in, err,
+                         errlen);
     free(text);
     return r;
 }
@@ -198,16 +155,18 @@ static int build(struct vmm *m, char *err, size_t errlen)
         return -1;
     m->built = true;
     m->vm.seccomp = m->opt.seccomp; /* before the first thread: the I/O thread's */
-    devmgr_init(&m->devices, &m->vm, &m->acpi);
+    devmgr_open(&m->devices, &m->vm, &m->acpi);
     m->acpi.nvcpus = cfg->machine.vcpu_count;
     if (loop_add(&m->loop, m->vm.stop_efd, EPOLLIN, on_stop, m) < 0) {
         snprintf(err, errlen, "event loop: %s", strerror(errno));
         return -1;
     }
-    if (attach_legacy(m, err, errlen) < 0 ||
-        vtpm_attach(&m->vtpm, &cfg->tpm, m->opt.inherited, &m->devices, m->opt.seccomp, err,
-                    errlen) < 0 ||
-        vdevs_attach(&m->vdevs, cfg, &m->devices, err, errlen) < 0 ||
+    const struct device_env env = {
+        .dm = &m->devices, .cfg = cfg, .vmm_loop = &m->loop, .inherited = m->opt.inherited,
+        .seccomp = m->opt.seccomp, .boot_timer = m->opt.boot_timer,
+        .start_wall_ns = m->opt.start_wall_ns, .start_cpu_ns = m->opt.start_cpu_ns,
+    };
+    if (devmgr_create_all(&m->devices, &env, err, errlen) < 0 ||
         devmgr_start(&m->devices, err, errlen) < 0)
         return -1;
     /* Devices first: their command-line entries go after the user's, and
@@ -246,6 +205,13 @@ static int build(struct vmm *m, char *err, size_t errlen)
     return 0;
 }
 
+/* The vCPUs' end: devices let go of any vCPU they hold first. */
+static void stop_vcpus(struct vmm *m)
+{
+    devmgr_quiesce(&m->devices);
+    vm_join_vcpus(&m->vm);
+}
+
 int vmm_start(struct vmm *m, char *err, size_t errlen)
 {
     if (m->state != VMM_NOT_STARTED) {
@@ -263,7 +229,7 @@ int vmm_start(struct vmm *m, char *err, size_t errlen)
     }
     if (vm_start_vcpus(&m->vm) < 0) {
         snprintf(err, errlen, "starting the vCPUs: %s", m->vm.stop_reason);
-        vm_join_vcpus(&m->vm);
+        stop_vcpus(m);
         unbuild(m, false);
         return -1;
     }
@@ -293,28 +259,37 @@ int vmm_start(struct vmm *m, char *err, size_t errlen)
     return 0;
 }
 
-int vmm_action(struct vmm *m, enum api_action a, char *err, size_t errlen)
+int vmm_action(struct vmm *m, enum vmm_action a, char *err, size_t errlen)
 {
     uint64_t t0 = mono_ns();
+    struct i8042 *kbd;
     switch (a) {
-    case API_INSTANCE_START: return vmm_start(m, err, errlen);
-    case API_SEND_CTRL_ALT_DEL: i8042_ctrl_alt_del(&m->i8042); return 0;
-    case API_FLUSH_METRICS:
+    case VMM_INSTANCE_START: return vmm_start(m, err, errlen);
+    case VMM_SEND_CTRL_ALT_DEL:
+        if (!(kbd = devmgr_find(&m->devices, &i8042_device, 0))) {
+            snprintf(err, errlen, "the microVM has no i8042 to send Ctrl+Alt+Del to");
+            return -1;
+        }
+        i8042_ctrl_alt_del(kbd);
+        return 0;
+    case VMM_FLUSH_METRICS:
         if (metrics_enabled(&m->metrics) && metrics_write(&m->metrics, collect_metrics(m)) < 0) {
             snprintf(err, errlen, "metrics: the line could not be written");
             return -1;
         }
         return 0;
-    case API_PAUSE:
+    case VMM_PAUSE:
         if (m->state == VMM_PAUSED)
             return 0; /* idempotent, as Firecracker's */
+        devmgr_quiesce(&m->devices);
         vm_pause(&m->vm);
         m->state = VMM_PAUSED;
         m->pause_us = (mono_ns() - t0) / 1000;
         return 0;
-    case API_RESUME:
+    case VMM_RESUME:
         if (m->state == VMM_RUNNING)
             return 0;
+        devmgr_resume(&m->devices);
         vm_resume(&m->vm);
         m->state = VMM_RUNNING;
         m->resume_us = (mono_ns() - t0) / 1000;
@@ -337,8 +312,6 @@ static int apply(struct vmm *m, enum config_section s, const struct vm_config *n
                                : NULL;
         if ((r = log_configure(path, l->level, l->show_level, l->show_log_origin)) < 0)
             snprintf(err, errlen, "logger.log_path %s: %s", l->log_path, strerror(-r));
-    } else if (s == CONFIG_DRIVES || s == CONFIG_NETS || s == CONFIG_VSOCK) {
-        return vdevs_check(s, next, err, errlen);
     } else if (s == CONFIG_METRICS) {
         if (metrics_enabled(&m->metrics)) {
             snprintf(err, errlen, "metrics: already configured (once per process)");
@@ -348,7 +321,9 @@ static int apply(struct vmm *m, enum config_section s, const struct vm_config *n
             snprintf(err, errlen, "metrics.metrics_path %s: %s", next->metrics.metrics_path,
                      strerror(-r));
     }
-    return r < 0 ? -1 : 0;
+    if (r < 0)
+        return -1;
+    return devmgr_check(&m->devices, s, next, err, errlen);
 }
 
 int vmm_configure(struct vmm *m, enum config_section s, json_t *body, bool patch, char *err,
@@ -356,7 +331,7 @@ int vmm_configure(struct vmm *m, enum config_section s, json_t *body, bool patch
 {
     struct vm_config next;
     bool live = m->state != VMM_NOT_STARTED;
-    if (live && !(patch && (s == CONFIG_DRIVES || s == CONFIG_NETS))) {
+    if (live && !(patch && devmgr_updatable(&m->devices, s))) {
         snprintf(err, errlen, "%s: cannot change after the microVM started",
                  config_section_key(s));
         return -1;
@@ -366,7 +341,7 @@ int vmm_configure(struct vmm *m, enum config_section s, json_t *body, bool patch
         return -1;
     }
     if (config_set(&next, s, body, patch, err, errlen) < 0 ||
-        (live ? vdevs_update(&m->vdevs, s, &m->cfg, &next, err, errlen)
+        (live ? devmgr_update(&m->devices, s, &m->cfg, &next, err, errlen)
               : apply(m, s, &next, err, errlen)) < 0) {
         config_free(&next);
         return -1;
@@ -403,7 +378,7 @@ static json_t *ops_tpm(void *ctx)
     json_t *all = config_to_json(&m->cfg);
     json_t *tpm = json_incref(json_object_get(all, "tpm"));
     json_decref(all);
-    return m->built ? vtpm_to_json(&m->vtpm, tpm) : tpm;
+    return vtpm_to_json(m->built ? devmgr_find(&m->devices, &vtpm_device, 0) : NULL, tpm);
 }
 
 static enum vmm_state ops_state(void *ctx) { return vmm_state(ctx); }
@@ -413,12 +388,12 @@ static int ops_configure(void *ctx, enum config_section s, json_t *body, bool pa
 {
     return vmm_configure(ctx, s, body, patch, err, errlen);
 }
-static int ops_action(void *ctx, enum api_action a, char *err, size_t errlen)
+static int ops_action(void *ctx, enum vmm_action a, char *err, size_t errlen)
 {
     return vmm_action(ctx, a, err, errlen);
 }
 
-const struct api_vmm_ops vmm_api_ops = {
+const struct vmm_ops vmm_ops = {
     .state = ops_state,
     .configure = ops_configure,
     .action = ops_action,
@@ -426,20 +401,21 @@ const struct api_vmm_ops vmm_api_ops = {
     .tpm = ops_tpm,
 };
 
-static void on_api(void *ctx, int fd, uint32_t events)
+int vmm_watch(struct vmm *m, int fd, loop_fn *fn, void *ctx, char *err, size_t errlen)
 {
-    (void)fd, (void)events;
-    api_server_process(ctx);
-}
-
-int vmm_serve_api(struct vmm *m, struct api_server *s, struct api_router *r, char *err,
-                  size_t errlen)
-{
-    m->router = r;
-    if (loop_add(&m->loop, api_server_fd(s), EPOLLIN, on_api, s) < 0) {
+    if (loop_add(&m->loop, fd, EPOLLIN, fn, ctx) < 0) {
         snprintf(err, errlen, "event loop: %s", strerror(errno));
         return -1;
     }
+    return 0;
+}
+
+int vmm_add_metrics(struct vmm *m, vmm_metrics_fn *fn, void *ctx)
+{
+    if (m->nsources == VMM_MAX_METRICS_SOURCES)
+        return -1;
+    m->sources[m->nsources].fn = fn;
+    m->sources[m->nsources++].ctx = ctx;
     return 0;
 }
 
@@ -479,28 +455,15 @@ static json_t *collect_metrics(struct vmm *m)
                         json_pack("{s:I, s:I}", "process_startup_time_us",
                                   (json_int_t)m->startup_wall_us, "process_startup_time_cpu_us",
                                   (json_int_t)m->startup_cpu_us));
-    if (m->router)
-        api_router_metrics(m->router, o);
+    for (int i = 0; i < m->nsources; i++)
+        m->sources[i].fn(m->sources[i].ctx, o);
     json_t *vcpu = json_object();
     for (int k = 0; k < VCPU_EXIT_NKINDS; k++)
         json_object_set_new(vcpu, vcpu_exit_names[k],
                             json_integer((json_int_t)vm_exit_count(&m->vm, k)));
     json_object_set_new(o, "vcpu", vcpu);
     add_exit_metrics(m, o);
-    struct serial_counts sc = { 0 };
-    uint64_t kr = 0, kw = 0, kreset = 0;
-    if (m->built) {
-        serial_counts(&m->serial, &sc);
-        i8042_counts(&m->i8042, &kr, &kw, &kreset);
-    }
-    json_object_set_new(o, "uart",
-                        json_pack("{s:I, s:I, s:I, s:I}", "read_count", (json_int_t)sc.rx_bytes,
-                                  "write_count", (json_int_t)sc.tx_bytes, "missed_read_count",
-                                  (json_int_t)sc.rx_dropped, "missed_write_count",
-                                  (json_int_t)sc.tx_dropped));
-    json_object_set_new(o, "i8042",
-                        json_pack("{s:I, s:I, s:I}", "read_count", (json_int_t)kr, "write_count",
-                                  (json_int_t)kw, "reset_count", (json_int_t)kreset));
+    devmgr_metrics(&m->devices, o);
     json_object_set_new(o, "latencies_us",
                         json_pack("{s:I, s:I, s:I}", "instance_start", (json_int_t)m->start_us,
                                   "pause_vm", (json_int_t)m->pause_us, "resume_vm",
@@ -508,17 +471,6 @@ static json_t *collect_metrics(struct vmm *m)
     json_object_set_new(o, "logger",
                         json_pack("{s:I, s:I}", "missed_log_count", (json_int_t)log_missed(),
                                   "missed_metrics_count", (json_int_t)m->metrics.missed));
-    struct swtpm_stats t = { 0 };
-    if (m->built)
-        vtpm_stats(&m->vtpm, &t);
-    json_object_set_new(o, "tpm",
-                        json_pack("{s:I, s:I, s:I, s:I, s:I, s:I}", "commands",
-                                  (json_int_t)t.commands, "failures", (json_int_t)t.failures,
-                                  "bytes_in", (json_int_t)t.bytes_in, "bytes_out",
-                                  (json_int_t)t.bytes_out, "latency_sum_us",
-                                  (json_int_t)(t.latency_ns_total / 1000), "latency_max_us",
-                                  (json_int_t)(t.latency_ns_max / 1000)));
-    vdevs_metrics(&m->vdevs, o);
     json_object_set_new(o, "vmm",
                         json_pack("{s:I}", "unclaimed_accesses",
                                   (json_int_t)(m->built ? trap_unclaimed_count(&m->vm.traps) : 0)));
@@ -536,6 +488,7 @@ struct vmm *vmm_create(const struct vmm_options *opt, char *err, size_t errlen)
     snprintf(m->id, sizeof(m->id), "%s", opt->instance_id ? opt->instance_id : "anonymous-instance");
     config_init(&m->cfg);
     metrics_init(&m->metrics);
+    devmgr_init(&m->devices, device_kinds, (int)(sizeof(device_kinds) / sizeof(device_kinds[0])));
     m->sig_fd = m->metrics_timer_fd = -1;
     m->vm.kvm_fd = m->vm.vm_fd = m->vm.stop_efd = -1;
     m->loop.epfd = -1;
@@ -563,9 +516,11 @@ static int finish(struct vmm *m)
 {
     if (!m->built)
         return m->exit_code;
-    vm_join_vcpus(&m->vm);
+    stop_vcpus(m);
     /* Before the stop is logged: a shared terminal shows them in order. */
-    serial_flush(&m->serial, VMM_CONSOLE_FLUSH_MS);
+    struct com1 *com1 = devmgr_find(&m->devices, &com1_device, 0);
+    if (com1)
+        serial_flush(&com1->serial, VMM_CONSOLE_FLUSH_MS);
     int code = m->vm.exit_code;
     if (code == HEARTH_EXIT_OK)
         log_info("VM stopped: %s", m->vm.stop_reason);
