@@ -288,6 +288,21 @@ static void counters_feed_metrics(void **state)
     json_decref(m);
 }
 
+/* The state rules as a table: "paused only" (for snapshots) refuses a
+ * microVM not started or running, each with its reason. */
+static void state_rule_table(void **state)
+{
+    (void)state;
+    assert_null(api_state_fault(API_ANY, VMM_RUNNING));
+    assert_null(api_state_fault(API_PRE_BOOT, VMM_NOT_STARTED));
+    assert_non_null(strstr(api_state_fault(API_PRE_BOOT, VMM_PAUSED), "after starting"));
+    assert_null(api_state_fault(API_POST_BOOT, VMM_PAUSED));
+    assert_non_null(strstr(api_state_fault(API_POST_BOOT, VMM_NOT_STARTED), "before starting"));
+    assert_null(api_state_fault(API_PAUSED, VMM_PAUSED));
+    assert_non_null(strstr(api_state_fault(API_PAUSED, VMM_RUNNING), "while the microVM is paused"));
+    assert_non_null(strstr(api_state_fault(API_PAUSED, VMM_NOT_STARTED), "before starting"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -296,6 +311,7 @@ int main(void)
         cmocka_unit_test_setup(routing_errors, setup),
         cmocka_unit_test_setup(bodies_name_the_field, setup),
         cmocka_unit_test_setup(state_rules, setup),
+        cmocka_unit_test(state_rule_table),
         cmocka_unit_test_setup(device_routes, setup),
         cmocka_unit_test_setup(counters_feed_metrics, setup),
     };
