@@ -14,8 +14,13 @@ enum trap_space { TRAP_PIO, TRAP_MMIO };
  * offset: from the base of the range the device registered.
  * data/len: the access, little-endian; len is 1, 2, 4 or 8 and
  * [offset, offset + len) is inside the range (the registry checked both).
- * read fills data; write consumes it. Handlers run on vCPU threads and must
- * never block on I/O. */
+ * read fills data; write consumes it. Handlers run on a vCPU thread or, for
+ * writes KVM batched in its coalesced ring, on whichever thread drains the
+ * ring next (a vCPU's next exit, or the VMM thread when it reads the exit
+ * accounting for metrics or at the stop). They never block on I/O, with one
+ * bounded exception: the vTPM's START and tpmGo hold the vCPU until the
+ * backend answers (at most the backend's own bound, tpm/backend.h), and
+ * let go when the device is quiesced. */
 typedef void trap_fn(void *dev, uint64_t offset, uint8_t *data, uint32_t len);
 
 struct trap_ops {
