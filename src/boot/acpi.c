@@ -2,7 +2,7 @@
 #include "boot/acpi.h"
 
 #include "boot/aml.h"
-#include "boot/layout.h"
+#include "arch/x86_64/layout.h"
 
 #include <errno.h>
 #include <stdbool.h>

@@ -1,6 +1,6 @@
 /* Boot information: kernel format detection, initrd, command line, e820,
  * the Linux zero page and the PVH start_info. */
-#include "boot/layout.h"
+#include "arch/x86_64/layout.h"
 #include "boot/loader.h"
 #include "core/path.h"
 

@@ -1,5 +1,5 @@
 /* bzImage loader: Linux boot protocol >= 2.12 with a 64-bit entry point. */
-#include "boot/layout.h"
+#include "arch/x86_64/layout.h"
 #include "boot/loader.h"
 
 #include <errno.h>

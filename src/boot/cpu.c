@@ -1,7 +1,7 @@
 /* x86 boot CPU state: CPUID normalisation, MSRs, LAPIC, FPU, GDT, paging. */
 #include "boot/cpu.h"
 
-#include "boot/layout.h"
+#include "arch/x86_64/layout.h"
 
 #include <errno.h>
 #include <linux/kvm.h>

@@ -1,5 +1,5 @@
 /* ELF vmlinux loader with PVH note (XEN_ELFNOTE_PHYS32_ENTRY) discovery. */
-#include "boot/layout.h"
+#include "arch/x86_64/layout.h"
 #include "boot/loader.h"
 
 #include <elf.h>

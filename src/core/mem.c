@@ -1,7 +1,7 @@
 /* Guest RAM mapping and checked guest-physical address translation. */
 #include "core/mem.h"
 
-#include "boot/layout.h"
+#include "arch/x86_64/layout.h"
 
 #include <errno.h>
 #include <string.h>

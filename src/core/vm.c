@@ -1,7 +1,7 @@
 /* KVM VM lifecycle: creation, memory slots, irqchip, stop requests. */
 #include "core/vm.h"
 
-#include "boot/layout.h"
+#include "arch/x86_64/layout.h"
 #include "core/kvm_stats.h"
 #include "core/log.h"
 

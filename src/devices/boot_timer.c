@@ -3,7 +3,7 @@
 
 #include "core/clock.h"
 #include "core/log.h"
-#include "devices/manager.h"
+#include "bus/manager.h"
 
 #include <stdio.h>
 #include <stdlib.h>

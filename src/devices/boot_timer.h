@@ -5,7 +5,7 @@
 #define HEARTH_BOOT_TIMER_H
 
 #include "core/trap.h"
-#include "devices/device.h"
+#include "bus/device.h"
 
 #include <stdatomic.h>
 #include <stdint.h>

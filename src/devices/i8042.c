@@ -1,9 +1,9 @@
 /* i8042 controller: enough of the command set for Linux's probe and reset. */
 #include "devices/i8042.h"
 
-#include "boot/layout.h"
+#include "arch/x86_64/layout.h"
 #include "core/metrics.h"
-#include "devices/manager.h"
+#include "bus/manager.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -4,7 +4,7 @@
 #define HEARTH_I8042_H
 
 #include "core/trap.h"
-#include "devices/device.h"
+#include "bus/device.h"
 
 #include <pthread.h>
 #include <stdbool.h>

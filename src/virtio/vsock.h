@@ -11,7 +11,7 @@
 #define HEARTH_VIRTIO_VSOCK_H
 
 #include "config/config.h"
-#include "devices/device.h"
+#include "bus/device.h"
 #include "virtio/mmio.h"
 
 #include <stdint.h>

@@ -1,7 +1,7 @@
 /* virtio-vsock's lifecycle: made from the vsock section, its host sockets
  * and timer served on the I/O thread, its metrics. */
 #include "core/metrics.h"
-#include "devices/manager.h"
+#include "bus/manager.h"
 #include "virtio/vsock.h"
 
 #include <stdio.h>

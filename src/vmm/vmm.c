@@ -4,9 +4,9 @@
 
 #include "boot/acpi.h"
 #include "boot/cpu.h"
-#include "boot/layout.h"
+#include "arch/x86_64/layout.h"
 #include "boot/loader.h"
-#include "console.h"
+#include "devices/console.h"
 #include "core/clock.h"
 #include "core/exits.h"
 #include "core/log.h"
@@ -16,11 +16,11 @@
 #include "core/vm.h"
 #include "devices/boot_timer.h"
 #include "devices/i8042.h"
-#include "devices/manager.h"
-#include "tpm/vtpm.h"
-#include "virtio/blk.h"
-#include "virtio/net.h"
-#include "virtio/rng.h"
+#include "bus/manager.h"
+#include "devices/vtpm.h"
+#include "devices/virtio/blk.h"
+#include "devices/virtio/net.h"
+#include "devices/virtio/rng.h"
 #include "virtio/vsock.h"
 
 #include <errno.h>

@@ -2,7 +2,7 @@
  * trap registry with arbitrary addresses, widths and values. Each input is
  * a sequence of 12-byte accesses: space|write, width, address (u32), value
  * (u64, low bytes used). */
-#include "boot/layout.h"
+#include "arch/x86_64/layout.h"
 #include "core/log.h"
 #include "core/trap.h"
 #include "devices/boot_timer.h"

@@ -6,7 +6,7 @@
 #include "core/log.h"
 #include "devices/tpm_crb.h"
 #include "devices/tpm_tis.h"
-#include "virtio/tpm.h"
+#include "devices/virtio/tpm.h"
 
 #include <stdint.h>
 #include <string.h>

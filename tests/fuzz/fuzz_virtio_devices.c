@@ -11,9 +11,9 @@
  * vsock. */
 #include "../virtio_driver.h"
 #include "core/log.h"
-#include "virtio/blk.h"
-#include "virtio/net.h"
-#include "virtio/rng.h"
+#include "devices/virtio/blk.h"
+#include "devices/virtio/net.h"
+#include "devices/virtio/rng.h"
 #include "virtio/vsock.h"
 
 #include <stdint.h>

@@ -2,8 +2,8 @@
  * GSIs, command line, DSDT nodes), refuses what does not fit, tears down
  * in reverse order, and drives every device's lifecycle. */
 #include "../fake_backend.h"
-#include "devices/manager.h"
-#include "tpm/vtpm.h"
+#include "bus/manager.h"
+#include "devices/vtpm.h"
 
 #include <errno.h>
 #include <pthread.h>

@@ -1,6 +1,6 @@
 /* Unit tests: kernel loaders, initrd placement, e820 and boot structures,
  * fed with crafted images. */
-#include "boot/layout.h"
+#include "arch/x86_64/layout.h"
 #include "boot/loader.h"
 
 #include <elf.h>

@@ -1,5 +1,5 @@
 /* Unit tests: guest memory layout and the checked address translation. */
-#include "boot/layout.h"
+#include "arch/x86_64/layout.h"
 #include "core/mem.h"
 
 #include <errno.h>

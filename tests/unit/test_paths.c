@@ -2,9 +2,9 @@
  * once, naming the field) by the helper and by every caller. */
 #include "boot/loader.h"
 #include "config/config.h"
-#include "console.h"
+#include "devices/console.h"
 #include "core/path.h"
-#include "virtio/blk.h"
+#include "devices/virtio/blk.h"
 
 #include <errno.h>
 #include <fcntl.h>

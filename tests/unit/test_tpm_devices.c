@@ -4,7 +4,7 @@
 #include "devices/tpm_crb.h"
 #include "devices/tpm_tis.h"
 #include "tpm/wire.h"
-#include "virtio/tpm.h"
+#include "devices/virtio/tpm.h"
 
 #include <errno.h>
 #include <pthread.h>

@@ -5,7 +5,7 @@
 #include "../virtio_driver.h"
 #include "core/log.h"
 #include "core/seccomp.h"
-#include "virtio/blk.h"
+#include "devices/virtio/blk.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -5,7 +5,7 @@
  * in the configuration space. */
 #include "../virtio_driver.h"
 #include "core/log.h"
-#include "virtio/net.h"
+#include "devices/virtio/net.h"
 
 #include <poll.h>
 #include <setjmp.h>

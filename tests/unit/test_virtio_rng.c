@@ -2,7 +2,7 @@
  * its rate limiter, and a broken queue needs a reset. */
 #include "../virtio_driver.h"
 #include "core/log.h"
-#include "virtio/rng.h"
+#include "devices/virtio/rng.h"
 
 #include <poll.h>
 #include <setjmp.h>

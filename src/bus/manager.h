@@ -7,12 +7,12 @@
 #define HEARTH_DEVICES_MANAGER_H
 
 #include "boot/acpi.h"
-#include "boot/layout.h"
+#include "arch/x86_64/layout.h"
 #include "core/loop.h"
 #include "core/trap.h"
 #include "core/ratelimit.h"
 #include "core/vm.h"
-#include "devices/device.h"
+#include "bus/device.h"
 #include "virtio/mmio.h"
 
 #include <pthread.h>

@@ -6,7 +6,7 @@
 
 #include "config/config.h"
 #include "core/ratelimit.h"
-#include "devices/device.h"
+#include "bus/device.h"
 #include "virtio/mmio.h"
 
 #define VIRTIO_ID_RNG 4

@@ -1,7 +1,7 @@
 /* The device manager's loops over every device's lifecycle: create in the
  * kinds' order, find, quiesce and resume, reset, save and restore, PUT
  * checks, PATCH, metrics. */
-#include "devices/manager.h"
+#include "bus/manager.h"
 
 #include <stdio.h>
 

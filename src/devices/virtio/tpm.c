@@ -1,5 +1,5 @@
 /* virtio-tpm device: commands from the queue to the TPM backend and back. */
-#include "virtio/tpm.h"
+#include "devices/virtio/tpm.h"
 
 #include "tpm/wire.h"
 

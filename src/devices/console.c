@@ -1,12 +1,12 @@
 /* The guest console: COM1's output and input through the event loop, and
  * COM1's lifecycle. */
-#include "console.h"
+#include "devices/console.h"
 
-#include "boot/layout.h"
+#include "arch/x86_64/layout.h"
 #include "core/log.h"
 #include "core/metrics.h"
 #include "core/path.h"
-#include "devices/manager.h"
+#include "bus/manager.h"
 
 #include <errno.h>
 #include <fcntl.h>

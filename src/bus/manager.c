@@ -1,6 +1,6 @@
 /* The device manager: places, announces, serves and tears down every
  * device (the loops over their lifecycle: manager_lifecycle.c). */
-#include "devices/manager.h"
+#include "bus/manager.h"
 
 #include "core/log.h"
 #include "core/seccomp.h"

@@ -5,7 +5,7 @@
 #define HEARTH_CONSOLE_H
 
 #include "core/loop.h"
-#include "devices/device.h"
+#include "bus/device.h"
 #include "devices/serial.h"
 
 #include <stdbool.h>

@@ -1,11 +1,11 @@
 /* virtio-blk: requests from the queue to the backing file, asynchronously. */
-#include "virtio/blk.h"
+#include "devices/virtio/blk.h"
 
 #include "core/clock.h"
 #include "core/log.h"
 #include "core/metrics.h"
 #include "core/path.h"
-#include "devices/manager.h"
+#include "bus/manager.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -10,7 +10,7 @@
 #include "config/config.h"
 #include "core/loop.h"
 #include "core/ratelimit.h"
-#include "devices/device.h"
+#include "bus/device.h"
 #include "virtio/mmio.h"
 
 #define VIRTIO_ID_NET 1

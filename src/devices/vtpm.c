@@ -1,8 +1,8 @@
 /* The vTPM device: an swtpm backend behind its transport, its place in
  * the guest, its lifecycle. */
-#include "tpm/vtpm.h"
+#include "devices/vtpm.h"
 
-#include "boot/layout.h"
+#include "arch/x86_64/layout.h"
 #include "core/log.h"
 #include "core/metrics.h"
 

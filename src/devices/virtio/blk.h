@@ -11,7 +11,7 @@
 
 #include "config/config.h"
 #include "core/ratelimit.h"
-#include "devices/device.h"
+#include "bus/device.h"
 #include "virtio/mmio.h"
 
 #include <liburing.h>

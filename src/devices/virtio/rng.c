@@ -1,9 +1,9 @@
 /* virtio-rng: guest entropy from the host's getrandom. */
-#include "virtio/rng.h"
+#include "devices/virtio/rng.h"
 
 #include "core/clock.h"
 #include "core/metrics.h"
-#include "devices/manager.h"
+#include "bus/manager.h"
 
 #include <errno.h>
 #include <stdio.h>

@@ -4,12 +4,12 @@
 #define HEARTH_VTPM_H
 
 #include "config/config.h"
-#include "devices/manager.h"
+#include "bus/manager.h"
 #include "devices/tpm_crb.h"
 #include "devices/tpm_tis.h"
 #include "tpm/measure.h"
 #include "tpm/swtpm.h"
-#include "virtio/tpm.h"
+#include "devices/virtio/tpm.h"
 
 #include <stdbool.h>
 #include <stddef.h>
