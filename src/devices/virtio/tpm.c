@@ -42,13 +42,8 @@ static void process_locked(struct virtio_tpm *t)
 {
     struct virtio_mmio *m = &t->mmio;
     while (!t->busy && virtio_mmio_live_locked(m)) {
-        int r = virtq_pop(&m->queues[0], m->mem, &t->chain);
-        if (r == 0)
+        if (virtio_mmio_pop_locked(m, 0, &t->chain) <= 0)
             return;
-        if (r < 0) {
-            virtio_mmio_needs_reset_locked(m);
-            return;
-        }
         size_t max = t->backend->max_command < sizeof(t->cmd) ? t->backend->max_command
                                                               : sizeof(t->cmd);
         size_t got = virtq_chain_read(&t->chain, t->cmd, sizeof(t->cmd));
