@@ -109,3 +109,13 @@ json_t *metrics_counters(const char *const *names, const uint64_t *values, int n
         json_object_set_new(o, names[i], json_integer((json_int_t)values[i]));
     return o;
 }
+
+void metrics_add_device(json_t *o, const char *group, const char *id,
+                        const char *const *names, const uint64_t *values, uint64_t *sum, int n)
+{
+    char key[96];
+    snprintf(key, sizeof(key), "%s_%s", group, id);
+    json_object_set_new(o, key, metrics_counters(names, values, n));
+    for (int i = 0; i < n; i++)
+        sum[i] += values[i];
+}

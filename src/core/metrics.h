@@ -34,4 +34,9 @@ void metrics_close(struct metrics *mt);
 /* A metrics group: {names[i]: values[i]} for i < n. A new reference. */
 json_t *metrics_counters(const char *const *names, const uint64_t *values, int n);
 
+/* Firecracker's per-device group "<group>_<id>" (block_rootfs, net_eth0)
+ * into o, its values added to sum[0..n) for the summed "<group>". */
+void metrics_add_device(json_t *o, const char *group, const char *id,
+                        const char *const *names, const uint64_t *values, uint64_t *sum, int n);
+
 #endif

@@ -547,38 +547,21 @@ static int blk_update(void *dev, int index, const struct vm_config *old,
 
 _Static_assert(sizeof(struct blk_stats) == 9 * sizeof(uint64_t), "blk_stats: counters only");
 
-static json_t *block_json(const struct blk_stats *b, uint64_t throttled)
+/* Per drive "block_<id>", and "block" summing them (Firecracker's). */
+static void blk_metrics(void *const *devs, int n, json_t *o)
 {
     static const char *const names[] = { "read_count", "write_count", "flush_count",
                                          "read_bytes", "write_bytes", "invalid_reqs_count",
                                          "execute_fails", "update_count", "update_fails",
                                          "rate_limiter_throttled_events" };
-    const uint64_t values[] = { b->read_count, b->write_count, b->flush_count, b->read_bytes,
-                                b->write_bytes, b->invalid_reqs_count, b->execute_fails,
-                                b->update_count, b->update_fails, throttled };
-    return metrics_counters(names, values, 10);
-}
-
-/* Per drive "block_<id>", and "block" summing them (Firecracker's). */
-static void blk_metrics(void *const *devs, int n, json_t *o)
-{
-    struct blk_stats sum = { 0 };
-    uint64_t sum_throttled = 0;
+    uint64_t sum[10] = { 0 };
     for (int i = 0; i < n; i++) {
         struct virtio_blk *b = devs[i];
-        struct blk_stats st;
-        uint64_t t;
-        virtio_blk_stats(b, &st, &t);
-        char key[CONFIG_ID_MAX + 8];
-        snprintf(key, sizeof(key), "block_%s", b->id);
-        json_object_set_new(o, key, block_json(&st, t));
-        uint64_t *d = (uint64_t *)&sum;
-        const uint64_t *s = (const uint64_t *)&st;
-        for (size_t k = 0; k < sizeof(st) / sizeof(uint64_t); k++)
-            d[k] += s[k];
-        sum_throttled += t;
+        uint64_t v[10];
+        virtio_blk_stats(b, (struct blk_stats *)v, &v[9]);
+        metrics_add_device(o, "block", b->id, names, v, sum, 10);
     }
-    json_object_set_new(o, "block", block_json(&sum, sum_throttled));
+    json_object_set_new(o, "block", metrics_counters(names, sum, 10));
 }
 
 const struct device_ops virtio_blk_device = {

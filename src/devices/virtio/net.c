@@ -402,11 +402,7 @@ static void net_metrics(void *const *devs, int n, json_t *o)
         struct virtio_net *dev = devs[i];
         uint64_t c[11];
         virtio_net_stats(dev, (struct net_stats *)c, &c[9], &c[10]);
-        char key[CONFIG_ID_MAX + 8];
-        snprintf(key, sizeof(key), "net_%s", dev->id);
-        json_object_set_new(o, key, metrics_counters(names, c, 11));
-        for (int k = 0; k < 11; k++)
-            sum[k] += c[k];
+        metrics_add_device(o, "net", dev->id, names, c, sum, 11);
     }
     json_object_set_new(o, "net", metrics_counters(names, sum, 11));
 }
