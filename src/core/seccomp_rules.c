@@ -13,6 +13,9 @@
 #include <sys/mman.h>
 #include <sys/syscall.h>
 
+/* Hand-laid tables: clang-format 14 lays a macro whose body is a braced list
+ * out as a block, and these lists one entry a line. */
+/* clang-format off */
 #define ANY(call) { SYS_##call, #call, 0, 0, { 0, 0, 0, NULL } }
 #define ARG(call, i, m, v, w) { SYS_##call, #call, 0, 1, { i, m, v, w } }
 /* Not allowed, but answered with errno e rather than stopping hearth. */
@@ -116,3 +119,4 @@ const struct seccomp_rules seccomp_rules[SECCOMP_NKINDS] = {
     [SECCOMP_TPM] = RULES(tpm),
     [SECCOMP_IO] = RULES(io),
 };
+/* clang-format on */
