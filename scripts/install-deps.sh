@@ -2,7 +2,7 @@
 # Installs the Debian packages hearth needs to build, test and benchmark; idempotent.
 set -eu
 
-PKGS="build-essential meson ninja-build pkg-config clang llvm \
+PKGS="build-essential meson ninja-build pkg-config clang llvm clang-format \
 libcmocka-dev libjansson-dev liburing-dev libseccomp-dev libmicrohttpd-dev libssl-dev \
 libsqlite3-dev sqlite3 libtss2-dev tpm2-tools swtpm swtpm-tools \
 qemu-system-x86 acpica-tools gnuplot-nox cloc binutils zstd xxd strace lz4 busybox-static cpio"
