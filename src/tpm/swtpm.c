@@ -140,7 +140,8 @@ static int ctrl_simple(struct swtpm *s, uint32_t cmd, const uint8_t *arg, size_t
 {
     uint8_t req[16], resp[4];
     tpm_put_be32(req, cmd);
-    memcpy(req + 4, arg, arg_len);
+    if (arg_len)
+        memcpy(req + 4, arg, arg_len); /* arg may be NULL then */
     int r = ctrl_xfer(s, req, 4 + arg_len, pass_fd, resp, 4);
     if (r == 0)
         *result = tpm_be32(resp);
