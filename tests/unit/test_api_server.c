@@ -127,7 +127,8 @@ static void client_send(struct client *c, const char *s)
 /* The next answer's status, its body in c->body; 0 at EOF or time-out. */
 static unsigned client_answer(struct client *c)
 {
-    memmove(c->buf, c->buf + c->used, c->len - c->used);
+    if (c->len > c->used)
+        memmove(c->buf, c->buf + c->used, c->len - c->used); /* c->buf is NULL at first */
     c->len -= c->used;
     c->used = 0;
     for (;;) {
