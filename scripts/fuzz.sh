@@ -9,22 +9,22 @@ if [ ! -f "$DIR/build.ninja" ]; then
 fi
 ninja -C "$DIR"
 status=0
-for t in fuzz_config fuzz_legacy_devices fuzz_tpm_devices fuzz_tpmd_api fuzz_api fuzz_api_server \
-    fuzz_tpmd_http fuzz_attest fuzz_virtq fuzz_virtio_devices; do
+# The targets and their dictionaries: tests/fuzz/targets, one "NAME [DICT]" a line.
+LIST=tests/fuzz/targets
+[ -r "$LIST" ] || { echo "fuzz.sh: cannot read $LIST (run from the repository root)" >&2; exit 1; }
+while read -r t dict _; do
+    case $t in '' | '#'*) continue ;; esac
     corpus="$DIR/corpus/$t"
     seeds="tests/fuzz/seeds/$t"
     mkdir -p "$corpus" "$seeds"
-    dict=""
-    [ "$t" = fuzz_config ] || [ "$t" = fuzz_api ] || [ "$t" = fuzz_api_server ] &&
-        dict="-dict=tests/fuzz/config.dict"
-    [ "$t" = fuzz_tpmd_http ] && dict="-dict=tests/fuzz/http.dict"
+    case $dict in '' | '#'*) dict="" ;; *) dict="-dict=tests/fuzz/$dict" ;; esac
     echo "== $t for ${SECONDS_EACH}s"
     # shellcheck disable=SC2086
     if ! "$DIR/$t" -max_total_time="$SECONDS_EACH" -max_len=4096 -print_final_stats=1 $dict \
-        "$corpus" "$seeds" > "$DIR/$t.log" 2>&1; then
+        "$corpus" "$seeds" < /dev/null > "$DIR/$t.log" 2>&1; then
         status=1
         tail -n 40 "$DIR/$t.log"
     fi
     grep -E 'stat::number_of_executed_units|stat::new_units_added' "$DIR/$t.log" || true
-done
+done < "$LIST"
 exit $status
