@@ -27,7 +27,8 @@ struct attest_stream {
 void attest_stream_init(struct attest_stream *s, int in_fd, int out_fd, int timeout_ms);
 void attest_stream_free(struct attest_stream *s);
 
-/* Writes msg as one line (adds "v"). 0, or -1 with a message. */
+/* Writes msg as one line (adds "v"; msg stays the caller's). 0, or -1
+ * with a message. */
 int attest_send(struct attest_stream *s, json_t *msg, char *err, size_t errlen);
 
 /* Reads one line into a JSON object with "v" 1. 0; 1 at a clean end of

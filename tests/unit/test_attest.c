@@ -226,7 +226,9 @@ static void test_stream(void **state)
     char err[256];
     json_t *m;
     /* A message travels with its version; two lines in one read are two messages. */
-    assert_int_equal(attest_send(&a, json_pack("{s:s}", "op", "identity"), err, sizeof(err)), 0);
+    json_t *sent = json_pack("{s:s}", "op", "identity"); /* attest_send borrows it */
+    assert_int_equal(attest_send(&a, sent, err, sizeof(err)), 0);
+    json_decref(sent);
     static const char lines[] = "{\"v\":1,\"op\":\"x\"}\n{\"v\":2}\n{\"op\":1}\nnot json\n";
     assert_int_equal(write(sv[0], lines, strlen(lines)), (ssize_t)strlen(lines));
     assert_int_equal(attest_recv(&b, &m, err, sizeof(err)), 0);
