@@ -1,71 +1,42 @@
-/* virtio-vsock, the guest's side: packets from the TX queue, packets to
- * the RX queue, credit. */
+/* virtio-vsock's virtio half: the queues, the guest's packet headers,
+ * receive buffers; and the device that wires the three layers together. */
 #include "virtio/vsock.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/uio.h>
-#include <unistd.h>
 
 #define Q_RX 0
 #define Q_TX 1
 #define TYPE_STREAM 1
-#define SHUTDOWN_RCV 1
-#define SHUTDOWN_SEND 2
 #define HDR sizeof(struct vsock_hdr)
 
-static uint32_t credit(const struct vsock_conn *c)
+static void virtio_vsock_put_hdr(struct virtio_vsock *v, const struct virtq_chain *ch,
+                                 const struct vsock_pkt *p)
 {
-    uint32_t used = c->rx_cnt - c->peer_fwd_cnt;
-    return used >= c->peer_buf_alloc ? 0 : c->peer_buf_alloc - used;
+    struct vsock_hdr h = { .src_cid = VSOCK_HOST_CID, .dst_cid = v->guest_cid,
+                           .src_port = p->src_port, .dst_port = p->dst_port, .len = p->len,
+                           .type = TYPE_STREAM, .op = p->op, .flags = p->flags,
+                           .buf_alloc = p->buf_alloc, .fwd_cnt = p->fwd_cnt };
+    virtq_chain_write(ch, &h, HDR);
 }
 
-static struct vsock_hdr reply(struct virtio_vsock *v, struct vsock_conn *c, uint16_t op)
+/* Fills one RX chain for connection id: a control packet, or payload read
+ * from the host socket straight into the chain. Returns the used length,
+ * or -1 to give the chain back (nothing to send after all). */
+static int64_t virtio_vsock_fill_rx(struct virtio_vsock *v, int id, const struct virtq_chain *ch)
 {
-    c->fwd_cnt_sent = c->fwd_cnt;
-    return (struct vsock_hdr){ .src_cid = VSOCK_HOST_CID, .dst_cid = v->guest_cid,
-                               .src_port = c->local_port, .dst_port = c->peer_port,
-                               .type = TYPE_STREAM, .op = op, .buf_alloc = VSOCK_BUF_ALLOC,
-                               .fwd_cnt = c->fwd_cnt };
-}
-
-/* The control packet c owes the guest first, or 0. */
-static uint16_t next_control(const struct vsock_conn *c)
-{
-    static const uint16_t order[] = { VSOCK_OP_RST, VSOCK_OP_REQUEST, VSOCK_OP_RESPONSE,
-                                      VSOCK_OP_CREDIT_UPDATE, VSOCK_OP_SHUTDOWN };
-    for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++)
-        if (c->pending & (1u << order[i]))
-            return order[i];
-    return 0;
-}
-
-static bool has_data(const struct vsock_conn *c)
-{
-    return c->state == VSOCK_OPEN && c->readable && !c->host_eof && credit(c) > 0;
-}
-
-/* Fills one RX chain for c: a control packet, or payload read from the
- * host socket straight into the chain. Returns the used length, or -1 to
- * give the chain back (nothing to send after all). */
-static int64_t fill_rx(struct virtio_vsock *v, struct vsock_conn *c, const struct virtq_chain *ch)
-{
-    uint16_t op = next_control(c);
-    struct vsock_hdr h;
-    if (op) {
-        c->pending &= ~(1u << op);
-        h = reply(v, c, op);
-        if (op == VSOCK_OP_SHUTDOWN)
-            h.flags = c->shutdown_flags;
-        virtq_chain_write(ch, &h, HDR);
-        if (op == VSOCK_OP_RST)
-            vsock_free(v, c);
+    struct vsock_pkt p;
+    if (vsock_conn_rx_control(&v->conns, id, &p)) {
+        virtio_vsock_put_hdr(v, ch, &p);
         return HDR;
     }
     /* Payload after the header, at most the guest's credit. */
     struct iovec iov[VIRTQ_MAX_SEGS];
-    size_t room = ch->in_len - HDR, want = credit(c);
+    size_t room = ch->in_len - HDR, want = vsock_conn_rx_credit(&v->conns, id);
     if (room == 0)
         return 0; /* a buffer with room for a header only: the guest's loss */
     if (want > room)
@@ -73,32 +44,14 @@ static int64_t fill_rx(struct virtio_vsock *v, struct vsock_conn *c, const struc
     if (want > VSOCK_MAX_PAYLOAD)
         want = VSOCK_MAX_PAYLOAD;
     int n = virtq_iov_slice(ch->in, ch->nin, HDR, want, iov, VIRTQ_MAX_SEGS);
-    ssize_t got = readv(c->fd, iov, n);
-    if (got < 0 && (errno == EAGAIN || errno == EINTR)) {
-        c->readable = false;
+    int64_t got = vsock_conn_rx_data(&v->conns, id, &p, iov, n);
+    if (got < 0)
         return -1;
-    }
-    if (got <= 0) {
-        if (got < 0)
-            v->stats.rx_read_fails++;
-        /* The host closed (or broke) its end: tell the guest both ways
-         * are done, and give it time to reset. */
-        c->host_eof = true;
-        c->shutdown_flags = SHUTDOWN_RCV | SHUTDOWN_SEND;
-        c->pending |= 1u << VSOCK_OP_SHUTDOWN;
-        c->state = VSOCK_CLOSING;
-        vsock_set_deadline(v, c);
-        return -1;
-    }
-    h = reply(v, c, VSOCK_OP_RW);
-    h.len = (uint32_t)got;
-    virtq_chain_write(ch, &h, HDR);
-    c->rx_cnt += (uint32_t)got;
-    v->stats.rx_bytes_count += (uint64_t)got;
-    return (int64_t)(HDR + (size_t)got);
+    virtio_vsock_put_hdr(v, ch, &p);
+    return (int64_t)HDR + got;
 }
 
-void vsock_rx_pump_locked(struct virtio_vsock *v)
+static void virtio_vsock_rx(struct virtio_vsock *v)
 {
     struct virtio_mmio *m = &v->mmio;
     struct virtq *q = &m->queues[Q_RX];
@@ -108,9 +61,9 @@ void vsock_rx_pump_locked(struct virtio_vsock *v)
     /* Round robin: each connection with something to send gets a chain in
      * turn, until a whole round finds nothing or the ring runs dry. */
     while (virtio_mmio_live_locked(m) && q->ready && idle < VSOCK_MAX_CONNS) {
-        struct vsock_conn *c = &v->conns[v->rr];
+        int id = v->rr;
         v->rr = (v->rr + 1) % VSOCK_MAX_CONNS;
-        if (c->state == VSOCK_FREE || (!next_control(c) && !has_data(c))) {
+        if (!vsock_conn_rx_wants(&v->conns, id)) {
             idle++;
             continue;
         }
@@ -120,17 +73,18 @@ void vsock_rx_pump_locked(struct virtio_vsock *v)
             break;
         }
         if (got == 0) {
-            v->rr = (int)(c - v->conns); /* its turn comes first next time */
+            v->rr = id; /* its turn comes first next time */
             break;
         }
         if (ch.in_len < HDR) { /* not even a header fits: the guest's loss */
             virtq_push(q, m->mem, ch.head, 0);
             continue;
         }
-        int64_t len = fill_rx(v, c, &ch);
+        int64_t len = virtio_vsock_fill_rx(v, id, &ch);
         if (len < 0) {
-            /* c's state changed (drained, or closed): another round. Each
-             * connection changes so at most twice, so this ends. */
+            /* The connection's state changed (drained, or closed): another
+             * round. Each connection changes so at most twice, so this
+             * ends. */
             virtq_unpop(q);
             idle = 0;
             continue;
@@ -143,98 +97,32 @@ void vsock_rx_pump_locked(struct virtio_vsock *v)
         virtio_mmio_queue_signal_locked(m, Q_RX);
 }
 
-/* An RST for a packet that belongs to no connection. */
-static void reset_stray(struct virtio_vsock *v, const struct vsock_hdr *h)
+/* The one place a guest packet's header is checked: what only the device
+ * can judge (addresses, type, op, a payload against the chain that carries
+ * it) here; ports, flags and credit against the connection, which the state
+ * machine does. */
+static void virtio_vsock_tx_packet(struct virtio_vsock *v, const struct vsock_hdr *h,
+                                   const struct virtq_chain *ch)
 {
-    if (h->op == VSOCK_OP_RST)
-        return; /* never answer a reset with one */
-    struct vsock_conn *c = vsock_new_conn(v, -1, VSOCK_RESET);
-    if (!c)
-        return;
-    c->local_port = h->dst_port;
-    c->peer_port = h->src_port;
-    c->pending = 1u << VSOCK_OP_RST;
-}
-
-static void packet(struct virtio_vsock *v, const struct vsock_hdr *h, const struct virtq_chain *ch)
-{
+    struct vsock_pkt p = { .op = h->op, .src_port = h->src_port, .dst_port = h->dst_port,
+                           .len = h->len, .flags = h->flags, .buf_alloc = h->buf_alloc,
+                           .fwd_cnt = h->fwd_cnt };
     if (h->src_cid != v->guest_cid || h->dst_cid != VSOCK_HOST_CID || h->type != TYPE_STREAM) {
-        reset_stray(v, h);
+        vsock_conn_guest_stray(&v->conns, &p);
         return;
     }
-    struct vsock_conn *c = vsock_find(v, h->dst_port, h->src_port);
-    if (!c && h->op == VSOCK_OP_REQUEST)
-        c = vsock_guest_connect(v, h->dst_port, h->src_port);
-    if (!c) {
-        reset_stray(v, h);
+    bool rw = p.op == VSOCK_OP_RW;
+    if (p.op < VSOCK_OP_REQUEST || p.op > VSOCK_OP_CREDIT_REQUEST ||
+        (rw && (p.len > ch->out_len - HDR || p.len > VSOCK_MAX_PAYLOAD))) {
+        vsock_conn_guest_bad(&v->conns, &p);
         return;
     }
-    c->peer_buf_alloc = h->buf_alloc;
-    c->peer_fwd_cnt = h->fwd_cnt;
-    switch (h->op) {
-    case VSOCK_OP_REQUEST:
-        /* Just answered (accepted or refused) by vsock_guest_connect; a
-         * request for a connection that was there already is an error. */
-        if (!(c->pending & ((1u << VSOCK_OP_RESPONSE) | (1u << VSOCK_OP_RST))))
-            vsock_kill(v, c, true);
-        return;
-    case VSOCK_OP_RESPONSE:
-        if (c->state != VSOCK_CONNECTING) {
-            vsock_kill(v, c, true);
-            return;
-        }
-        c->state = VSOCK_OPEN;
-        c->deadline_ns = 0;
-        {
-            char ok[32];
-            int n = snprintf(ok, sizeof(ok), "OK %u\n", c->local_port);
-            struct iovec iov = { ok, (size_t)n };
-            if (!vsock_host_write(v, c, &iov, 1, (uint32_t)n))
-                return;
-            c->fwd_cnt -= (uint32_t)n; /* ours, not the guest's */
-            c->readable = true;        /* the client may have written already */
-        }
-        return;
-    case VSOCK_OP_RW: {
-        if (c->state != VSOCK_OPEN && c->state != VSOCK_CLOSING) {
-            vsock_kill(v, c, true);
-            return;
-        }
-        uint32_t len = h->len;
-        if (len > ch->out_len - HDR || len > VSOCK_MAX_PAYLOAD) {
-            vsock_kill(v, c, true);
-            return;
-        }
-        struct iovec iov[VIRTQ_MAX_SEGS];
-        int n = virtq_iov_slice(ch->out, ch->nout, HDR, len, iov, VIRTQ_MAX_SEGS);
-        v->stats.tx_bytes_count += len;
-        if (vsock_host_write(v, c, iov, n, len) && c->fwd_cnt - c->fwd_cnt_sent >=
-                                                       VSOCK_BUF_ALLOC / 4)
-            c->pending |= 1u << VSOCK_OP_CREDIT_UPDATE;
-        return;
-    }
-    case VSOCK_OP_SHUTDOWN:
-        if ((h->flags & (SHUTDOWN_RCV | SHUTDOWN_SEND)) == (SHUTDOWN_RCV | SHUTDOWN_SEND)) {
-            vsock_guest_close(v, c);
-            return;
-        }
-        if (h->flags & SHUTDOWN_SEND)
-            vsock_host_shutdown(c);
-        return;
-    case VSOCK_OP_RST:
-        vsock_kill(v, c, false);
-        return;
-    case VSOCK_OP_CREDIT_UPDATE:
-        return; /* the credit was taken above; the pump sends what fits */
-    case VSOCK_OP_CREDIT_REQUEST:
-        c->pending |= 1u << VSOCK_OP_CREDIT_UPDATE;
-        return;
-    default:
-        vsock_kill(v, c, true);
-    }
+    struct iovec iov[VIRTQ_MAX_SEGS];
+    int n = rw ? virtq_iov_slice(ch->out, ch->nout, HDR, p.len, iov, VIRTQ_MAX_SEGS) : 0;
+    vsock_conn_guest_packet(&v->conns, &p, iov, n);
 }
 
-static void process_tx_locked(struct virtio_vsock *v)
+static void virtio_vsock_tx(struct virtio_vsock *v)
 {
     struct virtio_mmio *m = &v->mmio;
     struct virtq *q = &m->queues[Q_TX];
@@ -251,36 +139,34 @@ static void process_tx_locked(struct virtio_vsock *v)
         struct vsock_hdr h;
         if (virtq_chain_read(&ch, &h, HDR) == HDR) {
             v->stats.tx_packets_count++;
-            packet(v, &h, &ch);
+            virtio_vsock_tx_packet(v, &h, &ch);
         }
         virtq_push(q, m->mem, ch.head, 0);
     }
     if (q->used_idx != used)
         virtio_mmio_queue_signal_locked(m, Q_TX);
-    vsock_rx_pump_locked(v);
+    virtio_vsock_rx(v);
 }
 
-static void vsock_notify(void *dev, struct virtio_mmio *m, int q)
+static void virtio_vsock_notify(void *dev, struct virtio_mmio *m, int q)
 {
     (void)m;
     struct virtio_vsock *v = dev;
     if (q == Q_TX)
-        process_tx_locked(v);
+        virtio_vsock_tx(v);
     else if (q == Q_RX)
-        vsock_rx_pump_locked(v);
+        virtio_vsock_rx(v);
     /* the event queue: only ever used for a transport reset, never sent */
 }
 
 /* The driver reset the device: every connection ends. */
-static void vsock_reset(void *dev)
+static void virtio_vsock_reset(void *dev)
 {
     struct virtio_vsock *v = dev;
-    for (int i = 0; i < VSOCK_MAX_CONNS; i++)
-        if (v->conns[i].state != VSOCK_FREE)
-            vsock_kill(v, &v->conns[i], false);
+    vsock_conn_reset(&v->conns);
 }
 
-static void vsock_config_read(void *dev, uint32_t offset, uint8_t *data, uint32_t len)
+static void virtio_vsock_config_read(void *dev, uint32_t offset, uint8_t *data, uint32_t len)
 {
     struct virtio_vsock *v = dev;
     memcpy(data, (uint8_t *)&v->guest_cid + offset, len);
@@ -293,14 +179,93 @@ const struct virtio_device_ops virtio_vsock_ops = {
     .nqueues = 3,
     .queue_max = VSOCK_QUEUE_SIZE,
     .config_size = 8,
-    .config_read = vsock_config_read,
-    .notify = vsock_notify,
-    .reset = vsock_reset,
+    .config_read = virtio_vsock_config_read,
+    .notify = virtio_vsock_notify,
+    .reset = virtio_vsock_reset,
 };
+
+/* After the sockets' events and the timer's, the guest gets what they
+ * made it owed (the state machine never calls up for that). */
+void virtio_vsock_host_events(struct virtio_vsock *v)
+{
+    pthread_mutex_lock(&v->mmio.lock);
+    vsock_unix_poll(&v->host);
+    virtio_vsock_rx(v);
+    pthread_mutex_unlock(&v->mmio.lock);
+}
+
+void virtio_vsock_timer(struct virtio_vsock *v)
+{
+    pthread_mutex_lock(&v->mmio.lock);
+    if (vsock_unix_timer(&v->host))
+        virtio_vsock_rx(v);
+    pthread_mutex_unlock(&v->mmio.lock);
+}
 
 void virtio_vsock_stats(struct virtio_vsock *v, struct vsock_stats *out)
 {
     pthread_mutex_lock(&v->mmio.lock);
     *out = v->stats;
     pthread_mutex_unlock(&v->mmio.lock);
+}
+
+int virtio_vsock_check(const struct vsock_config *cfg, char *err, size_t errlen)
+{
+    return vsock_unix_check(cfg->uds_path, err, errlen);
+}
+
+int virtio_vsock_init(struct virtio_vsock *v, const struct vsock_config *cfg,
+                      const struct guest_mem *mem, char *err, size_t errlen)
+{
+    memset(v, 0, sizeof(*v));
+    v->guest_cid = cfg->guest_cid;
+    virtio_mmio_init(&v->mmio, &virtio_vsock_ops, v, mem);
+    vsock_conn_init(&v->conns, &vsock_unix_ops, &v->host, &v->stats);
+    return vsock_unix_init(&v->host, cfg->uds_path, &vsock_conn_sock_events, &v->conns,
+                           &v->stats, err, errlen);
+}
+
+void virtio_vsock_destroy(struct virtio_vsock *v)
+{
+    vsock_conn_destroy(&v->conns);
+    vsock_unix_destroy(&v->host);
+    virtio_mmio_destroy(&v->mmio);
+}
+
+static void virtio_vsock_on_host(void *ctx, int fd, uint32_t events)
+{
+    (void)fd, (void)events;
+    virtio_vsock_host_events(ctx);
+}
+
+static void virtio_vsock_on_timer(void *ctx, int fd, uint32_t events)
+{
+    (void)fd, (void)events;
+    virtio_vsock_timer(ctx);
+}
+
+static void virtio_vsock_teardown(void *dev)
+{
+    virtio_vsock_destroy(dev);
+    free(dev);
+}
+
+int virtio_vsock_attach(const struct vsock_config *cfg, struct devmgr *dm,
+                        struct virtio_vsock **out, char *err, size_t errlen)
+{
+    struct virtio_vsock *v = calloc(1, sizeof(*v));
+    if (!v) {
+        snprintf(err, errlen, "vsock: out of memory");
+        return -ENOMEM;
+    }
+    int e = virtio_vsock_init(v, cfg, &dm->vm->mem, err, errlen);
+    if (e < 0) {
+        virtio_vsock_teardown(v);
+        return e;
+    }
+    *out = v;
+    const struct devmgr_fd fds[] = { { v->host.epfd, EPOLLIN, virtio_vsock_on_host },
+                                     { v->host.timer_fd, EPOLLIN, virtio_vsock_on_timer } };
+    return devmgr_add_virtio_io(dm, "virtio-vsock", &v->mmio, v, virtio_vsock_teardown, fds, 2,
+                                err, errlen);
 }
