@@ -9,9 +9,11 @@
  * VSOCK_MAX_CONNS connections. Everything runs on the I/O thread.
  * Three layers, each calling only the ones below it; what happens below
  * comes up through callbacks handed in at init:
- * 1. the virtio half (vsock.c, this header): the queues, the guest's
- *    packet headers (every field the guest controls is checked there),
- *    filling receive buffers; it wires the layers together;
+ * 1. the virtio half (vsock.c, this header): the queues; the guest's
+ *    packet headers, every field that needs no connection to judge (CIDs,
+ *    type, op, an RW's length against its buffer) checked in one place
+ *    before the layers below see the packet; filling receive buffers. It
+ *    wires the layers together;
  * 2. the connection state machine (vsock_conn.h);
  * 3. the socket backend (vsock_unix.h). */
 #ifndef HEARTH_VIRTIO_VSOCK_H
