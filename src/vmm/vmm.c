@@ -21,7 +21,7 @@
 #include "devices/virtio/blk.h"
 #include "devices/virtio/net.h"
 #include "devices/virtio/rng.h"
-#include "virtio/vsock.h"
+#include "devices/virtio/vsock.h"
 
 #include <errno.h>
 #include <signal.h>

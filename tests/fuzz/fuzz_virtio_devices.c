@@ -14,7 +14,7 @@
 #include "devices/virtio/blk.h"
 #include "devices/virtio/net.h"
 #include "devices/virtio/rng.h"
-#include "virtio/vsock.h"
+#include "devices/virtio/vsock.h"
 
 #include <stdint.h>
 #include <stdio.h>

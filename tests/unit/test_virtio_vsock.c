@@ -3,7 +3,7 @@
  * shutdown and reset, and what a stray or forged packet gets. */
 #include "../virtio_driver.h"
 #include "core/log.h"
-#include "virtio/vsock.h"
+#include "devices/virtio/vsock.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -127,7 +127,7 @@ static int host_service(unsigned port)
 
 static void host_events(void)
 {
-    struct pollfd p = { .fd = vs.epfd, .events = POLLIN };
+    struct pollfd p = { .fd = vs.host.epfd, .events = POLLIN };
     poll(&p, 1, 200);
     virtio_vsock_host_events(&vs);
 }
@@ -268,10 +268,10 @@ static void guest_close_drains_to_the_host(void **state)
         sent += 4000;
         while (recv_pkt(&h, NULL)) /* credit updates */
             ;
-        if (vs.conns[0].txlen + vs.conns[1].txlen > 64 * 1024)
+        if (vs.conns.slot[0].txlen + vs.conns.slot[1].txlen > 64 * 1024)
             break;
     }
-    assert_true(vs.conns[0].txlen + vs.conns[1].txlen > 0); /* some of it waits */
+    assert_true(vs.conns.slot[0].txlen + vs.conns.slot[1].txlen > 0); /* some of it waits */
     send_pkt(VSOCK_OP_SHUTDOWN, 2, 7000, NULL, 3);
     size_t got = 0;
     bool eof = false, rst = false;
