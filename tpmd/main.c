@@ -3,7 +3,7 @@
 #include "ca.h"
 #include "pool.h"
 #include "privdrop.h"
-#include "tpm2.h"
+#include "provision.h"
 #include "uids.h"
 
 #include <jansson.h>

@@ -1,5 +1,6 @@
-/* TPM 2.0 command marshalling for manufacture and verification. */
-#include "tpm2.h"
+/* The TPM 2.0 commands that provision a vTPM (EK, certificates in NV, PCR
+ * banks) and read it back for verification, over its swtpm data channel. */
+#include "provision.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -112,7 +113,8 @@ static int parse_public(struct tpm2w_reader *r, struct ek_public *out)
     return -1;
 }
 
-int tpm2_create_ek(struct swtpm *s, bool ecc, struct ek_public *out, char *err, size_t errlen)
+int provision_create_ek(struct swtpm *s, bool ecc, struct ek_public *out, char *err,
+                        size_t errlen)
 {
     struct exchange x;
     begin(&x, TPM_ST_SESSIONS, TPM_CC_CREATE_PRIMARY);
@@ -146,8 +148,8 @@ int tpm2_create_ek(struct swtpm *s, bool ecc, struct ek_public *out, char *err, 
     return rc == 0 ? 0 : fail(err, errlen, "EvictControl(EK)", rc);
 }
 
-int tpm2_nv_store_locked(struct swtpm *s, uint32_t index, const uint8_t *data, size_t len,
-                         char *err, size_t errlen)
+int provision_nv_store_locked(struct swtpm *s, uint32_t index, const uint8_t *data,
+                              size_t len, char *err, size_t errlen)
 {
     struct exchange x;
     begin(&x, TPM_ST_SESSIONS, TPM_CC_NV_DEFINE_SPACE);
@@ -184,7 +186,7 @@ int tpm2_nv_store_locked(struct swtpm *s, uint32_t index, const uint8_t *data, s
     return rc == 0 ? 0 : fail(err, errlen, "NV_WriteLock", rc);
 }
 
-int tpm2_read_ek(struct swtpm *s, uint32_t handle, struct ek_public *out)
+int provision_read_ek(struct swtpm *s, uint32_t handle, struct ek_public *out)
 {
     struct exchange x;
     begin(&x, TPM_ST_NO_SESSIONS, TPM_CC_READ_PUBLIC);
@@ -194,8 +196,8 @@ int tpm2_read_ek(struct swtpm *s, uint32_t handle, struct ek_public *out)
     return parse_public(&x.r, out);
 }
 
-int tpm2_nv_read(struct swtpm *s, uint32_t index, uint32_t *attributes, uint8_t *data,
-                 size_t max, size_t *len)
+int provision_nv_read(struct swtpm *s, uint32_t index, uint32_t *attributes, uint8_t *data,
+                      size_t max, size_t *len)
 {
     struct exchange x;
     begin(&x, TPM_ST_NO_SESSIONS, TPM_CC_NV_READ_PUBLIC);
@@ -231,7 +233,7 @@ int tpm2_nv_read(struct swtpm *s, uint32_t index, uint32_t *attributes, uint8_t 
     return 0;
 }
 
-int tpm2_shutdown(struct swtpm *s)
+int provision_shutdown(struct swtpm *s)
 {
     struct exchange x;
     begin(&x, TPM_ST_NO_SESSIONS, TPM_CC_SHUTDOWN);
@@ -239,7 +241,7 @@ int tpm2_shutdown(struct swtpm *s)
     return run(s, &x) == 0 ? 0 : -1;
 }
 
-int tpm2_pcr_allocate(struct swtpm *s, int mask, char *err, size_t errlen)
+int provision_pcr_allocate(struct swtpm *s, int mask, char *err, size_t errlen)
 {
     struct exchange x;
     begin(&x, TPM_ST_SESSIONS, TPM_CC_PCR_ALLOCATE);
@@ -262,7 +264,7 @@ int tpm2_pcr_allocate(struct swtpm *s, int mask, char *err, size_t errlen)
     return 0;
 }
 
-int tpm2_active_banks(struct swtpm *s)
+int provision_active_banks(struct swtpm *s)
 {
     const struct tpm2_conn t = { swtpm_xfer, s };
     return tpm2_pcr_banks(&t);

@@ -1,8 +1,9 @@
-/* vTPM directories, swtpm_setup manufacture and the hardened swtpm launch. */
+/* hearth-tpmd's vTPM instances: directories, swtpm_setup manufacture, the
+ * hardened swtpm launch, health and wipe. */
 #include "core/clock.h"
-#include "vtpm.h"
+#include "instance.h"
 
-#include "cgroup.h"
+#include "instance_cgroup.h"
 #include "privdrop.h"
 
 #include <dirent.h>
