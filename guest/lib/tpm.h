@@ -47,8 +47,9 @@ uint32_t virtio_tpm_status(void);
 
 /* Command building: a command in b, marshalled through w (lib/tpm2_wire.h;
  * what does not fit is dropped and the command is not sent). len is the
- * command's length once cmd_end has run. The cmd_ and be names are the
- * payloads' (tpm_hostile.c builds commands with them). */
+ * command's length once cmd_end has run. w points into b: a tpm_cmd is
+ * filled in place, never copied. The cmd_ and be names are the payloads'
+ * (tpm_hostile.c builds commands with them). */
 struct tpm_cmd {
     uint8_t b[TPM_BUF];
     size_t len;
