@@ -2,7 +2,7 @@
 #include "client.h"
 #include "credential.h"
 #include "proto.h"
-#include "../tpmd/http_client.h"
+#include "http_client.h"
 
 #include <errno.h>
 #include <openssl/pem.h>
@@ -312,7 +312,7 @@ X509_STORE *attest_ca_from_tpmd(const char *socket, char *err, size_t errlen)
     int status = 0;
     char *head = NULL, *body = NULL, sub[300];
     X509_STORE *st = NULL;
-    if (http_request(socket, "GET", "/ca", &status, &head, &body, sub, sizeof(sub)) < 0)
+    if (http_client_request(socket, "GET", "/ca", &status, &head, &body, sub, sizeof(sub)) < 0)
         snprintf(err, errlen, "--tpmd-socket %s: %s", socket, sub);
     else if (status != 200)
         snprintf(err, errlen, "--tpmd-socket %s: GET /ca answered %d", socket, status);

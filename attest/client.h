@@ -1,13 +1,13 @@
 /* The verifier's conversation with one agent: connect (a Unix socket, or
  * a VM's vsock Unix socket with Firecracker's "CONNECT <port>" handshake),
  * identity, MakeCredential, activate + quote, then the checks of
- * verify.h. Every failure to get that far is an error in the verdict
+ * evidence_verify.h. Every failure to get that far is an error in the verdict
  * that says what was unreachable or missing. */
 #ifndef ATTEST_CLIENT_H
 #define ATTEST_CLIENT_H
 
 #include "policy.h"
-#include "verify.h"
+#include "evidence_verify.h"
 
 #include <openssl/x509.h>
 #include <stdbool.h>

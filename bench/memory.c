@@ -5,7 +5,7 @@
 #include "bench.h"
 #include "proc.h"
 
-#include "../tpmd/http_client.h"
+#include "http_client.h"
 
 #include <getopt.h>
 #include <jansson.h>
@@ -24,7 +24,7 @@ static int alloc_with_pid(const struct tpmd_daemon *d, char *sock, size_t len, i
         return -1;
     int status;
     char *head = NULL, *body = NULL;
-    if (http_request(d->sock, "GET", "/vtpms", &status, &head, &body, err, sizeof(err)) < 0)
+    if (http_client_request(d->sock, "GET", "/vtpms", &status, &head, &body, err, sizeof(err)) < 0)
         return -1;
     json_t *list = json_loads(body, 0, NULL);
     size_t k;

@@ -6,7 +6,7 @@
 #include "proc.h"
 #include "stats.h"
 
-#include "../tpmd/http_client.h"
+#include "http_client.h"
 
 #include <jansson.h>
 #include <signal.h>
@@ -29,7 +29,7 @@ static json_t *call(const struct tpmd_daemon *d, const char *method, const char 
     int status;
     char *head = NULL, *body = NULL;
     char err[600];
-    if (http_request(d->sock, method, path, &status, &head, &body, err, sizeof(err)) < 0)
+    if (http_client_request(d->sock, method, path, &status, &head, &body, err, sizeof(err)) < 0)
         return NULL;
     json_t *j = status >= 200 && status < 300 ? json_loads(body, 0, NULL) : NULL;
     free(head);
@@ -87,7 +87,7 @@ int bench_vtpm_alloc(const struct tpmd_daemon *d, char id[64], char *sock, size_
 {
     int status;
     char *head = NULL, *body = NULL;
-    if (http_request(d->sock, "POST", "/vtpms", &status, &head, &body, err, errlen) < 0)
+    if (http_client_request(d->sock, "POST", "/vtpms", &status, &head, &body, err, errlen) < 0)
         return -1;
     json_t *j = json_loads(body, 0, NULL);
     const char *i = j ? json_string_value(json_object_get(j, "id")) : NULL;
@@ -111,7 +111,8 @@ void bench_vtpm_free(const struct tpmd_daemon *d, const char *id)
     int status;
     snprintf(path, sizeof(path), "/vtpms/%s", id);
     char err[600];
-    if (http_request(d->sock, "DELETE", path, &status, &head, &body, err, sizeof(err)) == 0) {
+    if (http_client_request(d->sock, "DELETE", path, &status, &head, &body, err,
+                            sizeof(err)) == 0) {
         free(head);
         free(body);
     }

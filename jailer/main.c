@@ -6,11 +6,11 @@
 #include "core/ids.h"
 #include "jail/cgroup.h"
 #include "jail/chroot.h"
+#include "privdrop.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
-#include <grp.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -364,10 +364,8 @@ int main(int argc, char **argv)
             return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
         }
     }
-    if (setgroups(0, NULL) < 0 || setresgid(j.gid, j.gid, j.gid) < 0 ||
-        setresuid(j.uid, j.uid, j.uid) < 0)
-        die(EXIT_JAIL, "dropping to uid %u gid %u: %s", (unsigned)j.uid, (unsigned)j.gid,
-            strerror(errno));
+    if (privdrop_to(j.uid, j.gid, err, sizeof(err)) < 0)
+        die(EXIT_JAIL, "dropping to uid %u gid %u: %s", (unsigned)j.uid, (unsigned)j.gid, err);
 
     char exe[300], st[32], stc[32];
     snprintf(exe, sizeof(exe), "/%s", exec_name);

@@ -4,7 +4,7 @@
 #ifndef TPMD_API_H
 #define TPMD_API_H
 
-#include "vtpm.h"
+#include "instance.h"
 
 #include <jansson.h>
 #include <pthread.h>

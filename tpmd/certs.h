@@ -3,7 +3,7 @@
 #define TPMD_CERTS_H
 
 #include "ca.h"
-#include "tpm2.h"
+#include "provision.h"
 
 #include <openssl/evp.h>
 #include <openssl/x509.h>

@@ -3,7 +3,7 @@
  * certificates signed in-process, NV written and locked) and then left
  * running as the ready vTPM. No swtpm_setup, no extra swtpm processes. */
 #include "certs.h"
-#include "vtpm.h"
+#include "instance.h"
 
 #include <fcntl.h>
 #include <stdio.h>
@@ -40,7 +40,7 @@ int vtpm_manufacture_fast(const struct vtpm_opts *o, const struct ca *ca, struct
         if (ecc ? !o->ek_ecc : !o->ek_rsa)
             continue;
         struct ek_public ek;
-        if (tpm2_create_ek(&s, ecc, &ek, err, errlen) < 0)
+        if (provision_create_ek(&s, ecc, &ek, err, errlen) < 0)
             goto out;
         free(ek_der);
         ek_der = NULL;
@@ -49,8 +49,8 @@ int vtpm_manufacture_fast(const struct vtpm_opts *o, const struct ca *ca, struct
             snprintf(err, errlen, "signing the EK certificate failed");
             goto out;
         }
-        if (tpm2_nv_store_locked(&s, ecc ? TPM2_NV_EK_ECC_CERT : TPM2_NV_EK_RSA_CERT, ek_der,
-                                 (size_t)ek_len, err, errlen) < 0)
+        if (provision_nv_store_locked(&s, ecc ? TPM2_NV_EK_ECC_CERT : TPM2_NV_EK_RSA_CERT,
+                                      ek_der, (size_t)ek_len, err, errlen) < 0)
             goto out;
         if (write_der(v->dir, ecc ? "ek-secp256r1.crt" : "ek-rsa2048.crt", ek_der, ek_len) < 0) {
             snprintf(err, errlen, "writing certificate files failed");
@@ -67,15 +67,16 @@ int vtpm_manufacture_fast(const struct vtpm_opts *o, const struct ca *ca, struct
         snprintf(err, errlen, "signing the platform certificate failed");
         goto out;
     }
-    if (tpm2_nv_store_locked(&s, TPM2_NV_PLATFORM_CERT, pf_der, (size_t)pf_len, err, errlen) < 0)
+    if (provision_nv_store_locked(&s, TPM2_NV_PLATFORM_CERT, pf_der, (size_t)pf_len, err,
+                                  errlen) < 0)
         goto out;
     if (write_der(v->dir, "platform.crt", pf_der, pf_len) < 0) {
         snprintf(err, errlen, "writing certificate files failed");
         goto out;
     }
-    if (tpm2_pcr_allocate(&s, tpm2_banks_parse(o->pcr_banks), err, errlen) < 0)
+    if (provision_pcr_allocate(&s, tpm2_banks_parse(o->pcr_banks), err, errlen) < 0)
         goto out;
-    if (tpm2_shutdown(&s) < 0) {
+    if (provision_shutdown(&s) < 0) {
         snprintf(err, errlen, "TPM2_Shutdown failed");
         goto out;
     }

@@ -2,7 +2,8 @@
 #include "api.h"
 #include "ca.h"
 #include "pool.h"
-#include "tpm2.h"
+#include "privdrop.h"
+#include "provision.h"
 #include "uids.h"
 
 #include <jansson.h>
@@ -11,7 +12,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
-#include <grp.h>
 #include <limits.h>
 #include <stdint.h>
 #include <signal.h>
@@ -60,18 +60,17 @@ static int bad(const char *msg, const char *arg)
     return 2;
 }
 
-/* Whether uid can reach `dir` (every ancestor searchable for it). */
+/* Run as the uid being checked (privdrop_call_as). */
+static bool dir_searchable(void *dir)
+{
+    return access(dir, X_OK) == 0;
+}
+
+/* Whether uid (with gid uid, as every swtpm) can reach `dir` (every
+ * ancestor searchable for it). */
 static bool uid_can_reach(uid_t uid, const char *dir)
 {
-    pid_t pid = fork();
-    if (pid == 0) {
-        if (setgroups(0, NULL) < 0 || setgid(uid) < 0 || setuid(uid) < 0)
-            _exit(1);
-        _exit(access(dir, X_OK) == 0 ? 0 : 1);
-    }
-    int status;
-    return pid > 0 && waitpid(pid, &status, 0) == pid && WIFEXITED(status) &&
-           WEXITSTATUS(status) == 0;
+    return privdrop_call_as(uid, uid, dir_searchable, (void *)dir);
 }
 
 /* Takes STATE/lock (flock, exclusive) for the daemon's lifetime and writes

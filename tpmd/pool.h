@@ -4,7 +4,7 @@
 #define TPMD_POOL_H
 
 #include "ca.h"
-#include "vtpm.h"
+#include "instance.h"
 
 #include <jansson.h>
 #include <pthread.h>

@@ -1,9 +1,10 @@
-/* Guest-side TPM 2.0 access: the CRB, TIS and virtio-tpm drivers, a tiny
- * command builder and SHA-256. */
+/* Guest-side TPM 2.0 access: the CRB, TIS and virtio-tpm drivers, command
+ * building over the shared wire format (lib/tpm2_wire.h) and SHA-256. */
 #ifndef GUEST_TPM_H
 #define GUEST_TPM_H
 
 #include "guest.h"
+#include "tpm2_wire.h"
 
 #define TPM_BASE 0xfed40000ull
 /* How long a driver waits for the device: beyond any vTPM deadline
@@ -11,12 +12,6 @@
  * as the monitor's TPM_RC_FAILURE, not a transport error. */
 #define TPM_WAIT_MS 60000
 #define TPM_BUF 4096
-
-#define TPM_RC_SUCCESS 0x000
-#define TPM_RC_INITIALIZE 0x100
-#define TPM_RC_FAILURE 0x101
-#define TPM_RC_COMMAND_SIZE 0x142
-#define TPM_RC_CANCELED 0x909
 
 enum tpm_transport { TPM_CRB, TPM_TIS, TPM_VIRTIO };
 
@@ -50,21 +45,31 @@ int virtio_tpm_setup(void);
 int virtio_tpm_chain(const uint64_t *addr, const uint32_t *len, const bool *writable, int n);
 uint32_t virtio_tpm_status(void);
 
-/* Command building: big-endian appends into a buffer. */
+/* Command building: a command in b, marshalled through w (lib/tpm2_wire.h;
+ * what does not fit is dropped and the command is not sent). len is the
+ * command's length once cmd_end has run. w points into b: a tpm_cmd is
+ * filled in place, never copied. The cmd_ and be names are the payloads'
+ * (tpm_hostile.c builds commands with them). */
 struct tpm_cmd {
     uint8_t b[TPM_BUF];
     size_t len;
+    struct tpm2w_writer w;
 };
 void cmd_begin(struct tpm_cmd *c, uint16_t tag, uint32_t cc);
-void cmd_u8(struct tpm_cmd *c, uint8_t v);
-void cmd_u16(struct tpm_cmd *c, uint16_t v);
-void cmd_u32(struct tpm_cmd *c, uint32_t v);
-void cmd_bytes(struct tpm_cmd *c, const void *p, size_t n);
-void cmd_pw_session(struct tpm_cmd *c); /* empty-password authorization area */
-void cmd_end(struct tpm_cmd *c);        /* patches the size field */
+static inline void cmd_u8(struct tpm_cmd *c, uint8_t v) { tpm2w_put8(&c->w, v); }
+static inline void cmd_u16(struct tpm_cmd *c, uint16_t v) { tpm2w_put16(&c->w, v); }
+static inline void cmd_u32(struct tpm_cmd *c, uint32_t v) { tpm2w_put32(&c->w, v); }
+static inline void cmd_bytes(struct tpm_cmd *c, const void *p, size_t n)
+{
+    tpm2w_put_bytes(&c->w, p, n);
+}
+/* The empty-password authorization area. */
+static inline void cmd_pw_session(struct tpm_cmd *c) { tpm2w_put_pw_session(&c->w); }
+/* Patches the size field and sets len; len 0 when the command overflowed. */
+void cmd_end(struct tpm_cmd *c);
 
-uint16_t be16(const uint8_t *p);
-uint32_t be32(const uint8_t *p);
+static inline uint16_t be16(const uint8_t *p) { return tpm2w_load16(p); }
+static inline uint32_t be32(const uint8_t *p) { return tpm2w_load32(p); }
 
 /* Common commands; each returns the TPM response code or -1 on a transport
  * failure. */

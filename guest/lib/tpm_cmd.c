@@ -1,69 +1,33 @@
-/* TPM 2.0 command building and the handful of commands payloads use. */
+/* TPM 2.0 command building (over lib/tpm2_wire.h) and the handful of
+ * commands payloads use. */
 #include "tpm.h"
-
-#define TPM_ST_NO_SESSIONS 0x8001
-#define TPM_ST_SESSIONS 0x8002
-#define TPM_CC_SELF_TEST 0x143
-#define TPM_CC_NV_READ_PUBLIC 0x169
-#define TPM_CC_GET_CAPABILITY 0x17a
-#define TPM_CC_GET_RANDOM 0x17b
-#define TPM_CC_PCR_READ 0x17e
-#define TPM_CC_PCR_EXTEND 0x182
-#define TPM_CAP_TPM_PROPERTIES 6
-#define TPM_ALG_SHA256 0x000b
-#define TPM_RS_PW 0x40000009
-
-uint16_t be16(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
-uint32_t be32(const uint8_t *p)
-{
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-void cmd_u8(struct tpm_cmd *c, uint8_t v)
-{
-    if (c->len < TPM_BUF)
-        c->b[c->len++] = v;
-}
-void cmd_u16(struct tpm_cmd *c, uint16_t v) { cmd_u8(c, (uint8_t)(v >> 8)); cmd_u8(c, (uint8_t)v); }
-void cmd_u32(struct tpm_cmd *c, uint32_t v) { cmd_u16(c, (uint16_t)(v >> 16)); cmd_u16(c, (uint16_t)v); }
-void cmd_bytes(struct tpm_cmd *c, const void *p, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        cmd_u8(c, ((const uint8_t *)p)[i]);
-}
 
 void cmd_begin(struct tpm_cmd *c, uint16_t tag, uint32_t cc)
 {
     c->len = 0;
-    cmd_u16(c, tag);
-    cmd_u32(c, 0); /* size, patched by cmd_end */
-    cmd_u32(c, cc);
-}
-
-void cmd_pw_session(struct tpm_cmd *c)
-{
-    cmd_u32(c, 9);         /* authorizationSize */
-    cmd_u32(c, TPM_RS_PW); /* password session */
-    cmd_u16(c, 0);         /* nonce */
-    cmd_u8(c, 0);          /* attributes */
-    cmd_u16(c, 0);         /* empty password */
+    tpm2w_command(&c->w, c->b, sizeof(c->b), tag, cc);
 }
 
 void cmd_end(struct tpm_cmd *c)
 {
-    c->b[2] = (uint8_t)(c->len >> 24);
-    c->b[3] = (uint8_t)(c->len >> 16);
-    c->b[4] = (uint8_t)(c->len >> 8);
-    c->b[5] = (uint8_t)c->len;
+    c->len = tpm2w_finish(&c->w);
 }
 
 int tpm_run(struct tpm_ctx *t, struct tpm_cmd *c)
 {
     cmd_end(c);
-    t->rsp_len = t->drv->transmit(c->b, c->len, t->rsp, sizeof(t->rsp));
-    if (t->rsp_len < 10 || (int)be32(t->rsp + 2) != t->rsp_len)
+    if (c->len == 0) /* it overflowed the buffer: not sent cut short */
         return -1;
-    return (int)be32(t->rsp + 6);
+    t->rsp_len = t->drv->transmit(c->b, c->len, t->rsp, sizeof(t->rsp));
+    struct tpm2w_reader r;
+    return t->rsp_len < 0 ? -1 : (int)tpm2w_response(&r, t->rsp, (size_t)t->rsp_len);
+}
+
+/* The response of the last command, past its header. */
+static void rsp_reader(struct tpm_ctx *t, struct tpm2w_reader *r)
+{
+    tpm2w_reader_init(r, t->rsp, (size_t)t->rsp_len);
+    tpm2w_skip(r, TPM_HEADER_SIZE);
 }
 
 int tpm_get_property(struct tpm_ctx *t, uint32_t property, uint32_t *value)
@@ -74,19 +38,24 @@ int tpm_get_property(struct tpm_ctx *t, uint32_t property, uint32_t *value)
     cmd_u32(&c, property);
     cmd_u32(&c, 1);
     int rc = tpm_run(t, &c);
+    if (rc != 0)
+        return rc;
     /* moreData, capability, count, then (property, value) pairs. */
-    if (rc == 0 && (t->rsp_len < 27 || be32(t->rsp + 15) < 1 || be32(t->rsp + 19) != property))
+    struct tpm2w_reader r;
+    rsp_reader(t, &r);
+    tpm2w_skip(&r, 1 + 4);
+    uint32_t count = tpm2w_get32(&r), got = tpm2w_get32(&r), v = tpm2w_get32(&r);
+    if (r.overflow || count < 1 || got != property)
         return -1;
-    if (rc == 0)
-        *value = be32(t->rsp + 23);
-    return rc;
+    *value = v;
+    return 0;
 }
 
 int tpm_self_test(struct tpm_ctx *t)
 {
     struct tpm_cmd c;
     cmd_begin(&c, TPM_ST_NO_SESSIONS, TPM_CC_SELF_TEST);
-    cmd_u8(&c, 1);
+    cmd_u8(&c, 1); /* fullTest */
     return tpm_run(t, &c);
 }
 
@@ -97,8 +66,8 @@ int tpm_auto_startup(struct tpm_ctx *t, bool *started_here)
     if (rc != TPM_RC_INITIALIZE)
         return rc;
     struct tpm_cmd c;
-    cmd_begin(&c, TPM_ST_NO_SESSIONS, 0x144 /* TPM_CC_Startup */);
-    cmd_u16(&c, 0 /* TPM_SU_CLEAR */);
+    cmd_begin(&c, TPM_ST_NO_SESSIONS, TPM_CC_STARTUP);
+    cmd_u16(&c, TPM_SU_CLEAR);
     if (tpm_run(t, &c) != 0)
         return -1;
     *started_here = true;
@@ -111,11 +80,14 @@ int tpm_get_random(struct tpm_ctx *t, uint8_t *out, uint16_t n)
     cmd_begin(&c, TPM_ST_NO_SESSIONS, TPM_CC_GET_RANDOM);
     cmd_u16(&c, n);
     int rc = tpm_run(t, &c);
-    if (rc == 0 && (t->rsp_len < 12 || be16(t->rsp + 10) != n || t->rsp_len < 12 + n))
+    if (rc != 0)
+        return rc;
+    struct tpm2w_reader r;
+    rsp_reader(t, &r);
+    if (tpm2w_get16(&r) != n)
         return -1;
-    if (rc == 0)
-        memcpy(out, t->rsp + 12, n);
-    return rc;
+    tpm2w_get_bytes(&r, out, n);
+    return r.overflow ? -1 : 0;
 }
 
 int tpm_pcr_read(struct tpm_ctx *t, uint32_t pcr, uint8_t digest[32])
@@ -129,13 +101,18 @@ int tpm_pcr_read(struct tpm_ctx *t, uint32_t pcr, uint8_t digest[32])
     sel[pcr / 8] = (uint8_t)(1u << (pcr % 8));
     cmd_bytes(&c, sel, 3);
     int rc = tpm_run(t, &c);
+    if (rc != 0)
+        return rc;
     /* updateCounter, selection (count, hash, size, 3 bytes), digests. */
-    if (rc == 0 && (t->rsp_len < 10 + 4 + 10 + 4 + 2 + 32 || be32(t->rsp + 24) != 1 ||
-                    be16(t->rsp + 28) != 32))
+    struct tpm2w_reader r;
+    rsp_reader(t, &r);
+    tpm2w_skip(&r, 4 + 4 + 2 + 1 + 3);
+    uint32_t count = tpm2w_get32(&r);
+    uint16_t size = tpm2w_get16(&r);
+    if (count != 1 || size != 32)
         return -1;
-    if (rc == 0)
-        memcpy(digest, t->rsp + 30, 32);
-    return rc;
+    tpm2w_get_bytes(&r, digest, 32);
+    return r.overflow ? -1 : 0;
 }
 
 int tpm_pcr_extend(struct tpm_ctx *t, uint32_t pcr, const uint8_t digest[32])
@@ -156,18 +133,19 @@ int tpm_nv_read_public(struct tpm_ctx *t, uint32_t index, uint16_t *data_size)
     cmd_begin(&c, TPM_ST_NO_SESSIONS, TPM_CC_NV_READ_PUBLIC);
     cmd_u32(&c, index);
     int rc = tpm_run(t, &c);
+    if (rc != 0)
+        return rc;
     /* TPM2B_NV_PUBLIC: size, nvIndex, nameAlg, attributes, authPolicy
      * (TPM2B), dataSize. */
-    if (rc == 0) {
-        if (t->rsp_len < 24)
-            return -1;
-        uint16_t policy = be16(t->rsp + 10 + 2 + 4 + 2 + 4);
-        size_t off = 10 + 2 + 4 + 2 + 4 + 2 + policy;
-        if ((size_t)t->rsp_len < off + 2)
-            return -1;
-        *data_size = be16(t->rsp + off);
-    }
-    return rc;
+    struct tpm2w_reader r;
+    rsp_reader(t, &r);
+    tpm2w_skip(&r, 2 + 4 + 2 + 4);
+    tpm2w_skip(&r, tpm2w_get16(&r));
+    uint16_t size = tpm2w_get16(&r);
+    if (r.overflow)
+        return -1;
+    *data_size = size;
+    return 0;
 }
 
 void hex(char *out, const uint8_t *p, size_t n)

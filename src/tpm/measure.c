@@ -109,77 +109,58 @@ static int hash_bytes(const void *p, size_t len, int banks,
     return 0;
 }
 
-/* --- the event log (little-endian, TCG PC Client Platform Firmware Profile) --- */
-
-struct writer {
-    uint8_t *p;
-    size_t cap, len;
-    bool full;
-};
-
-static void w_bytes(struct writer *w, const void *p, size_t n)
-{
-    if (w->full || n > w->cap - w->len) {
-        w->full = true;
-        return;
-    }
-    memcpy(w->p + w->len, p, n);
-    w->len += n;
-}
-
-static void w16(struct writer *w, uint16_t v) { w_bytes(w, &v, 2); }
-static void w32(struct writer *w, uint32_t v) { w_bytes(w, &v, 4); }
+/* --- the event log (little-endian, TCG PC Client Platform Firmware Profile),
+ * written through a tpm2w_writer: what does not fit sets its overflow --- */
 
 /* TCG_PCClientPCREvent (SHA-1 format) carrying TCG_EfiSpecIDEventStruct:
  * what makes the log crypto-agile and says which digests follow. */
-static void write_spec_id(struct writer *w, int banks)
+static void write_spec_id(struct tpm2w_writer *w, int banks)
 {
     uint8_t zero[20] = { 0 };
     uint32_t nalgs = 0;
     for (int i = 0; i < TPM2_NBANKS; i++)
         nalgs += (banks & tpm2_banks[i].bit) != 0;
-    w32(w, 0);
-    w32(w, EV_NO_ACTION);
-    w_bytes(w, zero, sizeof(zero));
-    w32(w, 16 + 4 + 4 + 4 + nalgs * 4 + 1);
-    w_bytes(w, "Spec ID Event03", 16); /* with its NUL */
-    w32(w, 0);                         /* platformClass: client */
+    tpm2w_put32_le(w, 0);
+    tpm2w_put32_le(w, EV_NO_ACTION);
+    tpm2w_put_bytes(w, zero, sizeof(zero));
+    tpm2w_put32_le(w, 16 + 4 + 4 + 4 + nalgs * 4 + 1);
+    tpm2w_put_bytes(w, "Spec ID Event03", 16); /* with its NUL */
+    tpm2w_put32_le(w, 0);                      /* platformClass: client */
     uint8_t version[4] = { 0, 2, 0, 2 }; /* minor, major, errata, uintnSize (UINT64) */
-    w_bytes(w, version, 4);
-    w32(w, nalgs);
+    tpm2w_put_bytes(w, version, 4);
+    tpm2w_put32_le(w, nalgs);
     for (int i = 0; i < TPM2_NBANKS; i++) {
         if (banks & tpm2_banks[i].bit) {
-            w16(w, tpm2_banks[i].alg);
-            w16(w, tpm2_banks[i].size);
+            tpm2w_put16_le(w, tpm2_banks[i].alg);
+            tpm2w_put16_le(w, tpm2_banks[i].size);
         }
     }
-    uint8_t vendor = 0;
-    w_bytes(w, &vendor, 1);
+    tpm2w_put8(w, 0); /* vendorInfoSize */
 }
 
-static void write_event(struct writer *w, int banks, const struct measure_event *e,
+static void write_event(struct tpm2w_writer *w, int banks, const struct measure_event *e,
                         const void *data, size_t len)
 {
     uint32_t nalgs = 0;
     for (int i = 0; i < TPM2_NBANKS; i++)
         nalgs += (banks & tpm2_banks[i].bit) != 0;
-    w32(w, e->pcr);
-    w32(w, e->type);
-    w32(w, nalgs);
+    tpm2w_put32_le(w, e->pcr);
+    tpm2w_put32_le(w, e->type);
+    tpm2w_put32_le(w, nalgs);
     for (int i = 0; i < TPM2_NBANKS; i++) {
         if (banks & tpm2_banks[i].bit) {
-            w16(w, tpm2_banks[i].alg);
-            w_bytes(w, e->digest[i], tpm2_banks[i].size);
+            tpm2w_put16_le(w, tpm2_banks[i].alg);
+            tpm2w_put_bytes(w, e->digest[i], tpm2_banks[i].size);
         }
     }
-    w32(w, (uint32_t)len);
-    w_bytes(w, data, len);
+    tpm2w_put32_le(w, (uint32_t)len);
+    tpm2w_put_bytes(w, data, len);
 }
 
 struct session {
     struct measure_log *m;
     struct tpm2_conn tpm;
-    struct writer log;
+    struct tpm2w_writer log;
     char *err;
     size_t errlen;
 };
@@ -222,8 +203,8 @@ static int record(struct session *s, uint32_t pcr, uint32_t type, const void *da
         return -1;
     }
     write_event(&s->log, m->banks, e, data, len);
-    if (s->log.full) {
-        snprintf(s->err, s->errlen, "measured boot: the event log is over %zu bytes", s->log.cap);
+    if (s->log.overflow) {
+        snprintf(s->err, s->errlen, "measured boot: the event log is over %zu bytes", s->log.len);
         return -1;
     }
     return 0;
@@ -244,7 +225,8 @@ int measure_boot(struct measure_log *m, struct tpm_backend *b, const struct meas
     /* hearth is static: OpenSSL must not go looking for a config file
      * (which could ask it to dlopen providers). */
     OPENSSL_init_crypto(OPENSSL_INIT_NO_LOAD_CONFIG, NULL);
-    struct session s = { m, { measure_backend_xfer, b }, { log, log_cap, 0, false }, err, errlen };
+    struct session s = { .m = m, .tpm = { measure_backend_xfer, b }, .err = err, .errlen = errlen };
+    tpm2w_writer_init(&s.log, log, log_cap);
     m->banks = tpm2_pcr_banks(&s.tpm);
     if (m->banks <= 0) {
         snprintf(err, errlen, "measured boot: the vTPM reports no PCR bank hearth can hash");
@@ -278,7 +260,7 @@ int measure_boot(struct measure_log *m, struct tpm_backend *b, const struct meas
             record(&s, 9, EV_IPL, data, (size_t)n, digest, "initrd %s", in->initrd_path) < 0)
             return -1;
     }
-    m->log_len = s.log.len;
+    m->log_len = s.log.pos;
     m->took_us = (mono_ns() - t0) / 1000;
     char names[64];
     tpm2_banks_format(m->banks, names, sizeof(names));

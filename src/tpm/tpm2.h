@@ -1,37 +1,19 @@
 /* TPM 2.0 commands as the host sends them (hearth's measured boot,
- * hearth-tpmd's manufacture): a marshalling buffer, a transport to run
- * it on, PCR banks, and the PCR commands both need. */
+ * hearth-tpmd's manufacture): a transport to run a command marshalled with
+ * lib/tpm2_wire.h on, PCR banks, and the PCR commands both need. */
 #ifndef HEARTH_TPM2_H
 #define HEARTH_TPM2_H
 
 #include "tpm/backend.h"
+#include "tpm2_wire.h"
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
-#define TPM2_ST_NO_SESSIONS 0x8001
-#define TPM2_ST_SESSIONS 0x8002
-#define TPM2_RS_PW 0x40000009u
-
-/* A command being marshalled (big-endian); writes past the buffer are
- * dropped and make tpm2_run fail. */
-struct tpm2_cmd {
-    uint8_t b[TPM_BUFFER_MAX];
-    size_t len;
-    bool overflow;
-};
-
-void tpm2_begin(struct tpm2_cmd *c, uint16_t tag, uint32_t cc);
-void tpm2_put8(struct tpm2_cmd *c, uint8_t v);
-void tpm2_put16(struct tpm2_cmd *c, uint16_t v);
-void tpm2_put32(struct tpm2_cmd *c, uint32_t v);
-void tpm2_put_bytes(struct tpm2_cmd *c, const void *p, size_t n);
-/* An authorization area with one empty password session. */
-void tpm2_put_pw_session(struct tpm2_cmd *c);
-
 /* Where commands go: swtpm's data channel directly (manufacture) or the
- * TPM thread (a VM's backend). xfer returns 0 with the response, or -1. */
+ * TPM thread (a VM's backend). xfer returns 0 with the response (at most
+ * TPM_BUFFER_MAX bytes into rsp, its length in *rsp_len), or -1. */
 typedef int tpm2_xfer_fn(void *ctx, const uint8_t *cmd, size_t len, uint8_t *rsp,
                          size_t *rsp_len);
 struct tpm2_conn {
@@ -39,9 +21,13 @@ struct tpm2_conn {
     void *ctx;
 };
 
-/* Fills in the size and sends c; returns the TPM's response code, or -1
- * when the command could not be sent or the answer is not a response. */
-int tpm2_run(const struct tpm2_conn *t, struct tpm2_cmd *c, uint8_t *rsp, size_t *rsp_len);
+/* Sends the command cmd marshalled (begun with tpm2w_command; its size is
+ * filled in here) and receives the answer into rsp. Returns the TPM's
+ * response code with r set over the response past its header, or -1 when
+ * the command did not fit its buffer, could not be sent, or the answer is
+ * not a whole response. */
+int tpm2_run(const struct tpm2_conn *t, struct tpm2w_writer *cmd, uint8_t rsp[TPM_BUFFER_MAX],
+             struct tpm2w_reader *r);
 
 /* PCR banks: the algorithms hearth can hash. */
 #define TPM2_BANK_SHA1 1
@@ -54,7 +40,7 @@ int tpm2_run(const struct tpm2_conn *t, struct tpm2_cmd *c, uint8_t *rsp, size_t
 struct tpm2_bank {
     const char *name; /* "sha256": also OpenSSL's digest name */
     int bit;
-    uint16_t alg;     /* TPM_ALG_ID */
+    uint16_t alg;     /* TPM_ALG_* */
     uint16_t size;    /* digest bytes */
 };
 extern const struct tpm2_bank tpm2_banks[TPM2_NBANKS];

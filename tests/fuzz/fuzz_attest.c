@@ -7,7 +7,7 @@
  *      event log), through verify_identity and verify_attestation;
  *   2: a protocol line, read by attest_recv and its fields decoded. */
 #include "../../attest/proto.h"
-#include "../../attest/verify.h"
+#include "../../attest/evidence_verify.h"
 
 #include <openssl/evp.h>
 #include <stdlib.h>

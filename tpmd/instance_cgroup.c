@@ -1,5 +1,5 @@
 /* hearth-tpmd's swtpm cgroups, on the shared confinement module. */
-#include "cgroup.h"
+#include "instance_cgroup.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,8 +1,10 @@
-/* Host-side TPM 2.0 commands for manufacturing and verifying vTPMs over an
- * swtpm data channel: EK creation and persistence, NV indices for
- * certificates, reads back for verification. */
-#ifndef TPMD_TPM2_H
-#define TPMD_TPM2_H
+/* Provisioning a vTPM over its swtpm data channel (hearth-tpmd's fast
+ * manufacture) and reading it back (hearth-tpm-verify): EK creation and
+ * persistence, NV indices for certificates, PCR bank allocation. The
+ * commands are marshalled with lib/tpm2_wire.h and run with the monitor's
+ * tpm2_run (src/tpm/tpm2.h). */
+#ifndef TPMD_PROVISION_H
+#define TPMD_PROVISION_H
 
 #include "tpm/swtpm.h"
 #include "tpm/tpm2.h"
@@ -27,29 +29,30 @@ struct ek_public {
 
 /* Creates the EK with the TCG default template in the endorsement
  * hierarchy and persists it at its standard handle. */
-int tpm2_create_ek(struct swtpm *s, bool ecc, struct ek_public *out, char *err, size_t errlen);
+int provision_create_ek(struct swtpm *s, bool ecc, struct ek_public *out, char *err,
+                        size_t errlen);
 
 /* Defines an NV index under the platform hierarchy (platform-create,
  * write-define, owner/auth/platform readable), writes data, then locks it
  * for writing for good. */
-int tpm2_nv_store_locked(struct swtpm *s, uint32_t index, const uint8_t *data, size_t len,
-                         char *err, size_t errlen);
+int provision_nv_store_locked(struct swtpm *s, uint32_t index, const uint8_t *data,
+                              size_t len, char *err, size_t errlen);
 
 /* Reads a persisted EK's public key back. */
-int tpm2_read_ek(struct swtpm *s, uint32_t handle, struct ek_public *out);
+int provision_read_ek(struct swtpm *s, uint32_t handle, struct ek_public *out);
 
 /* Reads an NV index: its attributes and up to max bytes of data. */
-int tpm2_nv_read(struct swtpm *s, uint32_t index, uint32_t *attributes, uint8_t *data,
-                 size_t max, size_t *len);
+int provision_nv_read(struct swtpm *s, uint32_t index, uint32_t *attributes, uint8_t *data,
+                      size_t max, size_t *len);
 
 /* TPM2_PCR_Allocate: exactly these banks are active from the next
  * TPM2_Startup on (hearth's INIT at VM start). */
-int tpm2_pcr_allocate(struct swtpm *s, int banks, char *err, size_t errlen);
+int provision_pcr_allocate(struct swtpm *s, int banks, char *err, size_t errlen);
 
 /* The banks with any PCR selected (TPM2_GetCapability(TPM_CAP_PCRS)). */
-int tpm2_active_banks(struct swtpm *s);
+int provision_active_banks(struct swtpm *s);
 
 /* TPM2_Shutdown(CLEAR): state saved before the instance is handed over. */
-int tpm2_shutdown(struct swtpm *s);
+int provision_shutdown(struct swtpm *s);
 
 #endif

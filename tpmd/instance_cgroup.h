@@ -2,8 +2,8 @@
  * shared confinement module (src/jail/cgroup.h), in cgroup v2 or v1,
  * whichever the host mounts; a host without writable cgroups runs swtpm
  * unconfined. */
-#ifndef TPMD_CGROUP_H
-#define TPMD_CGROUP_H
+#ifndef TPMD_INSTANCE_CGROUP_H
+#define TPMD_INSTANCE_CGROUP_H
 
 #include "jail/cgroup.h"
 

@@ -1,14 +1,15 @@
-/* vTPM directories, swtpm_setup manufacture and the hardened swtpm launch. */
+/* hearth-tpmd's vTPM instances: directories, swtpm_setup manufacture, the
+ * hardened swtpm launch, health and wipe. */
 #include "core/clock.h"
-#include "vtpm.h"
+#include "instance.h"
 
-#include "cgroup.h"
+#include "instance_cgroup.h"
+#include "privdrop.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
-#include <grp.h>
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
@@ -218,9 +219,11 @@ static int run(char *const argv[], const char *log_path, bool isolate, const str
             else /* its mounts stay its own */
                 mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL);
         }
-        if (uid && (setgroups(0, NULL) < 0 || setresgid(uid, uid, uid) < 0 ||
-                    setresuid(uid, uid, uid) < 0)) {
-            child_say("hearth-tpmd: dropping to the vTPM's uid failed\n");
+        char why[160];
+        if (uid && privdrop_to(uid, uid, why, sizeof(why)) < 0) {
+            child_say("hearth-tpmd: dropping to the vTPM's uid failed: ");
+            child_say(why);
+            child_say("\n");
             _exit(126);
         }
         execvpe(argv[0], argv, envp);
@@ -521,21 +524,19 @@ int vtpm_save_status(const struct vtpm *v)
     return rename(tmp, path);
 }
 
-/* Kills every process running as uid: a child takes the uid and signals
- * everything it may (kill(-1) spares only itself; ESRCH: there was none).
+/* Run as the uid (privdrop_call_as): signals everything it may; kill(-1)
+ * spares only the caller. ESRCH: there was nothing. */
+static bool kill_everything_reachable(void *unused)
+{
+    (void)unused;
+    return kill(-1, SIGKILL) == 0 || errno == ESRCH;
+}
+
+/* Kills every process running as uid, from a child that takes the uid:
  * false when that could not be done. */
 static bool kill_uid(uid_t uid)
 {
-    pid_t pid = fork();
-    if (pid == 0) {
-        if (setresgid(uid, uid, uid) < 0 || setresuid(uid, uid, uid) < 0)
-            _exit(1);
-        _exit(kill(-1, SIGKILL) == 0 || errno == ESRCH ? 0 : 1);
-    }
-    int status = -1;
-    while (pid > 0 && waitpid(pid, &status, 0) < 0 && errno == EINTR)
-        ;
-    return pid > 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0;
+    return privdrop_call_as(uid, uid, kill_everything_reachable, NULL);
 }
 
 void vtpm_kill(struct vtpm *v)

@@ -4,8 +4,8 @@
  * write-locked. Leaves the swtpm running.
  *   hearth-tpm-verify CTRL_SOCKET CA_CERT.pem [rsa|ecc] */
 #include "certs.h"
-#include "tpm2.h"
-#include "vtpm.h"
+#include "provision.h"
+#include "instance.h"
 
 #include <openssl/pem.h>
 #include <stdio.h>
@@ -24,7 +24,7 @@ static X509 *nv_cert(struct swtpm *s, uint32_t index, uint32_t *attrs)
     static uint8_t der[4096];
     size_t len = 0;
     *attrs = 0;
-    if (tpm2_nv_read(s, index, attrs, der, sizeof(der), &len) < 0)
+    if (provision_nv_read(s, index, attrs, der, sizeof(der), &len) < 0)
         return NULL;
     const unsigned char *p = der;
     return d2i_X509(NULL, &p, (long)len);
@@ -53,7 +53,7 @@ int main(int argc, char **argv)
         return 2;
     }
     struct ek_public ek;
-    int have_ek = tpm2_read_ek(&s, ecc ? TPM2_EK_ECC_HANDLE : TPM2_EK_RSA_HANDLE, &ek) == 0;
+    int have_ek = provision_read_ek(&s, ecc ? TPM2_EK_ECC_HANDLE : TPM2_EK_RSA_HANDLE, &ek) == 0;
     check(have_ek, ecc ? "EK persisted at 0x81010002" : "EK persisted at 0x81010001");
     uint32_t attrs;
     X509 *cert = nv_cert(&s, ecc ? TPM2_NV_EK_ECC_CERT : TPM2_NV_EK_RSA_CERT, &attrs);
@@ -68,7 +68,7 @@ int main(int argc, char **argv)
     check(attrs & TPMA_NV_WRITELOCKED, "platform certificate index is write-locked");
     check(pf && X509_verify(pf, ca_key) == 1, "platform certificate verifies against the CA");
     char names[64];
-    tpm2_banks_format(tpm2_active_banks(&s), names, sizeof(names));
+    tpm2_banks_format(provision_active_banks(&s), names, sizeof(names));
     printf("# active PCR banks: %s\n", names);
     if (cert)
         PEM_write_X509(stdout, cert);

@@ -1,12 +1,13 @@
-/* One vTPM managed by hearth-tpmd: its directory, manufacture, hardened
- * swtpm start under the vTPM's own uid, health and wipe.
+/* One vTPM instance managed by hearth-tpmd (not the monitor's vTPM device,
+ * src/tpm/vtpm.h): its directory, manufacture, hardened swtpm start under
+ * the vTPM's own uid, health and wipe.
  *
  * Layout: STATE/vtpms/<id>/ is root's (0711): status, launch.log,
  * setup.log and certs/ are written there by the root daemon, where no swtpm
  * can plant a symlink. Only STATE/vtpms/<id>/tpm/ (0700) belongs to the
  * vTPM's uid: swtpm's state, pid file, log and control socket. */
-#ifndef TPMD_VTPM_H
-#define TPMD_VTPM_H
+#ifndef TPMD_INSTANCE_H
+#define TPMD_INSTANCE_H
 
 /* The deadline for one swtpm control or TPM command while manufacturing or
  * verifying. Key generation is the slow step (swtpm's RSA-2048 primes take
@@ -78,7 +79,7 @@ void vtpm_set_serving(const struct vtpm *v);
 const char *vtpm_state_name(enum vtpm_state s);
 
 /* Records the state on disk (status file, replaced atomically by rename;
- * see vtpm.c for why it is not flushed). */
+ * see instance.c for why it is not flushed). */
 int vtpm_save_status(const struct vtpm *v);
 
 /* Kills every process v started (by its cgroup, by its uid, by

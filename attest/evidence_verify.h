@@ -2,8 +2,8 @@
  * guest, so hostile), the challenge it was given, the CA and a policy,
  * a list of named checks that each pass, fail or could not be made.
  * Pure: no I/O, so the fuzzer drives it. */
-#ifndef ATTEST_VERIFY_H
-#define ATTEST_VERIFY_H
+#ifndef ATTEST_EVIDENCE_VERIFY_H
+#define ATTEST_EVIDENCE_VERIFY_H
 
 #include "policy.h"
 

@@ -54,7 +54,7 @@ int main(int argc, char **argv)
     int status = 0;
     char *head = NULL, *body = NULL;
     char err[600];
-    if (http_request(sock, method, path, &status, &head, &body, err, sizeof(err)) < 0) {
+    if (http_client_request(sock, method, path, &status, &head, &body, err, sizeof(err)) < 0) {
         fprintf(stderr, "hearth-tpm: %s\n", err);
         return 1;
     }

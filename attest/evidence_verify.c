@@ -1,6 +1,6 @@
 /* The verifier's checks: EK certificate and public area, AK binding,
  * quote, event log replay, and the policy on what hearth measured. */
-#include "verify.h"
+#include "evidence_verify.h"
 #include "credential.h"
 #include "proto.h"
 
