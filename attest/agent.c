@@ -116,8 +116,7 @@ static long pcr_mask(json_t *list)
     long mask = 0;
     if (!json_is_array(list) || json_array_size(list) == 0)
         return -1;
-    json_array_foreach(list, i, v)
-    {
+    json_array_foreach(list, i, v) {
         if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > 23)
             return -1;
         mask |= 1L << json_integer_value(v);
@@ -204,7 +203,7 @@ static int listen_on(const char *unix_path, long vsock_port)
 {
     int fd;
     if (unix_path) {
-        struct sockaddr_un sa = {.sun_family = AF_UNIX};
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
         if (strlen(unix_path) >= sizeof(sa.sun_path)) {
             fprintf(stderr, "hearth-attest-agent: --listen %s: path too long\n", unix_path);
             return -1;
@@ -218,8 +217,9 @@ static int listen_on(const char *unix_path, long vsock_port)
         }
         return fd;
     }
-    struct sockaddr_vm sv = {
-        .svm_family = AF_VSOCK, .svm_cid = VMADDR_CID_ANY, .svm_port = (unsigned)vsock_port};
+    struct sockaddr_vm sv = { .svm_family = AF_VSOCK,
+                              .svm_cid = VMADDR_CID_ANY,
+                              .svm_port = (unsigned)vsock_port };
     fd = socket(AF_VSOCK, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0 || bind(fd, (struct sockaddr *)&sv, sizeof(sv)) < 0 || listen(fd, 16) < 0) {
         fprintf(stderr, "hearth-attest-agent: vsock port %ld: %s%s\n", vsock_port, strerror(errno),
@@ -239,16 +239,16 @@ static void usage(void)
 int main(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"vsock", required_argument, 0, 'v'},
-        {"listen", required_argument, 0, 'l'},
-        {"stdio", no_argument, 0, 's'},
-        {"tcti", required_argument, 0, 't'},
-        {"event-log", required_argument, 0, 'e'},
-        {"timeout-ms", required_argument, 0, 'T'},
-        {"help", no_argument, 0, 'h'},
-        {0, 0, 0, 0},
+        { "vsock", required_argument, 0, 'v' },
+        { "listen", required_argument, 0, 'l' },
+        { "stdio", no_argument, 0, 's' },
+        { "tcti", required_argument, 0, 't' },
+        { "event-log", required_argument, 0, 'e' },
+        { "timeout-ms", required_argument, 0, 'T' },
+        { "help", no_argument, 0, 'h' },
+        { 0, 0, 0, 0 },
     };
-    struct agent a = {.log_path = DEFAULT_LOG, .timeout_ms = 30000};
+    struct agent a = { .log_path = DEFAULT_LOG, .timeout_ms = 30000 };
     const char *unix_path = NULL;
     long port = ATTEST_DEFAULT_PORT;
     bool stdio = false;

@@ -18,7 +18,7 @@ int agent_tpm_open(struct agent_tpm *t, const char *conf, char *err, size_t errl
 {
     memset(t, 0, sizeof(*t));
     t->ek = t->ak = ESYS_TR_NONE;
-    static const char *const defaults[] = {"device:/dev/tpmrm0", "device:/dev/tpm0"};
+    static const char *const defaults[] = { "device:/dev/tpmrm0", "device:/dev/tpm0" };
     TSS2_RC rc = TSS2_TCTI_RC_IO_ERROR;
     for (size_t i = 0; i < (conf ? 1 : 2); i++) {
         const char *c = conf ? conf : defaults[i];
@@ -67,7 +67,7 @@ void agent_tpm_close(struct agent_tpm *t)
  * (empty endorsement authorization); flushed by the caller. */
 static int ek_session(struct agent_tpm *t, ESYS_TR *s, char *err, size_t errlen)
 {
-    const TPMT_SYM_DEF sym = {.algorithm = TPM2_ALG_NULL};
+    const TPMT_SYM_DEF sym = { .algorithm = TPM2_ALG_NULL };
     TSS2_RC rc =
         Esys_StartAuthSession(t->esys, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
                               ESYS_TR_NONE, NULL, TPM2_SE_POLICY, &sym, TPM2_ALG_SHA256, s);
@@ -139,7 +139,7 @@ static int read_ek_cert(struct agent_tpm *t, char *err, size_t errlen)
 
 static int create_ak(struct agent_tpm *t, char *err, size_t errlen)
 {
-    const TPM2B_SENSITIVE_CREATE sens = {0};
+    const TPM2B_SENSITIVE_CREATE sens = { 0 };
     const TPM2B_PUBLIC tmpl = {
         .publicArea =
             {
@@ -161,8 +161,8 @@ static int create_ak(struct agent_tpm *t, char *err, size_t errlen)
                     },
             },
     };
-    const TPM2B_DATA outside = {0};
-    const TPML_PCR_SELECTION none = {0};
+    const TPM2B_DATA outside = { 0 };
+    const TPML_PCR_SELECTION none = { 0 };
     TPM2B_PRIVATE *priv = NULL;
     TPM2B_PUBLIC *pub = NULL;
     ESYS_TR s;
@@ -245,8 +245,8 @@ int agent_tpm_activate(struct agent_tpm *t, const uint8_t *blob, size_t blob_len
                        const uint8_t *secret, size_t secret_len, uint8_t *cred, size_t *cred_len,
                        char *err, size_t errlen)
 {
-    TPM2B_ID_OBJECT id = {0};
-    TPM2B_ENCRYPTED_SECRET enc = {0};
+    TPM2B_ID_OBJECT id = { 0 };
+    TPM2B_ENCRYPTED_SECRET enc = { 0 };
     size_t o1 = 0, o2 = 0;
     if (Tss2_MU_TPM2B_ID_OBJECT_Unmarshal(blob, blob_len, &o1, &id) != TSS2_RC_SUCCESS ||
         o1 != blob_len ||
@@ -325,9 +325,9 @@ int agent_tpm_quote(struct agent_tpm *t, uint16_t alg, uint32_t mask, const uint
 {
     if (ensure_keys(t, err, errlen) < 0)
         return -1;
-    TPM2B_DATA qual = {.size = (UINT16)nonce_len};
+    TPM2B_DATA qual = { .size = (UINT16)nonce_len };
     memcpy(qual.buffer, nonce, nonce_len);
-    const TPMT_SIG_SCHEME scheme = {.scheme = TPM2_ALG_NULL};
+    const TPMT_SIG_SCHEME scheme = { .scheme = TPM2_ALG_NULL };
     TPML_PCR_SELECTION sel;
     select_pcrs(&sel, alg, mask);
     TPM2B_ATTEST *quoted = NULL;

@@ -44,7 +44,7 @@ static int vsock_handshake(int fd, unsigned port, int timeout_ms, char *err, siz
         clock_gettime(CLOCK_MONOTONIC, &ts);
         long left = timeout_ms -
                     ((ts.tv_sec - start.tv_sec) * 1000 + (ts.tv_nsec - start.tv_nsec) / 1000000);
-        struct pollfd p = {fd, POLLIN, 0};
+        struct pollfd p = { fd, POLLIN, 0 };
         if (left <= 0 || poll(&p, 1, (int)left) == 0) {
             snprintf(err, errlen, "no answer to CONNECT %u within %d ms (is the guest running?)",
                      port, timeout_ms);
@@ -82,7 +82,7 @@ static int vsock_handshake(int fd, unsigned port, int timeout_ms, char *err, siz
 
 int attest_connect(const struct attest_target *t, int timeout_ms, char *err, size_t errlen)
 {
-    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    struct sockaddr_un sa = { .sun_family = AF_UNIX };
     const char *kind = t->vsock ? "the VM's vsock socket" : "the agent's socket";
     if (strlen(t->path) >= sizeof(sa.sun_path)) {
         snprintf(err, errlen, "%s %s: path too long", kind, t->path);
@@ -128,10 +128,7 @@ static json_t *ask(struct attest_stream *s, json_t *req, const char *what, struc
     return res;
 }
 
-static bool answer_ok(json_t *res)
-{
-    return json_is_true(json_object_get(res, "ok"));
-}
+static bool answer_ok(json_t *res) { return json_is_true(json_object_get(res, "ok")); }
 
 static const char *answer_error(json_t *res)
 {
@@ -157,8 +154,8 @@ static void converse(struct attest_stream *s, const struct attest_opts *o, struc
 {
     const struct attest_policy *p = o->policy;
     struct challenge c;
-    struct evidence e = {0};
-    uint8_t *bufs[7] = {0};
+    struct evidence e = { 0 };
+    uint8_t *bufs[7] = { 0 };
     char err[400] = "out of memory", act_err[200];
     json_t *id = NULL, *act = NULL, *quote = NULL;
     TPM2B_PUBLIC ek, ak;

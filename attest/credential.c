@@ -126,8 +126,8 @@ int cred_kdfa(const EVP_MD *md, const uint8_t *key, size_t key_len, const char *
               uint8_t *out)
 {
     size_t want = bits / 8, done = 0, dsize = (size_t)EVP_MD_get_size(md);
-    uint8_t be_bits[4] = {(uint8_t)(bits >> 24), (uint8_t)(bits >> 16), (uint8_t)(bits >> 8),
-                          (uint8_t)bits};
+    uint8_t be_bits[4] = { (uint8_t)(bits >> 24), (uint8_t)(bits >> 16), (uint8_t)(bits >> 8),
+                           (uint8_t)bits };
     size_t llen = strlen(label) + 1; /* the label is hashed with its NUL */
     uint8_t msg[4 + 64 + 2 * sizeof(TPMU_NAME) + 4];
     if (llen > 64 || u_len > sizeof(TPMU_NAME) || v_len > sizeof(TPMU_NAME))
@@ -191,9 +191,9 @@ int cred_make(const TPMT_PUBLIC *ek, const TPM2B_NAME *name, const uint8_t *secr
     }
     size_t dsize = (size_t)EVP_MD_get_size(md);
     uint8_t seed[EVP_MAX_MD_SIZE], sym_key[32], hmac_key[EVP_MAX_MD_SIZE];
-    uint8_t plain[2 + sizeof(((TPM2B_DIGEST *)0)->buffer)], iv[16] = {0};
+    uint8_t plain[2 + sizeof(((TPM2B_DIGEST *)0)->buffer)], iv[16] = { 0 };
     /* encIdentity: the credential as a TPM2B_DIGEST, AES-CFB, zero IV. */
-    TPM2B_DIGEST cred = {.size = (UINT16)secret_len};
+    TPM2B_DIGEST cred = { .size = (UINT16)secret_len };
     memcpy(cred.buffer, secret, secret_len);
     size_t plain_len = 0;
     if (RAND_bytes(seed, (int)dsize) != 1 || seal_seed(ek, seed, dsize, seed_enc) < 0 ||

@@ -6,10 +6,10 @@
 #include <string.h>
 
 static const struct evlog_alg algs[] = {
-    {0x0004, 20, "sha1"},
-    {0x000b, 32, "sha256"},
-    {0x000c, 48, "sha384"},
-    {0x000d, 64, "sha512"},
+    { 0x0004, 20, "sha1" },
+    { 0x000b, 32, "sha256" },
+    { 0x000c, 48, "sha384" },
+    { 0x000d, 64, "sha512" },
 };
 
 const struct evlog_alg *evlog_alg_by_id(uint16_t alg)
@@ -147,7 +147,7 @@ int evlog_parse(struct evlog *l, const uint8_t *log, size_t len, const struct ev
 {
     memset(l, 0, sizeof(*l));
     l->bank = bank;
-    struct reader r = {log, len, 0, true};
+    struct reader r = { log, len, 0, true };
     if (parse_header(l, &r, err, errlen) < 0)
         return -1;
     bool has_bank = false;

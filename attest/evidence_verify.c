@@ -159,8 +159,8 @@ static const EVP_MD *check_quote(const struct attest_policy *p, const struct cha
                                  const TPM2B_PUBLIC *ak, const struct evidence *e,
                                  TPMS_ATTEST *info, struct verdict *v)
 {
-    TPM2B_ATTEST quoted = {0};
-    TPMT_SIGNATURE sig = {0};
+    TPM2B_ATTEST quoted = { 0 };
+    TPMT_SIGNATURE sig = { 0 };
     size_t o1 = 0, o2 = 0;
     if (Tss2_MU_TPM2B_ATTEST_Unmarshal(e->quote, e->quote_len, &o1, &quoted) != TSS2_RC_SUCCESS ||
         o1 != e->quote_len ||

@@ -134,25 +134,25 @@ int main(int argc, char **argv)
         O_TIMEOUT
     };
     static const struct option opts[] = {
-        {"kernel", 1, 0, O_KERNEL},
-        {"initrd", 1, 0, O_INITRD},
-        {"cmdline", 1, 0, O_CMDLINE},
-        {"vcpus", 1, 0, O_VCPUS},
-        {"mem-mib", 1, 0, O_MEM},
-        {"bank", 1, 0, O_BANK},
-        {"pcrs", 1, 0, O_PCRS},
-        {"ek-cert", 1, 0, O_EKCERT},
-        {"output", 1, 0, O_OUTPUT},
-        {"vsock", 1, 0, O_VSOCK},
-        {"port", 1, 0, O_PORT},
-        {"unix", 1, 0, O_UNIX},
-        {"ca", 1, 0, O_CA},
-        {"tpmd-socket", 1, 0, O_TPMD},
-        {"policy", 1, 0, O_POLICY},
-        {"json", 0, 0, O_JSON},
-        {"timeout-ms", 1, 0, O_TIMEOUT},
-        {"help", 0, 0, 'h'},
-        {0, 0, 0, 0},
+        { "kernel", 1, 0, O_KERNEL },
+        { "initrd", 1, 0, O_INITRD },
+        { "cmdline", 1, 0, O_CMDLINE },
+        { "vcpus", 1, 0, O_VCPUS },
+        { "mem-mib", 1, 0, O_MEM },
+        { "bank", 1, 0, O_BANK },
+        { "pcrs", 1, 0, O_PCRS },
+        { "ek-cert", 1, 0, O_EKCERT },
+        { "output", 1, 0, O_OUTPUT },
+        { "vsock", 1, 0, O_VSOCK },
+        { "port", 1, 0, O_PORT },
+        { "unix", 1, 0, O_UNIX },
+        { "ca", 1, 0, O_CA },
+        { "tpmd-socket", 1, 0, O_TPMD },
+        { "policy", 1, 0, O_POLICY },
+        { "json", 0, 0, O_JSON },
+        { "timeout-ms", 1, 0, O_TIMEOUT },
+        { "help", 0, 0, 'h' },
+        { 0, 0, 0, 0 },
     };
     bool make_policy = argc > 1 && strcmp(argv[1], "policy") == 0;
     const char *kernel = NULL, *initrd = NULL, *cmdline = NULL, *bank = "sha256", *pcrs = NULL,
@@ -254,7 +254,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "hearth-attest: %s\n", err);
         return 2;
     }
-    struct attest_opts o = {ca, &policy, (int)timeout_ms};
+    struct attest_opts o = { ca, &policy, (int)timeout_ms };
     for (int i = 0; i < njobs; i++) {
         jobs[i].opts = &o;
         if (njobs == 1 || pthread_create(&jobs[i].thread, NULL, run_job, &jobs[i]) != 0) {

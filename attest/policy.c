@@ -184,7 +184,8 @@ int policy_from_json(struct attest_policy *p, json_t *j, char *err, size_t errle
 {
     static const char *const keys[] = {
         "hearth_attest_policy", "bank", "pcrs", "kernel", "initrd", "cmdline", "vcpus", "mem_mib",
-        "ek_public_sha256"};
+        "ek_public_sha256"
+    };
     memset(p, 0, sizeof(*p));
     const char *key;
     json_t *v;
@@ -192,8 +193,7 @@ int policy_from_json(struct attest_policy *p, json_t *j, char *err, size_t errle
         snprintf(err, errlen, "a policy is a JSON object");
         return -1;
     }
-    json_object_foreach(j, key, v)
-    {
+    json_object_foreach(j, key, v) {
         bool known = false;
         for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
             known |= strcmp(key, keys[i]) == 0;
@@ -221,8 +221,7 @@ int policy_from_json(struct attest_policy *p, json_t *j, char *err, size_t errle
         snprintf(err, errlen, "pcrs: must be a non-empty list of PCR numbers");
         return -1;
     }
-    json_array_foreach(v, i, e)
-    {
+    json_array_foreach(v, i, e) {
         if (!json_is_integer(e) || json_integer_value(e) < 0 || json_integer_value(e) > 23) {
             snprintf(err, errlen, "pcrs: must be a list of PCR numbers 0-23");
             return -1;

@@ -28,7 +28,7 @@ static int wait_fd(int fd, short events, int64_t deadline)
                 return -1;
             left = d > 1000000 ? 1000000 : (int)d;
         }
-        struct pollfd p = {fd, events, 0};
+        struct pollfd p = { fd, events, 0 };
         int r = poll(&p, 1, left);
         if (r > 0)
             return 0;
@@ -39,7 +39,7 @@ static int wait_fd(int fd, short events, int64_t deadline)
 
 void attest_stream_init(struct attest_stream *s, int in_fd, int out_fd, int timeout_ms)
 {
-    *s = (struct attest_stream){.in_fd = in_fd, .out_fd = out_fd, .timeout_ms = timeout_ms};
+    *s = (struct attest_stream){ .in_fd = in_fd, .out_fd = out_fd, .timeout_ms = timeout_ms };
 }
 
 void attest_stream_free(struct attest_stream *s)

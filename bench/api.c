@@ -22,10 +22,7 @@
 #define API_STARTS 200
 #define API_REQUESTS 10000
 
-static double now_us(void)
-{
-    return (double)mono_ns() / 1000.0;
-}
+static double now_us(void) { return (double)mono_ns() / 1000.0; }
 
 static int try_connect(const char *path)
 {

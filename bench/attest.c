@@ -59,9 +59,9 @@ int cmd_attest(struct bench_ctx *c, int argc, char **argv)
 {
     enum { O_VSOCK = 256, O_PORT, O_UNIX, O_CA, O_TPMD, O_POLICY, O_RUNS, O_ROUNDS };
     static const struct option opts[] = {
-        {"vsock", 1, 0, O_VSOCK}, {"port", 1, 0, O_PORT},        {"unix", 1, 0, O_UNIX},
-        {"ca", 1, 0, O_CA},       {"tpmd-socket", 1, 0, O_TPMD}, {"policy", 1, 0, O_POLICY},
-        {"runs", 1, 0, O_RUNS},   {"rounds", 1, 0, O_ROUNDS},    {0, 0, 0, 0},
+        { "vsock", 1, 0, O_VSOCK }, { "port", 1, 0, O_PORT },        { "unix", 1, 0, O_UNIX },
+        { "ca", 1, 0, O_CA },       { "tpmd-socket", 1, 0, O_TPMD }, { "policy", 1, 0, O_POLICY },
+        { "runs", 1, 0, O_RUNS },   { "rounds", 1, 0, O_ROUNDS },    { 0, 0, 0, 0 },
     };
     static struct attest_target targets[MAX_TARGETS];
     int n = 0, runs = 100, rounds = 5, o;
@@ -74,7 +74,8 @@ int cmd_attest(struct bench_ctx *c, int argc, char **argv)
         case O_UNIX:
             if (n == MAX_TARGETS || strlen(optarg) >= sizeof(targets[0].path))
                 return 2;
-            targets[n] = (struct attest_target){.vsock = o == O_VSOCK, .port = ATTEST_DEFAULT_PORT};
+            targets[n] =
+                (struct attest_target){ .vsock = o == O_VSOCK, .port = ATTEST_DEFAULT_PORT };
             strcpy(targets[n++].path, optarg);
             break;
         case O_PORT:
@@ -106,7 +107,7 @@ int cmd_attest(struct bench_ctx *c, int argc, char **argv)
     /* Each step's deadline, stretched on an emulated host like the tests'. */
     const char *scale = getenv("HEARTH_TIME_SCALE");
     int timeout_ms = 30000 * (scale && atoi(scale) > 0 ? atoi(scale) : 1);
-    struct attest_opts opt = {ca, &policy, timeout_ms};
+    struct attest_opts opt = { ca, &policy, timeout_ms };
     int bad = 0, shown = 0;
 
     /* Warm-up, one at a time: each agent makes its AK (an RSA key
@@ -136,7 +137,7 @@ int cmd_attest(struct bench_ctx *c, int argc, char **argv)
     for (int k = 0; k < rounds; k++) {
         double t0 = now_ms();
         for (int i = 0; i < n; i++) {
-            r[i] = (struct target_run){.t = &targets[i], .o = &opt};
+            r[i] = (struct target_run){ .t = &targets[i], .o = &opt };
             pthread_create(&r[i].thread, NULL, attest_one, &r[i]);
         }
         for (int i = 0; i < n; i++) {

@@ -6,7 +6,7 @@
 
 struct bench_ctx {
     char build[BENCH_DIR_MAX];
-    char tmp[64]; /* short: Unix socket paths are made under it */
+    char tmp[64];     /* short: Unix socket paths are made under it */
     const char *qemu; /* NULL: no peer */
     int runs;
 };

@@ -39,7 +39,8 @@ static void *receiver(void *arg)
     if (ns < 0 || setns(ns, CLONE_NEWNET) < 0) /* this thread only */
         return NULL;
     int l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
-    struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(5000),
+    struct sockaddr_in a = { .sin_family = AF_INET,
+                             .sin_port = htons(5000),
                              .sin_addr.s_addr = htonl(0xac100001) };
     setsockopt(l, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
     if (bind(l, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(l, 4) < 0)
@@ -56,10 +57,7 @@ static void *receiver(void *arg)
     return NULL;
 }
 
-static int sh(const char *cmd)
-{
-    return system(cmd) == 0 ? 0 : -1;
-}
+static int sh(const char *cmd) { return system(cmd) == 0 ? 0 : -1; }
 
 /* "bench: WHAT A B" in the captured output: A and B. */
 static bool field(const char *path, const char *what, double *a, double *b)
@@ -90,11 +88,23 @@ static void one_run(const struct bench_ctx *c, bool qemu, const char *kernel, co
     int n = 0;
     argv[n++] = "/usr/sbin/ip", argv[n++] = "netns", argv[n++] = "exec", argv[n++] = NS;
     if (qemu) {
-        static const char *fixed[] = { "-enable-kvm", "-cpu", "host", "-smp", "1", "-m", "256", "-nodefaults",
-                                       "-no-user-config", "-nographic", "-serial", "stdio",
-                                       "-no-reboot", "-netdev",
+        static const char *fixed[] = { "-enable-kvm",
+                                       "-cpu",
+                                       "host",
+                                       "-smp",
+                                       "1",
+                                       "-m",
+                                       "256",
+                                       "-nodefaults",
+                                       "-no-user-config",
+                                       "-nographic",
+                                       "-serial",
+                                       "stdio",
+                                       "-no-reboot",
+                                       "-netdev",
                                        "tap,id=n0,ifname=tap0,script=no,downscript=no",
-                                       "-device", "virtio-net-device,netdev=n0",
+                                       "-device",
+                                       "virtio-net-device,netdev=n0",
                                        "-device" };
         argv[n++] = (char *)c->qemu;
         argv[n++] = "-M";
@@ -162,12 +172,13 @@ static long idle_kib(const struct bench_ctx *c, const char *extra)
     FILE *f = fopen(cfg, "w");
     if (!f)
         return -1;
-    fprintf(f, "{\"boot-source\": {\"kernel_image_path\": \"%s/guest/idle.elf\"},"
-               " \"machine-config\": {\"vcpu_count\": 1, \"mem_size_mib\": 128}%s%s}\n",
+    fprintf(f,
+            "{\"boot-source\": {\"kernel_image_path\": \"%s/guest/idle.elf\"},"
+            " \"machine-config\": {\"vcpu_count\": 1, \"mem_size_mib\": 128}%s%s}\n",
             c->build, *extra ? ", " : "", extra);
     fclose(f);
-    char *argv[] = { "/usr/sbin/ip", "netns", "exec", NS, hearth, "--config-file", cfg,
-                     "--no-api", NULL };
+    char *argv[] = { "/usr/sbin/ip",  "netns", "exec",     NS,  hearth,
+                     "--config-file", cfg,     "--no-api", NULL };
     struct smaps_total m;
     return proc_measure_when_ready(argv, "# idle: ready", 96 * 1024, 60000, &m) == 0
                ? (long)m.private_kib
@@ -233,11 +244,14 @@ int cmd_devices(struct bench_ctx *c, int argc, char **argv)
     }
     /* Memory per device: set up, never used by the idle payload. */
     char drive[400], vsock[300], isock[200];
-    snprintf(drive, sizeof(drive), "\"drives\": [{\"drive_id\": \"d0\", \"path_on_host\": "
-             "\"%s/disk.img\", \"is_root_device\": false}]", c->tmp);
+    snprintf(drive, sizeof(drive),
+             "\"drives\": [{\"drive_id\": \"d0\", \"path_on_host\": "
+             "\"%s/disk.img\", \"is_root_device\": false}]",
+             c->tmp);
     snprintf(isock, sizeof(isock), "%s/i.sock", c->tmp);
     snprintf(vsock, sizeof(vsock), "\"vsock\": {\"guest_cid\": 3, \"uds_path\": \"%s\"}", isock);
-    const char *net = "\"network-interfaces\": [{\"iface_id\": \"eth0\", \"host_dev_name\": \"tap0\"}]";
+    const char *net =
+        "\"network-interfaces\": [{\"iface_id\": \"eth0\", \"host_dev_name\": \"tap0\"}]";
     long base = idle_kib(c, ""), kb = idle_kib(c, drive), kn = idle_kib(c, net);
     long kv = idle_kib(c, vsock), ke = idle_kib(c, "\"entropy\": {}");
     sh("ip netns del " NS);
@@ -245,7 +259,8 @@ int cmd_devices(struct bench_ctx *c, int argc, char **argv)
     char host[160];
     bench_host_desc(host, sizeof(host));
     printf("# hearth-bench devices: %d runs each, interleaved; Debian %s guest, 1 vCPU, 256 MiB;"
-           " host %s\n\n", c->runs, "cloud kernel", host);
+           " host %s\n\n",
+           c->runs, "cloud kernel", host);
     printf("| monitor | n | failed | 4 KiB rand-read IOPS | seq read MiB/s | TCP guest->host MiB/s"
            " | private KiB after the work |\n|---|---|---|---|---|---|---|\n");
     printf("| hearth | %d | %d | %.0f | %.1f | %.1f | %.0f |\n", h.n, h.failed, p50(h.iops, h.n),
@@ -253,8 +268,7 @@ int cmd_devices(struct bench_ctx *c, int argc, char **argv)
     if (c->qemu)
         printf("| qemu microvm%s | %d | %d | %.0f | %.1f | %.1f | %.0f |\n",
                vhost_vsock ? "" : " (no vsock: no /dev/vhost-vsock)", q.n, q.failed,
-               p50(q.iops, q.n), p50(q.seq_mibs, q.n), p50(q.tcp_mibs, q.n),
-               p50(q.priv_kib, q.n));
+               p50(q.iops, q.n), p50(q.seq_mibs, q.n), p50(q.tcp_mibs, q.n), p50(q.priv_kib, q.n));
     printf("\nhearth's private memory per device, set up and unused (idle payload, 128 MiB):\n\n"
            "| none | + virtio-blk | + virtio-net | + virtio-vsock | + virtio-rng |\n"
            "|---|---|---|---|---|\n| %ld KiB | %+ld KiB | %+ld KiB | %+ld KiB | %+ld KiB |\n",

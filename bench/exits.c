@@ -30,8 +30,8 @@ static const char *const monitor_names[NMON] = { "hearth", "hearth (before)", "q
 struct sample {
     double wall_ms;
     double kvm[KVM_STAT_N];
-    double to_monitor; /* exits that reached hearth (hearth only) */
-    double tpm_exits;  /* of those, the TPM device's */
+    double to_monitor;                     /* exits that reached hearth (hearth only) */
+    double tpm_exits;                      /* of those, the TPM device's */
     double commands, cmd_bytes, rsp_bytes; /* what swtpm saw */
 };
 
@@ -53,10 +53,7 @@ struct exits_run {
     struct setup setups[MAX_SETUPS];
 };
 
-static double now_ms(void)
-{
-    return (double)mono_ns() / 1e6;
-}
+static double now_ms(void) { return (double)mono_ns() / 1e6; }
 
 static bool is_linux(const struct setup *s) { return strcmp(s->guest, "linux") == 0; }
 static bool has_tpm(const struct setup *s) { return strcmp(s->model, "none") != 0; }
@@ -190,15 +187,16 @@ static int run_hearth(struct exits_run *r, struct setup *st, const char *sock, s
     /* No measured boot: its commands come from hearth before the guest runs
      * (no guest exits), and would blur the per-command count with QEMU's. */
     if (has_tpm(st))
-        fprintf(f, ", \"tpm\": {\"socket\": \"%s\", \"model\": \"%s\", \"timeout_ms\": %d, "
-                   "\"measured_boot\": false}",
+        fprintf(f,
+                ", \"tpm\": {\"socket\": \"%s\", \"model\": \"%s\", \"timeout_ms\": %d, "
+                "\"measured_boot\": false}",
                 sock, st->model, r->tpm_timeout_ms);
     fprintf(f, "}\n");
     fclose(f);
     unlink(metrics);
     unlink(log);
-    char *argv[] = { hearth, "--config-file", cfg, "--no-api", "--metrics-path", metrics,
-                     "--log-path", log, NULL };
+    char *argv[] = { hearth,  "--config-file", cfg, "--no-api", "--metrics-path",
+                     metrics, "--log-path",    log, NULL };
     struct proc_result pr;
     if (proc_run(argv, out, 600000, &pr) < 0 || pr.timed_out || pr.status != 0 ||
         !guest_passed(st, out))
@@ -241,10 +239,12 @@ static int run_qemu(struct exits_run *r, struct setup *st, const char *sock, str
     char *argv[48];
     int n = 0;
     const char *machine = bench_qemu_machine(is_linux(st));
-    const char *fixed[] = { c->qemu, "-M", machine, "-enable-kvm",
-                            "-smp", "1", "-m", mem, "-nodefaults", "-no-user-config",
-                            "-display", "none", "-serial", serial, "-qmp", qmp_opt,
-                            "-kernel", kernel, "-append", guest_args(st, args, sizeof(args)) };
+    const char *fixed[] = {
+        c->qemu,    "-M",      machine,   "-enable-kvm", "-smp",
+        "1",        "-m",      mem,       "-nodefaults", "-no-user-config",
+        "-display", "none",    "-serial", serial,        "-qmp",
+        qmp_opt,    "-kernel", kernel,    "-append",     guest_args(st, args, sizeof(args))
+    };
     for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++)
         argv[n++] = (char *)fixed[i];
     if (is_linux(st)) {
@@ -257,7 +257,7 @@ static int run_qemu(struct exits_run *r, struct setup *st, const char *sock, str
     }
     if (has_tpm(st)) {
         char *tpm[] = { "-chardev", chardev, "-tpmdev", "emulator,id=tpm0,chardev=chrtpm",
-                        "-device", tpmdev };
+                        "-device",  tpmdev };
         for (int i = 0; i < 6; i++)
             argv[n++] = tpm[i];
     }
@@ -319,8 +319,10 @@ static int run_qemu(struct exits_run *r, struct setup *st, const char *sock, str
     if (rc < 0) {
         /* What went wrong, for the run's log: QEMU's complaint, the console's end. */
         char cmd[4000];
-        snprintf(cmd, sizeof(cmd), "echo '--- qemu %s %s failed:' >&2; tail -n 5 '%s' >&2; "
-                 "tail -c 600 '%s' >&2", st->guest, st->model, err_path, out_path);
+        snprintf(cmd, sizeof(cmd),
+                 "echo '--- qemu %s %s failed:' >&2; tail -n 5 '%s' >&2; "
+                 "tail -c 600 '%s' >&2",
+                 st->guest, st->model, err_path, out_path);
         if (system(cmd) != 0)
             fprintf(stderr, "hearth-bench: qemu %s %s failed\n", st->guest, st->model);
     }
@@ -345,8 +347,10 @@ static void run_one(struct exits_run *r, struct setup *st)
     }
     /* A Linux that did not find its TPM sends it next to nothing. */
     if (rc == 0 && has_tpm(st) && is_linux(st) && s.commands < 5) {
-        fprintf(stderr, "\nhearth-bench exits: %s, linux, %s: swtpm saw %.0f commands; its TPM "
-                        "lines:\n", monitor_names[st->mon], st->model, s.commands);
+        fprintf(stderr,
+                "\nhearth-bench exits: %s, linux, %s: swtpm saw %.0f commands; its TPM "
+                "lines:\n",
+                monitor_names[st->mon], st->model, s.commands);
         char cmd[1400];
         snprintf(cmd, sizeof(cmd), "tr -d '\\r' < '%s/exits.out' | grep -i -e tpm -e ima >&2",
                  r->c->tmp);
@@ -413,7 +417,8 @@ static void plan(struct exits_run *r)
         for (int mon = 0; mon < NMON; mon++)
             for (int m = 0; m < 4; m++) {
                 /* Debian's kernel has no virtio-tpm driver; QEMU has no virtio-tpm. */
-                if (!strcmp(models[m], "virtio") && (!strcmp(guests[g], "linux") || mon == MON_QEMU))
+                if (!strcmp(models[m], "virtio") &&
+                    (!strcmp(guests[g], "linux") || mon == MON_QEMU))
                     continue;
                 /* QEMU's microvm has no TPM2 table, which Linux's tpm_crb
                  * needs: its Linux gets no CRB (its TIS it probes by force). */
@@ -443,9 +448,8 @@ static void print_row(FILE *f, struct exits_run *r, struct setup *st)
         return;
     }
     struct setup *base = find(r, st->guest, st->mon, "none");
-    double extra = base && base->n && has_tpm(st)
-                       ? m->kvm[KVM_STAT_EXITS] - base->med.kvm[KVM_STAT_EXITS]
-                       : 0;
+    double extra =
+        base && base->n && has_tpm(st) ? m->kvm[KVM_STAT_EXITS] - base->med.kvm[KVM_STAT_EXITS] : 0;
     fprintf(f, "| %s | %s | %d/%d | %.0f | %.0f | %.0f | %.0f | %.0f | %.0f | %.0f | %.0f | ",
             monitor_names[st->mon], st->model, st->n, st->n + st->failed, m->kvm[KVM_STAT_EXITS],
             m->kvm[KVM_STAT_IO], m->kvm[KVM_STAT_MMIO], m->kvm[KVM_STAT_HALT], m->kvm[KVM_STAT_IRQ],
@@ -469,8 +473,8 @@ static void print_tables(FILE *f, struct exits_run *r)
         struct setup *st = &r->setups[i];
         if (strcmp(st->guest, last)) {
             last = st->guest;
-            fprintf(f, "\n### %s\n\n", is_linux(st) ? "Linux (Debian cloud kernel, busybox init)"
-                                                    : st->guest);
+            fprintf(f, "\n### %s\n\n",
+                    is_linux(st) ? "Linux (Debian cloud kernel, busybox init)" : st->guest);
             fprintf(f, "| monitor | TPM | boots | VM exits | io | mmio | halt | irq | irq window | "
                        "page faults | other | to hearth | to its TPM | TPM commands (bytes in / "
                        "out) | exits vs no TPM | per command | wall ms |\n"
@@ -514,7 +518,9 @@ static int chart(struct exits_run *r, const char *guest, bool extra)
         if (extra)
             reasons(&base->med, b);
         fprintf(d, "\"%s\\n%s\"",
-                st->mon == MON_QEMU ? "qemu" : st->mon == MON_BEFORE ? "hearth before" : "hearth",
+                st->mon == MON_QEMU     ? "qemu"
+                : st->mon == MON_BEFORE ? "hearth before"
+                                        : "hearth",
                 st->model);
         for (int k = 0; k < 7; k++)
             fprintf(d, " %.0f", v[k] > b[k] ? v[k] - b[k] : 0);
@@ -525,15 +531,16 @@ static int chart(struct exits_run *r, const char *guest, bool extra)
     FILE *p = fopen(path, "w");
     if (!p)
         return 1;
-    fprintf(p, "set terminal pngcairo size 1100,600\nset output '%s/%s.png'\n"
-               "set title '%s (KVM statistics, medians): %s'\n"
-               "set termoption noenhanced\nset style data histograms\n"
-               "set style histogram rowstacked\nset style fill solid 0.8 border -1\n"
-               "set boxwidth 0.7\nset key outside right\nset ylabel 'VM exits'\n"
-               "set grid ytics\nset xtics font ',9'\n"
-               "plot for [k=2:8] '%s/%s.dat' using k:xtic(1) title columnheader(k)\n",
-            r->out, name, extra ? "VM exits the TPM adds to a boot, by reason"
-                                : "VM exits per boot by reason",
+    fprintf(p,
+            "set terminal pngcairo size 1100,600\nset output '%s/%s.png'\n"
+            "set title '%s (KVM statistics, medians): %s'\n"
+            "set termoption noenhanced\nset style data histograms\n"
+            "set style histogram rowstacked\nset style fill solid 0.8 border -1\n"
+            "set boxwidth 0.7\nset key outside right\nset ylabel 'VM exits'\n"
+            "set grid ytics\nset xtics font ',9'\n"
+            "plot for [k=2:8] '%s/%s.dat' using k:xtic(1) title columnheader(k)\n",
+            r->out, name,
+            extra ? "VM exits the TPM adds to a boot, by reason" : "VM exits per boot by reason",
             strcmp(guest, "linux") ? guest : "Linux", r->out, name);
     fclose(p);
     char cmd[4000];
@@ -569,8 +576,9 @@ static void targets(FILE *f, struct exits_run *r)
         /* microvm gives Linux no CRB: hearth's CRB is held against QEMU's TIS. */
         struct setup *q = find(r, "linux", MON_QEMU, "tis");
         if (h && q && h->n && q->n)
-            fprintf(f, "- %s: VM exits per boot, hearth %.0f vs QEMU microvm (its TIS) %.0f "
-                       "(target: hearth <= QEMU): %s\n",
+            fprintf(f,
+                    "- %s: VM exits per boot, hearth %.0f vs QEMU microvm (its TIS) %.0f "
+                    "(target: hearth <= QEMU): %s\n",
                     models[i], h->med.kvm[KVM_STAT_EXITS], q->med.kvm[KVM_STAT_EXITS],
                     h->med.kvm[KVM_STAT_EXITS] <= q->med.kvm[KVM_STAT_EXITS] ? "met" : "NOT met");
         if (!h || !hn || !h->n || !hn->n)
@@ -594,14 +602,20 @@ static void targets(FILE *f, struct exits_run *r)
 int cmd_exits(struct bench_ctx *c, int argc, char **argv)
 {
     static struct exits_run r;
-    r = (struct exits_run){ .c = c, .runs = 3, .tpm_timeout_ms = 2000, .qemu_models = "none,crb,tis" };
+    r = (struct exits_run){
+        .c = c, .runs = 3, .tpm_timeout_ms = 2000, .qemu_models = "none,crb,tis"
+    };
     snprintf(r.payloads, sizeof(r.payloads), "tpm_basic");
     static const struct option opts[] = {
-        { "runs", required_argument, NULL, 'n' },     { "kernel", required_argument, NULL, 'k' },
-        { "initrd", required_argument, NULL, 'i' },   { "payloads", required_argument, NULL, 'p' },
-        { "before", required_argument, NULL, 'b' },   { "out", required_argument, NULL, 'o' },
+        { "runs", required_argument, NULL, 'n' },
+        { "kernel", required_argument, NULL, 'k' },
+        { "initrd", required_argument, NULL, 'i' },
+        { "payloads", required_argument, NULL, 'p' },
+        { "before", required_argument, NULL, 'b' },
+        { "out", required_argument, NULL, 'o' },
         { "qemu-models", required_argument, NULL, 'm' },
-        { "tpm-timeout-ms", required_argument, NULL, 't' }, { NULL, 0, NULL, 0 },
+        { "tpm-timeout-ms", required_argument, NULL, 't' },
+        { NULL, 0, NULL, 0 },
     };
     optind = 0;
     int o;

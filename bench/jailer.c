@@ -32,10 +32,12 @@ int cmd_jailer(struct bench_ctx *c)
         return 1;
     }
     char *direct[] = { exe, "--config-file", cfg, "--no-api", "--level", "Error", NULL };
-    char *jailed[] = { jailer, "--id", "bench", "--exec-file", exe, "--uid", "1900099999", "--gid",
-                       "1900099999", "--chroot-base-dir", base, "--new-pid-ns", "--cgroup",
-                       "pids.max=64", "--", "--config-file", "/vm.json", "--no-api", "--level",
-                       "Error", NULL };
+    char *jailed[] = {
+        jailer,       "--id",        "bench",      "--exec-file",       exe,        "--uid",
+        "1900099999", "--gid",       "1900099999", "--chroot-base-dir", base,       "--new-pid-ns",
+        "--cgroup",   "pids.max=64", "--",         "--config-file",     "/vm.json", "--no-api",
+        "--level",    "Error",       NULL
+    };
     static double a[1000], b[1000];
     int na = 0, nb = 0, failed = 0;
     for (int i = 0; i < c->runs; i++) {
@@ -60,9 +62,11 @@ int cmd_jailer(struct bench_ctx *c)
     stats_compute(a, (size_t)na, &sa);
     stats_compute(b, (size_t)nb, &sb);
     printf("# hearth-bench jailer: %d runs each, interleaved; host %s\n\n", c->runs, host);
-    printf("| series (hello, exec to exit) | n | p50 ms | p95 ms | mean ms |\n|---|---|---|---|---|\n");
+    printf(
+        "| series (hello, exec to exit) | n | p50 ms | p95 ms | mean ms |\n|---|---|---|---|---|\n");
     printf("| hearth | %zu | %.2f | %.2f | %.2f |\n", sa.n, sa.p50, sa.p95, sa.mean);
-    printf("| hearth-jailer + hearth | %zu | %.2f | %.2f | %.2f |\n", sb.n, sb.p50, sb.p95, sb.mean);
+    printf("| hearth-jailer + hearth | %zu | %.2f | %.2f | %.2f |\n", sb.n, sb.p50, sb.p95,
+           sb.mean);
     printf("\nJailer overhead, p50: %+.2f ms (target <= +2 ms); %d runs failed\n", sb.p50 - sa.p50,
            failed);
     return failed ? 1 : 0;

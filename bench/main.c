@@ -36,10 +36,11 @@ void bench_write_config(const struct bench_ctx *c, const char *path, const char 
         perror(path);
         exit(1);
     }
-    fprintf(f,
-            "{\"boot-source\": {\"kernel_image_path\": \"%s/guest/%s.elf\", \"boot_args\": \"%s\"},\n"
-            " \"machine-config\": {\"vcpu_count\": 1, \"mem_size_mib\": %u}",
-            c->build, payload, args, mem_mib);
+    fprintf(
+        f,
+        "{\"boot-source\": {\"kernel_image_path\": \"%s/guest/%s.elf\", \"boot_args\": \"%s\"},\n"
+        " \"machine-config\": {\"vcpu_count\": 1, \"mem_size_mib\": %u}",
+        c->build, payload, args, mem_mib);
     if (tpm_sock)
         fprintf(f, ",\n \"tpm\": {\"socket\": \"%s\", \"model\": \"%s\"}", tpm_sock, tpm_model);
     fprintf(f, "}\n");
@@ -50,14 +51,22 @@ void bench_write_config(const struct bench_ctx *c, const char *path, const char 
 }
 
 /* argv for one monitor booting `payload`; storage lives in `buf`. */
-static char **monitor_argv(const struct bench_ctx *c, bool qemu, const char *payload, unsigned mem_mib,
-                           char buf[][PATH_MAX], char **argv)
+static char **monitor_argv(const struct bench_ctx *c, bool qemu, const char *payload,
+                           unsigned mem_mib, char buf[][PATH_MAX], char **argv)
 {
     int n = 0;
     if (qemu) {
-        static const char *fixed[] = { "-M", "microvm,x-option-roms=off,rtc=off", "-enable-kvm",
-                                       "-smp", "1", "-nodefaults", "-no-user-config",
-                                       "-nographic", "-serial", "stdio", "-device",
+        static const char *fixed[] = { "-M",
+                                       "microvm,x-option-roms=off,rtc=off",
+                                       "-enable-kvm",
+                                       "-smp",
+                                       "1",
+                                       "-nodefaults",
+                                       "-no-user-config",
+                                       "-nographic",
+                                       "-serial",
+                                       "stdio",
+                                       "-device",
                                        "isa-debug-exit,iobase=0xf4,iosize=1" };
         argv[n++] = (char *)c->qemu;
         for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++)
@@ -89,7 +98,8 @@ struct series {
     int n, failed;
 };
 
-static void sample(const struct bench_ctx *c, bool qemu, const char *payload, unsigned mem, struct series *s)
+static void sample(const struct bench_ctx *c, bool qemu, const char *payload, unsigned mem,
+                   struct series *s)
 {
     char buf[2][PATH_MAX], *argv[32];
     struct proc_result r;
@@ -139,7 +149,8 @@ int cmd_boot(struct bench_ctx *c)
            c->runs, host, u.release, sysconf(_SC_NPROCESSORS_ONLN));
     printf("| %-26s | %3s | %6s | %8s | %8s | %8s | %9s |\n", "series (hello payload)", "n",
            "failed", "p50 ms", "p95 ms", "min ms", "RSS MiB");
-    printf("|----------------------------|-----|--------|----------|----------|----------|-----------|\n");
+    printf(
+        "|----------------------------|-----|--------|----------|----------|----------|-----------|\n");
     row("hearth 1 vCPU 128 MiB", &h128);
     row("hearth 1 vCPU 8192 MiB", &h8g);
     if (c->qemu)
@@ -176,49 +187,50 @@ int cmd_boot(struct bench_ctx *c)
 
 static void usage(void)
 {
-    fputs("Usage: hearth-bench boot|api|jailer|tpm|tpmd|measure [--build DIR] [--runs N] [--qemu PATH|--no-qemu]\n"
-          "       hearth-bench run [--setup baseline|ondemand|pool|qemu|qemu-tpm]... [--total-vms N]\n"
-          "             [--parallelism P] [--payload NAME | --kernel PATH [--initrd PATH]]\n"
-          "             [--mem-mib M] [--db PATH] [--label L] [--seed N] [--manufacture fast|swtpm_setup]\n"
-          "             [--tpm-timeout-ms MS (hearth's per-command vTPM deadline, 2000)] [--no-measured-boot]\n"
-          "       hearth-bench report [--db PATH] [--out DIR] RUN_ID...\n"
-          "       hearth-bench export --csv [--db PATH] RUN_ID\n"
-          "       hearth-bench memory [--mem-sizes 128,256,...] [--out DIR]\n"
-          "       hearth-bench surface [--src DIR]\n"
-          "       hearth-bench exits [--runs N] [--kernel PATH --initrd PATH] [--payloads a,b]\n"
-          "             [--before BUILD_DIR] [--qemu-models none,crb,tis] [--out DIR] [--tpm-timeout-ms MS]\n"
-          "       hearth-bench attest (--vsock UDS [--port N] | --unix PATH)... (--ca PEM |\n"
-          "             --tpmd-socket SOCK) --policy FILE [--runs N (100)] [--rounds R (5)]\n"
-          "       hearth-bench devices [--runs N] [--kernel VMLINUX] [--src DIR]\n"
-          "  boot: boots the hello payload N times (default 20) with hearth (128 MiB\n"
-          "        and 8192 MiB) and QEMU microvm, interleaved; prints median wall time\n"
-          "        from exec to exit, peak RSS, and each monitor's private memory\n"
-          "        excluding guest RAM (idle payload, /proc/PID/smaps).\n"
-          "  api:  the REST API: exec to a socket that accepts (10*N starts, wall and\n"
-          "        hearth's CPU), 10000 PUT round trips on one connection, VMM memory\n"
-          "        with the API thread while an idle guest runs.\n"
-          "  jailer: the hello payload from exec to exit, directly and through\n"
-          "        hearth-jailer (chroot, pid namespace, cgroup, uid), interleaved.\n"
-          "  tpm:  TPM2_GetRandom round trips (raw swtpm socket, hearth's backend, the\n"
-          "        guest over CRB/TIS/virtio), tpm_basic boot to exit N times with\n"
-          "        hearth (CRB, TIS) and QEMU microvm + tpm-tis, and the TPM's memory.\n"
-          "  tpmd: hearth-tpmd: N manufactures per method (fast RSA, fast ECC,\n"
-          "        swtpm_setup), allocation latency from a ready pool, pool throughput,\n"
-          "        swtpm memory per ready vTPM.\n"
-          "  exits: VM exits (KVM's statistics) per boot and per TPM command: the Linux\n"
-          "        guest and payloads with no TPM and each transport, hearth (and the\n"
-          "        hearth in --before) vs QEMU microvm; tables, and charts with --out.\n"
-          "  measure: tpm_basic padded to a 10 MiB kernel with a 20 MiB initrd,\n"
-          "        measured_boot on and off interleaved: hearth's measuring time\n"
-          "        (BANKS=sha256 by default) and exec to exit.\n"
-          "  attest: hearth-attest's round trip (nonce to verdict) against the first\n"
-          "        target N times in a row (p50, p99), then every target at once for R\n"
-          "        rounds (VMs attested per second).\n"
-          "  devices: Debian's Linux with virtio-blk, -net, -vsock and -rng, hearth and\n"
-          "        QEMU microvm interleaved: 4 KiB random-read IOPS, sequential MiB/s,\n"
-          "        TCP guest->host MiB/s, private memory; hearth's memory per device.\n"
-          "        Needs build/kernel (scripts/fetch-kernel.sh) and a KVM that runs Linux.\n",
-          stderr);
+    fputs(
+        "Usage: hearth-bench boot|api|jailer|tpm|tpmd|measure [--build DIR] [--runs N] [--qemu PATH|--no-qemu]\n"
+        "       hearth-bench run [--setup baseline|ondemand|pool|qemu|qemu-tpm]... [--total-vms N]\n"
+        "             [--parallelism P] [--payload NAME | --kernel PATH [--initrd PATH]]\n"
+        "             [--mem-mib M] [--db PATH] [--label L] [--seed N] [--manufacture fast|swtpm_setup]\n"
+        "             [--tpm-timeout-ms MS (hearth's per-command vTPM deadline, 2000)] [--no-measured-boot]\n"
+        "       hearth-bench report [--db PATH] [--out DIR] RUN_ID...\n"
+        "       hearth-bench export --csv [--db PATH] RUN_ID\n"
+        "       hearth-bench memory [--mem-sizes 128,256,...] [--out DIR]\n"
+        "       hearth-bench surface [--src DIR]\n"
+        "       hearth-bench exits [--runs N] [--kernel PATH --initrd PATH] [--payloads a,b]\n"
+        "             [--before BUILD_DIR] [--qemu-models none,crb,tis] [--out DIR] [--tpm-timeout-ms MS]\n"
+        "       hearth-bench attest (--vsock UDS [--port N] | --unix PATH)... (--ca PEM |\n"
+        "             --tpmd-socket SOCK) --policy FILE [--runs N (100)] [--rounds R (5)]\n"
+        "       hearth-bench devices [--runs N] [--kernel VMLINUX] [--src DIR]\n"
+        "  boot: boots the hello payload N times (default 20) with hearth (128 MiB\n"
+        "        and 8192 MiB) and QEMU microvm, interleaved; prints median wall time\n"
+        "        from exec to exit, peak RSS, and each monitor's private memory\n"
+        "        excluding guest RAM (idle payload, /proc/PID/smaps).\n"
+        "  api:  the REST API: exec to a socket that accepts (10*N starts, wall and\n"
+        "        hearth's CPU), 10000 PUT round trips on one connection, VMM memory\n"
+        "        with the API thread while an idle guest runs.\n"
+        "  jailer: the hello payload from exec to exit, directly and through\n"
+        "        hearth-jailer (chroot, pid namespace, cgroup, uid), interleaved.\n"
+        "  tpm:  TPM2_GetRandom round trips (raw swtpm socket, hearth's backend, the\n"
+        "        guest over CRB/TIS/virtio), tpm_basic boot to exit N times with\n"
+        "        hearth (CRB, TIS) and QEMU microvm + tpm-tis, and the TPM's memory.\n"
+        "  tpmd: hearth-tpmd: N manufactures per method (fast RSA, fast ECC,\n"
+        "        swtpm_setup), allocation latency from a ready pool, pool throughput,\n"
+        "        swtpm memory per ready vTPM.\n"
+        "  exits: VM exits (KVM's statistics) per boot and per TPM command: the Linux\n"
+        "        guest and payloads with no TPM and each transport, hearth (and the\n"
+        "        hearth in --before) vs QEMU microvm; tables, and charts with --out.\n"
+        "  measure: tpm_basic padded to a 10 MiB kernel with a 20 MiB initrd,\n"
+        "        measured_boot on and off interleaved: hearth's measuring time\n"
+        "        (BANKS=sha256 by default) and exec to exit.\n"
+        "  attest: hearth-attest's round trip (nonce to verdict) against the first\n"
+        "        target N times in a row (p50, p99), then every target at once for R\n"
+        "        rounds (VMs attested per second).\n"
+        "  devices: Debian's Linux with virtio-blk, -net, -vsock and -rng, hearth and\n"
+        "        QEMU microvm interleaved: 4 KiB random-read IOPS, sequential MiB/s,\n"
+        "        TCP guest->host MiB/s, private memory; hearth's memory per device.\n"
+        "        Needs build/kernel (scripts/fetch-kernel.sh) and a KVM that runs Linux.\n",
+        stderr);
 }
 
 /* The subcommands: those with their own options get argc/argv. */
@@ -228,13 +240,12 @@ static const struct {
     int (*with_args)(struct bench_ctx *c, int argc, char **argv);
 } commands[] = {
     { "boot", cmd_boot, NULL },       { "api", cmd_api, NULL },
-    { "jailer", cmd_jailer, NULL },
-    { "tpm", cmd_tpm, NULL },         { "tpmd", cmd_tpmd, NULL },
-    { "run", NULL, cmd_run },         { "report", NULL, cmd_report },
-    { "export", NULL, cmd_export },   { "memory", NULL, cmd_memory },
-    { "surface", NULL, cmd_surface }, { "exits", NULL, cmd_exits },
-    { "attest", NULL, cmd_attest },   { "measure", cmd_measure, NULL },
-    { "devices", NULL, cmd_devices },
+    { "jailer", cmd_jailer, NULL },   { "tpm", cmd_tpm, NULL },
+    { "tpmd", cmd_tpmd, NULL },       { "run", NULL, cmd_run },
+    { "report", NULL, cmd_report },   { "export", NULL, cmd_export },
+    { "memory", NULL, cmd_memory },   { "surface", NULL, cmd_surface },
+    { "exits", NULL, cmd_exits },     { "attest", NULL, cmd_attest },
+    { "measure", cmd_measure, NULL }, { "devices", NULL, cmd_devices },
 };
 
 int main(int argc, char **argv)
@@ -269,12 +280,11 @@ int main(int argc, char **argv)
         if (c.qemu && access(c.qemu, X_OK) != 0)
             c.qemu = NULL;
     }
-    static const struct option opts[] = { { "build", required_argument, NULL, 'b' },
-                                           { "runs", required_argument, NULL, 'n' },
-                                           { "qemu", required_argument, NULL, 'q' },
-                                           { "no-qemu", no_argument, NULL, 'Q' },
-                                           { "help", no_argument, NULL, 'h' },
-                                           { NULL, 0, NULL, 0 } };
+    static const struct option opts[] = {
+        { "build", required_argument, NULL, 'b' }, { "runs", required_argument, NULL, 'n' },
+        { "qemu", required_argument, NULL, 'q' },  { "no-qemu", no_argument, NULL, 'Q' },
+        { "help", no_argument, NULL, 'h' },        { NULL, 0, NULL, 0 }
+    };
     int o;
     optind = 2;
     while (!own_args && (o = getopt_long(argc, argv, "", opts, NULL)) != -1) {

@@ -44,7 +44,7 @@ static int boot(const struct bench_ctx *c, bool measured, double *wall_ms, doubl
             c->tmp, c->tmp, sock, measured ? "true" : "false");
     fclose(f);
     snprintf(hearth, sizeof(hearth), "%s/hearth", c->build);
-    char *argv[] = {hearth, "--config-file", cfg, "--no-api", "--log-path", log, NULL};
+    char *argv[] = { hearth, "--config-file", cfg, "--no-api", "--log-path", log, NULL };
     struct proc_result r;
     remove(log);
     int rc = proc_run(argv, NULL, 60000, &r);

@@ -30,8 +30,9 @@ static int alloc_with_pid(const struct tpmd_daemon *d, char *sock, size_t len, i
     size_t k;
     json_t *e;
     *pid = 0;
-    json_array_foreach(list, k, e) if (strcmp(json_string_value(json_object_get(e, "id")), id) == 0)
-        *pid = (int)json_integer_value(json_object_get(e, "pid"));
+    json_array_foreach(list, k, e)
+        if (strcmp(json_string_value(json_object_get(e, "id")), id) == 0)
+            *pid = (int)json_integer_value(json_object_get(e, "pid"));
     json_decref(list);
     free(head);
     free(body);
@@ -55,7 +56,8 @@ int cmd_memory(struct bench_ctx *c, int argc, char **argv)
         else
             return 2;
     }
-    for (const char *p = list; *p && n < MAX_SIZES; p += strcspn(p, ",") + (p[strcspn(p, ",")] == ',')) {
+    for (const char *p = list; *p && n < MAX_SIZES;
+         p += strcspn(p, ",") + (p[strcspn(p, ",")] == ',')) {
         sizes[n] = atoi(p);
         if (sizes[n] < 16) {
             fprintf(stderr, "hearth-bench memory: --mem-sizes: sizes in MiB, at least 16\n");
@@ -80,13 +82,15 @@ int cmd_memory(struct bench_ctx *c, int argc, char **argv)
     char host[160];
     bench_host_desc(host, sizeof(host));
     printf("# hearth-bench memory: idle guest, 1 vCPU; KiB excluding guest RAM; host %s\n\n", host);
-    printf("| guest MiB | hearth writable | hearth private | hearth+TPM writable | hearth+TPM private "
-           "| swtpm writable | swtpm private | qemu writable | qemu private |\n");
+    printf(
+        "| guest MiB | hearth writable | hearth private | hearth+TPM writable | hearth+TPM private "
+        "| swtpm writable | swtpm private | qemu writable | qemu private |\n");
     printf("|---|---|---|---|---|---|---|---|---|\n");
     int bad = 0;
     for (int i = 0; i < n; i++) {
         struct smaps_total h = { 0 }, ht = { 0 }, sw = { 0 }, q = { 0 };
-        uint64_t guest_min = (uint64_t)sizes[i] * 1024 * 3 / 4; /* the largest such mapping is RAM */
+        uint64_t guest_min =
+            (uint64_t)sizes[i] * 1024 * 3 / 4; /* the largest such mapping is RAM */
         char *argv_h[] = { hearth, "--config-file", cfg, "--no-api", NULL };
         bench_write_config(c, cfg, "idle", (unsigned)sizes[i], "", NULL, NULL);
         bad |= proc_measure_when_ready(argv_h, "# idle: ready", guest_min, 20000, &h) < 0;
@@ -104,10 +108,22 @@ int cmd_memory(struct bench_ctx *c, int argc, char **argv)
             char mem[16], kernel[1200];
             snprintf(mem, sizeof(mem), "%d", sizes[i]);
             snprintf(kernel, sizeof(kernel), "%s/guest/idle.elf", c->build);
-            char *argv_q[] = { (char *)c->qemu, "-M", "microvm,x-option-roms=off,rtc=off",
-                               "-enable-kvm", "-smp", "1", "-m", mem, "-nodefaults",
-                               "-no-user-config", "-nographic", "-serial", "stdio", "-kernel",
-                               kernel, NULL };
+            char *argv_q[] = { (char *)c->qemu,
+                               "-M",
+                               "microvm,x-option-roms=off,rtc=off",
+                               "-enable-kvm",
+                               "-smp",
+                               "1",
+                               "-m",
+                               mem,
+                               "-nodefaults",
+                               "-no-user-config",
+                               "-nographic",
+                               "-serial",
+                               "stdio",
+                               "-kernel",
+                               kernel,
+                               NULL };
             bad |= proc_measure_when_ready(argv_q, "# idle: ready", guest_min, 20000, &q) < 0;
         }
         printf("| %d | %llu | %llu | %llu | %llu | %llu | %llu | %llu | %llu |\n", sizes[i],
@@ -125,18 +141,22 @@ int cmd_memory(struct bench_ctx *c, int argc, char **argv)
     snprintf(path, sizeof(path), "%s/memory.gp", out);
     FILE *g = fopen(path, "w");
     if (g) {
-        fprintf(g, "set terminal pngcairo size 900,560\nset output '%s/memory.png'\n"
-                   "set title 'Monitor memory excluding guest RAM (idle guest)'\n"
-                   "set xlabel 'guest RAM (MiB)'\nset ylabel 'KiB'\nset logscale y\nset grid\n"
-                   "set key below\nset xtics 1024\n"
-                   "plot '%s/memory.dat' u 1:2 w lp t 'hearth writable (thesis method)', "
-                   "'' u 1:3 w lp t 'hearth private', '' u 1:4 w lp t 'hearth+TPM private', "
-                   "'' u 1:5 w lp t 'swtpm private', '' u 1:6 w lp t 'qemu writable', "
-                   "'' u 1:7 w lp t 'qemu private'\n", out, out);
+        fprintf(g,
+                "set terminal pngcairo size 900,560\nset output '%s/memory.png'\n"
+                "set title 'Monitor memory excluding guest RAM (idle guest)'\n"
+                "set xlabel 'guest RAM (MiB)'\nset ylabel 'KiB'\nset logscale y\nset grid\n"
+                "set key below\nset xtics 1024\n"
+                "plot '%s/memory.dat' u 1:2 w lp t 'hearth writable (thesis method)', "
+                "'' u 1:3 w lp t 'hearth private', '' u 1:4 w lp t 'hearth+TPM private', "
+                "'' u 1:5 w lp t 'swtpm private', '' u 1:6 w lp t 'qemu writable', "
+                "'' u 1:7 w lp t 'qemu private'\n",
+                out, out);
         fclose(g);
         char cmd[1400];
-        snprintf(cmd, sizeof(cmd), "gnuplot '%s/memory.gp' 2>/dev/null || (sed -i 's/pngcairo/png/' "
-                 "'%s/memory.gp' && gnuplot '%s/memory.gp')", out, out, out);
+        snprintf(cmd, sizeof(cmd),
+                 "gnuplot '%s/memory.gp' 2>/dev/null || (sed -i 's/pngcairo/png/' "
+                 "'%s/memory.gp' && gnuplot '%s/memory.gp')",
+                 out, out, out);
         bad |= system(cmd) != 0;
     }
     printf("\nwrote %s/memory.dat and %s/memory.png\n", out, out);

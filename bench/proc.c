@@ -15,10 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
-static int64_t now_us(void)
-{
-    return (int64_t)(mono_ns() / 1000);
-}
+static int64_t now_us(void) { return (int64_t)(mono_ns() / 1000); }
 
 static pid_t spawn(char *const argv[], int out_fd)
 {
@@ -73,7 +70,10 @@ int smaps_measure(pid_t pid, uint64_t guest_min_kib, struct smaps_total *t)
         return -errno;
     memset(t, 0, sizeof(*t));
     /* Per mapping: size, private, writable+private, anonymous. */
-    struct { uint64_t size, priv; bool wp, anon; } cur = { 0, 0, false, false }, guest = { 0, 0, false, false };
+    struct {
+        uint64_t size, priv;
+        bool wp, anon;
+    } cur = { 0, 0, false, false }, guest = { 0, 0, false, false };
     uint64_t total_priv = 0, total_wp = 0;
     bool have = false;
     for (;;) {
@@ -95,7 +95,7 @@ int smaps_measure(pid_t pid, uint64_t guest_min_kib, struct smaps_total *t)
                 break;
             /* An anonymous mapping has no path after the inode column. */
             int fields = 0;
-            for (char *p = line; *p && *p != '\n'; ) {
+            for (char *p = line; *p && *p != '\n';) {
                 while (*p == ' ')
                     p++;
                 if (*p && *p != '\n')
@@ -103,7 +103,8 @@ int smaps_measure(pid_t pid, uint64_t guest_min_kib, struct smaps_total *t)
                 while (*p && *p != ' ' && *p != '\n')
                     p++;
             }
-            cur = (typeof(cur)){ (hi - lo) / 1024, 0, perms[1] == 'w' && perms[3] == 'p', fields == 5 };
+            cur = (typeof(cur)){ (hi - lo) / 1024, 0, perms[1] == 'w' && perms[3] == 'p',
+                                 fields == 5 };
             have = true;
             continue;
         }

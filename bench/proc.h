@@ -9,9 +9,9 @@
 #include <sys/types.h>
 
 struct proc_result {
-    int64_t wall_us;   /* fork/exec to reaped */
-    long maxrss_kib;   /* ru_maxrss of the child */
-    int status;        /* exit status, or 128 + signal */
+    int64_t wall_us; /* fork/exec to reaped */
+    long maxrss_kib; /* ru_maxrss of the child */
+    int status;      /* exit status, or 128 + signal */
     bool timed_out;
 };
 
@@ -20,10 +20,10 @@ struct proc_result {
 int proc_run(char *const argv[], const char *out_path, int timeout_ms, struct proc_result *r);
 
 struct smaps_total {
-    uint64_t private_kib;         /* Private_Dirty, and Private_Clean of anonymous memory
-                                   * (a file's clean pages are shared page cache) */
-    uint64_t writable_kib;        /* sizes of writable private mappings (the thesis's method) */
-    uint64_t guest_kib;           /* the excluded guest RAM mapping */
+    uint64_t private_kib;  /* Private_Dirty, and Private_Clean of anonymous memory
+                            * (a file's clean pages are shared page cache) */
+    uint64_t writable_kib; /* sizes of writable private mappings (the thesis's method) */
+    uint64_t guest_kib;    /* the excluded guest RAM mapping */
 };
 
 /* Sums /proc/PID/smaps, leaving out the largest anonymous mapping of at

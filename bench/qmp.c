@@ -12,10 +12,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-static int64_t now_ms(void)
-{
-    return (int64_t)(mono_ns() / 1000000);
-}
+static int64_t now_ms(void) { return (int64_t)(mono_ns() / 1000000); }
 
 /* The next whole JSON line, or NULL at the deadline or on EOF. */
 static json_t *read_message(struct qmp *q, int64_t deadline)

@@ -64,7 +64,9 @@ static void table(FILE *f, struct series *s, int n)
     for (int i = 0; i < n; i++)
         if (strcmp(s[i].setup, "baseline") == 0)
             base = &s[i];
-    fprintf(f, "| run | setup | n | failures | min | max | average | p50 | p95 | p95 vs baseline | std dev |\n");
+    fprintf(
+        f,
+        "| run | setup | n | failures | min | max | average | p50 | p95 | p95 vs baseline | std dev |\n");
     fprintf(f, "|---|---|---|---|---|---|---|---|---|---|---|\n");
     for (int i = 0; i < n; i++) {
         const struct stats *t = &s[i].st;
@@ -110,7 +112,8 @@ static int plot(const char *out, struct series *s, int n)
     snprintf(cmd, sizeof(cmd), "gnuplot '%s/cdf.gp' 2>'%s/gnuplot.log'", out, out);
     if (system(cmd) != 0) {
         /* pngcairo may be missing: fall back to the plain png terminal */
-        snprintf(cmd, sizeof(cmd), "sed -i 's/pngcairo/png/' '%s/cdf.gp' && gnuplot '%s/cdf.gp'", out, out);
+        snprintf(cmd, sizeof(cmd), "sed -i 's/pngcairo/png/' '%s/cdf.gp' && gnuplot '%s/cdf.gp'",
+                 out, out);
         return system(cmd) == 0 ? 0 : -1;
     }
     return 0;
@@ -135,7 +138,8 @@ int cmd_report(struct bench_ctx *c, int argc, char **argv)
     }
     int n = argc - optind;
     if (n < 1 || n > MAX_RUNS) {
-        fprintf(stderr, "usage: hearth-bench report [--db PATH] [--out DIR] RUN_ID... (1-%d runs)\n",
+        fprintf(stderr,
+                "usage: hearth-bench report [--db PATH] [--out DIR] RUN_ID... (1-%d runs)\n",
                 MAX_RUNS);
         return 2;
     }
@@ -190,14 +194,16 @@ int cmd_export(struct bench_ctx *c, int argc, char **argv)
     sqlite3 *db;
     sqlite3_stmt *st;
     if (store_open(db_path, &db) < 0 ||
-        sqlite3_prepare_v2(db,
-                           "SELECT idx, start_us, exec_us, end_us, setup, tpm_ready_us, boot_timer_us,"
-                           " exit_status, error FROM vms WHERE run_id = ? ORDER BY idx",
-                           -1, &st, NULL) != SQLITE_OK)
+        sqlite3_prepare_v2(
+            db,
+            "SELECT idx, start_us, exec_us, end_us, setup, tpm_ready_us, boot_timer_us,"
+            " exit_status, error FROM vms WHERE run_id = ? ORDER BY idx",
+            -1, &st, NULL) != SQLITE_OK)
         return 1;
     sqlite3_bind_int64(st, 1, atoll(argv[optind]));
     /* The thesis's columns first (microseconds since the run started). */
-    printf("idx,Start Time,Exec Time,End Time,setup,tpm_ready_us,boot_timer_us,exit_status,error\n");
+    printf(
+        "idx,Start Time,Exec Time,End Time,setup,tpm_ready_us,boot_timer_us,exit_status,error\n");
     while (sqlite3_step(st) == SQLITE_ROW) {
         for (int i = 0; i < 9; i++) {
             const unsigned char *v = sqlite3_column_text(st, i);

@@ -29,18 +29,15 @@ struct run {
     const char *payload, *kernel, *initrd, *label, *manufacture;
     sqlite3 *db;
     int64_t run_ids[NSETUPS];
-    unsigned seed;  /* 0: setups in the given order every round */
-    int *order;     /* job -> index into setups, shuffled per round with a seed */
+    unsigned seed; /* 0: setups in the given order every round */
+    int *order;    /* job -> index into setups, shuffled per round with a seed */
     struct tpmd_daemon ondemand, pool;
     double t0;
     atomic_int next, done, failed;
     pthread_mutex_t db_lock;
 };
 
-static double now_us(void)
-{
-    return (double)mono_ns() / 1e3;
-}
+static double now_us(void) { return (double)mono_ns() / 1e3; }
 
 static bool uses_tpm(enum setup s) { return s == ONDEMAND || s == POOL || s == QEMU_TPM; }
 
@@ -149,8 +146,14 @@ static void one_vm(struct run *r, int job, int worker)
         snprintf(mem, sizeof(mem), "%d", r->mem_mib);
         if (qemu) {
             static const char *fixed[] = { "-enable-kvm",
-                                           "-smp", "1", "-nodefaults", "-no-user-config",
-                                           "-nographic", "-serial", "stdio", "-device",
+                                           "-smp",
+                                           "1",
+                                           "-nodefaults",
+                                           "-no-user-config",
+                                           "-nographic",
+                                           "-serial",
+                                           "stdio",
+                                           "-device",
                                            "isa-debug-exit,iobase=0xf4,iosize=1" };
             argv[n++] = (char *)r->c->qemu;
             argv[n++] = "-M";
@@ -181,16 +184,19 @@ static void one_vm(struct run *r, int job, int worker)
         } else {
             FILE *f = fopen(cfg, "w");
             if (f) {
-                fprintf(f, "{\"boot-source\": {\"kernel_image_path\": \"%s\", \"boot_args\": \"%s\"",
+                fprintf(f,
+                        "{\"boot-source\": {\"kernel_image_path\": \"%s\", \"boot_args\": \"%s\"",
                         kernel, args);
                 if (r->initrd)
                     fprintf(f, ", \"initrd_path\": \"%s\"", r->initrd);
                 fprintf(f, "}, \"machine-config\": {\"vcpu_count\": 1, \"mem_size_mib\": %d}",
                         r->mem_mib);
                 if (uses_tpm(s))
-                    fprintf(f, ", \"tpm\": {\"socket\": \"%s\", \"model\": \"%s\", \"timeout_ms\": %d, "
-                            "\"measured_boot\": %s}",
-                            sock, model, r->tpm_timeout_ms, r->measured_boot ? "true" : "false");
+                    fprintf(
+                        f,
+                        ", \"tpm\": {\"socket\": \"%s\", \"model\": \"%s\", \"timeout_ms\": %d, "
+                        "\"measured_boot\": %s}",
+                        sock, model, r->tpm_timeout_ms, r->measured_boot ? "true" : "false");
                 fprintf(f, "}\n");
                 fclose(f);
             }
@@ -268,19 +274,31 @@ static void *worker(void *arg)
 int cmd_run(struct bench_ctx *c, int argc, char **argv)
 {
     static struct run r;
-    r = (struct run){ .c = c, .total = 500, .parallelism = 1, .mem_mib = 128, .tpm_timeout_ms = 2000,
-                      .payload = "tpm_probe", .label = "", .manufacture = "fast",
+    r = (struct run){ .c = c,
+                      .total = 500,
+                      .parallelism = 1,
+                      .mem_mib = 128,
+                      .tpm_timeout_ms = 2000,
+                      .payload = "tpm_probe",
+                      .label = "",
+                      .manufacture = "fast",
                       .measured_boot = true };
     const char *db_path = "build/bench.db";
     static const struct option opts[] = {
-        { "setup", required_argument, NULL, 's' },      { "total-vms", required_argument, NULL, 'n' },
-        { "parallelism", required_argument, NULL, 'p' }, { "payload", required_argument, NULL, 'P' },
-        { "kernel", required_argument, NULL, 'k' },     { "initrd", required_argument, NULL, 'i' },
-        { "mem-mib", required_argument, NULL, 'm' },    { "db", required_argument, NULL, 'd' },
-        { "label", required_argument, NULL, 'l' },      { "seed", required_argument, NULL, 'S' },
+        { "setup", required_argument, NULL, 's' },
+        { "total-vms", required_argument, NULL, 'n' },
+        { "parallelism", required_argument, NULL, 'p' },
+        { "payload", required_argument, NULL, 'P' },
+        { "kernel", required_argument, NULL, 'k' },
+        { "initrd", required_argument, NULL, 'i' },
+        { "mem-mib", required_argument, NULL, 'm' },
+        { "db", required_argument, NULL, 'd' },
+        { "label", required_argument, NULL, 'l' },
+        { "seed", required_argument, NULL, 'S' },
         { "manufacture", required_argument, NULL, 'f' },
         { "tpm-timeout-ms", required_argument, NULL, 't' },
-        { "no-measured-boot", no_argument, NULL, 'M' }, { NULL, 0, NULL, 0 },
+        { "no-measured-boot", no_argument, NULL, 'M' },
+        { NULL, 0, NULL, 0 },
     };
     optind = 0;
     int o;
@@ -291,8 +309,10 @@ int cmd_run(struct bench_ctx *c, int argc, char **argv)
             while (k < NSETUPS && strcmp(setup_names[k], optarg))
                 k++;
             if (k == NSETUPS || r.nsetups == NSETUPS) {
-                fprintf(stderr, "hearth-bench run: --setup must be baseline, ondemand, pool, qemu "
-                                "or qemu-tpm: %s\n", optarg);
+                fprintf(stderr,
+                        "hearth-bench run: --setup must be baseline, ondemand, pool, qemu "
+                        "or qemu-tpm: %s\n",
+                        optarg);
                 return 2;
             }
             r.setups[r.nsetups++] = (enum setup)k;
@@ -335,14 +355,17 @@ int cmd_run(struct bench_ctx *c, int argc, char **argv)
     char args[256];
     int bad = 0;
     if (want_ondemand) {
-        snprintf(args, sizeof(args), "--pool-max 0 --pool-min 0 --manufacture %s --memory-budget-mib %d",
-                 r.manufacture, 4 * (r.parallelism + 8));
+        snprintf(args, sizeof(args),
+                 "--pool-max 0 --pool-min 0 --manufacture %s --memory-budget-mib %d", r.manufacture,
+                 4 * (r.parallelism + 8));
         bad |= bench_tpmd_start(c, &r.ondemand, "ondemand", args) < 0;
     }
     if (want_pool) {
         int min = 2 * r.parallelism < 4 ? 4 : 2 * r.parallelism;
-        snprintf(args, sizeof(args), "--pool-min %d --pool-max %d --manufacture %s "
-                 "--concurrency 2 --memory-budget-mib %d", min, 2 * min, r.manufacture, 8 * min + 64);
+        snprintf(args, sizeof(args),
+                 "--pool-min %d --pool-max %d --manufacture %s "
+                 "--concurrency 2 --memory-budget-mib %d",
+                 min, 2 * min, r.manufacture, 8 * min + 64);
         bad |= bench_tpmd_start(c, &r.pool, "pool", args) < 0;
         for (int t = 0; !bad && t < 1200 && bench_tpmd_ready(c, &r.pool) < min; t++)
             usleep(100000); /* the pool is filled before the clock starts, as in the thesis */
@@ -384,6 +407,7 @@ int cmd_run(struct bench_ctx *c, int argc, char **argv)
         bench_tpmd_stop(c, &r.pool);
     sqlite3_close(r.db);
     free(r.order);
-    printf("%d VMs, %d failed; stored in %s\n", r.total * r.nsetups, atomic_load(&r.failed), db_path);
+    printf("%d VMs, %d failed; stored in %s\n", r.total * r.nsetups, atomic_load(&r.failed),
+           db_path);
     return 0;
 }

@@ -57,8 +57,8 @@ int64_t store_add_run(sqlite3 *db, const char *label, const char *setup, int tot
 int store_add_vm(sqlite3 *db, int64_t run_id, const char *setup, const struct vm_row *v)
 {
     sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(db,
-                           "INSERT INTO vms VALUES(?,?,?,?,?,?,?,?,?,?)", -1, &st, NULL) != SQLITE_OK)
+    if (sqlite3_prepare_v2(db, "INSERT INTO vms VALUES(?,?,?,?,?,?,?,?,?,?)", -1, &st, NULL) !=
+        SQLITE_OK)
         return -1;
     sqlite3_bind_int64(st, 1, run_id);
     sqlite3_bind_text(st, 2, setup, -1, SQLITE_TRANSIENT);

@@ -12,7 +12,8 @@
 static long cloc_lines(const char *src, const char *dirs)
 {
     char cmd[2048], line[512];
-    snprintf(cmd, sizeof(cmd), "cd '%s' && cloc --quiet --csv %s 2>/dev/null | tail -n 1", src, dirs);
+    snprintf(cmd, sizeof(cmd), "cd '%s' && cloc --quiet --csv %s 2>/dev/null | tail -n 1", src,
+             dirs);
     FILE *p = popen(cmd, "r");
     long code = -1;
     /* last line: files,language,blank,comment,code */
@@ -43,13 +44,18 @@ int cmd_surface(struct bench_ctx *c, int argc, char **argv)
     snprintf(def, sizeof(def), "%s/..", c->build);
     if (!src)
         src = def;
-    static const struct { const char *name, *dirs; bool tpm; } parts[] = {
+    static const struct {
+        const char *name, *dirs;
+        bool tpm;
+    } parts[] = {
         { "core (KVM, memory, vCPUs, traps, loop, log)", "src/core", false },
         { "boot (loaders, CPU state, ACPI, MP table)", "src/boot", false },
-        { "legacy devices (serial, i8042, boot timer)", "src/devices/serial.c src/devices/i8042.c src/devices/boot_timer.c", false },
+        { "legacy devices (serial, i8042, boot timer)",
+          "src/devices/serial.c src/devices/i8042.c src/devices/boot_timer.c", false },
         { "config, VMM assembly, main", "src/config src/vmm.c src/hearth.c", false },
         { "virtio-mmio transport and queues", "src/virtio/mmio.c src/virtio/queue.c", false },
-        { "TPM transports (CRB, TIS, virtio-tpm)", "src/devices/tpm_crb.c src/devices/tpm_tis.c src/virtio/tpm.c", true },
+        { "TPM transports (CRB, TIS, virtio-tpm)",
+          "src/devices/tpm_crb.c src/devices/tpm_tis.c src/virtio/tpm.c", true },
         { "TPM backend (swtpm, wiring, wire format)", "src/tpm", true },
     };
     long total = 0, tpm = 0;
@@ -66,7 +72,8 @@ int cmd_surface(struct bench_ctx *c, int argc, char **argv)
     }
     printf("| **monitor total** | %ld |\n", total);
     printf("\nTPM code: %ld lines, %.1f%% of the monitor (the thesis's device: ~1257 lines of "
-           "Rust, 2%% of Firecracker).\n", tpm, 100.0 * (double)tpm / (double)total);
+           "Rust, 2%% of Firecracker).\n",
+           tpm, 100.0 * (double)tpm / (double)total);
     printf("hearth-tpmd: %ld lines; hearth-bench: %ld; guest payloads: %ld.\n",
            cloc_lines(src, "tpmd"), cloc_lines(src, "bench"), cloc_lines(src, "guest"));
     printf("\nSeccomp: no filters are installed yet (hearth); swtpm runs with its own "
@@ -74,8 +81,10 @@ int cmd_surface(struct bench_ctx *c, int argc, char **argv)
     printf("\nGuest-reachable entry points (every one behind trap_dispatch's width and range "
            "checks):\n\n");
     char cmd[2048], line[512];
-    snprintf(cmd, sizeof(cmd), "cd '%s' && grep -rn 'const struct trap_ops [a-z0-9_]* = {' src | "
-             "sed 's/ = {.*//'", src);
+    snprintf(cmd, sizeof(cmd),
+             "cd '%s' && grep -rn 'const struct trap_ops [a-z0-9_]* = {' src | "
+             "sed 's/ = {.*//'",
+             src);
     FILE *p = popen(cmd, "r");
     while (p && fgets(line, sizeof(line), p))
         printf("- %s", line);

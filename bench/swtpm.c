@@ -7,10 +7,11 @@
 int bench_swtpm_manufacture(const struct bench_ctx *c)
 {
     char cmd[2048];
-    snprintf(cmd, sizeof(cmd),
-             "mkdir -p %s/base/state && swtpm_setup --tpm2 --tpmstate %s/base/state --createek "
-             "--create-ek-cert --create-platform-cert --lock-nvram --overwrite > %s/base/setup.log 2>&1",
-             c->tmp, c->tmp, c->tmp);
+    snprintf(
+        cmd, sizeof(cmd),
+        "mkdir -p %s/base/state && swtpm_setup --tpm2 --tpmstate %s/base/state --createek "
+        "--create-ek-cert --create-platform-cert --lock-nvram --overwrite > %s/base/setup.log 2>&1",
+        c->tmp, c->tmp, c->tmp);
     return system(cmd) == 0 ? 0 : -1;
 }
 

@@ -19,10 +19,7 @@
 
 static const uint8_t get_random32[12] = { 0x80, 0x01, 0, 0, 0, 12, 0, 0, 0x01, 0x7b, 0, 32 };
 
-static double now_us(void)
-{
-    return (double)mono_ns() / 1e3;
-}
+static double now_us(void) { return (double)mono_ns() / 1e3; }
 
 struct waiter {
     pthread_mutex_t lock;
@@ -110,9 +107,9 @@ static int boot_timer_pair(const char *log, double *t1, double *t2)
 }
 
 struct guest_rtt {
-    double us;          /* per command, as the guest sees it */
-    double exits;       /* guest accesses to the TPM device per command */
-    double backend_us;  /* hearth's submit-to-response mean (includes swtpm) */
+    double us;         /* per command, as the guest sees it */
+    double exits;      /* guest accesses to the TPM device per command */
+    double backend_us; /* hearth's submit-to-response mean (includes swtpm) */
 };
 
 /* Pulls hearth's own accounting out of its log: the TPM device's exits from
@@ -150,8 +147,8 @@ static int guest_round_trip(const struct bench_ctx *c, const char *model, int n,
     snprintf(args, sizeof(args), "tpm=%s count=%d", model, n);
     bench_write_config(c, cfg, "tpm_bench", 128, args, sock, model);
     unlink(log);
-    char *argv[] = { hearth, "--config-file", cfg, "--no-api", "--boot-timer", "--log-path",
-                     log, "--level", "Debug", NULL };
+    char *argv[] = { hearth, "--config-file", cfg,     "--no-api", "--boot-timer", "--log-path",
+                     log,    "--level",       "Debug", NULL };
     struct proc_result r;
     int rc = proc_run(argv, NULL, 60000, &r);
     bench_swtpm_stop(c, "guest");
@@ -188,10 +185,12 @@ static void boot_sample(const struct bench_ctx *c, int which, struct boot_series
         bench_write_config(c, cfg, "tpm_basic", 128, args, sock, models[which]);
         FILE *f = which == 3 ? fopen(cfg, "w") : NULL;
         if (f) {
-            fprintf(f, "{\"boot-source\": {\"kernel_image_path\": \"%s/guest/tpm_basic.elf\", "
-                       "\"boot_args\": \"tpm=tis\"}, \"machine-config\": {\"vcpu_count\": 1, "
-                       "\"mem_size_mib\": 128}, \"tpm\": {\"socket\": \"%s\", \"model\": \"tis\", "
-                       "\"measured_boot\": false}}\n", c->build, sock);
+            fprintf(f,
+                    "{\"boot-source\": {\"kernel_image_path\": \"%s/guest/tpm_basic.elf\", "
+                    "\"boot_args\": \"tpm=tis\"}, \"machine-config\": {\"vcpu_count\": 1, "
+                    "\"mem_size_mib\": 128}, \"tpm\": {\"socket\": \"%s\", \"model\": \"tis\", "
+                    "\"measured_boot\": false}}\n",
+                    c->build, sock);
             fclose(f);
         }
         char *argv[] = { hearth, "--config-file", cfg, "--no-api", "--level", "Error", NULL };
@@ -200,11 +199,31 @@ static void boot_sample(const struct bench_ctx *c, int which, struct boot_series
     } else {
         snprintf(kernel, sizeof(kernel), "%s/guest/tpm_basic.elf", c->build);
         snprintf(chardev, sizeof(chardev), "socket,id=chrtpm,path=%s", sock);
-        char *argv[] = { (char *)c->qemu, "-M", "microvm,x-option-roms=off,rtc=off", "-enable-kvm",
-                         "-smp", "1", "-m", "128", "-nodefaults", "-no-user-config", "-nographic",
-                         "-serial", "stdio", "-device", "isa-debug-exit,iobase=0xf4,iosize=1",
-                         "-chardev", chardev, "-tpmdev", "emulator,id=tpm0,chardev=chrtpm",
-                         "-device", "tpm-tis,tpmdev=tpm0", "-kernel", kernel, "-append", "tpm=tis",
+        char *argv[] = { (char *)c->qemu,
+                         "-M",
+                         "microvm,x-option-roms=off,rtc=off",
+                         "-enable-kvm",
+                         "-smp",
+                         "1",
+                         "-m",
+                         "128",
+                         "-nodefaults",
+                         "-no-user-config",
+                         "-nographic",
+                         "-serial",
+                         "stdio",
+                         "-device",
+                         "isa-debug-exit,iobase=0xf4,iosize=1",
+                         "-chardev",
+                         chardev,
+                         "-tpmdev",
+                         "emulator,id=tpm0,chardev=chrtpm",
+                         "-device",
+                         "tpm-tis,tpmdev=tpm0",
+                         "-kernel",
+                         kernel,
+                         "-append",
+                         "tpm=tis",
                          NULL };
         rc = proc_run(argv, NULL, 20000, &r);
         rc = rc == 0 && r.status == 1 ? 0 : -1;
@@ -268,8 +287,8 @@ int cmd_tpm(struct bench_ctx *c)
     printf("| swtpm data socket, raw (%d, median) | %.1f | | |\n", n, raw);
     printf("| hearth's TPM backend thread (%d, median) | %.1f | | |\n", n, backend);
     for (int i = 0; i < 3; i++)
-        printf("| guest over %s (200) | %.1f | %.1f | %.1f |\n", transports[i], g[i].us,
-               g[i].exits, g[i].backend_us);
+        printf("| guest over %s (200) | %.1f | %.1f | %.1f |\n", transports[i], g[i].us, g[i].exits,
+               g[i].backend_us);
     printf("\nBoot to exit of tpm_basic (fresh copy of one manufactured state per boot):\n\n");
     printf("| monitor | n | failed | p50 ms | p95 ms |\n|---|---|---|---|---|\n");
     static const char *names[] = { "hearth, CRB", "hearth, TIS", "qemu microvm, tpm-tis",
@@ -277,8 +296,8 @@ int cmd_tpm(struct bench_ctx *c)
     struct stats st[4];
     for (int k = 0; k < nseries; k++) {
         stats_compute(boots[k].ms, (size_t)boots[k].n, &st[k]);
-        printf("| %s | %d | %d | %.2f | %.2f |\n", names[k], boots[k].n, boots[k].failed,
-               st[k].p50, st[k].p95);
+        printf("| %s | %d | %d | %.2f | %.2f |\n", names[k], boots[k].n, boots[k].failed, st[k].p50,
+               st[k].p95);
         bad |= boots[k].failed != 0;
     }
     printf("\nMemory (idle guest, 1 vCPU, 128 MiB), private excluding guest RAM:\n\n");

@@ -17,11 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
-
-static double now_s(void)
-{
-    return (double)mono_ns() / 1e9;
-}
+static double now_s(void) { return (double)mono_ns() / 1e9; }
 
 /* One request to the daemon; the parsed JSON body of a 2xx answer, or NULL. */
 static json_t *call(const struct tpmd_daemon *d, const char *method, const char *path)
@@ -43,8 +39,9 @@ int bench_tpmd_start(const struct bench_ctx *c, struct tpmd_daemon *d, const cha
     snprintf(d->sock, sizeof(d->sock), "%s/%s.sock", c->tmp, name);
     snprintf(d->state, sizeof(d->state), "%s/%s", c->tmp, name);
     char cmd[2048];
-    snprintf(cmd, sizeof(cmd), "exec %s/hearth-tpmd --socket %s --state-dir %s %s >> %s/tpmd.log 2>&1",
-             c->build, d->sock, d->state, args, c->tmp);
+    snprintf(cmd, sizeof(cmd),
+             "exec %s/hearth-tpmd --socket %s --state-dir %s %s >> %s/tpmd.log 2>&1", c->build,
+             d->sock, d->state, args, c->tmp);
     d->pid = fork();
     if (d->pid == 0) {
         execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
@@ -111,8 +108,8 @@ void bench_vtpm_free(const struct tpmd_daemon *d, const char *id)
     int status;
     snprintf(path, sizeof(path), "/vtpms/%s", id);
     char err[600];
-    if (http_client_request(d->sock, "DELETE", path, &status, &head, &body, err,
-                            sizeof(err)) == 0) {
+    if (http_client_request(d->sock, "DELETE", path, &status, &head, &body, err, sizeof(err)) ==
+        0) {
         free(head);
         free(body);
     }
@@ -138,7 +135,7 @@ static double alloc_free(const struct bench_ctx *c, const struct tpmd_daemon *d,
     double v = json_real_value(json_object_get(a, field));
     if (source)
         *source = strcmp(json_string_value(json_object_get(a, "source")), "pool") == 0 ? "pool"
-                                                                                        : "ondemand";
+                                                                                       : "ondemand";
     bench_vtpm_free(d, json_string_value(json_object_get(a, "id")));
     json_decref(a);
     return v;
@@ -173,7 +170,8 @@ int cmd_tpmd(struct bench_ctx *c)
     struct tpmd_daemon p;
     double alloc[1000];
     int from_pool = 0;
-    bad |= bench_tpmd_start(c, &p, "pool", "--pool-min 8 --pool-max 8 --manufacture fast --concurrency 2") < 0;
+    bad |= bench_tpmd_start(c, &p, "pool",
+                            "--pool-min 8 --pool-max 8 --manufacture fast --concurrency 2") < 0;
     for (int t = 0; t < 300 && bench_tpmd_ready(c, &p) < 8; t++)
         usleep(50000);
     for (int i = 0; i < 200 && !bad; i++) {
@@ -221,11 +219,13 @@ int cmd_tpmd(struct bench_ctx *c)
 
     char host[160];
     bench_host_desc(host, sizeof(host));
-    printf("# hearth-bench tpmd: %d manufactures per method (interleaved), 200 allocations; host %s\n\n",
-           n, host);
+    printf(
+        "# hearth-bench tpmd: %d manufactures per method (interleaved), 200 allocations; host %s\n\n",
+        n, host);
     printf("| manufacture | n | p50 ms | p95 ms | min ms |\n|---|---|---|---|---|\n");
     for (int k = 0; k < 3; k++)
-        printf("| %s | %zu | %.1f | %.1f | %.1f |\n", names[k], m[k].n, m[k].p50, m[k].p95, m[k].min);
+        printf("| %s | %zu | %.1f | %.1f | %.1f |\n", names[k], m[k].n, m[k].p50, m[k].p95,
+               m[k].min);
     printf("\n| pool | value |\n|---|---|\n");
     printf("| allocations served from the ready pool | %d of 200 |\n", from_pool);
     printf("| allocation p50 / p99 (server side) | %.2f / %.2f ms |\n", a.p50,

@@ -12,8 +12,18 @@ static uint8_t sum(const void *p, uint64_t n)
     return s;
 }
 
-static uint32_t rd32(uint64_t a) { uint32_t v; memcpy(&v, (const void *)a, 4); return v; }
-static uint64_t rd64(uint64_t a) { uint64_t v; memcpy(&v, (const void *)a, 8); return v; }
+static uint32_t rd32(uint64_t a)
+{
+    uint32_t v;
+    memcpy(&v, (const void *)a, 4);
+    return v;
+}
+static uint64_t rd64(uint64_t a)
+{
+    uint64_t v;
+    memcpy(&v, (const void *)a, 8);
+    return v;
+}
 
 static uint64_t find_rsdp(const struct boot_info *bi)
 {

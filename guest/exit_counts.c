@@ -36,7 +36,7 @@ void guest_main(const struct boot_info *bi)
         for (uint64_t i = 0; i < reads; i++)
             seen |= mmio_read32(TPM_BASE + 0x30); /* interface id */
         for (uint64_t i = 0; i < writes; i++)
-            mmio_write32(TPM_BASE + 0x50, 0);     /* interrupt enable: harmless */
+            mmio_write32(TPM_BASE + 0x50, 0); /* interrupt enable: harmless */
         for (uint64_t i = 0; i < buf; i++)
             mmio_write8(TPM_BASE + 0x80 + i % 3968, (uint8_t)i);
         tap_ok(seen != 0 && seen != 0xffffffffu, "crb: %llu reads, %llu writes, %llu buffer writes",

@@ -45,7 +45,8 @@ void guest_main(const struct boot_info *bi)
     uint8_t lsr = inb(COM1 + 5), rbr = inb(COM1);
     outb(COM1 + 4, 0x0b);
     tap_ok((msr & 0xf0) == 0x90, "loopback mirrors RTS/OUT2 onto CTS/DCD (0x%x)", msr);
-    tap_ok((lsr & 1) && rbr == 'Z', "loopback returns the sent byte (lsr 0x%x, got 0x%x)", lsr, rbr);
+    tap_ok((lsr & 1) && rbr == 'Z', "loopback returns the sent byte (lsr 0x%x, got 0x%x)", lsr,
+           rbr);
 
     /* No output between these reads: every THR write re-arms THRE. */
     outb(COM1 + 1, 0x02);

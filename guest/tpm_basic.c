@@ -17,8 +17,8 @@ void guest_main(const struct boot_info *bi)
 
     uint32_t manufacturer = 0, fw = 0, inbuf = 0;
     int rc = tpm_get_property(&t, TPM_PT_MANUFACTURER, &manufacturer);
-    char m[5] = { (char)(manufacturer >> 24), (char)(manufacturer >> 16),
-                  (char)(manufacturer >> 8), (char)manufacturer, 0 };
+    char m[5] = { (char)(manufacturer >> 24), (char)(manufacturer >> 16), (char)(manufacturer >> 8),
+                  (char)manufacturer, 0 };
     tap_ok(rc == 0 && manufacturer != 0, "GetCapability: manufacturer \"%s\"", m);
     printf("# tpm manufacturer: %s\n", m);
     rc = tpm_get_property(&t, TPM_PT_FIRMWARE_VERSION_1, &fw);

@@ -23,22 +23,23 @@ static void create_primary_rsa(struct tpm_cmd *c)
     cmd_begin(c, 0x8002, 0x131);
     cmd_u32(c, 0x40000001); /* TPM_RH_OWNER */
     cmd_pw_session(c);
-    cmd_u16(c, 4);          /* inSensitive: empty auth, no data */
+    cmd_u16(c, 4); /* inSensitive: empty auth, no data */
     cmd_u32(c, 0);
     cmd_u16(c, 26);         /* inPublic */
     cmd_u16(c, 0x0001);     /* RSA */
     cmd_u16(c, 0x000b);     /* SHA-256 name */
-    cmd_u32(c, 0x00030072); /* fixedTPM fixedParent sensitiveDataOrigin userWithAuth restricted decrypt */
+    cmd_u32(c, 0x00030072); /* fixedTPM fixedParent sensitiveDataOrigin userWithAuth restricted
+                               decrypt */
     cmd_u16(c, 0);          /* no policy */
     cmd_u16(c, 0x0006);     /* AES-128-CFB */
     cmd_u16(c, 128);
     cmd_u16(c, 0x0043);
-    cmd_u16(c, 0x0010);     /* no scheme */
+    cmd_u16(c, 0x0010); /* no scheme */
     cmd_u16(c, 2048);
-    cmd_u32(c, 0);          /* default exponent */
-    cmd_u16(c, 0);          /* unique */
-    cmd_u16(c, 0);          /* outsideInfo */
-    cmd_u32(c, 0);          /* no creation PCRs */
+    cmd_u32(c, 0); /* default exponent */
+    cmd_u16(c, 0); /* unique */
+    cmd_u16(c, 0); /* outsideInfo */
+    cmd_u32(c, 0); /* no creation PCRs */
     cmd_end(c);
 }
 
@@ -53,8 +54,8 @@ static void flush(uint32_t handle)
 static void good_command_works(const char *after)
 {
     uint8_t r[32];
-    tap_ok(t.drv->probe() == 0 && tpm_get_random(&t, r, 32) == 0,
-           "a good command works after %s", after);
+    tap_ok(t.drv->probe() == 0 && tpm_get_random(&t, r, 32) == 0, "a good command works after %s",
+           after);
 }
 
 static uint32_t rc_of(const uint8_t *rsp) { return be32(rsp + 6); }
@@ -90,7 +91,8 @@ static void crb_attack(void)
     t.drv->probe();
     uint8_t big[12];
     memcpy(big, get_random, 12);
-    big[4] = 0x13; big[5] = 0x88; /* claims 5000 bytes */
+    big[4] = 0x13;
+    big[5] = 0x88; /* claims 5000 bytes */
     crb_set(CRB_CTRL_REQ, 1);
     crb_put(big, 12);
     crb_set(CRB_START, 1);
@@ -131,15 +133,25 @@ static void crb_attack(void)
     bool done = crb_wait_idle_start();
     uint32_t rc = crb_rc();
     crb_set(CRB_CANCEL, 0);
-    tap_ok(done && (rc == 0 || rc == TPM_RC_CANCELED), "CRB: cancel mid-command completes (rc 0x%x)", rc);
+    tap_ok(done && (rc == 0 || rc == TPM_RC_CANCELED),
+           "CRB: cancel mid-command completes (rc 0x%x)", rc);
 
     /* Every register offset and width, read and written with junk. */
     for (uint32_t off = 0; off < CRB_BUF; off++) {
         (void)mmio_read8(TPM_BASE + off);
         mmio_write8(TPM_BASE + off, 0xff);
-        if (off % 2 == 0) { (void)mmio_read16(TPM_BASE + off); mmio_write16(TPM_BASE + off, 0xffff); }
-        if (off % 4 == 0) { (void)mmio_read32(TPM_BASE + off); mmio_write32(TPM_BASE + off, 0xfffffffe); }
-        if (off % 8 == 0) { (void)mmio_read64(TPM_BASE + off); mmio_write64(TPM_BASE + off, ~0ull); }
+        if (off % 2 == 0) {
+            (void)mmio_read16(TPM_BASE + off);
+            mmio_write16(TPM_BASE + off, 0xffff);
+        }
+        if (off % 4 == 0) {
+            (void)mmio_read32(TPM_BASE + off);
+            mmio_write32(TPM_BASE + off, 0xfffffffe);
+        }
+        if (off % 8 == 0) {
+            (void)mmio_read64(TPM_BASE + off);
+            mmio_write64(TPM_BASE + off, ~0ull);
+        }
     }
     tap_ok((crb(CRB_CTRL_STS) & 1) == 0, "CRB: no fatal status after the register storm");
     crb_set(CRB_LOC_CTRL, 2); /* relinquish */
@@ -184,7 +196,8 @@ static void tis_attack(void)
 
     uint8_t big[12];
     memcpy(big, get_random, 12);
-    big[4] = 0x13; big[5] = 0x88;
+    big[4] = 0x13;
+    big[5] = 0x88;
     tis_send_raw(big, 12);
     uint32_t s = tis_sts();
     tis_sts_set(0x20); /* tpmGo while the TPM still expects data */
@@ -230,7 +243,8 @@ static void tis_attack(void)
     mmio_write8(TPM_BASE + TIS_STS + 3, 0x01); /* commandCancel */
     bool done = tis_wait(0x90, 0x90);
     uint32_t rc = tis_read_rc();
-    tap_ok(done && (rc == 0 || rc == TPM_RC_CANCELED), "TIS: cancel mid-command completes (rc 0x%x)", rc);
+    tap_ok(done && (rc == 0 || rc == TPM_RC_CANCELED),
+           "TIS: cancel mid-command completes (rc 0x%x)", rc);
 
     /* Localities 1-4 reach PCRs 17-22 (DRTM's): never granted, neither
      * requested nor seized, not even once 0 lets go; their ACCESS reads 0. */
@@ -241,7 +255,8 @@ static void tis_attack(void)
     uint8_t b1 = mmio_read8(TPM_BASE + 0x1000), b4 = mmio_read8(TPM_BASE + 0x4000);
     tap_ok((a0 & 0xb4) == 0xa0 && a1 == 0 && b1 == 0 && b4 == 0,
            "TIS: localities 1-4 are never granted (0x%x 0x%x 0x%x 0x%x)", a0, a1, b1, b4);
-    tap_ok(mmio_read32(TPM_BASE + TIS_STS) == 0xffffffffu, "TIS: a non-active locality reads all ones");
+    tap_ok(mmio_read32(TPM_BASE + TIS_STS) == 0xffffffffu,
+           "TIS: a non-active locality reads all ones");
     mmio_write8(TPM_BASE + 0x1000, 0x20);
 
     /* Every register offset and width of every locality. */
@@ -250,8 +265,14 @@ static void tis_attack(void)
             uint64_t a = TPM_BASE + loc * 0x1000 + off;
             (void)mmio_read8(a);
             mmio_write8(a, (uint8_t)(off * 37));
-            if (off % 4 == 0) { (void)mmio_read32(a); mmio_write32(a, 0xffffffffu); }
-            if (off % 8 == 0) { (void)mmio_read64(a); mmio_write64(a, ~0ull); }
+            if (off % 4 == 0) {
+                (void)mmio_read32(a);
+                mmio_write32(a, 0xffffffffu);
+            }
+            if (off % 8 == 0) {
+                (void)mmio_read64(a);
+                mmio_write64(a, ~0ull);
+            }
         }
     for (uint32_t loc = 0; loc < 5; loc++)
         mmio_write8(TPM_BASE + loc * 0x1000, 0x20); /* everyone relinquishes */

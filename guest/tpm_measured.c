@@ -14,7 +14,10 @@
 static struct tpm_ctx t;
 static uint8_t pcr[10][32];
 
-static uint32_t le32(const uint8_t *p) { return p[0] | p[1] << 8 | p[2] << 16 | (uint32_t)p[3] << 24; }
+static uint32_t le32(const uint8_t *p)
+{
+    return p[0] | p[1] << 8 | p[2] << 16 | (uint32_t)p[3] << 24;
+}
 static uint16_t le16(const uint8_t *p) { return (uint16_t)(p[0] | p[1] << 8); }
 
 /* The TPM2 ACPI table (via the RSDP at 0xE0000 and the XSDT), or NULL. */
@@ -23,7 +26,8 @@ static const uint8_t *find_tpm2_table(void)
     const uint8_t *rsdp = (const uint8_t *)0xe0000;
     if (memcmp(rsdp, "RSD PTR ", 8) != 0)
         return NULL;
-    const uint8_t *xsdt = (const uint8_t *)(uintptr_t)(le32(rsdp + 24) | (uint64_t)le32(rsdp + 28) << 32);
+    const uint8_t *xsdt =
+        (const uint8_t *)(uintptr_t)(le32(rsdp + 24) | (uint64_t)le32(rsdp + 28) << 32);
     uint32_t n = (le32(xsdt + 4) - 36) / 8;
     for (uint32_t i = 0; i < n; i++) {
         const uint8_t *e = xsdt + 36 + 8 * i;

@@ -6,7 +6,10 @@
 void guest_main(const struct boot_info *bi)
 {
     (void)bi;
-    struct __attribute__((packed)) { uint16_t limit; uint64_t base; } idt = { 0, 0 };
+    struct __attribute__((packed)) {
+        uint16_t limit;
+        uint64_t base;
+    } idt = { 0, 0 };
     printf("# guest: faulting now\n");
     __asm__ volatile("lidt %0; ud2" ::"m"(idt));
     printf("not ok 1 - survived a fault with no IDT\n");

@@ -92,7 +92,8 @@ static void queue_attacks(void)
     gv_publish(&v, 0, 0);
     expect_needs_reset("a cyclic chain");
 
-    struct gv_seg far[3] = { { (uint64_t)&hdr, 16, false }, { 0x3fff00000000ull, 512, true },
+    struct gv_seg far[3] = { { (uint64_t)&hdr, 16, false },
+                             { 0x3fff00000000ull, 512, true },
                              { (uint64_t)&status, 1, true } };
     hdr.type = BLK_T_IN;
     hdr.sector = 0;
@@ -100,12 +101,14 @@ static void queue_attacks(void)
     expect_needs_reset("a buffer outside guest RAM");
 
     /* An address whose length runs past the end of the address space. */
-    struct gv_seg wrap[3] = { { (uint64_t)&hdr, 16, false }, { ~0ull - 255, 4096, true },
+    struct gv_seg wrap[3] = { { (uint64_t)&hdr, 16, false },
+                              { ~0ull - 255, 4096, true },
                               { (uint64_t)&status, 1, true } };
     gv_post(&v, 0, wrap, 3);
     expect_needs_reset("a buffer whose length wraps the address space");
 
-    struct gv_seg huge[3] = { { (uint64_t)&hdr, 16, false }, { (uint64_t)data, 0xfffffff0u, true },
+    struct gv_seg huge[3] = { { (uint64_t)&hdr, 16, false },
+                              { (uint64_t)data, 0xfffffff0u, true },
                               { (uint64_t)&status, 1, true } };
     gv_post(&v, 0, huge, 3);
     expect_needs_reset("a 4 GiB length from a small buffer");
@@ -188,7 +191,8 @@ static void register_attacks(void)
     gv_wr(&v, 0x044, 0);
     hdr.type = BLK_T_IN;
     hdr.sector = 0;
-    struct gv_seg s[3] = { { (uint64_t)&hdr, 16, false }, { (uint64_t)data, 512, true },
+    struct gv_seg s[3] = { { (uint64_t)&hdr, 16, false },
+                           { (uint64_t)data, 512, true },
                            { (uint64_t)&status, 1, true } };
     uint16_t before = gv_used_idx();
     gv_post(&v, 0, s, 3);

@@ -91,8 +91,22 @@ static long long number(const char *what, const char *s)
 
 static void parse(int argc, char **argv, struct jail *j)
 {
-    enum { ID = 1, EXEC, UID, GID, BASE, NETNS, CGROUP, CGVER, PARENT, RLIMIT, TPM, DAEMON, PIDNS,
-           HELP };
+    enum {
+        ID = 1,
+        EXEC,
+        UID,
+        GID,
+        BASE,
+        NETNS,
+        CGROUP,
+        CGVER,
+        PARENT,
+        RLIMIT,
+        TPM,
+        DAEMON,
+        PIDNS,
+        HELP
+    };
     static const struct option opts[] = {
         { "id", required_argument, NULL, ID },
         { "exec-file", required_argument, NULL, EXEC },
@@ -135,8 +149,8 @@ static void parse(int argc, char **argv, struct jail *j)
         case CGROUP: {
             char *eq = strchr(optarg, '=');
             if (!eq || eq == optarg || !eq[1] || j->ncg == CGROUP_MAX_SETTINGS)
-                die(EXIT_ARGS, "--cgroup must be FILE=VALUE (at most %d): %s",
-                    CGROUP_MAX_SETTINGS, optarg);
+                die(EXIT_ARGS, "--cgroup must be FILE=VALUE (at most %d): %s", CGROUP_MAX_SETTINGS,
+                    optarg);
             *eq = 0;
             j->cg[j->ncg++] = (struct cgroup_setting){ optarg, eq + 1 };
             break;
@@ -242,7 +256,11 @@ static int device_nodes(int root_fd, const char *root, uid_t uid, gid_t gid)
     int dev = jail_dir(root_fd, "dev", path);
     snprintf(path, sizeof(path), "%s/dev/net", root);
     int net = jail_dir(dev, "net", path);
-    static const struct { bool net; const char *name, *path; unsigned major, minor; } nodes[] = {
+    static const struct {
+        bool net;
+        const char *name, *path;
+        unsigned major, minor;
+    } nodes[] = {
         { false, "kvm", "/dev/kvm", 10, 232 },
         { true, "tun", "/dev/net/tun", 10, 200 },
         { false, "urandom", "/dev/urandom", 1, 9 },
@@ -250,8 +268,8 @@ static int device_nodes(int root_fd, const char *root, uid_t uid, gid_t gid)
     for (size_t i = 0; i < sizeof(nodes) / sizeof(nodes[0]); i++) {
         int at = nodes[i].net ? net : dev;
         unlinkat(at, nodes[i].name, 0);
-        if (mknodat(at, nodes[i].name, S_IFCHR | 0600,
-                    makedev(nodes[i].major, nodes[i].minor)) < 0 ||
+        if (mknodat(at, nodes[i].name, S_IFCHR | 0600, makedev(nodes[i].major, nodes[i].minor)) <
+                0 ||
             fchownat(at, nodes[i].name, uid, gid, AT_SYMLINK_NOFOLLOW) < 0)
             die(EXIT_JAIL, "creating %s: %s", nodes[i].path, strerror(errno));
     }

@@ -24,7 +24,8 @@ int http_client_request(const char *sock, const char *method, const char *path, 
     char req[1024];
     int n = snprintf(req, sizeof(req),
                      "%s %s HTTP/1.1\r\nHost: localhost\r\nContent-Length: 0\r\n"
-                     "Connection: close\r\n\r\n", method, path);
+                     "Connection: close\r\n\r\n",
+                     method, path);
     if (n < 0 || (size_t)n >= sizeof(req)) {
         snprintf(err, errlen, "%s: request line too long", sock);
         close(fd);

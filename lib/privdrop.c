@@ -70,8 +70,8 @@ int privdrop_to(uid_t uid, gid_t gid, char *err, size_t errlen)
     uid_t ru, eu, su;
     gid_t rg, eg, sg;
     if (getresuid(&ru, &eu, &su) < 0 || getresgid(&rg, &eg, &sg) < 0)
-        return privdrop_fail(err, errlen, "reading the ids back after dropping to uid", uid,
-                             errno, NULL);
+        return privdrop_fail(err, errlen, "reading the ids back after dropping to uid", uid, errno,
+                             NULL);
     if (ru != uid || eu != uid || su != uid)
         return privdrop_fail(err, errlen, "setresuid to", uid, EPERM,
                              "the real, effective and saved uid are not all that");

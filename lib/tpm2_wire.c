@@ -170,10 +170,7 @@ static bool tpm2w_have(struct tpm2w_reader *r, size_t n)
     return true;
 }
 
-uint8_t tpm2w_get8(struct tpm2w_reader *r)
-{
-    return tpm2w_have(r, 1) ? r->buf[r->pos++] : 0;
-}
+uint8_t tpm2w_get8(struct tpm2w_reader *r) { return tpm2w_have(r, 1) ? r->buf[r->pos++] : 0; }
 
 uint16_t tpm2w_get16(struct tpm2w_reader *r)
 {
@@ -207,15 +204,9 @@ void tpm2w_get_bytes(struct tpm2w_reader *r, void *out, size_t n)
         d[i] = s[i];
 }
 
-void tpm2w_skip(struct tpm2w_reader *r, size_t n)
-{
-    (void)tpm2w_get_span(r, n);
-}
+void tpm2w_skip(struct tpm2w_reader *r, size_t n) { (void)tpm2w_get_span(r, n); }
 
-size_t tpm2w_remaining(const struct tpm2w_reader *r)
-{
-    return r->overflow ? 0 : r->len - r->pos;
-}
+size_t tpm2w_remaining(const struct tpm2w_reader *r) { return r->overflow ? 0 : r->len - r->pos; }
 
 int32_t tpm2w_response(struct tpm2w_reader *r, const uint8_t *rsp, size_t len)
 {

@@ -67,10 +67,7 @@
 
 /* --- raw big-endian access: the caller has checked that the bytes exist --- */
 
-static inline uint16_t tpm2w_load16(const uint8_t *p)
-{
-    return (uint16_t)(p[0] << 8 | p[1]);
-}
+static inline uint16_t tpm2w_load16(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
 
 static inline uint32_t tpm2w_load32(const uint8_t *p)
 {
@@ -105,8 +102,7 @@ struct tpm2w_header {
 bool tpm2w_header_parse(const uint8_t *buf, size_t len, struct tpm2w_header *h);
 
 /* Writes a header into out[0..TPM_HEADER_SIZE). */
-void tpm2w_header_write(uint8_t out[TPM_HEADER_SIZE], uint16_t tag, uint32_t size,
-                        uint32_t code);
+void tpm2w_header_write(uint8_t out[TPM_HEADER_SIZE], uint16_t tag, uint32_t size, uint32_t code);
 
 /* --- writing: a cursor over buf[0..len) --- */
 

@@ -29,10 +29,7 @@ static void on_api(void *ctx, int fd, uint32_t events)
     api_server_process(ctx);
 }
 
-static void api_metrics(void *ctx, json_t *o)
-{
-    api_router_metrics(ctx, o);
-}
+static void api_metrics(void *ctx, json_t *o) { api_router_metrics(ctx, o); }
 
 static const char usage[] =
     "Usage: hearth [--api-sock PATH] [--config-file PATH [--no-api]] [options]\n"
@@ -62,8 +59,7 @@ static const char usage[] =
 
 static int arg_error(const char *msg, const char *arg)
 {
-    fprintf(stderr, "hearth: %s%s%s\nTry 'hearth --help'.\n", msg, arg ? ": " : "",
-            arg ? arg : "");
+    fprintf(stderr, "hearth: %s%s%s\nTry 'hearth --help'.\n", msg, arg ? ": " : "", arg ? arg : "");
     return HEARTH_EXIT_ARG_PARSING;
 }
 
@@ -87,10 +83,26 @@ struct args {
 
 static int parse_args(int argc, char **argv, struct args *a, struct vmm_options *opt)
 {
-    enum { OPT_CONFIG = 1, OPT_NO_API, OPT_BOOT_TIMER, OPT_ID, OPT_LOG_PATH, OPT_LEVEL,
-           OPT_HELP, OPT_VERSION, OPT_API_SOCK, OPT_MAX_PAYLOAD, OPT_SHOW_LEVEL, OPT_SHOW_ORIGIN,
-           OPT_METRICS, OPT_START_US, OPT_START_CPU_US, OPT_PARENT_CPU_US, OPT_NO_SECCOMP,
-           OPT_PRINT_SECCOMP };
+    enum {
+        OPT_CONFIG = 1,
+        OPT_NO_API,
+        OPT_BOOT_TIMER,
+        OPT_ID,
+        OPT_LOG_PATH,
+        OPT_LEVEL,
+        OPT_HELP,
+        OPT_VERSION,
+        OPT_API_SOCK,
+        OPT_MAX_PAYLOAD,
+        OPT_SHOW_LEVEL,
+        OPT_SHOW_ORIGIN,
+        OPT_METRICS,
+        OPT_START_US,
+        OPT_START_CPU_US,
+        OPT_PARENT_CPU_US,
+        OPT_NO_SECCOMP,
+        OPT_PRINT_SECCOMP
+    };
     static const struct option longopts[] = {
         { "config-file", required_argument, NULL, OPT_CONFIG },
         { "no-api", no_argument, NULL, OPT_NO_API },
@@ -225,8 +237,7 @@ int main(int argc, char **argv)
     opt.seccomp = !a.no_seccomp;
     enum log_level level = LOG_INFO;
     if (a.level_name && !log_parse_level(a.level_name, &level))
-        return arg_error("--level must be Off, Error, Warning, Info, Debug or Trace",
-                         a.level_name);
+        return arg_error("--level must be Off, Error, Warning, Info, Debug or Trace", a.level_name);
     if ((r = log_init(a.id, level, a.log_path)) < 0) {
         fprintf(stderr, "hearth: --log-path %s: %s\n", a.log_path, strerror(-r));
         return HEARTH_EXIT_ARG_PARSING;
@@ -264,7 +275,8 @@ int main(int argc, char **argv)
     vmm_add_metrics(m, api_metrics, &router);
     if (!code && !a.no_api) {
         const char *sock = a.api_sock ? a.api_sock : DEFAULT_API_SOCK;
-        if (api_server_start(&srv, sock, a.max_payload, &router, opt.seccomp, err, sizeof(err)) < 0 ||
+        if (api_server_start(&srv, sock, a.max_payload, &router, opt.seccomp, err, sizeof(err)) <
+                0 ||
             vmm_watch(m, api_server_fd(&srv), on_api, &srv, err, sizeof(err)) < 0) {
             log_error("start-up failed: %s", err);
             code = HEARTH_EXIT_ERROR;

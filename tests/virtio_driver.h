@@ -12,7 +12,7 @@
 
 /* Ring layout in guest RAM: queue q at 0x1000 + q * 0x4000 (descriptors,
  * then avail at +0x1000, used at +0x2000), data from 0x20000. */
-#define VD_RING(q) (0x1000ull + (uint64_t)(q) * 0x4000)
+#define VD_RING(q) (0x1000ull + (uint64_t)(q)*0x4000)
 #define VD_DESC(q) VD_RING(q)
 #define VD_AVAIL(q) (VD_RING(q) + 0x1000)
 #define VD_USED(q) (VD_RING(q) + 0x2000)
@@ -104,10 +104,7 @@ static inline uint16_t vd_chain(struct vd *d, int q, const struct vd_seg *s, int
     return head;
 }
 
-static inline void vd_notify(struct vd *d, int q)
-{
-    vd_wr(d, 0x50, (uint32_t)q);
-}
+static inline void vd_notify(struct vd *d, int q) { vd_wr(d, 0x50, (uint32_t)q); }
 
 /* The next used element of queue q: true with its id and length. */
 static inline bool vd_used(struct vd *d, int q, uint32_t *id, uint32_t *len)

@@ -22,8 +22,8 @@ static int compile(enum seccomp_thread kind, FILE *out)
                                                        x->arg.mask, x->arg.value))
                          : seccomp_rule_add(ctx, act, x->nr, 0);
         if (e < 0) {
-            fprintf(stderr, "seccomp_gen: %s: %s: error %d\n", seccomp_thread_names[kind],
-                    x->name, e);
+            fprintf(stderr, "seccomp_gen: %s: %s: error %d\n", seccomp_thread_names[kind], x->name,
+                    e);
             return -1;
         }
     }

@@ -304,20 +304,19 @@ void api_init(struct api *a, const struct api_backend *b)
 
 int api_serve(struct api *a, unsigned int flags, int listen_fd)
 {
-    struct MHD_OptionItem listen[2] = { { MHD_OPTION_END, 0, NULL },
-                                        { MHD_OPTION_END, 0, NULL } };
+    struct MHD_OptionItem listen[2] = { { MHD_OPTION_END, 0, NULL }, { MHD_OPTION_END, 0, NULL } };
     if (listen_fd >= 0)
         listen[0] = (struct MHD_OptionItem){ MHD_OPTION_LISTEN_SOCKET, listen_fd, NULL };
     else
         flags |= MHD_USE_NO_LISTEN_SOCKET;
     /* The memory limit bounds a request's headers; the idle time-out is a
      * backstop behind the reaper's deadline. */
-    a->mhd = MHD_start_daemon(
-        flags, 0, NULL, NULL, handle, a, MHD_OPTION_ARRAY, listen,
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(API_BODY_MAX * 4),
-        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)(3 * API_REQUEST_DEADLINE_S),
-        MHD_OPTION_CONNECTION_LIMIT, (unsigned)API_MAX_CONNECTIONS, MHD_OPTION_NOTIFY_COMPLETED,
-        completed, a, MHD_OPTION_NOTIFY_CONNECTION, connection, a, MHD_OPTION_END);
+    a->mhd = MHD_start_daemon(flags, 0, NULL, NULL, handle, a, MHD_OPTION_ARRAY, listen,
+                              MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(API_BODY_MAX * 4),
+                              MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)(3 * API_REQUEST_DEADLINE_S),
+                              MHD_OPTION_CONNECTION_LIMIT, (unsigned)API_MAX_CONNECTIONS,
+                              MHD_OPTION_NOTIFY_COMPLETED, completed, a,
+                              MHD_OPTION_NOTIFY_CONNECTION, connection, a, MHD_OPTION_END);
     return a->mhd ? 0 : -1;
 }
 
@@ -359,8 +358,8 @@ int api_start(struct api *a, const char *path, const struct api_backend *b, char
     a->reaping = true;
     /* With its inter-thread channel, libmicrohttpd stops polling the listen
      * socket at its connection limit (the overflow thread's turn). */
-    if (api_serve(a, MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
-                         MHD_USE_ITC, a->listen_fd) < 0) {
+    if (api_serve(a, MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ITC,
+                  a->listen_fd) < 0) {
         snprintf(err, errlen, "starting the HTTP server failed");
         api_stop(a);
         return -1;

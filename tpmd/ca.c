@@ -39,8 +39,8 @@ static int create_ca(const struct ca *ca)
     X509_gmtime_adj(X509_getm_notAfter(cert), 10L * 365 * 24 * 3600);
     X509_set_pubkey(cert, key);
     X509_NAME *name = X509_get_subject_name(cert);
-    X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)"hearth-tpmd local CA",
-                               -1, -1, 0);
+    X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
+                               (const unsigned char *)"hearth-tpmd local CA", -1, -1, 0);
     X509_set_issuer_name(cert, name);
     if (cert_add_ext(cert, cert, NID_basic_constraints, "critical,CA:TRUE") ||
         cert_add_ext(cert, cert, NID_key_usage, "critical,keyCertSign,cRLSign") ||
@@ -94,7 +94,8 @@ int ca_init(struct ca *ca, const char *state_dir, const char *key_path, const ch
         }
     }
     if (access(ca->key_path, R_OK) != 0 || access(ca->cert_path, R_OK) != 0) {
-        snprintf(err, errlen, "CA key %s or certificate %s unreadable", ca->key_path, ca->cert_path);
+        snprintf(err, errlen, "CA key %s or certificate %s unreadable", ca->key_path,
+                 ca->cert_path);
         return -1;
     }
     char text[2400], path[700];
@@ -107,8 +108,10 @@ int ca_init(struct ca *ca, const char *state_dir, const char *key_path, const ch
     snprintf(path, sizeof(path), "%s/localca.conf", ca->dir);
     int r = write_file(path, text, 0600);
     snprintf(path, sizeof(path), "%s/localca.options", ca->dir);
-    r |= write_file(path, "--platform-manufacturer hearth\n--platform-version 0.1\n"
-                          "--platform-model hearth-microvm\n", 0600);
+    r |= write_file(path,
+                    "--platform-manufacturer hearth\n--platform-version 0.1\n"
+                    "--platform-model hearth-microvm\n",
+                    0600);
     snprintf(text, sizeof(text),
              "create_certs_tool = /usr/bin/swtpm_localca\n"
              "create_certs_tool_config = %s/localca.conf\n"

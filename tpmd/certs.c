@@ -93,8 +93,9 @@ int cert_make(const struct ca *ca, const struct ek_public *ek, const char *vtpm_
     X509_NAME_add_entry_by_txt(X509_get_subject_name(cert), "CN", MBSTRING_ASC,
                                (const unsigned char *)cn, -1, -1, 0);
     X509_set_issuer_name(cert, X509_get_subject_name(ca_cert));
-    const char *usage = platform ? "critical,digitalSignature"
-                        : ek->ecc ? "critical,keyAgreement" : "critical,keyEncipherment";
+    const char *usage = platform  ? "critical,digitalSignature"
+                        : ek->ecc ? "critical,keyAgreement"
+                                  : "critical,keyEncipherment";
     if (cert_add_ext(cert, ca_cert, NID_basic_constraints, "critical,CA:FALSE") ||
         cert_add_ext(cert, ca_cert, NID_key_usage, usage) ||
         cert_add_ext(cert, ca_cert, NID_authority_key_identifier, "keyid") ||

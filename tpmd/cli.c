@@ -28,8 +28,9 @@ int main(int argc, char **argv)
             break;
     }
     if (!sock || i >= argc) {
-        fprintf(stderr, "usage: hearth-tpm [--socket PATH] [--include] alloc | free ID | status | list | ca"
-                        " | raw METHOD PATH\n(or set HEARTH_TPMD_SOCKET)\n");
+        fprintf(stderr,
+                "usage: hearth-tpm [--socket PATH] [--include] alloc | free ID | status | list | ca"
+                " | raw METHOD PATH\n(or set HEARTH_TPMD_SOCKET)\n");
         return 2;
     }
     const char *cmd = argv[i], *method, *path;

@@ -23,8 +23,8 @@ static int write_der(const char *dir, const char *name, const unsigned char *der
     return close(fd) == 0 ? r : -1;
 }
 
-int vtpm_manufacture_fast(const struct vtpm_opts *o, const struct ca *ca, struct vtpm *v,
-                          char *err, size_t errlen)
+int vtpm_manufacture_fast(const struct vtpm_opts *o, const struct ca *ca, struct vtpm *v, char *err,
+                          size_t errlen)
 {
     if (vtpm_start_swtpm(o, v, err, errlen) < 0)
         return -1;
@@ -49,8 +49,8 @@ int vtpm_manufacture_fast(const struct vtpm_opts *o, const struct ca *ca, struct
             snprintf(err, errlen, "signing the EK certificate failed");
             goto out;
         }
-        if (provision_nv_store_locked(&s, ecc ? TPM2_NV_EK_ECC_CERT : TPM2_NV_EK_RSA_CERT,
-                                      ek_der, (size_t)ek_len, err, errlen) < 0)
+        if (provision_nv_store_locked(&s, ecc ? TPM2_NV_EK_ECC_CERT : TPM2_NV_EK_RSA_CERT, ek_der,
+                                      (size_t)ek_len, err, errlen) < 0)
             goto out;
         if (write_der(v->dir, ecc ? "ek-secp256r1.crt" : "ek-rsa2048.crt", ek_der, ek_len) < 0) {
             snprintf(err, errlen, "writing certificate files failed");
@@ -67,8 +67,8 @@ int vtpm_manufacture_fast(const struct vtpm_opts *o, const struct ca *ca, struct
         snprintf(err, errlen, "signing the platform certificate failed");
         goto out;
     }
-    if (provision_nv_store_locked(&s, TPM2_NV_PLATFORM_CERT, pf_der, (size_t)pf_len, err,
-                                  errlen) < 0)
+    if (provision_nv_store_locked(&s, TPM2_NV_PLATFORM_CERT, pf_der, (size_t)pf_len, err, errlen) <
+        0)
         goto out;
     if (write_der(v->dir, "platform.crt", pf_der, pf_len) < 0) {
         snprintf(err, errlen, "writing certificate files failed");

@@ -24,10 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
-static double now_ms(void)
-{
-    return (double)mono_ns() / 1e6;
-}
+static double now_ms(void) { return (double)mono_ns() / 1e6; }
 
 /* A line appended to one of our logs. */
 static void log_append(const char *path, const char *msg)
@@ -83,8 +80,7 @@ static bool in_setup_session(int pid, pid_t sid, const char *id)
     const char *rp = strrchr(buf, ')'); /* the command name may hold anything */
     char st;
     int ppid, pgrp, session;
-    if (!rp || sscanf(rp + 1, " %c %d %d %d", &st, &ppid, &pgrp, &session) != 4 ||
-        session != sid)
+    if (!rp || sscanf(rp + 1, " %c %d %d %d", &st, &ppid, &pgrp, &session) != 4 || session != sid)
         return false;
     char want[80], env[16384];
     int wlen = snprintf(want, sizeof(want), "%s=%s", VTPM_SETUP_MARKER, id) + 1; /* with NUL */
@@ -340,9 +336,10 @@ int vtpm_start_swtpm(const struct vtpm_opts *o, struct vtpm *v, char *err, size_
     snprintf(outf, sizeof(outf), "%s/launch.log", v->dir);
     unlink(v->sock);
     unlink(pidf + 5); /* past "file=" */
-    char *argv[] = { "swtpm", "socket", "--tpm2", "--tpmstate", state, "--ctrl", ctrl, "--pid",
-                     pidf, "--log", logopt, "--seccomp", "action=kill",
-                     "--daemon", /* returns once the control socket exists */
+    char *argv[] = { "swtpm",  "socket",    "--tpm2",      "--tpmstate", state,
+                     "--ctrl", ctrl,        "--pid",       pidf,         "--log",
+                     logopt,   "--seccomp", "action=kill", "--daemon", /* returns once the control
+                                                                          socket exists */
                      NULL };
     struct cgroup cg;
     bool confined = vtpm_cgroup_create(v->id, &cg);
@@ -422,10 +419,22 @@ int vtpm_create(const struct vtpm_opts *o, const struct ca *ca, uid_t uid, struc
         if (vtpm_manufacture_fast(o, ca, v, err, errlen) < 0)
             goto fail;
     } else {
-        char *argv[] = { "swtpm_setup", "--tpm2", "--tpmstate", v->tpm_dir, "--config", conf,
-                         "--createek", "--create-ek-cert", "--create-platform-cert",
-                         "--lock-nvram", "--overwrite", "--write-ek-cert-files", certs,
-                         "--pcr-banks", (char *)o->pcr_banks, NULL };
+        char *argv[] = { "swtpm_setup",
+                         "--tpm2",
+                         "--tpmstate",
+                         v->tpm_dir,
+                         "--config",
+                         conf,
+                         "--createek",
+                         "--create-ek-cert",
+                         "--create-platform-cert",
+                         "--lock-nvram",
+                         "--overwrite",
+                         "--write-ek-cert-files",
+                         certs,
+                         "--pcr-banks",
+                         (char *)o->pcr_banks,
+                         NULL };
         /* As root (it needs a CA key), in a session of its own recorded on
          * disk first, and in the vTPM's cgroup where cgroups are writable:
          * a crash of the daemon leaves nothing it started for recovery to
@@ -494,10 +503,7 @@ static const char *const state_names[] = {
     [VTPM_MANUFACTURING] = "manufacturing",
 };
 
-const char *vtpm_state_name(enum vtpm_state s)
-{
-    return state_names[s];
-}
+const char *vtpm_state_name(enum vtpm_state s) { return state_names[s]; }
 
 int vtpm_save_status(const struct vtpm *v)
 {
@@ -552,8 +558,10 @@ int vtpm_wipe(struct vtpm *v)
     /* A process of the uid that survived could swap tpm/'s entries for
      * links while root removes them: then nothing is removed. */
     if (v->uid && !kill_uid(v->uid)) {
-        fprintf(stderr, "hearth-tpmd: vTPM %s: killing uid %u's processes failed; its directory "
-                        "stays\n", v->id, (unsigned)v->uid);
+        fprintf(stderr,
+                "hearth-tpmd: vTPM %s: killing uid %u's processes failed; its directory "
+                "stays\n",
+                v->id, (unsigned)v->uid);
         return -1;
     }
     if (v->id[0])
@@ -588,8 +596,8 @@ int vtpm_load(const char *state_dir, const char *id, struct vtpm *v)
         close(fd);
     int pid = 0, ondemand = 0;
     unsigned uid = 0;
-    int n = len > 0 ? sscanf(line, "%15s %d %lf %d %u", state, &pid, &v->manufacture_ms,
-                             &ondemand, &uid)
+    int n = len > 0 ? sscanf(line, "%15s %d %lf %d %u", state, &pid, &v->manufacture_ms, &ondemand,
+                             &uid)
                     : 0;
     v->pid = pid; /* what could be read, for vtpm_wipe */
     v->uid = uid;

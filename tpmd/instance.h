@@ -44,9 +44,9 @@ struct vtpm {
 
 struct vtpm_opts {
     const char *state_dir;
-    bool ek_rsa, ek_ecc; /* fast path: RSA-2048 and/or ECC P-256 EKs (swtpm_setup
-                          * always makes RSA-2048 and ECC P-384) */
-    bool fast;         /* manufacture over the data channel, not swtpm_setup */
+    bool ek_rsa, ek_ecc;   /* fast path: RSA-2048 and/or ECC P-256 EKs (swtpm_setup
+                            * always makes RSA-2048 and ECC P-384) */
+    bool fast;             /* manufacture over the data channel, not swtpm_setup */
     const char *pcr_banks; /* active PCR banks, e.g. "sha256" or "sha1,sha256" */
 };
 
@@ -61,8 +61,8 @@ int vtpm_create(const struct vtpm_opts *o, const struct ca *ca, uid_t uid, struc
 
 /* The fast path's body, for vtpm_create: v->dir and v->sock are set and the
  * directory exists; on return swtpm runs and certs/ holds the DER files. */
-int vtpm_manufacture_fast(const struct vtpm_opts *o, const struct ca *ca, struct vtpm *v,
-                          char *err, size_t errlen);
+int vtpm_manufacture_fast(const struct vtpm_opts *o, const struct ca *ca, struct vtpm *v, char *err,
+                          size_t errlen);
 
 /* Starts swtpm for an existing state (used by create and by recovery). */
 int vtpm_start_swtpm(const struct vtpm_opts *o, struct vtpm *v, char *err, size_t errlen);

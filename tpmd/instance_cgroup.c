@@ -8,13 +8,12 @@
 #define PARENT "hearth-tpmd"
 
 /* The limits, in the file names of the host's cgroup version. */
-static int settings(enum cgroup_version v, struct cgroup_setting out[2], char mem[24],
-                    char pids[8])
+static int settings(enum cgroup_version v, struct cgroup_setting out[2], char mem[24], char pids[8])
 {
     snprintf(mem, 24, "%llu", VTPM_CGROUP_MEMORY);
     snprintf(pids, 8, "%d", VTPM_CGROUP_PIDS);
-    out[0] = (struct cgroup_setting){ v == CGROUP_V2 ? "memory.max" : "memory.limit_in_bytes",
-                                      mem };
+    out[0] =
+        (struct cgroup_setting){ v == CGROUP_V2 ? "memory.max" : "memory.limit_in_bytes", mem };
     out[1] = (struct cgroup_setting){ "pids.max", pids };
     return 2;
 }

@@ -61,10 +61,7 @@ static int bad(const char *msg, const char *arg)
 }
 
 /* Run as the uid being checked (privdrop_call_as). */
-static bool dir_searchable(void *dir)
-{
-    return access(dir, X_OK) == 0;
-}
+static bool dir_searchable(void *dir) { return access(dir, X_OK) == 0; }
 
 /* Whether uid (with gid uid, as every swtpm) can reach `dir` (every
  * ancestor searchable for it). */
@@ -94,8 +91,10 @@ static int lock_state_dir(const char *state, char *err, size_t errlen)
         if (n > 0 && atoi(buf) > 0)
             snprintf(who, sizeof(who), "pid %d", atoi(buf));
         if (e == EWOULDBLOCK)
-            snprintf(err, errlen, "--state-dir %.400s is in use by another hearth-tpmd (%s); one "
-                     "daemon per state directory", state, who);
+            snprintf(err, errlen,
+                     "--state-dir %.400s is in use by another hearth-tpmd (%s); one "
+                     "daemon per state directory",
+                     state, who);
         else
             snprintf(err, errlen, "--state-dir %.400s: locking: %s", state, strerror(e));
         close(fd);
@@ -129,17 +128,24 @@ struct settings {
 };
 
 static const struct option opts[] = {
-    { "socket", required_argument, NULL, 's' },   { "state-dir", required_argument, NULL, 'd' },
-    { "pool-min", required_argument, NULL, 'm' }, { "pool-max", required_argument, NULL, 'M' },
+    { "socket", required_argument, NULL, 's' },
+    { "state-dir", required_argument, NULL, 'd' },
+    { "pool-min", required_argument, NULL, 'm' },
+    { "pool-max", required_argument, NULL, 'M' },
     { "concurrency", required_argument, NULL, 'c' },
-    { "manufacture", required_argument, NULL, 'f' }, { "ek", required_argument, NULL, 'e' },
+    { "manufacture", required_argument, NULL, 'f' },
+    { "ek", required_argument, NULL, 'e' },
     { "memory-budget-mib", required_argument, NULL, 'b' },
-    { "horizon-s", required_argument, NULL, 'H' }, { "ca-key", required_argument, NULL, 'k' },
-    { "ca-cert", required_argument, NULL, 'C' },  { "uid-base", required_argument, NULL, 'u' },
+    { "horizon-s", required_argument, NULL, 'H' },
+    { "ca-key", required_argument, NULL, 'k' },
+    { "ca-cert", required_argument, NULL, 'C' },
+    { "uid-base", required_argument, NULL, 'u' },
     { "uid-count", required_argument, NULL, 'U' },
     { "allocate-wait-s", required_argument, NULL, 'w' },
-    { "pcr-banks", required_argument, NULL, 'p' }, { "config", required_argument, NULL, 'F' },
-    { "help", no_argument, NULL, 'h' },           { NULL, 0, NULL, 0 },
+    { "pcr-banks", required_argument, NULL, 'p' },
+    { "config", required_argument, NULL, 'F' },
+    { "help", no_argument, NULL, 'h' },
+    { NULL, 0, NULL, 0 },
 };
 
 /* Applies options from argv; returns -1 to continue, else an exit status. */
@@ -151,11 +157,26 @@ static int apply(struct settings *st, int argc, char **argv)
         switch (o) {
         case 's': st->sock = optarg; break;
         case 'd': st->state = optarg; break;
-        case 'm': if (!parse_int(optarg, 0, 1000, &st->po.min)) return bad("--pool-min must be 0..1000", optarg); break;
-        case 'M': if (!parse_int(optarg, 0, 1000, &st->po.max)) return bad("--pool-max must be 0..1000", optarg); break;
-        case 'c': if (!parse_int(optarg, 1, 16, &st->po.concurrency)) return bad("--concurrency must be 1..16", optarg); break;
-        case 'b': if (!parse_int(optarg, 2, 1 << 20, &st->budget)) return bad("--memory-budget-mib must be >= 2", optarg); break;
-        case 'H': if (!parse_int(optarg, 1, 3600, &st->horizon)) return bad("--horizon-s must be 1..3600", optarg); break;
+        case 'm':
+            if (!parse_int(optarg, 0, 1000, &st->po.min))
+                return bad("--pool-min must be 0..1000", optarg);
+            break;
+        case 'M':
+            if (!parse_int(optarg, 0, 1000, &st->po.max))
+                return bad("--pool-max must be 0..1000", optarg);
+            break;
+        case 'c':
+            if (!parse_int(optarg, 1, 16, &st->po.concurrency))
+                return bad("--concurrency must be 1..16", optarg);
+            break;
+        case 'b':
+            if (!parse_int(optarg, 2, 1 << 20, &st->budget))
+                return bad("--memory-budget-mib must be >= 2", optarg);
+            break;
+        case 'H':
+            if (!parse_int(optarg, 1, 3600, &st->horizon))
+                return bad("--horizon-s must be 1..3600", optarg);
+            break;
         case 'f':
             if (strcmp(optarg, "swtpm_setup") && strcmp(optarg, "fast"))
                 return bad("--manufacture must be swtpm_setup or fast", optarg);
@@ -174,9 +195,18 @@ static int apply(struct settings *st, int argc, char **argv)
             break;
         case 'k': st->ca_key = optarg; break;
         case 'C': st->ca_cert = optarg; break;
-        case 'u': if (!parse_int(optarg, 0, INT_MAX, &st->uid_base)) return bad("--uid-base must be 0..2147483647", optarg); break; /* -1: not given */
-        case 'w': if (!parse_int(optarg, 0, 3600, &st->po.allocate_wait_s)) return bad("--allocate-wait-s must be 0..3600", optarg); break;
-        case 'U': if (!parse_int(optarg, 1, 1 << 24, &st->po.uid_count)) return bad("--uid-count must be 1..16777216", optarg); break;
+        case 'u':
+            if (!parse_int(optarg, 0, INT_MAX, &st->uid_base))
+                return bad("--uid-base must be 0..2147483647", optarg);
+            break; /* -1: not given */
+        case 'w':
+            if (!parse_int(optarg, 0, 3600, &st->po.allocate_wait_s))
+                return bad("--allocate-wait-s must be 0..3600", optarg);
+            break;
+        case 'U':
+            if (!parse_int(optarg, 1, 1 << 24, &st->po.uid_count))
+                return bad("--uid-count must be 1..16777216", optarg);
+            break;
         case 'F': break; /* loaded before */
         case 'h': fputs(usage, stdout); return 0;
         default: return bad("unknown option", argv[optind - 1]);
@@ -214,7 +244,8 @@ static int apply_config(struct settings *st, const char *path)
                 *c = '-';
         bool known = false;
         for (const struct option *o = opts; o->name && !known; o++)
-            known = strcmp(o->name, opt + 2) == 0 && strcmp(o->name, "config") && strcmp(o->name, "help");
+            known = strcmp(o->name, opt + 2) == 0 && strcmp(o->name, "config") &&
+                    strcmp(o->name, "help");
         if (!known || nv == 32) {
             fprintf(stderr, "hearth-tpmd: --config %s: unknown key \"%s\"\n", path, key);
             json_decref(root);
@@ -243,31 +274,20 @@ static int allocate(void *ctx, struct vtpm *out, double *ms, char *err, size_t e
 {
     return pool_allocate(ctx, out, ms, err, errlen);
 }
-static int release(void *ctx, const char *id)
-{
-    return pool_free(ctx, id);
-}
-static json_t *get(void *ctx, const char *id)
-{
-    return pool_get_json(ctx, id);
-}
-static json_t *list(void *ctx)
-{
-    return pool_list_json(ctx);
-}
-static json_t *status(void *ctx)
-{
-    return pool_status_json(ctx);
-}
-static char *ca_pem(void *ctx)
-{
-    return ca_cert_pem(((struct pool *)ctx)->ca);
-}
+static int release(void *ctx, const char *id) { return pool_free(ctx, id); }
+static json_t *get(void *ctx, const char *id) { return pool_get_json(ctx, id); }
+static json_t *list(void *ctx) { return pool_list_json(ctx); }
+static json_t *status(void *ctx) { return pool_status_json(ctx); }
+static char *ca_pem(void *ctx) { return ca_cert_pem(((struct pool *)ctx)->ca); }
 
 int main(int argc, char **argv)
 {
     struct settings st = {
-        .po = { .min = 2, .max = 8, .concurrency = 2, .horizon_s = 3, .uid_count = 65536,
+        .po = { .min = 2,
+                .max = 8,
+                .concurrency = 2,
+                .horizon_s = 3,
+                .uid_count = 65536,
                 .allocate_wait_s = 30 },
         .vo = { .ek_rsa = true, .pcr_banks = "sha256" },
         .budget = 512,
@@ -301,7 +321,8 @@ int main(int argc, char **argv)
     }
     if (own_uids && po.uid_count < po.max_vtpms + po.concurrency)
         return bad("--uid-count must cover the live vTPMs (memory budget / 2) and the "
-                   "concurrent manufactures", NULL);
+                   "concurrent manufactures",
+                   NULL);
     if (st.uid_base > 0 && (uint64_t)st.uid_base + (uint64_t)po.uid_count > 0xfffffffeULL)
         return bad("--uid-base + --uid-count is past the last uid", NULL);
     /* 0711: each swtpm, running as its own uid, must reach its vTPM's tpm/
@@ -323,16 +344,18 @@ int main(int argc, char **argv)
         return 1;
     }
     po.uid_base = st.uid_base > 0 ? (uid_t)st.uid_base : UIDS_DEFAULT_BASE;
-    if (own_uids && uids_claim(real, &po.uid_base, po.uid_count, st.uid_base > 0, err,
-                               sizeof(err)) < 0) {
+    if (own_uids &&
+        uids_claim(real, &po.uid_base, po.uid_count, st.uid_base > 0, err, sizeof(err)) < 0) {
         fprintf(stderr, "hearth-tpmd: %s\n", err);
         return 1;
     }
     if (!own_uids)
         po.uid_base = 0;
     if (po.uid_base && !uid_can_reach(po.uid_base, real)) {
-        fprintf(stderr, "hearth-tpmd: warning: uid %u cannot reach %s (a parent directory is not "
-                        "searchable); every swtpm runs as root\n", (unsigned)po.uid_base, real);
+        fprintf(stderr,
+                "hearth-tpmd: warning: uid %u cannot reach %s (a parent directory is not "
+                "searchable); every swtpm runs as root\n",
+                (unsigned)po.uid_base, real);
         po.uid_base = 0;
     }
 

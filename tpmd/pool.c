@@ -13,10 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
-static double now_s(void)
-{
-    return (double)mono_ns() / 1e9;
-}
+static double now_s(void) { return (double)mono_ns() / 1e9; }
 
 static void sample_add(struct samples *s, double v)
 {
@@ -39,7 +36,10 @@ static json_t *percentiles(const struct samples *s)
     qsort(v, (size_t)s->n, sizeof(double), cmp);
     json_t *o = json_object();
     json_object_set_new(o, "n", json_integer(s->n));
-    static const struct { const char *k; double q; } qs[] = { { "p50", 50 }, { "p95", 95 }, { "p99", 99 } };
+    static const struct {
+        const char *k;
+        double q;
+    } qs[] = { { "p50", 50 }, { "p95", 95 }, { "p99", 99 } };
     for (size_t i = 0; i < 3; i++) {
         size_t rank = (size_t)ceil(qs[i].q / 100.0 * s->n);
         json_object_set_new(o, qs[i].k, s->n ? json_real(v[rank ? rank - 1 : 0]) : json_null());

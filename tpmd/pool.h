@@ -14,17 +14,15 @@
 #define POOL_SAMPLES 1024
 
 struct pool_opts {
-    int min, max;         /* ready vTPMs to keep; max 0 disables the pool */
-    int concurrency;      /* manufactures in parallel */
-    int max_vtpms;        /* live vTPMs at most (from the memory budget) */
-    double horizon_s;     /* keep enough for this many seconds of demand */
-    uid_t uid_base;       /* vTPM swtpms run as uid_base + slot; 0: all as root */
-    int uid_count;        /* slots; at least max_vtpms + concurrency */
-    int allocate_wait_s;  /* an allocation waits this long for a ready vTPM or a
-                           * manufacture slot before -EAGAIN */
+    int min, max;        /* ready vTPMs to keep; max 0 disables the pool */
+    int concurrency;     /* manufactures in parallel */
+    int max_vtpms;       /* live vTPMs at most (from the memory budget) */
+    double horizon_s;    /* keep enough for this many seconds of demand */
+    uid_t uid_base;      /* vTPM swtpms run as uid_base + slot; 0: all as root */
+    int uid_count;       /* slots; at least max_vtpms + concurrency */
+    int allocate_wait_s; /* an allocation waits this long for a ready vTPM or a
+                          * manufacture slot before -EAGAIN */
 };
-
-
 
 struct samples {
     double v[POOL_SAMPLES];
@@ -37,12 +35,12 @@ struct pool {
     struct pool_opts opts;
     struct vtpm_opts vopts;
     const struct ca *ca;
-    struct vtpm *list;   /* ready, allocated and failed */
+    struct vtpm *list;       /* ready, allocated and failed */
     unsigned char *uid_used; /* uid_count slots */
     int ready, allocated, manufacturing, failed;
     struct samples alloc_ms, manufacture_ms;
-    double rate;         /* allocations per second, decaying average */
-    double rate_at;      /* when rate was last updated (s) */
+    double rate;    /* allocations per second, decaying average */
+    double rate_at; /* when rate was last updated (s) */
     bool stopping;
     int nworkers;
     pthread_t workers[POOL_MAX_WORKERS];

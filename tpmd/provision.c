@@ -85,9 +85,9 @@ static int parse_public(struct tpm2w_reader *r, struct ek_public *out)
     struct tpm2w_reader p; /* the public area alone: nothing is read past it */
     tpm2w_reader_init(&p, area, size);
     uint16_t type = tpm2w_get16(&p);
-    tpm2w_skip(&p, 2 + 4); /* nameAlg, objectAttributes */
+    tpm2w_skip(&p, 2 + 4);           /* nameAlg, objectAttributes */
     tpm2w_skip(&p, tpm2w_get16(&p)); /* authPolicy */
-    tpm2w_skip(&p, 6); /* symmetric */
+    tpm2w_skip(&p, 6);               /* symmetric */
     if (type == TPM_ALG_RSA) {
         tpm2w_skip(&p, 2 + 2 + 4); /* scheme, keyBits, exponent */
         uint16_t n = tpm2w_get16(&p);
@@ -113,8 +113,7 @@ static int parse_public(struct tpm2w_reader *r, struct ek_public *out)
     return -1;
 }
 
-int provision_create_ek(struct swtpm *s, bool ecc, struct ek_public *out, char *err,
-                        size_t errlen)
+int provision_create_ek(struct swtpm *s, bool ecc, struct ek_public *out, char *err, size_t errlen)
 {
     struct exchange x;
     begin(&x, TPM_ST_SESSIONS, TPM_CC_CREATE_PRIMARY);
@@ -148,14 +147,14 @@ int provision_create_ek(struct swtpm *s, bool ecc, struct ek_public *out, char *
     return rc == 0 ? 0 : fail(err, errlen, "EvictControl(EK)", rc);
 }
 
-int provision_nv_store_locked(struct swtpm *s, uint32_t index, const uint8_t *data,
-                              size_t len, char *err, size_t errlen)
+int provision_nv_store_locked(struct swtpm *s, uint32_t index, const uint8_t *data, size_t len,
+                              char *err, size_t errlen)
 {
     struct exchange x;
     begin(&x, TPM_ST_SESSIONS, TPM_CC_NV_DEFINE_SPACE);
     tpm2w_put32(&x.c, TPM_RH_PLATFORM);
     tpm2w_put_pw_session(&x.c);
-    tpm2w_put16(&x.c, 0); /* no auth value */
+    tpm2w_put16(&x.c, 0);                 /* no auth value */
     size_t pub = tpm2w_sized_begin(&x.c); /* TPM2B_NV_PUBLIC */
     tpm2w_put32(&x.c, index);
     tpm2w_put16(&x.c, TPM_ALG_SHA256);

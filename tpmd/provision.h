@@ -29,14 +29,13 @@ struct ek_public {
 
 /* Creates the EK with the TCG default template in the endorsement
  * hierarchy and persists it at its standard handle. */
-int provision_create_ek(struct swtpm *s, bool ecc, struct ek_public *out, char *err,
-                        size_t errlen);
+int provision_create_ek(struct swtpm *s, bool ecc, struct ek_public *out, char *err, size_t errlen);
 
 /* Defines an NV index under the platform hierarchy (platform-create,
  * write-define, owner/auth/platform readable), writes data, then locks it
  * for writing for good. */
-int provision_nv_store_locked(struct swtpm *s, uint32_t index, const uint8_t *data,
-                              size_t len, char *err, size_t errlen);
+int provision_nv_store_locked(struct swtpm *s, uint32_t index, const uint8_t *data, size_t len,
+                              char *err, size_t errlen);
 
 /* Reads a persisted EK's public key back. */
 int provision_read_ek(struct swtpm *s, uint32_t handle, struct ek_public *out);

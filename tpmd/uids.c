@@ -34,8 +34,9 @@ static bool read_entry(int dirfd, const char *name, struct range *r)
     ssize_t n = read(fd, buf, sizeof(buf) - 1);
     close(fd);
     unsigned long long count;
-    return n > 0 && sscanf(buf, "%llu %llu %511[^\n]", (unsigned long long *)&r->base, &count,
-                           r->state) == 3 &&
+    return n > 0 &&
+           sscanf(buf, "%llu %llu %511[^\n]", (unsigned long long *)&r->base, &count, r->state) ==
+               3 &&
            (r->count = count, true);
 }
 
@@ -111,8 +112,7 @@ static bool conflicts(int dirfd, const char *state_dir, uint64_t base, uint64_t 
     return found;
 }
 
-int uids_claim(const char *state_dir, uid_t *base, int count, bool chosen, char *err,
-               size_t errlen)
+int uids_claim(const char *state_dir, uid_t *base, int count, bool chosen, char *err, size_t errlen)
 {
     if (mkdir("/run/hearth-tpmd", 0700) < 0 && errno != EEXIST)
         goto io;
@@ -150,8 +150,10 @@ int uids_claim(const char *state_dir, uid_t *base, int count, bool chosen, char 
     if (b + (uint64_t)count > 0xfffffffeULL)
         snprintf(err, errlen, "no free uid range of %d below 2^32 - 1", count);
     else if (accounts_in(b, (uint64_t)count, who, sizeof(who)))
-        snprintf(err, errlen, "--uid-base %llu: %s has an id in uids %llu..%llu; vTPM uids must be "
-                 "nobody's", (unsigned long long)b, who, (unsigned long long)b,
+        snprintf(err, errlen,
+                 "--uid-base %llu: %s has an id in uids %llu..%llu; vTPM uids must be "
+                 "nobody's",
+                 (unsigned long long)b, who, (unsigned long long)b,
                  (unsigned long long)(b + (uint64_t)count - 1));
     else if (conflicts(dirfd, state_dir, b, (uint64_t)count, &with))
         snprintf(err, errlen,

@@ -18,24 +18,48 @@ struct guest_memmap_entry {
 };
 
 struct boot_info {
-    int kind;                /* BOOT_KIND_PVH or BOOT_KIND_LINUX64 */
-    const char *cmdline;     /* never NULL */
+    int kind;            /* BOOT_KIND_PVH or BOOT_KIND_LINUX64 */
+    const char *cmdline; /* never NULL */
     int nmem;
     struct guest_memmap_entry mem[GUEST_MAX_MEMMAP];
     uint64_t initrd_addr, initrd_size; /* 0 when none */
-    uint64_t rsdp;           /* from PVH start_info; 0 when not given */
+    uint64_t rsdp;                     /* from PVH start_info; 0 when not given */
 };
 
 /* Each payload defines this; returning ends the run with the TAP summary. */
 void guest_main(const struct boot_info *bi);
 
 /* Port and MMIO access. */
-static inline void outb(uint16_t port, uint8_t v) { __asm__ volatile("outb %0, %1" ::"a"(v), "Nd"(port)); }
-static inline void outw(uint16_t port, uint16_t v) { __asm__ volatile("outw %0, %1" ::"a"(v), "Nd"(port)); }
-static inline void outl(uint16_t port, uint32_t v) { __asm__ volatile("outl %0, %1" ::"a"(v), "Nd"(port)); }
-static inline uint8_t inb(uint16_t port) { uint8_t v; __asm__ volatile("inb %1, %0" : "=a"(v) : "Nd"(port)); return v; }
-static inline uint16_t inw(uint16_t port) { uint16_t v; __asm__ volatile("inw %1, %0" : "=a"(v) : "Nd"(port)); return v; }
-static inline uint32_t inl(uint16_t port) { uint32_t v; __asm__ volatile("inl %1, %0" : "=a"(v) : "Nd"(port)); return v; }
+static inline void outb(uint16_t port, uint8_t v)
+{
+    __asm__ volatile("outb %0, %1" ::"a"(v), "Nd"(port));
+}
+static inline void outw(uint16_t port, uint16_t v)
+{
+    __asm__ volatile("outw %0, %1" ::"a"(v), "Nd"(port));
+}
+static inline void outl(uint16_t port, uint32_t v)
+{
+    __asm__ volatile("outl %0, %1" ::"a"(v), "Nd"(port));
+}
+static inline uint8_t inb(uint16_t port)
+{
+    uint8_t v;
+    __asm__ volatile("inb %1, %0" : "=a"(v) : "Nd"(port));
+    return v;
+}
+static inline uint16_t inw(uint16_t port)
+{
+    uint16_t v;
+    __asm__ volatile("inw %1, %0" : "=a"(v) : "Nd"(port));
+    return v;
+}
+static inline uint32_t inl(uint16_t port)
+{
+    uint32_t v;
+    __asm__ volatile("inl %1, %0" : "=a"(v) : "Nd"(port));
+    return v;
+}
 static inline uint8_t mmio_read8(uint64_t a) { return *(volatile uint8_t *)a; }
 static inline uint16_t mmio_read16(uint64_t a) { return *(volatile uint16_t *)a; }
 static inline uint32_t mmio_read32(uint64_t a) { return *(volatile uint32_t *)a; }

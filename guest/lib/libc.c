@@ -133,9 +133,7 @@ int vsnprintf(char *buf, size_t size, const char *fmt, va_list ap)
             put(&o, 'x');
             put_num(&o, (uint64_t)va_arg(ap, void *), 16, false, false, width, pad, left);
             break;
-        case 'c':
-            put(&o, (char)va_arg(ap, int));
-            break;
+        case 'c': put(&o, (char)va_arg(ap, int)); break;
         case 's': {
             const char *s = va_arg(ap, const char *);
             if (!s)
@@ -151,9 +149,7 @@ int vsnprintf(char *buf, size_t size, const char *fmt, va_list ap)
                 put(&o, ' ');
             break;
         }
-        case '%':
-            put(&o, '%');
-            break;
+        case '%': put(&o, '%'); break;
         default:
             put(&o, '%');
             if (*fmt)

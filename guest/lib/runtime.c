@@ -9,8 +9,18 @@
 static struct boot_info g_boot;
 static int g_tap_n, g_tap_failed;
 
-static uint32_t rd32(uint64_t a) { uint32_t v; memcpy(&v, (const void *)a, 4); return v; }
-static uint64_t rd64(uint64_t a) { uint64_t v; memcpy(&v, (const void *)a, 8); return v; }
+static uint32_t rd32(uint64_t a)
+{
+    uint32_t v;
+    memcpy(&v, (const void *)a, 4);
+    return v;
+}
+static uint64_t rd64(uint64_t a)
+{
+    uint64_t v;
+    memcpy(&v, (const void *)a, 8);
+    return v;
+}
 
 static void from_start_info(uint64_t si)
 {
@@ -119,9 +129,10 @@ uint64_t parse_u64(const char *s)
     uint64_t v = 0;
     if (s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
         for (s += 2; *s; s++) {
-            int d = (*s >= '0' && *s <= '9') ? *s - '0'
+            int d = (*s >= '0' && *s <= '9')   ? *s - '0'
                     : (*s >= 'a' && *s <= 'f') ? *s - 'a' + 10
-                    : (*s >= 'A' && *s <= 'F') ? *s - 'A' + 10 : -1;
+                    : (*s >= 'A' && *s <= 'F') ? *s - 'A' + 10
+                                               : -1;
             if (d < 0)
                 break;
             v = v * 16 + (uint64_t)d;
@@ -165,14 +176,13 @@ void tap_diag(const char *fmt, ...)
 
 void tap_done(void)
 {
-    printf("1..%d\n# guest: %d passed, %d failed\n", g_tap_n, g_tap_n - g_tap_failed,
-           g_tap_failed);
+    printf("1..%d\n# guest: %d passed, %d failed\n", g_tap_n, g_tap_n - g_tap_failed, g_tap_failed);
     guest_exit(g_tap_failed ? 1 : 0);
 }
 
 void guest_exit(int code)
 {
-    outb(0x64, 0xfe);        /* i8042 reset: hearth and Firecracker stop here */
+    outb(0x64, 0xfe);          /* i8042 reset: hearth and Firecracker stop here */
     outb(0xf4, (uint8_t)code); /* QEMU isa-debug-exit */
     for (;;)
         __asm__ volatile("cli; hlt");
@@ -242,12 +252,6 @@ static uint64_t tsc_per_ms(void)
     return per_ms;
 }
 
-uint64_t deadline_ms(uint64_t ms)
-{
-    return rdtsc() + ms * tsc_per_ms();
-}
+uint64_t deadline_ms(uint64_t ms) { return rdtsc() + ms * tsc_per_ms(); }
 
-bool expired(uint64_t deadline)
-{
-    return (int64_t)(rdtsc() - deadline) > 0;
-}
+bool expired(uint64_t deadline) { return (int64_t)(rdtsc() - deadline) > 0; }

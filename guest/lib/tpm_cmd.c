@@ -8,10 +8,7 @@ void cmd_begin(struct tpm_cmd *c, uint16_t tag, uint32_t cc)
     tpm2w_command(&c->w, c->b, sizeof(c->b), tag, cc);
 }
 
-void cmd_end(struct tpm_cmd *c)
-{
-    c->len = tpm2w_finish(&c->w);
-}
+void cmd_end(struct tpm_cmd *c) { c->len = tpm2w_finish(&c->w); }
 
 int tpm_run(struct tpm_ctx *t, struct tpm_cmd *c)
 {

@@ -16,7 +16,9 @@ static struct {
 } ring_avail __attribute__((aligned(2)));
 static struct {
     uint16_t flags, idx;
-    struct { uint32_t id, len; } ring[QSIZE];
+    struct {
+        uint32_t id, len;
+    } ring[QSIZE];
     uint16_t avail_event;
 } ring_used __attribute__((aligned(4)));
 static uint16_t last_used;
@@ -69,9 +71,9 @@ int virtio_tpm_setup(void)
 int virtio_tpm_chain(const uint64_t *addr, const uint32_t *len, const bool *writable, int n)
 {
     for (int i = 0; i < n; i++)
-        ring_desc[i] = (struct desc){ addr[i], len[i],
-                                      (uint16_t)((i + 1 < n ? 1 : 0) | (writable[i] ? 2 : 0)),
-                                      (uint16_t)(i + 1 < n ? i + 1 : 0) };
+        ring_desc[i] =
+            (struct desc){ addr[i], len[i], (uint16_t)((i + 1 < n ? 1 : 0) | (writable[i] ? 2 : 0)),
+                           (uint16_t)(i + 1 < n ? i + 1 : 0) };
     ring_avail.ring[ring_avail.idx % QSIZE] = 0;
     __asm__ volatile("" ::: "memory");
     ring_avail.idx++;
@@ -93,10 +95,7 @@ int virtio_tpm_chain(const uint64_t *addr, const uint32_t *len, const bool *writ
     return -1;
 }
 
-static int virtio_probe(void)
-{
-    return virtio_tpm_setup();
-}
+static int virtio_probe(void) { return virtio_tpm_setup(); }
 
 static int virtio_transmit(const uint8_t *cmd, size_t len, uint8_t *rsp, size_t max)
 {

@@ -7,7 +7,9 @@ struct gv_desc gv_ring_desc[GV_QMAX] __attribute__((aligned(4096)));
 uint16_t gv_ring_avail[3 + GV_QMAX] __attribute__((aligned(4096)));
 static struct {
     uint16_t flags, idx;
-    struct { uint32_t id, len; } ring[GV_QMAX];
+    struct {
+        uint32_t id, len;
+    } ring[GV_QMAX];
     uint16_t avail_event;
 } ring_used __attribute__((aligned(4096)));
 
@@ -98,10 +100,7 @@ int gv_wait(struct gv *v)
     return -1;
 }
 
-uint16_t gv_used_idx(void)
-{
-    return *(volatile uint16_t *)&ring_used.idx;
-}
+uint16_t gv_used_idx(void) { return *(volatile uint16_t *)&ring_used.idx; }
 
 int gv_chain(struct gv *v, int q, const struct gv_seg *s, int n)
 {

@@ -66,8 +66,7 @@ enum http_parse_result http_parse(const char *buf, size_t len, size_t max_body,
      * toward HTTP_HEAD_MAX: head and body then always fit the caller's
      * buffer of HTTP_HEAD_MAX + max_body, however many a client sends. */
     size_t start = 0;
-    while (start + 1 < len && start < HTTP_HEAD_MAX && buf[start] == '\r' &&
-           buf[start + 1] == '\n')
+    while (start + 1 < len && start < HTTP_HEAD_MAX && buf[start] == '\r' && buf[start + 1] == '\n')
         start += 2;
     const char *head = buf + start;
     size_t avail = len - start;

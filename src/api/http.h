@@ -21,14 +21,14 @@ enum http_parse_result {
 struct http_request {
     char method[HTTP_METHOD_MAX];
     char target[HTTP_TARGET_MAX];
-    const char *body;     /* into the parsed buffer */
+    const char *body; /* into the parsed buffer */
     size_t body_len;
     size_t consumed;      /* head + body */
     bool keep_alive;      /* HTTP/1.1 unless "Connection: close"; 1.0 only with keep-alive */
     bool expect_continue; /* "Expect: 100-continue" and the body not here yet */
     bool too_large;       /* Content-Length over the limit: answered unread, then closed */
     unsigned long long content_length;
-    const char *error;    /* HTTP_BAD: why, for the client */
+    const char *error; /* HTTP_BAD: why, for the client */
 };
 
 /* Parses the request at the start of buf[0..len). max_body bounds
@@ -40,7 +40,6 @@ enum http_parse_result http_parse(const char *buf, size_t len, size_t max_body,
 /* Writes a response (status line, Server, Connection, and for a body
  * Content-Type: application/json and Content-Length) into out; returns its
  * length, or 0 when it does not fit. */
-size_t http_response(char *out, size_t outlen, unsigned code, const char *body,
-                     bool keep_alive);
+size_t http_response(char *out, size_t outlen, unsigned code, const char *body, bool keep_alive);
 
 #endif

@@ -143,7 +143,8 @@ const char *api_state_fault(enum api_when when, enum vmm_state state)
     case API_ANY: return NULL;
     case API_PRE_BOOT: return state == VMM_NOT_STARTED ? NULL : NOT_AFTER;
     case API_POST_BOOT: return state != VMM_NOT_STARTED ? NULL : NOT_BEFORE;
-    case API_PAUSED: return state == VMM_PAUSED ? NULL : state == VMM_NOT_STARTED ? NOT_BEFORE : ONLY_PAUSED;
+    case API_PAUSED:
+        return state == VMM_PAUSED ? NULL : state == VMM_NOT_STARTED ? NOT_BEFORE : ONLY_PAUSED;
     }
     return NOT_BEFORE;
 }
@@ -174,8 +175,7 @@ static void put_actions(struct api_router *r, const struct route *rt, json_t *bo
                         struct api_reply *out)
 {
     (void)rt;
-    static const char *const names[] = { "InstanceStart", "SendCtrlAltDel", "FlushMetrics",
-                                         NULL };
+    static const char *const names[] = { "InstanceStart", "SendCtrlAltDel", "FlushMetrics", NULL };
     static const enum vmm_action actions[] = { VMM_INSTANCE_START, VMM_SEND_CTRL_ALT_DEL,
                                                VMM_FLUSH_METRICS };
     struct jctx c = { err, API_FAULT_MAX, "actions" };
@@ -355,8 +355,7 @@ void api_route(struct api_router *r, const char *method, const char *target, con
                      jerr.text, jerr.line, jerr.column);
             api_fault(out, err);
         } else if (json && !json_is_object(json)) {
-            snprintf(err, sizeof(err), "%s: must be an object, got %s", rt->path,
-                     jtype_name(json));
+            snprintf(err, sizeof(err), "%s: must be an object, got %s", rt->path, jtype_name(json));
             api_fault(out, err);
         } else if (patch && json_object_size(json) == 0) {
             api_fault(out, "Empty PATCH request.");

@@ -29,8 +29,8 @@ struct api_router {
 };
 
 struct api_reply {
-    unsigned code;  /* 200, 204 or 400 */
-    char *body;     /* malloc'd JSON; NULL for 204 (or out of memory) */
+    unsigned code; /* 200, 204 or 400 */
+    char *body;    /* malloc'd JSON; NULL for 204 (or out of memory) */
 };
 
 void api_router_init(struct api_router *r, const struct vmm_ops *ops, void *ctx,

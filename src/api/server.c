@@ -36,15 +36,15 @@
 
 struct api_conn {
     int fd;
-    char *in;          /* received, not yet answered */
+    char *in; /* received, not yet answered */
     size_t in_len, in_cap;
-    char *out;         /* answers not yet written */
+    char *out; /* answers not yet written */
     size_t out_len, out_off, out_cap;
-    bool closing;      /* close once out is written */
-    bool continued;    /* "100 Continue" sent for the request in progress */
-    bool eof;          /* the client sent all it will (a half-close): answer, then close */
-    uint32_t events;   /* what epoll watches the connection for */
-    uint64_t last_ns;  /* last byte read or written, for the idle time-out */
+    bool closing;     /* close once out is written */
+    bool continued;   /* "100 Continue" sent for the request in progress */
+    bool eof;         /* the client sent all it will (a half-close): answer, then close */
+    uint32_t events;  /* what epoll watches the connection for */
+    uint64_t last_ns; /* last byte read or written, for the idle time-out */
 };
 
 /* One request on its way to the VMM thread. */
@@ -109,10 +109,9 @@ static bool out_reserve(struct api_conn *c, size_t n)
 static void queue_answer(struct api_conn *c, unsigned code, const char *body, bool keep_alive)
 {
     size_t need = (body ? strlen(body) : 0) + API_HEAD_ROOM;
-    size_t n = out_reserve(c, need)
-                   ? http_response(c->out + c->out_len, c->out_cap - c->out_len, code, body,
-                                   keep_alive)
-                   : 0;
+    size_t n = out_reserve(c, need) ? http_response(c->out + c->out_len, c->out_cap - c->out_len,
+                                                    code, body, keep_alive)
+                                    : 0;
     if (!n) { /* out of memory: never send half of an answer */
         c->closing = true;
         return;
@@ -122,10 +121,7 @@ static void queue_answer(struct api_conn *c, unsigned code, const char *body, bo
 }
 
 /* The most c->in holds: a request of the largest head and body. */
-static size_t in_limit(const struct api_server *s)
-{
-    return HTTP_HEAD_MAX + s->max_payload;
-}
+static size_t in_limit(const struct api_server *s) { return HTTP_HEAD_MAX + s->max_payload; }
 
 /* Answers every whole request in c->in, in order, while the client reads
  * its answers. */
@@ -462,10 +458,7 @@ int api_server_init_detached(struct api_server *s, size_t max_payload, struct ap
     return s->epfd < 0 ? -1 : 0;
 }
 
-int api_server_fd(const struct api_server *s)
-{
-    return s->efd;
-}
+int api_server_fd(const struct api_server *s) { return s->efd; }
 
 void api_server_process(struct api_server *s)
 {

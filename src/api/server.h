@@ -36,7 +36,7 @@ struct api_server {
     pthread_cond_t cond;
     struct api_request *pending;
     bool closed, stopping;
-    bool seccomp; /* the API thread installs its filter */
+    bool seccomp;  /* the API thread installs its filter */
     bool detached; /* api_server_init_detached: no socket, no thread */
 };
 

@@ -89,8 +89,10 @@ static void resource_template(const struct acpi_dev *d, uint8_t *buf, size_t *n)
     size_t o = 0;
     for (int i = 0; i < d->nio; i++) {
         uint16_t b = d->io[i].base;
-        uint8_t io[8] = { 0x47, 0x01, (uint8_t)b, (uint8_t)(b >> 8), (uint8_t)b,
-                          (uint8_t)(b >> 8), 0x01, (uint8_t)d->io[i].len };
+        uint8_t io[8] = { 0x47,       0x01,
+                          (uint8_t)b, (uint8_t)(b >> 8),
+                          (uint8_t)b, (uint8_t)(b >> 8),
+                          0x01,       (uint8_t)d->io[i].len };
         memcpy(buf + o, io, 8);
         o += 8;
     }
@@ -210,9 +212,9 @@ int acpi_build(struct guest_mem *mem, const struct acpi_config *cfg)
     fadt[109 - ACPI_HDR_LEN] = FADT_BOOT_ARCH & 0xff;
     fadt[110 - ACPI_HDR_LEN] = FADT_BOOT_ARCH >> 8;
     put32(fadt + 112 - ACPI_HDR_LEN, FADT_FLAG_HW_REDUCED);
-    fadt[131 - ACPI_HDR_LEN] = 0;                         /* FADT minor version */
-    put64(fadt + 140 - ACPI_HDR_LEN, dsdt_gpa);           /* X_DSDT */
-    memcpy(fadt + 268 - ACPI_HDR_LEN, "HEARTHVM", 8);     /* hypervisor vendor */
+    fadt[131 - ACPI_HDR_LEN] = 0;                     /* FADT minor version */
+    put64(fadt + 140 - ACPI_HDR_LEN, dsdt_gpa);       /* X_DSDT */
+    memcpy(fadt + 268 - ACPI_HDR_LEN, "HEARTHVM", 8); /* hypervisor vendor */
     if (!add_table(&ar, "FACP", 6, fadt, sizeof(fadt), &fadt_gpa))
         return -ENOSPC;
 
@@ -240,7 +242,7 @@ int acpi_build(struct guest_mem *mem, const struct acpi_config *cfg)
 
     memcpy(rsdp, "RSD PTR ", 8);
     memcpy(rsdp + 9, "HEARTH", 6);
-    rsdp[15] = 2;                 /* ACPI 2.0+ RSDP */
+    rsdp[15] = 2; /* ACPI 2.0+ RSDP */
     put32(rsdp + 20, 36);
     put64(rsdp + 24, xsdt_gpa);
     rsdp[8] = (uint8_t)(0 - acpi_checksum(rsdp, 20));

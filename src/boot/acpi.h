@@ -15,16 +15,20 @@
 
 /* A fixed device as the DSDT describes it; devices fill one of these. */
 struct acpi_dev {
-    char name[5];      /* DSDT object name, 4 characters */
-    const char *hid;   /* "PNP0501" (EISA id) or "MSFT0101" / "LNRO0005" (string) */
+    char name[5];    /* DSDT object name, 4 characters */
+    const char *hid; /* "PNP0501" (EISA id) or "MSFT0101" / "LNRO0005" (string) */
     uint32_t uid;
     int nio;
-    struct { uint16_t base, len; } io[ACPI_DEV_MAX_RES];
+    struct {
+        uint16_t base, len;
+    } io[ACPI_DEV_MAX_RES];
     int nmem;
-    struct { uint32_t base, len; } mem[ACPI_DEV_MAX_RES];
+    struct {
+        uint32_t base, len;
+    } mem[ACPI_DEV_MAX_RES];
     int nirq;
     uint32_t irq[ACPI_DEV_MAX_RES];
-    int irq_extended;  /* 1: Interrupt() descriptor (GSI, edge); 0: legacy IRQNoFlags */
+    int irq_extended; /* 1: Interrupt() descriptor (GSI, edge); 0: legacy IRQNoFlags */
 };
 
 /* A table a device adds beyond the core set (e.g. TPM2): the caller fills

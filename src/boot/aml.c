@@ -14,10 +14,7 @@
 #define AML_STRING_PREFIX 0x0d
 #define AML_QWORD_PREFIX 0x0e
 
-void aml_init(struct aml *a)
-{
-    memset(a, 0, sizeof(*a));
-}
+void aml_init(struct aml *a) { memset(a, 0, sizeof(*a)); }
 
 void aml_bytes(struct aml *a, const void *p, size_t n)
 {
@@ -29,10 +26,7 @@ void aml_bytes(struct aml *a, const void *p, size_t n)
     a->len += n;
 }
 
-static void aml_byte(struct aml *a, uint8_t b)
-{
-    aml_bytes(a, &b, 1);
-}
+static void aml_byte(struct aml *a, uint8_t b) { aml_bytes(a, &b, 1); }
 
 static void aml_nameseg(struct aml *a, const char *name4)
 {
@@ -181,7 +175,8 @@ uint32_t aml_eisa_id(const char *id)
     uint16_t vendor = (uint16_t)(((id[0] - '@') & 0x1f) << 10 | ((id[1] - '@') & 0x1f) << 5 |
                                  ((id[2] - '@') & 0x1f));
     uint8_t b[4] = {
-        (uint8_t)(vendor >> 8), (uint8_t)vendor,
+        (uint8_t)(vendor >> 8),
+        (uint8_t)vendor,
         (uint8_t)(hexval(id[3]) << 4 | hexval(id[4])),
         (uint8_t)(hexval(id[5]) << 4 | hexval(id[6])),
     };

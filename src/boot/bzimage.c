@@ -15,10 +15,7 @@ static uint32_t le32(const uint8_t *p)
     return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
 
-static uint16_t le16(const uint8_t *p)
-{
-    return (uint16_t)(p[0] | p[1] << 8);
-}
+static uint16_t le16(const uint8_t *p) { return (uint16_t)(p[0] | p[1] << 8); }
 
 bool bzimage_detect(const uint8_t *head, size_t len)
 {
@@ -35,8 +32,8 @@ int bzimage_load(struct guest_mem *mem, const uint8_t *img, size_t len, struct l
     }
     uint16_t version = le16(head + 0x206);
     if (version < BZ_MIN_VERSION) {
-        snprintf(err, errlen, "bzImage boot protocol %u.%02u is older than 2.12",
-                 version >> 8, version & 0xff);
+        snprintf(err, errlen, "bzImage boot protocol %u.%02u is older than 2.12", version >> 8,
+                 version & 0xff);
         return -EINVAL;
     }
     if (!(le16(head + 0x236) & XLF_KERNEL_64) || !(head[0x211] & LOADED_HIGH)) {

@@ -20,8 +20,8 @@
 /* GDT descriptors as (flags << 8 | access) words: code64, code32, data, tss. */
 #define GDT_CODE64 0xa09bU
 #define GDT_CODE32 0xc09bU
-#define GDT_DATA   0xc093U
-#define GDT_TSS    0x808bU
+#define GDT_DATA 0xc093U
+#define GDT_TSS 0x808bU
 
 static uint64_t gdt_entry(uint16_t flags, uint32_t base, uint32_t limit)
 {
@@ -89,10 +89,10 @@ static void set_topology(struct kvm_cpuid_entry2 *e, int id, int nvcpus, bool sm
     case 0x1:
         e->ebx = (e->ebx & 0xffffu & ~0xff00u) | (8u << 8) /* clflush 64 B */ |
                  ((uint32_t)nvcpus << 16) | ((uint32_t)id << 24);
-        e->ecx |= 1u << 31;       /* running under a hypervisor */
-        e->ecx &= ~(1u << 5);     /* no VMX for the guest */
+        e->ecx |= 1u << 31;   /* running under a hypervisor */
+        e->ecx &= ~(1u << 5); /* no VMX for the guest */
         if (nvcpus > 1)
-            e->edx |= 1u << 28;   /* HTT: several logical CPUs per package */
+            e->edx |= 1u << 28; /* HTT: several logical CPUs per package */
         break;
     case 0x4: {
         uint32_t level = (e->eax >> 5) & 7;
@@ -115,17 +115,14 @@ static void set_topology(struct kvm_cpuid_entry2 *e, int id, int nvcpus, bool sm
             e->ecx = e->index; /* invalid level ends the enumeration */
         }
         break;
-    case 0xa: /* no PMU for the guest */
-        e->eax = e->ebx = e->ecx = e->edx = 0;
-        break;
+    case 0xa: /* no PMU for the guest */ e->eax = e->ebx = e->ecx = e->edx = 0; break;
     case 0x40000000:
         e->eax = 0x40000001;
         memcpy(&e->ebx, "KVMK", 4);
         memcpy(&e->ecx, "VMKV", 4);
         memcpy(&e->edx, "M\0\0\0", 4);
         break;
-    default:
-        break;
+    default: break;
     }
 }
 
@@ -145,7 +142,9 @@ static void add_topology_subleaves(struct kvm_cpuid2 *cpuid, uint32_t cap)
         if (has[sub] || cpuid->nent >= cap)
             continue;
         cpuid->entries[cpuid->nent++] = (struct kvm_cpuid_entry2){
-            .function = 0xb, .index = sub, .flags = KVM_CPUID_FLAG_SIGNIFCANT_INDEX,
+            .function = 0xb,
+            .index = sub,
+            .flags = KVM_CPUID_FLAG_SIGNIFCANT_INDEX,
         };
     }
 }
@@ -177,18 +176,21 @@ static int setup_cpuid(struct vm *vm, struct vcpu *v, bool smt)
 
 static int setup_msrs(struct vcpu *v, char *err, size_t errlen)
 {
-    static const struct { uint32_t index; uint64_t value; } boot_msrs[] = {
-        { 0x174, 0 },                 /* IA32_SYSENTER_CS */
-        { 0x175, 0 },                 /* IA32_SYSENTER_ESP */
-        { 0x176, 0 },                 /* IA32_SYSENTER_EIP */
-        { 0xc0000081, 0 },            /* STAR */
-        { 0xc0000082, 0 },            /* LSTAR */
-        { 0xc0000083, 0 },            /* CSTAR */
-        { 0xc0000084, 0 },            /* SYSCALL_MASK */
-        { 0xc0000102, 0 },            /* KERNEL_GS_BASE */
-        { 0x10, 0 },                  /* IA32_TSC */
-        { 0x1a0, 1 },                 /* IA32_MISC_ENABLE: fast strings */
-        { 0x2ff, (1u << 11) | 6 },    /* MTRR default type: enabled, write-back */
+    static const struct {
+        uint32_t index;
+        uint64_t value;
+    } boot_msrs[] = {
+        { 0x174, 0 },              /* IA32_SYSENTER_CS */
+        { 0x175, 0 },              /* IA32_SYSENTER_ESP */
+        { 0x176, 0 },              /* IA32_SYSENTER_EIP */
+        { 0xc0000081, 0 },         /* STAR */
+        { 0xc0000082, 0 },         /* LSTAR */
+        { 0xc0000083, 0 },         /* CSTAR */
+        { 0xc0000084, 0 },         /* SYSCALL_MASK */
+        { 0xc0000102, 0 },         /* KERNEL_GS_BASE */
+        { 0x10, 0 },               /* IA32_TSC */
+        { 0x1a0, 1 },              /* IA32_MISC_ENABLE: fast strings */
+        { 0x2ff, (1u << 11) | 6 }, /* MTRR default type: enabled, write-back */
     };
     enum { N = sizeof(boot_msrs) / sizeof(boot_msrs[0]) };
     union {
@@ -198,8 +200,8 @@ static int setup_msrs(struct vcpu *v, char *err, size_t errlen)
     memset(&msrs, 0, sizeof(msrs));
     msrs.hdr.nmsrs = N;
     for (int i = 0; i < N; i++)
-        msrs.hdr.entries[i] = (struct kvm_msr_entry){ .index = boot_msrs[i].index,
-                                                      .data = boot_msrs[i].value };
+        msrs.hdr.entries[i] =
+            (struct kvm_msr_entry){ .index = boot_msrs[i].index, .data = boot_msrs[i].value };
     int set = ioctl(v->fd, KVM_SET_MSRS, &msrs);
     if (set != N) {
         snprintf(err, errlen, "KVM_SET_MSRS: MSR 0x%x rejected",

@@ -58,8 +58,8 @@ int elf_load(struct guest_mem *mem, const uint8_t *img, size_t len, struct loade
         return -EINVAL;
     }
     if (eh.e_phentsize != sizeof(Elf64_Phdr) || eh.e_phnum == 0 || eh.e_phnum > ELF_MAX_PHDRS) {
-        snprintf(err, errlen, "ELF program headers malformed (%u entries of %u bytes)",
-                 eh.e_phnum, eh.e_phentsize);
+        snprintf(err, errlen, "ELF program headers malformed (%u entries of %u bytes)", eh.e_phnum,
+                 eh.e_phentsize);
         return -EINVAL;
     }
     Elf64_Phdr ph[ELF_MAX_PHDRS];
@@ -95,9 +95,8 @@ int elf_load(struct guest_mem *mem, const uint8_t *img, size_t len, struct loade
             return -EINVAL;
         }
         if (p->p_paddr < LAYOUT_HIMEM_START) {
-            snprintf(err, errlen,
-                     "ELF segment %d at 0x%llx overlaps reserved memory below 0x%llx", i,
-                     (unsigned long long)p->p_paddr, LAYOUT_HIMEM_START);
+            snprintf(err, errlen, "ELF segment %d at 0x%llx overlaps reserved memory below 0x%llx",
+                     i, (unsigned long long)p->p_paddr, LAYOUT_HIMEM_START);
             return -EINVAL;
         }
         uint8_t *dst = p->p_memsz ? gpa_to_hva(mem, p->p_paddr, p->p_memsz) : NULL;

@@ -16,13 +16,13 @@ enum kernel_format { KERNEL_ELF, KERNEL_BZIMAGE };
 
 /* Offsets within struct boot_params (Linux's zero page) that we touch. */
 #define ZP_EXT_RAMDISK_IMAGE 0x0c0
-#define ZP_EXT_RAMDISK_SIZE  0x0c4
-#define ZP_EXT_CMD_LINE_PTR  0x0c8
-#define ZP_E820_ENTRIES      0x1e8
-#define ZP_SETUP_HEADER      0x1f1
-#define ZP_SETUP_HEADER_END  0x290
-#define ZP_E820_TABLE        0x2d0
-#define ZP_E820_MAX          128
+#define ZP_EXT_RAMDISK_SIZE 0x0c4
+#define ZP_EXT_CMD_LINE_PTR 0x0c8
+#define ZP_E820_ENTRIES 0x1e8
+#define ZP_SETUP_HEADER 0x1f1
+#define ZP_SETUP_HEADER_END 0x290
+#define ZP_E820_TABLE 0x2d0
+#define ZP_E820_MAX 128
 
 struct loaded_kernel {
     enum kernel_format format;
@@ -31,7 +31,7 @@ struct loaded_kernel {
     uint64_t load_start; /* lowest guest address the kernel occupies */
     uint64_t load_end;   /* first guest address above the kernel (incl. bss / init_size) */
     uint32_t initrd_addr_max;
-    size_t setup_header_len;                               /* bzImage only */
+    size_t setup_header_len; /* bzImage only */
     uint8_t setup_header[ZP_SETUP_HEADER_END - ZP_SETUP_HEADER];
     /* The whole file as read, once: what the guest got was parsed and
      * copied from these bytes, so they are what measured boot hashes (the
@@ -70,7 +70,7 @@ struct e820_entry {
     uint64_t addr, size;
     uint32_t type;
 };
-#define E820_RAM      1
+#define E820_RAM 1
 #define E820_RESERVED 2
 
 /* Fills `out` (room for `max`) with the guest's memory map; returns the count. */

@@ -11,8 +11,7 @@
 static void put16(uint8_t *p, uint16_t v) { memcpy(p, &v, 2); }
 static void put32(uint8_t *p, uint32_t v) { memcpy(p, &v, 4); }
 
-static size_t entry_io_int(uint8_t *e, uint8_t type, uint8_t src_irq, uint8_t ioapic,
-                           uint8_t pin)
+static size_t entry_io_int(uint8_t *e, uint8_t type, uint8_t src_irq, uint8_t ioapic, uint8_t pin)
 {
     uint8_t x[8] = { 3, type, 0, 0, 0 /* ISA bus */, src_irq, ioapic, pin };
     memcpy(e, x, 8);
@@ -35,8 +34,8 @@ int mptable_build(struct guest_mem *mem, int nvcpus)
 
     for (int i = 0; i < nvcpus; i++, count++) {
         uint8_t cpu[20] = { 0, (uint8_t)i, 0x14, (uint8_t)(1 | (i == 0 ? 2 : 0)) };
-        put32(cpu + 4, 0x600);  /* signature: family 6 */
-        put32(cpu + 8, 0x201);  /* features: FPU, APIC */
+        put32(cpu + 4, 0x600); /* signature: family 6 */
+        put32(cpu + 8, 0x201); /* features: FPU, APIC */
         memcpy(e, cpu, 20);
         e += 20;
     }

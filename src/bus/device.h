@@ -23,10 +23,10 @@ struct snap_reader;
 struct device_env {
     struct devmgr *dm;
     const struct vm_config *cfg;
-    struct loop *vmm_loop;            /* the VMM thread's loop (the console's) */
-    struct inherited_fds *inherited;  /* what "fd:N" may name (NULL: nothing) */
-    bool seccomp;                     /* threads a device starts install filters */
-    bool boot_timer;                  /* --boot-timer */
+    struct loop *vmm_loop;           /* the VMM thread's loop (the console's) */
+    struct inherited_fds *inherited; /* what "fd:N" may name (NULL: nothing) */
+    bool seccomp;                    /* threads a device starts install filters */
+    bool boot_timer;                 /* --boot-timer */
     uint64_t start_wall_ns, start_cpu_ns;
 };
 
@@ -63,8 +63,8 @@ struct device_ops {
     int (*restore)(void *dev, struct snap_reader *r, char *err, size_t errlen);
     /* A PATCH of the running VM: instance `index`'s part of the section,
      * from `old` to `next`. -1 with a message, the device unchanged. */
-    int (*update)(void *dev, int index, const struct vm_config *old,
-                  const struct vm_config *next, char *err, size_t errlen);
+    int (*update)(void *dev, int index, const struct vm_config *old, const struct vm_config *next,
+                  char *err, size_t errlen);
     /* One of the fds the device gave devmgr_attach_virtio (fds[index]) is
      * ready, on the I/O thread. */
     void (*io_ready)(void *dev, int index, uint32_t events);

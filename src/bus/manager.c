@@ -83,7 +83,7 @@ int devmgr_add(struct devmgr *dm, const struct devmgr_device *d, char *err, size
     for (int i = 0; i < d->nranges; i++) {
         const struct devmgr_range *r = &d->ranges[i];
         e = trap_register(&dm->vm->traps, r->space, r->base, r->len, r->ops,
-                              d->trap_dev ? d->trap_dev : d->dev, d->name);
+                          d->trap_dev ? d->trap_dev : d->dev, d->name);
         if (e < 0) {
             snprintf(err, errlen, "registering %s at %s 0x%llx: %s", d->name,
                      r->space == TRAP_PIO ? "port" : "address", (unsigned long long)r->base,
@@ -139,8 +139,8 @@ int devmgr_io_add(struct devmgr *dm, const char *name, int fd, uint32_t events, 
 }
 
 /* Serves w->fd on the I/O thread for w (kept in the manager's table). */
-static int watch(struct devmgr *dm, const char *name, const struct devmgr_watch *w,
-                 uint32_t events, loop_fn *fn, char *err, size_t errlen)
+static int watch(struct devmgr *dm, const char *name, const struct devmgr_watch *w, uint32_t events,
+                 loop_fn *fn, char *err, size_t errlen)
 {
     if (dm->nwatches == DEVMGR_MAX_WATCHES) {
         snprintf(err, errlen, "%s: more than %d device fds", name, DEVMGR_MAX_WATCHES);
@@ -168,16 +168,16 @@ static int wire_virtio(struct devmgr *dm, const char *name, struct virtio_mmio *
         return r < 0 ? r : -errno;
     }
     for (int q = 0; q < mmio->ops->nqueues; q++) {
-        struct devmgr_watch w = { .mmio = mmio, .index = q, .own_fd = true,
-                                  .fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK) };
+        struct devmgr_watch w = {
+            .mmio = mmio, .index = q, .own_fd = true, .fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)
+        };
         if (w.fd < 0) {
             snprintf(err, errlen, "%s: eventfd: %s", name, strerror(errno));
             return -errno;
         }
         if ((r = watch(dm, name, &w, EPOLLIN, on_kick, err, errlen)) < 0)
             return r;
-        if ((r = vm_ioeventfd(dm->vm, w.fd, addr + VIRTIO_MMIO_QUEUE_NOTIFY, 4,
-                              (uint64_t)q)) < 0) {
+        if ((r = vm_ioeventfd(dm->vm, w.fd, addr + VIRTIO_MMIO_QUEUE_NOTIFY, 4, (uint64_t)q)) < 0) {
             snprintf(err, errlen, "%s: ioeventfd for queue %d: %s", name, q, strerror(-r));
             return r;
         }
@@ -208,8 +208,7 @@ int devmgr_attach_virtio(struct devmgr *dm, const struct devmgr_virtio *v, uint6
 {
     const char *name = v->name;
     if (dm->nvirtio == DEVMGR_MAX_VIRTIO) {
-        snprintf(err, errlen, "attaching %s: more than %d virtio devices", name,
-                 DEVMGR_MAX_VIRTIO);
+        snprintf(err, errlen, "attaching %s: more than %d virtio devices", name, DEVMGR_MAX_VIRTIO);
         v->ops->destroy(v->dev);
         return -ENOSPC;
     }
@@ -220,27 +219,35 @@ int devmgr_attach_virtio(struct devmgr *dm, const struct devmgr_virtio *v, uint6
     char acpi_name[5];
     snprintf(acpi_name, sizeof(acpi_name), "V%03d", slot);
     struct devmgr_device d = {
-        .ops = v->ops, .name = name, .dev = v->dev, .trap_dev = v->mmio, .nranges = 1,
+        .ops = v->ops,
+        .name = name,
+        .dev = v->dev,
+        .trap_dev = v->mmio,
+        .nranges = 1,
         .ranges = { { TRAP_MMIO, addr, LAYOUT_VIRTIO_MMIO_SIZE, &virtio_mmio_ops } },
-        .acpi_name = acpi_name, .acpi_hid = "LNRO0005", .nirq = 1, .irq = gsi,
+        .acpi_name = acpi_name,
+        .acpi_hid = "LNRO0005",
+        .nirq = 1,
+        .irq = gsi,
         .irq_extended = true,
     };
     int r = devmgr_add(dm, &d, err, errlen);
     if (dm->ndevs && dm->devs[dm->ndevs - 1].dev == v->dev)
         dm->devs[dm->ndevs - 1].mmio = v->mmio;
-    if (r < 0 ||
-        (r = wire_virtio(dm, name, v->mmio, &dm->virtio_irq[slot], addr, err, errlen)) < 0)
+    if (r < 0 || (r = wire_virtio(dm, name, v->mmio, &dm->virtio_irq[slot], addr, err, errlen)) < 0)
         return r;
     virtio_mmio_set_irq(v->mmio, virtio_irq, &dm->virtio_irq[slot]);
     for (int i = 0; i < v->nfds; i++) {
-        const struct devmgr_watch w = { .mmio = v->mmio, .index = i, .fd = v->fds[i].fd,
-                                        .ops = v->ops, .dev = v->dev };
+        const struct devmgr_watch w = {
+            .mmio = v->mmio, .index = i, .fd = v->fds[i].fd, .ops = v->ops, .dev = v->dev
+        };
         if ((r = watch(dm, name, &w, v->fds[i].events, on_backend, err, errlen)) < 0)
             return r;
     }
     for (int i = 0; i < v->nlimiters; i++) {
-        const struct devmgr_watch w = { .mmio = v->mmio, .index = i,
-                                        .fd = v->limiters[i]->timer_fd, .rl = v->limiters[i] };
+        const struct devmgr_watch w = {
+            .mmio = v->mmio, .index = i, .fd = v->limiters[i]->timer_fd, .rl = v->limiters[i]
+        };
         if ((r = watch(dm, name, &w, EPOLLIN, on_limiter, err, errlen)) < 0)
             return r;
     }
@@ -254,9 +261,8 @@ int devmgr_attach_virtio(struct devmgr *dm, const struct devmgr_virtio *v, uint6
     return 0;
 }
 
-int devmgr_add_table(struct devmgr *dm, const char *name, const char *signature,
-                     uint8_t revision, const uint8_t *body, size_t body_len, char *err,
-                     size_t errlen)
+int devmgr_add_table(struct devmgr *dm, const char *name, const char *signature, uint8_t revision,
+                     const uint8_t *body, size_t body_len, char *err, size_t errlen)
 {
     int r = acpi_add_table(dm->acpi, signature, revision, body, body_len);
     if (r < 0)
@@ -281,8 +287,7 @@ static void *io_thread(void *arg)
     else
         r = -EPERM;
     if (r < 0)
-        vm_request_stop(dm->vm, HEARTH_EXIT_ERROR, "the device I/O loop failed: %s",
-                        strerror(-r));
+        vm_request_stop(dm->vm, HEARTH_EXIT_ERROR, "the device I/O loop failed: %s", strerror(-r));
     return NULL;
 }
 
@@ -291,7 +296,10 @@ int devmgr_start(struct devmgr *dm, char *err, size_t errlen)
     int r = 0;
     if (dm->io.epfd < 0 || (dm->io_stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0 ||
         (r = loop_add(&dm->io, dm->io_stop_fd, EPOLLIN, on_io_stop, &dm->io)) < 0) {
-        snprintf(err, errlen, "device I/O thread: %s", strerror(r < 0 ? -r : errno ? errno : EBADF));
+        snprintf(err, errlen, "device I/O thread: %s",
+                 strerror(r < 0   ? -r
+                          : errno ? errno
+                                  : EBADF));
         return -1;
     }
     /* Signals are the VMM thread's (and the vCPUs' kick): none here. */

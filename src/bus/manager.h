@@ -37,16 +37,16 @@ struct devmgr_range {
 
 /* A device with fixed resources, as its create describes it. */
 struct devmgr_device {
-    const struct device_ops *ops;  /* its lifecycle: destroy(dev) releases it */
-    const char *name;              /* for traps, log lines and errors */
-    void *dev;                     /* what the lifecycle hooks get */
-    void *trap_dev;                /* what the trap ops get instead, or NULL */
+    const struct device_ops *ops; /* its lifecycle: destroy(dev) releases it */
+    const char *name;             /* for traps, log lines and errors */
+    void *dev;                    /* what the lifecycle hooks get */
+    void *trap_dev;               /* what the trap ops get instead, or NULL */
     int nranges;
     struct devmgr_range ranges[ACPI_DEV_MAX_RES];
     const char *acpi_name, *acpi_hid; /* both NULL: not in the DSDT */
     int nirq;                         /* 0 or 1 */
     uint32_t irq;
-    bool irq_extended;                /* Interrupt() descriptor (GSI, edge) */
+    bool irq_extended; /* Interrupt() descriptor (GSI, edge) */
 };
 
 #define DEVMGR_VIRTIO_MAX_FDS 3
@@ -93,12 +93,13 @@ struct devmgr_instance {
     const struct device_ops *ops;
     const char *name;
     void *dev;
-    int index; /* among the instances of its kind, in attach order */
+    int index;                /* among the instances of its kind, in attach order */
     struct virtio_mmio *mmio; /* a virtio device's transport, or NULL */
 };
 
-#define DEVMGR_MAX_WATCHES                                                                          \
-    (DEVMGR_MAX_VIRTIO * (VIRTIO_MMIO_MAX_QUEUES + DEVMGR_VIRTIO_MAX_FDS + DEVMGR_VIRTIO_MAX_LIMITERS))
+#define DEVMGR_MAX_WATCHES                                                                         \
+    (DEVMGR_MAX_VIRTIO *                                                                           \
+     (VIRTIO_MMIO_MAX_QUEUES + DEVMGR_VIRTIO_MAX_FDS + DEVMGR_VIRTIO_MAX_LIMITERS))
 
 struct devmgr {
     /* The kinds of device, in attach order (devmgr_init). */
@@ -155,9 +156,8 @@ int devmgr_attach_virtio(struct devmgr *dm, const struct devmgr_virtio *v, uint6
                          char *err, size_t errlen);
 
 /* An extra ACPI table (TPM2, ...): -ENOSPC with a message when full. */
-int devmgr_add_table(struct devmgr *dm, const char *name, const char *signature,
-                     uint8_t revision, const uint8_t *body, size_t body_len, char *err,
-                     size_t errlen);
+int devmgr_add_table(struct devmgr *dm, const char *name, const char *signature, uint8_t revision,
+                     const uint8_t *body, size_t body_len, char *err, size_t errlen);
 
 /* A backend fd served on the I/O thread: fn(ctx, fd, events) whenever it
  * is ready for `events`. Before devmgr_start; the device closes the fd in

@@ -11,11 +11,16 @@
 #include <string.h>
 
 static const char *const section_keys[CONFIG_NSECTIONS] = {
-    [CONFIG_BOOT_SOURCE] = "boot-source", [CONFIG_MACHINE] = "machine-config",
-    [CONFIG_SERIAL] = "serial",           [CONFIG_TPM] = "tpm",
-    [CONFIG_LOGGER] = "logger",           [CONFIG_METRICS] = "metrics",
-    [CONFIG_DRIVES] = "drives",           [CONFIG_NETS] = "network-interfaces",
-    [CONFIG_VSOCK] = "vsock",             [CONFIG_ENTROPY] = "entropy",
+    [CONFIG_BOOT_SOURCE] = "boot-source",
+    [CONFIG_MACHINE] = "machine-config",
+    [CONFIG_SERIAL] = "serial",
+    [CONFIG_TPM] = "tpm",
+    [CONFIG_LOGGER] = "logger",
+    [CONFIG_METRICS] = "metrics",
+    [CONFIG_DRIVES] = "drives",
+    [CONFIG_NETS] = "network-interfaces",
+    [CONFIG_VSOCK] = "vsock",
+    [CONFIG_ENTROPY] = "entropy",
 };
 
 int config_section_by_key(const char *key)
@@ -26,10 +31,7 @@ int config_section_by_key(const char *key)
     return -1;
 }
 
-const char *config_section_key(enum config_section s)
-{
-    return section_keys[s];
-}
+const char *config_section_key(enum config_section s) { return section_keys[s]; }
 
 void config_init(struct vm_config *cfg)
 {
@@ -103,7 +105,7 @@ static int set_boot_source(struct jctx *c, json_t *o, struct vm_config *cfg)
 
 static int set_machine(struct jctx *c, json_t *o, struct vm_config *cfg, bool patch)
 {
-    static const char *const allowed[] = { "vcpu_count", "mem_size_mib", "smt", "huge_pages",
+    static const char *const allowed[] = { "vcpu_count",        "mem_size_mib", "smt", "huge_pages",
                                            "track_dirty_pages", "cpu_template", NULL };
     static const char *const required[] = { "vcpu_count", "mem_size_mib", NULL };
     struct machine_config *m = &cfg->machine;
@@ -147,8 +149,8 @@ out:
 
 static int set_logger(struct jctx *c, json_t *o, struct vm_config *cfg)
 {
-    static const char *const allowed[] = { "log_path", "level", "show_level", "show_log_origin",
-                                           "module", NULL };
+    static const char *const allowed[] = { "log_path",        "level",  "show_level",
+                                           "show_log_origin", "module", NULL };
     struct logger_config *l = &cfg->logger;
     char *level = NULL, *module = NULL;
     if (jcheck_keys(c, o, allowed, NULL) || jget_nonempty(c, o, "log_path", true, &l->log_path) ||
@@ -207,8 +209,7 @@ static const char *const tpm_models[] = {
  * hearth's own (the API's listener, a client's connection). */
 static int set_tpm(struct jctx *c, json_t *o, struct vm_config *cfg, bool from_file)
 {
-    static const char *const allowed[] = { "socket", "model", "timeout_ms", "measured_boot",
-                                           NULL };
+    static const char *const allowed[] = { "socket", "model", "timeout_ms", "measured_boot", NULL };
     static const char *const required[] = { "socket", NULL };
     struct tpm_config *t = &cfg->tpm;
     char *model = NULL;
@@ -229,8 +230,10 @@ static int set_tpm(struct jctx *c, json_t *o, struct vm_config *cfg, bool from_f
         goto bad;
     }
     if (fd >= 0 && !from_file) {
-        jfail(c, "socket", "\"%s\" names an inherited descriptor: only the config file may "
-              "(give swtpm's socket path)", t->socket);
+        jfail(c, "socket",
+              "\"%s\" names an inherited descriptor: only the config file may "
+              "(give swtpm's socket path)",
+              t->socket);
         goto bad;
     }
     if (model) {
@@ -382,8 +385,8 @@ json_t *config_to_json(const struct vm_config *cfg)
     json_t *o = json_object();
     json_object_set_new(o, "boot-source",
                         json_pack("{s:s, s:s?, s:s?}", "kernel_image_path",
-                                  b->kernel_image_path ? b->kernel_image_path : "",
-                                  "initrd_path", b->initrd_path, "boot_args", b->boot_args));
+                                  b->kernel_image_path ? b->kernel_image_path : "", "initrd_path",
+                                  b->initrd_path, "boot_args", b->boot_args));
     json_object_set_new(o, "machine-config", config_machine_to_json(cfg));
     config_devices_to_json(cfg, o);
     json_object_set_new(o, "balloon", json_null());
@@ -392,15 +395,16 @@ json_t *config_to_json(const struct vm_config *cfg)
      * where a VM logs is the operator's, not the VM's. */
     json_object_set_new(o, "logger", json_null());
     json_object_set_new(o, "metrics", json_null());
-    json_object_set_new(o, "serial", cfg->serial.serial_out_path
-                                         ? json_pack("{s:s}", "serial_out_path",
-                                                     cfg->serial.serial_out_path)
-                                         : json_null());
-    json_object_set_new(o, "tpm", cfg->tpm.model == TPM_MODEL_NONE
-                                      ? json_null()
-                                      : json_pack("{s:s, s:s, s:i, s:b}", "socket", cfg->tpm.socket,
-                                                  "model", tpm_models[cfg->tpm.model],
-                                                  "timeout_ms", cfg->tpm.timeout_ms,
-                                                  "measured_boot", cfg->tpm.measured_boot));
+    json_object_set_new(o, "serial",
+                        cfg->serial.serial_out_path
+                            ? json_pack("{s:s}", "serial_out_path", cfg->serial.serial_out_path)
+                            : json_null());
+    json_object_set_new(o, "tpm",
+                        cfg->tpm.model == TPM_MODEL_NONE
+                            ? json_null()
+                            : json_pack("{s:s, s:s, s:i, s:b}", "socket", cfg->tpm.socket, "model",
+                                        tpm_models[cfg->tpm.model], "timeout_ms",
+                                        cfg->tpm.timeout_ms, "measured_boot",
+                                        cfg->tpm.measured_boot));
     return o;
 }

@@ -16,8 +16,8 @@
 #define CONFIG_MAX_MEM_MIB (1024 * 1024)
 #define CONFIG_DEFAULT_VCPUS 1
 #define CONFIG_DEFAULT_MEM_MIB 128
-#define CONFIG_DEFAULT_BOOT_ARGS \
-    "reboot=k panic=1 pci=off nomodule 8250.nr_uarts=0 i8042.noaux i8042.nomux " \
+#define CONFIG_DEFAULT_BOOT_ARGS                                                                   \
+    "reboot=k panic=1 pci=off nomodule 8250.nr_uarts=0 i8042.noaux i8042.nomux "                   \
     "i8042.nopnp i8042.dumbkbd"
 
 enum tpm_model { TPM_MODEL_NONE, TPM_MODEL_CRB, TPM_MODEL_TIS, TPM_MODEL_VIRTIO };
@@ -47,7 +47,7 @@ struct tpm_config {
     enum tpm_model model; /* TPM_MODEL_NONE: no "tpm" section */
     char *socket;         /* swtpm control socket, or "fd:N" (core/inherited.h) */
     int timeout_ms;
-    bool measured_boot;   /* hearth measures what it boots (default) */
+    bool measured_boot; /* hearth measures what it boots (default) */
 };
 
 /* Devices: at most this many of each (the virtio-mmio slots bound them). */
@@ -63,7 +63,7 @@ enum io_engine { IO_ENGINE_SYNC, IO_ENGINE_ASYNC };
 struct drive_config {
     char *drive_id;
     char *path_on_host;
-    char *partuuid;     /* NULL: the root is /dev/vda */
+    char *partuuid; /* NULL: the root is /dev/vda */
     bool is_root_device;
     bool is_read_only;
     enum cache_type cache_type;
@@ -109,7 +109,7 @@ struct vm_config {
     struct logger_config logger;
     struct metrics_config metrics;
     bool has_logger, has_metrics; /* the sections were given */
-    int ndrives; /* the root drive, if any, first */
+    int ndrives;                  /* the root drive, if any, first */
     struct drive_config drives[CONFIG_MAX_DRIVES];
     int nnets;
     struct net_config nets[CONFIG_MAX_NETS];

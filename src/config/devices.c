@@ -76,15 +76,15 @@ static int get_ratelimit(struct jctx *c, json_t *o, const char *key, struct rate
         return jfail(c, key, "must be an object or null, got %s", jtype_name(v));
     struct jsub s;
     struct jctx *n = sub(&s, c, key);
-    return jcheck_keys(n, v, allowed, NULL) || get_bucket(n, v, "bandwidth", &rl->bandwidth, patch) ||
+    return jcheck_keys(n, v, allowed, NULL) ||
+                   get_bucket(n, v, "bandwidth", &rl->bandwidth, patch) ||
                    get_bucket(n, v, "ops", &rl->ops, patch)
                ? -1
                : 0;
 }
 
 /* One of `names` (*out gets its index); absent leaves *out. */
-static int get_enum(struct jctx *c, json_t *o, const char *key, const char *const *names,
-                    int *out)
+static int get_enum(struct jctx *c, json_t *o, const char *key, const char *const *names, int *out)
 {
     char *v = NULL;
     if (jget_string(c, o, key, false, &v))
@@ -163,9 +163,10 @@ out:
 
 int config_set_drive(struct jctx *c, json_t *o, struct vm_config *cfg, bool patch)
 {
-    static const char *const allowed[] = { "drive_id", "path_on_host", "is_root_device",
-                                           "is_read_only", "cache_type", "partuuid",
-                                           "rate_limiter", "io_engine", "socket", NULL };
+    static const char *const allowed[] = {
+        "drive_id", "path_on_host", "is_root_device", "is_read_only", "cache_type",
+        "partuuid", "rate_limiter", "io_engine",      "socket",       NULL
+    };
     static const char *const required[] = { "drive_id", "is_root_device", "path_on_host", NULL };
     if (patch)
         return patch_drive(c, o, cfg);
@@ -259,8 +260,9 @@ static int get_mac(struct jctx *c, json_t *o, struct net_config *n)
     unsigned b[6];
     char tail;
     int r = 0;
-    if (strlen(s) != 17 || sscanf(s, "%2x:%2x:%2x:%2x:%2x:%2x%c", &b[0], &b[1], &b[2], &b[3],
-                                  &b[4], &b[5], &tail) != 6 ||
+    if (strlen(s) != 17 ||
+        sscanf(s, "%2x:%2x:%2x:%2x:%2x:%2x%c", &b[0], &b[1], &b[2], &b[3], &b[4], &b[5], &tail) !=
+            6 ||
         strspn(s, "0123456789abcdefABCDEF:") != 17) {
         r = jfail(c, "guest_mac", "must be six hex bytes like \"06:00:ac:10:00:02\", got \"%.32s\"",
                   s);
@@ -275,8 +277,7 @@ static int get_mac(struct jctx *c, json_t *o, struct net_config *n)
 
 static int patch_net(struct jctx *c, json_t *o, struct vm_config *cfg)
 {
-    static const char *const allowed[] = { "iface_id", "rx_rate_limiter", "tx_rate_limiter",
-                                           NULL };
+    static const char *const allowed[] = { "iface_id", "rx_rate_limiter", "tx_rate_limiter", NULL };
     static const char *const required[] = { "iface_id", NULL };
     char *id = NULL;
     int r = -1;
@@ -299,7 +300,7 @@ out:
 
 int config_set_net(struct jctx *c, json_t *o, struct vm_config *cfg, bool patch)
 {
-    static const char *const allowed[] = { "iface_id", "host_dev_name", "guest_mac", "mtu",
+    static const char *const allowed[] = { "iface_id",        "host_dev_name",   "guest_mac", "mtu",
                                            "rx_rate_limiter", "tx_rate_limiter", NULL };
     static const char *const required[] = { "iface_id", "host_dev_name", NULL };
     if (patch)
@@ -442,13 +443,13 @@ void config_devices_to_json(const struct vm_config *cfg, json_t *o)
     json_t *drives = json_array();
     for (int i = 0; i < cfg->ndrives; i++) {
         const struct drive_config *d = &cfg->drives[i];
-        json_array_append_new(
-            drives, json_pack("{s:s, s:s?, s:b, s:s, s:b, s:s, s:o, s:s, s:n}", "drive_id",
-                              d->drive_id, "partuuid", d->partuuid, "is_root_device",
-                              d->is_root_device, "cache_type", cache_types[d->cache_type],
-                              "is_read_only", d->is_read_only, "path_on_host", d->path_on_host,
-                              "rate_limiter", ratelimit_json(&d->rate_limiter), "io_engine",
-                              io_engines[d->io_engine], "socket"));
+        json_array_append_new(drives, json_pack("{s:s, s:s?, s:b, s:s, s:b, s:s, s:o, s:s, s:n}",
+                                                "drive_id", d->drive_id, "partuuid", d->partuuid,
+                                                "is_root_device", d->is_root_device, "cache_type",
+                                                cache_types[d->cache_type], "is_read_only",
+                                                d->is_read_only, "path_on_host", d->path_on_host,
+                                                "rate_limiter", ratelimit_json(&d->rate_limiter),
+                                                "io_engine", io_engines[d->io_engine], "socket"));
     }
     json_object_set_new(o, "drives", drives);
     json_t *nets = json_array();
@@ -458,23 +459,22 @@ void config_devices_to_json(const struct vm_config *cfg, json_t *o)
         const uint8_t *b = n->guest_mac;
         snprintf(mac, sizeof(mac), "%02x:%02x:%02x:%02x:%02x:%02x", b[0], b[1], b[2], b[3], b[4],
                  b[5]);
-        json_array_append_new(
-            nets, json_pack("{s:s, s:s, s:s?, s:o, s:o, s:o}", "iface_id", n->iface_id,
-                            "host_dev_name", n->host_dev_name, "guest_mac",
-                            n->has_mac ? mac : NULL, "mtu",
-                            n->mtu ? json_integer(n->mtu) : json_null(), "rx_rate_limiter",
-                            ratelimit_json(&n->rx_rate_limiter), "tx_rate_limiter",
-                            ratelimit_json(&n->tx_rate_limiter)));
+        json_array_append_new(nets,
+                              json_pack("{s:s, s:s, s:s?, s:o, s:o, s:o}", "iface_id", n->iface_id,
+                                        "host_dev_name", n->host_dev_name, "guest_mac",
+                                        n->has_mac ? mac : NULL, "mtu",
+                                        n->mtu ? json_integer(n->mtu) : json_null(),
+                                        "rx_rate_limiter", ratelimit_json(&n->rx_rate_limiter),
+                                        "tx_rate_limiter", ratelimit_json(&n->tx_rate_limiter)));
     }
     json_object_set_new(o, "network-interfaces", nets);
     json_object_set_new(o, "vsock",
-                        cfg->vsock.on ? json_pack("{s:I, s:s}", "guest_cid",
-                                                  (json_int_t)cfg->vsock.guest_cid, "uds_path",
-                                                  cfg->vsock.uds_path)
-                                      : json_null());
-    json_object_set_new(o, "entropy",
-                        cfg->entropy.on
-                            ? json_pack("{s:o}", "rate_limiter",
-                                        ratelimit_json(&cfg->entropy.rate_limiter))
+                        cfg->vsock.on
+                            ? json_pack("{s:I, s:s}", "guest_cid", (json_int_t)cfg->vsock.guest_cid,
+                                        "uds_path", cfg->vsock.uds_path)
                             : json_null());
+    json_object_set_new(o, "entropy",
+                        cfg->entropy.on ? json_pack("{s:o}", "rate_limiter",
+                                                    ratelimit_json(&cfg->entropy.rate_limiter))
+                                        : json_null());
 }

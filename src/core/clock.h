@@ -13,10 +13,7 @@ static inline uint64_t clock_ns(clockid_t id)
 }
 
 /* CLOCK_MONOTONIC: for durations and deadlines. */
-static inline uint64_t mono_ns(void)
-{
-    return clock_ns(CLOCK_MONOTONIC);
-}
+static inline uint64_t mono_ns(void) { return clock_ns(CLOCK_MONOTONIC); }
 
 /* CLOCK_REALTIME `ms` from now, as pthread_cond_timedwait wants it. */
 static inline struct timespec realtime_in_ms(int64_t ms)

@@ -44,10 +44,7 @@ void vm_exits_collect(struct vm *vm, struct vm_exits *e)
     e->ndevices = trap_device_counts(&vm->traps, e->devices, TRAP_MAX_RANGES);
 }
 
-static uint64_t known(uint64_t v)
-{
-    return v == KVM_STATS_MISSING ? 0 : v;
-}
+static uint64_t known(uint64_t v) { return v == KVM_STATS_MISSING ? 0 : v; }
 
 uint64_t vm_exits_other(const struct vm_exits *e)
 {
@@ -84,9 +81,14 @@ void vm_exits_format(const struct vm_exits *e, char *out, size_t len)
     if (len)
         out[0] = 0;
     if (e->kvm_stats && e->kvm[KVM_STAT_EXITS] != KVM_STATS_MISSING) {
-        static const struct { enum kvm_exit_stat k; const char *label; } shown[] = {
-            { KVM_STAT_IO, "io" },       { KVM_STAT_MMIO, "mmio" },
-            { KVM_STAT_HALT, "halt" },   { KVM_STAT_IRQ, "irq" },
+        static const struct {
+            enum kvm_exit_stat k;
+            const char *label;
+        } shown[] = {
+            { KVM_STAT_IO, "io" },
+            { KVM_STAT_MMIO, "mmio" },
+            { KVM_STAT_HALT, "halt" },
+            { KVM_STAT_IRQ, "irq" },
             { KVM_STAT_IRQ_WINDOW, "irq window" },
         };
         put(&o, "VM exits: %llu in KVM (", (unsigned long long)e->kvm[KVM_STAT_EXITS]);

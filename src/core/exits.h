@@ -33,10 +33,10 @@ enum kvm_exit_stat {
 extern const char *const kvm_exit_stat_names[KVM_STAT_N];
 
 struct vm_exits {
-    bool kvm_stats;              /* false: this kernel has no binary statistics */
-    uint64_t kvm[KVM_STAT_N];    /* summed over the vCPUs; KVM_STATS_MISSING if unknown */
+    bool kvm_stats;           /* false: this kernel has no binary statistics */
+    uint64_t kvm[KVM_STAT_N]; /* summed over the vCPUs; KVM_STATS_MISSING if unknown */
     uint64_t hearth[VCPU_EXIT_NKINDS];
-    uint64_t unclaimed;          /* exits no device claimed */
+    uint64_t unclaimed; /* exits no device claimed */
     int ndevices;
     struct trap_device_count devices[TRAP_MAX_RANGES];
 };

@@ -18,8 +18,9 @@ static struct {
     bool show_level, show_origin;
     char id[65];
     atomic_ullong missed;
-} g_log = { .fd = STDERR_FILENO, .level = LOG_INFO, .show_level = true,
-            .id = "anonymous-instance" };
+} g_log = {
+    .fd = STDERR_FILENO, .level = LOG_INFO, .show_level = true, .id = "anonymous-instance"
+};
 
 static _Thread_local char t_name[16] = "main";
 
@@ -27,10 +28,12 @@ static const char *const level_tag[] = { "", "ERROR", "WARN", "INFO", "DEBUG" };
 
 bool log_parse_level(const char *name, enum log_level *out)
 {
-    static const struct { const char *name; enum log_level level; } names[] = {
-        { "off", LOG_OFF },   { "error", LOG_ERROR }, { "warning", LOG_WARN },
-        { "warn", LOG_WARN }, { "info", LOG_INFO },   { "debug", LOG_DEBUG },
-        { "trace", LOG_DEBUG },
+    static const struct {
+        const char *name;
+        enum log_level level;
+    } names[] = {
+        { "off", LOG_OFF },   { "error", LOG_ERROR }, { "warning", LOG_WARN }, { "warn", LOG_WARN },
+        { "info", LOG_INFO }, { "debug", LOG_DEBUG }, { "trace", LOG_DEBUG },
     };
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
         if (strcasecmp(name, names[i].name) == 0) {
@@ -43,8 +46,8 @@ bool log_parse_level(const char *name, enum log_level *out)
 
 static int open_target(const char *path, bool nonblock)
 {
-    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | (nonblock ? O_NONBLOCK : 0),
-                  0600);
+    int fd =
+        open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | (nonblock ? O_NONBLOCK : 0), 0600);
     return fd < 0 ? -errno : fd;
 }
 
@@ -86,25 +89,13 @@ int log_configure(const char *path, enum log_level level, bool show_level, bool 
     return 0;
 }
 
-void log_close(void)
-{
-    set_fd(STDERR_FILENO);
-}
+void log_close(void) { set_fd(STDERR_FILENO); }
 
-unsigned long long log_missed(void)
-{
-    return atomic_load(&g_log.missed);
-}
+unsigned long long log_missed(void) { return atomic_load(&g_log.missed); }
 
-void log_set_thread_name(const char *name)
-{
-    snprintf(t_name, sizeof(t_name), "%s", name);
-}
+void log_set_thread_name(const char *name) { snprintf(t_name, sizeof(t_name), "%s", name); }
 
-bool log_enabled(enum log_level level)
-{
-    return level != LOG_OFF && level <= g_log.level;
-}
+bool log_enabled(enum log_level level) { return level != LOG_OFF && level <= g_log.level; }
 
 void log_write(enum log_level level, const char *file, int line_no, const char *fmt, ...)
 {
@@ -121,8 +112,8 @@ void log_write(enum log_level level, const char *file, int line_no, const char *
         snprintf(origin, sizeof(origin), ":%s:%d", base ? base + 1 : file, line_no);
     }
     int n = snprintf(line, sizeof(line), "%04d-%02d-%02dT%02d:%02d:%02d.%09ld [%s:%s%s%s%s] ",
-                     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-                     tm.tm_sec, ts.tv_nsec, g_log.id, t_name, g_log.show_level ? ":" : "",
+                     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                     ts.tv_nsec, g_log.id, t_name, g_log.show_level ? ":" : "",
                      g_log.show_level ? level_tag[level] : "", origin);
     va_list ap;
     va_start(ap, fmt);

@@ -60,10 +60,7 @@ int loop_mod(struct loop *l, int fd, uint32_t events)
     return -ENOENT;
 }
 
-void loop_stop(struct loop *l)
-{
-    l->done = true;
-}
+void loop_stop(struct loop *l) { l->done = true; }
 
 int loop_run(struct loop *l)
 {

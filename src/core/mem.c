@@ -53,9 +53,9 @@ int guest_mem_init(struct guest_mem *mem, uint64_t bytes, bool huge_pages)
     mem->regions[0] = (struct mem_region){ .gpa = 0, .size = low, .host = mem->host };
     mem->nregions = 1;
     if (bytes > low) {
-        mem->regions[1] = (struct mem_region){
-            .gpa = LAYOUT_MMIO_GAP_END, .size = bytes - low, .host = mem->host + low
-        };
+        mem->regions[1] = (struct mem_region){ .gpa = LAYOUT_MMIO_GAP_END,
+                                               .size = bytes - low,
+                                               .host = mem->host + low };
         mem->nregions = 2;
     }
     return 0;
@@ -103,7 +103,4 @@ int guest_read(const struct guest_mem *mem, uint64_t gpa, void *dst, uint64_t le
     return 0;
 }
 
-uint64_t guest_mem_low_end(const struct guest_mem *mem)
-{
-    return mem->regions[0].size;
-}
+uint64_t guest_mem_low_end(const struct guest_mem *mem) { return mem->regions[0].size; }

@@ -10,14 +10,14 @@
 #define MEM_MAX_REGIONS 2
 
 struct mem_region {
-    uint64_t gpa;   /* guest-physical start */
-    uint64_t size;  /* bytes */
-    uint8_t *host;  /* where it lives in our address space */
+    uint64_t gpa;  /* guest-physical start */
+    uint64_t size; /* bytes */
+    uint8_t *host; /* where it lives in our address space */
 };
 
 struct guest_mem {
-    uint8_t *host;      /* the whole mapping */
-    uint64_t map_size;  /* bytes mapped (== guest RAM) */
+    uint8_t *host;     /* the whole mapping */
+    uint64_t map_size; /* bytes mapped (== guest RAM) */
     bool huge_pages;
     int nregions;
     struct mem_region regions[MEM_MAX_REGIONS];

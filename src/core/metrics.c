@@ -24,10 +24,7 @@ int metrics_open(struct metrics *mt, const char *path)
     return 0;
 }
 
-bool metrics_enabled(const struct metrics *mt)
-{
-    return mt->fd >= 0;
-}
+bool metrics_enabled(const struct metrics *mt) { return mt->fd >= 0; }
 
 static bool is_store(const char *parent, const char *key)
 {
@@ -110,8 +107,8 @@ json_t *metrics_counters(const char *const *names, const uint64_t *values, int n
     return o;
 }
 
-void metrics_add_device(json_t *o, const char *group, const char *id,
-                        const char *const *names, const uint64_t *values, uint64_t *sum, int n)
+void metrics_add_device(json_t *o, const char *group, const char *id, const char *const *names,
+                        const uint64_t *values, uint64_t *sum, int n)
 {
     char key[96];
     snprintf(key, sizeof(key), "%s_%s", group, id);

@@ -12,8 +12,8 @@
 #define METRICS_PERIOD_MS 60000
 
 struct metrics {
-    int fd;      /* -1: metrics not configured */
-    json_t *last; /* the cumulative counters of the previous line */
+    int fd;                 /* -1: metrics not configured */
+    json_t *last;           /* the cumulative counters of the previous line */
     uint64_t lines, missed; /* lines written, lines a full or failing target lost */
 };
 
@@ -36,7 +36,7 @@ json_t *metrics_counters(const char *const *names, const uint64_t *values, int n
 
 /* Firecracker's per-device group "<group>_<id>" (block_rootfs, net_eth0)
  * into o, its values added to sum[0..n) for the summed "<group>". */
-void metrics_add_device(json_t *o, const char *group, const char *id,
-                        const char *const *names, const uint64_t *values, uint64_t *sum, int n);
+void metrics_add_device(json_t *o, const char *group, const char *id, const char *const *names,
+                        const uint64_t *values, uint64_t *sum, int n);
 
 #endif

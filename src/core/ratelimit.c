@@ -6,10 +6,7 @@
 #include <sys/timerfd.h>
 #include <unistd.h>
 
-bool tbucket_config_enabled(const struct tbucket_config *c)
-{
-    return c->size && c->refill_time;
-}
+bool tbucket_config_enabled(const struct tbucket_config *c) { return c->size && c->refill_time; }
 
 bool ratelimit_config_enabled(const struct ratelimit_config *c)
 {

@@ -26,16 +26,16 @@ struct ratelimit_config {
 struct tbucket {
     bool on;
     uint64_t size, refill_ns;
-    uint64_t burst;  /* one-time burst left */
-    int64_t budget;  /* negative: in debt after an oversized request */
+    uint64_t burst; /* one-time burst left */
+    int64_t budget; /* negative: in debt after an oversized request */
     uint64_t last_ns;
-    uint64_t carry;  /* refill credit below one token, in token * ns / refill_ns units */
+    uint64_t carry; /* refill credit below one token, in token * ns / refill_ns units */
 };
 
 struct ratelimit {
     struct tbucket bw, ops;
-    int timer_fd;    /* timerfd, armed while blocked; -1 until ratelimit_open */
-    bool blocked;    /* a request was refused: wait for the timer */
+    int timer_fd;       /* timerfd, armed while blocked; -1 until ratelimit_open */
+    bool blocked;       /* a request was refused: wait for the timer */
     uint64_t throttled; /* refusals, for metrics */
 };
 

@@ -54,8 +54,7 @@ int seccomp_prepare(void)
 static void selftest(enum seccomp_thread kind, const char *test)
 {
     size_t n = strlen(seccomp_thread_names[kind]);
-    if (!test || strncmp(test, seccomp_thread_names[kind], n) != 0 ||
-        (test[n] && test[n] != ':'))
+    if (!test || strncmp(test, seccomp_thread_names[kind], n) != 0 || (test[n] && test[n] != ':'))
         return;
     const char *call = test[n] ? test + n + 1 : "";
     if (strcmp(call, "clone") == 0) {
@@ -82,8 +81,7 @@ int seccomp_install(enum seccomp_thread kind, bool enabled)
     pthread_sigmask(SIG_UNBLOCK, &sys, NULL);
     if (syscall(SYS_seccomp, 1 /* SECCOMP_SET_MODE_FILTER */, 0, &seccomp_filters[kind]) < 0) {
         int e = errno;
-        log_error("seccomp: installing the %s filter: %s", seccomp_thread_names[kind],
-                  strerror(e));
+        log_error("seccomp: installing the %s filter: %s", seccomp_thread_names[kind], strerror(e));
         return -e;
     }
     selftest(kind, getenv("HEARTH_SECCOMP_SELFTEST"));
@@ -101,8 +99,8 @@ void seccomp_print(FILE *out)
                 seen |= r->rules[j].nr == r->rules[i].nr;
             calls += !seen;
         }
-        fprintf(out, "%s thread: %zu system calls (%u BPF instructions)\n",
-                seccomp_thread_names[k], calls, seccomp_filters[k].len);
+        fprintf(out, "%s thread: %zu system calls (%u BPF instructions)\n", seccomp_thread_names[k],
+                calls, seccomp_filters[k].len);
         for (size_t i = 0; i < r->n; i++) {
             const struct seccomp_rule *x = &r->rules[i];
             if (x->fail)

@@ -9,13 +9,10 @@
 
 #define UNCLAIMED_LOG_INTERVAL_NS 1000000000LL
 
-void trap_init(struct trap_registry *reg)
-{
-    memset(reg, 0, sizeof(*reg));
-}
+void trap_init(struct trap_registry *reg) { memset(reg, 0, sizeof(*reg)); }
 
-int trap_register(struct trap_registry *reg, enum trap_space space, uint64_t base,
-                  uint64_t len, const struct trap_ops *ops, void *dev, const char *owner)
+int trap_register(struct trap_registry *reg, enum trap_space space, uint64_t base, uint64_t len,
+                  const struct trap_ops *ops, void *dev, const char *owner)
 {
     if (len == 0 || base + len < base || !ops)
         return -EINVAL;
@@ -39,8 +36,8 @@ int trap_register(struct trap_registry *reg, enum trap_space space, uint64_t bas
     return 0;
 }
 
-static struct trap_range *find(struct trap_registry *reg, enum trap_space space,
-                                     uint64_t addr, uint32_t len)
+static struct trap_range *find(struct trap_registry *reg, enum trap_space space, uint64_t addr,
+                               uint32_t len)
 {
     for (int i = 0; i < reg->nranges; i++) {
         struct trap_range *r = &reg->ranges[i];
@@ -53,10 +50,7 @@ static struct trap_range *find(struct trap_registry *reg, enum trap_space space,
     return NULL;
 }
 
-static int64_t now_ns(void)
-{
-    return (int64_t)mono_ns();
-}
+static int64_t now_ns(void) { return (int64_t)mono_ns(); }
 
 static void note_unclaimed(struct trap_registry *reg, enum trap_space space, uint64_t addr,
                            uint32_t len, bool is_write)
@@ -71,12 +65,11 @@ static void note_unclaimed(struct trap_registry *reg, enum trap_space space, uin
     uint64_t since = total - atomic_exchange(&reg->unclaimed_logged, total);
     log_warn("unclaimed %s %s at 0x%llx (%u bytes); %llu unclaimed since last report, %llu total",
              space == TRAP_PIO ? "port" : "mmio", is_write ? "write" : "read",
-             (unsigned long long)addr, len, (unsigned long long)since,
-             (unsigned long long)total);
+             (unsigned long long)addr, len, (unsigned long long)since, (unsigned long long)total);
 }
 
-static bool dispatch(struct trap_registry *reg, enum trap_space space, uint64_t addr,
-                     uint8_t *data, uint32_t len, bool is_write, bool exit)
+static bool dispatch(struct trap_registry *reg, enum trap_space space, uint64_t addr, uint8_t *data,
+                     uint32_t len, bool is_write, bool exit)
 {
     struct trap_range *r = NULL;
     if (len == 1 || len == 2 || len == 4 || len == 8)
@@ -98,8 +91,8 @@ static bool dispatch(struct trap_registry *reg, enum trap_space space, uint64_t 
     return true;
 }
 
-bool trap_dispatch(struct trap_registry *reg, enum trap_space space, uint64_t addr,
-                   uint8_t *data, uint32_t len, bool is_write)
+bool trap_dispatch(struct trap_registry *reg, enum trap_space space, uint64_t addr, uint8_t *data,
+                   uint32_t len, bool is_write)
 {
     return dispatch(reg, space, addr, data, len, is_write, true);
 }
@@ -110,10 +103,7 @@ bool trap_dispatch_batched(struct trap_registry *reg, enum trap_space space, uin
     return dispatch(reg, space, addr, data, len, is_write, false);
 }
 
-uint64_t trap_unclaimed_count(struct trap_registry *reg)
-{
-    return atomic_load(&reg->unclaimed);
-}
+uint64_t trap_unclaimed_count(struct trap_registry *reg) { return atomic_load(&reg->unclaimed); }
 
 int trap_device_counts(struct trap_registry *reg, struct trap_device_count *out, int max)
 {

@@ -25,8 +25,8 @@ typedef void trap_fn(void *dev, uint64_t offset, uint8_t *data, uint32_t len);
 
 struct trap_ops {
     const char *name;
-    trap_fn *read;   /* NULL: reads return all ones */
-    trap_fn *write;  /* NULL: writes are ignored */
+    trap_fn *read;  /* NULL: reads return all ones */
+    trap_fn *write; /* NULL: writes are ignored */
 };
 
 #define TRAP_MAX_RANGES 64
@@ -36,8 +36,8 @@ struct trap_range {
     uint64_t base, len;
     const struct trap_ops *ops;
     void *dev;
-    const char *owner;             /* the device, in exit accounting */
-    atomic_uint_fast64_t exits;    /* VM exits to hearth this range handled */
+    const char *owner;          /* the device, in exit accounting */
+    atomic_uint_fast64_t exits; /* VM exits to hearth this range handled */
     /* Guest accesses, including those that came without an exit of their
      * own (a rep string's later elements, writes KVM batched). */
     atomic_uint_fast64_t reads, writes;
@@ -58,15 +58,15 @@ void trap_init(struct trap_registry *reg);
  * in the exit accounting (NULL: ops->name). Fails with -EEXIST on an
  * overlap, -EINVAL on an empty or wrapping range, -ENOSPC when full.
  * Registration happens before any vCPU runs; dispatch takes no lock. */
-int trap_register(struct trap_registry *reg, enum trap_space space, uint64_t base,
-                  uint64_t len, const struct trap_ops *ops, void *dev, const char *owner);
+int trap_register(struct trap_registry *reg, enum trap_space space, uint64_t base, uint64_t len,
+                  const struct trap_ops *ops, void *dev, const char *owner);
 
 /* Routes one guest access that is a VM exit of its own. Returns true when a
  * device claimed it. An unclaimed or malformed access (bad width,
  * straddling a range's end) reads as all ones, is dropped when written,
  * and is counted. */
-bool trap_dispatch(struct trap_registry *reg, enum trap_space space, uint64_t addr,
-                   uint8_t *data, uint32_t len, bool is_write);
+bool trap_dispatch(struct trap_registry *reg, enum trap_space space, uint64_t addr, uint8_t *data,
+                   uint32_t len, bool is_write);
 /* The same for an access that came without an exit of its own: the later
  * elements of a rep ins/outs, a write KVM batched in the coalesced ring. */
 bool trap_dispatch_batched(struct trap_registry *reg, enum trap_space space, uint64_t addr,

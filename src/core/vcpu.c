@@ -33,10 +33,7 @@ static void count(struct vcpu *v, enum vcpu_exit_kind kind)
     atomic_fetch_add_explicit(&v->exits[kind], 1, memory_order_relaxed);
 }
 
-static void kick_handler(int sig)
-{
-    (void)sig; /* exists only so KVM_RUN returns -EINTR */
-}
+static void kick_handler(int sig) { (void)sig; /* exists only so KVM_RUN returns -EINTR */ }
 
 static unsigned long long guest_rip(struct vcpu *v)
 {
@@ -100,12 +97,10 @@ static bool handle_exit(struct vcpu *v)
         return true;
     case KVM_EXIT_MMIO:
         count(v, run->mmio.is_write ? VCPU_EXIT_MMIO_WRITE : VCPU_EXIT_MMIO_READ);
-        trap_dispatch(&vm->traps, TRAP_MMIO, run->mmio.phys_addr, run->mmio.data,
-                      run->mmio.len, run->mmio.is_write);
+        trap_dispatch(&vm->traps, TRAP_MMIO, run->mmio.phys_addr, run->mmio.data, run->mmio.len,
+                      run->mmio.is_write);
         return true;
-    case KVM_EXIT_INTR:
-        count(v, VCPU_EXIT_INTR);
-        return true;
+    case KVM_EXIT_INTR: count(v, VCPU_EXIT_INTR); return true;
     case KVM_EXIT_SHUTDOWN: {
         count(v, VCPU_EXIT_SHUTDOWN);
         unsigned long long rip = guest_rip(v);
@@ -129,8 +124,7 @@ static bool handle_exit(struct vcpu *v)
         vm_request_stop(vm, HEARTH_EXIT_ERROR,
                         "vcpu%d: KVM_EXIT_FAIL_ENTRY hardware reason 0x%llx on cpu %u at guest "
                         "rip 0x%llx",
-                        v->id,
-                        (unsigned long long)run->fail_entry.hardware_entry_failure_reason,
+                        v->id, (unsigned long long)run->fail_entry.hardware_entry_failure_reason,
                         run->fail_entry.cpu, guest_rip(v));
         return false;
     case KVM_EXIT_SYSTEM_EVENT:
@@ -147,8 +141,7 @@ static bool handle_exit(struct vcpu *v)
         count(v, VCPU_EXIT_HLT);
         vm_request_stop(vm, HEARTH_EXIT_OK, "vcpu%d: guest halted", v->id);
         return false;
-    default:
-        break;
+    default: break;
     }
     count(v, VCPU_EXIT_FAILURE);
     vm_request_stop(vm, HEARTH_EXIT_ERROR, "vcpu%d: unexpected KVM exit %u at guest rip 0x%llx",

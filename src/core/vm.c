@@ -25,7 +25,10 @@ static int fail(char *err, size_t errlen, const char *what, int e)
 
 static int check_caps(struct vm *vm, char *err, size_t errlen)
 {
-    static const struct { int cap; const char *name; } required[] = {
+    static const struct {
+        int cap;
+        const char *name;
+    } required[] = {
         { KVM_CAP_IRQCHIP, "KVM_CAP_IRQCHIP" },
         { KVM_CAP_USER_MEMORY, "KVM_CAP_USER_MEMORY" },
         { KVM_CAP_SET_TSS_ADDR, "KVM_CAP_SET_TSS_ADDR" },
@@ -121,8 +124,8 @@ static int create_vcpus(struct vm *vm, int nvcpus, char *err, size_t errlen)
         vm->nvcpus = i + 1;
         int sfd = kvm_stats_open(v->fd);
         v->stats_fd = sfd < 0 ? -1 : sfd;
-        v->run = mmap(NULL, (size_t)vm->vcpu_mmap_size, PROT_READ | PROT_WRITE, MAP_SHARED,
-                      v->fd, 0);
+        v->run =
+            mmap(NULL, (size_t)vm->vcpu_mmap_size, PROT_READ | PROT_WRITE, MAP_SHARED, v->fd, 0);
         if (v->run == MAP_FAILED) {
             v->run = NULL;
             return fail(err, errlen, "mmap(kvm_run)", errno);
@@ -161,8 +164,8 @@ void vm_flush_coalesced(struct vm *vm)
         if (first >= vm->coalesced_max)
             break; /* the kernel's index; never trusted with our memory */
         struct kvm_coalesced_mmio e = ring->coalesced_mmio[first];
-        trap_dispatch_batched(&vm->traps, e.pio ? TRAP_PIO : TRAP_MMIO, e.phys_addr, e.data,
-                              e.len, true);
+        trap_dispatch_batched(&vm->traps, e.pio ? TRAP_PIO : TRAP_MMIO, e.phys_addr, e.data, e.len,
+                              true);
         first = (first + 1) % vm->coalesced_max;
         __atomic_store_n(&ring->first, first, __ATOMIC_RELEASE);
     }
@@ -213,8 +216,9 @@ int vm_create(struct vm *vm, uint64_t mem_bytes, bool huge_pages, int nvcpus,
     /* Memory slots go in before the irqchip exists: afterwards every slot
      * update waits for an SRCU grace period (~7 ms on a nested host). */
     if ((r = guest_mem_init(&vm->mem, mem_bytes, huge_pages)) < 0) {
-        fail(err, errlen, huge_pages ? "mapping guest memory with 2 MiB huge pages"
-                                     : "mapping guest memory", -r);
+        fail(err, errlen,
+             huge_pages ? "mapping guest memory with 2 MiB huge pages" : "mapping guest memory",
+             -r);
         goto out;
     }
     if ((r = set_memslots(vm, err, errlen)) < 0 ||
@@ -318,7 +322,10 @@ int vm_irqfd(struct vm *vm, int fd, uint32_t gsi)
 
 int vm_ioeventfd(struct vm *vm, int fd, uint64_t addr, uint32_t len, uint64_t value)
 {
-    struct kvm_ioeventfd io = { .datamatch = value, .addr = addr, .len = len, .fd = fd,
+    struct kvm_ioeventfd io = { .datamatch = value,
+                                .addr = addr,
+                                .len = len,
+                                .fd = fd,
                                 .flags = KVM_IOEVENTFD_FLAG_DATAMATCH };
     return ioctl(vm->vm_fd, KVM_IOEVENTFD, &io) < 0 ? -errno : 0;
 }

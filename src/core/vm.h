@@ -83,13 +83,13 @@ struct vm {
     /* KVM's coalesced MMIO ring, shared by the vCPUs (NULL without one):
      * writes KVM batched there instead of exiting, drained in order. */
     struct kvm_coalesced_mmio_ring *coalesced;
-    uint32_t coalesced_max;  /* entries in the ring */
+    uint32_t coalesced_max; /* entries in the ring */
     pthread_mutex_t coalesced_lock;
 
-    atomic_bool stopping;   /* set once, by the first vm_request_stop */
-    int exit_code;          /* valid once stopping */
+    atomic_bool stopping; /* set once, by the first vm_request_stop */
+    int exit_code;        /* valid once stopping */
     char stop_reason[256];
-    int stop_efd;           /* readable once stopping: wakes the event loop */
+    int stop_efd; /* readable once stopping: wakes the event loop */
 };
 
 /* Opens /dev/kvm, creates the VM with an in-kernel irqchip and PIT, maps

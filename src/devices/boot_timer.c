@@ -57,15 +57,9 @@ void boot_timer_init(struct boot_timer *t, uint64_t start_wall_ns, uint64_t star
 
 /* The lifecycle: one timer with --boot-timer, at LAYOUT_BOOT_TIMER. */
 
-static int boot_timer_count(const struct device_env *env)
-{
-    return env->boot_timer;
-}
+static int boot_timer_count(const struct device_env *env) { return env->boot_timer; }
 
-static void boot_timer_destroy(void *dev)
-{
-    free(dev);
-}
+static void boot_timer_destroy(void *dev) { free(dev); }
 
 static int boot_timer_create(const struct device_env *env, int index, char *err, size_t errlen)
 {
@@ -77,7 +71,10 @@ static int boot_timer_create(const struct device_env *env, int index, char *err,
     }
     boot_timer_init(t, env->start_wall_ns, env->start_cpu_ns);
     const struct devmgr_device d = {
-        .ops = &boot_timer_device, .name = "boot-timer", .dev = t, .nranges = 1,
+        .ops = &boot_timer_device,
+        .name = "boot-timer",
+        .dev = t,
+        .nranges = 1,
         .ranges = { { TRAP_MMIO, LAYOUT_BOOT_TIMER, LAYOUT_BOOT_TIMER_SIZE, &boot_timer_ops } },
     };
     return devmgr_add(env->dm, &d, err, errlen) < 0 ? -1 : 0;

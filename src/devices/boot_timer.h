@@ -13,10 +13,10 @@
 #define BOOT_TIMER_MAGIC 123
 
 struct boot_timer {
-    uint64_t start_wall_ns; /* CLOCK_MONOTONIC at process start */
-    uint64_t start_cpu_ns;  /* CLOCK_PROCESS_CPUTIME_ID at process start */
-    atomic_uint_fast64_t ignored; /* writes that were not the magic value */
-    atomic_uint_fast64_t marks;   /* writes of the magic value */
+    uint64_t start_wall_ns;            /* CLOCK_MONOTONIC at process start */
+    uint64_t start_cpu_ns;             /* CLOCK_PROCESS_CPUTIME_ID at process start */
+    atomic_uint_fast64_t ignored;      /* writes that were not the magic value */
+    atomic_uint_fast64_t marks;        /* writes of the magic value */
     atomic_uint_fast64_t boot_wall_us; /* the reported boot time, 0 if none */
 };
 

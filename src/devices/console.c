@@ -123,7 +123,8 @@ static void attach_stdin(struct console *c)
         return;
     if (tty && tcgetattr(STDIN_FILENO, &c->saved_tty) == 0) {
         struct termios raw = c->saved_tty;
-        raw.c_iflag &= ~(tcflag_t)(IGNBRK | BRKINT | PARMRK | ISTRIP | INLCR | IGNCR | ICRNL | IXON);
+        raw.c_iflag &=
+            ~(tcflag_t)(IGNBRK | BRKINT | PARMRK | ISTRIP | INLCR | IGNCR | ICRNL | IXON);
         raw.c_lflag &= ~(tcflag_t)(ECHO | ECHONL | ICANON | IEXTEN);
         if (tcsetattr(STDIN_FILENO, TCSANOW, &raw) == 0)
             c->tty_raw = true;
@@ -174,10 +175,7 @@ void console_close(struct console *c)
 
 /* COM1: the UART on the console, its interrupt on IRQ_COM1. */
 
-static void com1_irq(void *ctx, int level)
-{
-    vm_irq_line(ctx, IRQ_COM1, level);
-}
+static void com1_irq(void *ctx, int level) { vm_irq_line(ctx, IRQ_COM1, level); }
 
 static void com1_destroy(void *dev)
 {
@@ -201,9 +199,16 @@ static int com1_create(const struct device_env *env, int index, char *err, size_
     }
     serial_init(&c->serial, c->console.out_fd, com1_irq, env->dm->vm);
     const struct devmgr_device d = {
-        .ops = &com1_device, .name = "serial", .dev = c, .trap_dev = &c->serial, .nranges = 1,
+        .ops = &com1_device,
+        .name = "serial",
+        .dev = c,
+        .trap_dev = &c->serial,
+        .nranges = 1,
         .ranges = { { TRAP_PIO, SERIAL_PORT_BASE, SERIAL_PORT_LEN, &serial_ops } },
-        .acpi_name = "COM1", .acpi_hid = "PNP0501", .nirq = 1, .irq = IRQ_COM1,
+        .acpi_name = "COM1",
+        .acpi_hid = "PNP0501",
+        .nirq = 1,
+        .irq = IRQ_COM1,
     };
     if (devmgr_add(env->dm, &d, err, errlen) < 0 ||
         console_start(&c->console, env->vmm_loop, &c->serial, err, errlen) < 0)

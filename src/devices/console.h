@@ -17,8 +17,8 @@ struct console {
     struct serial *serial;
     int out_fd;
     bool own_out_fd;
-    int fl_restore; /* the shared console's flags to put back, or -1 */
-    int kick_fd;    /* eventfd: the UART has output */
+    int fl_restore;   /* the shared console's flags to put back, or -1 */
+    int kick_fd;      /* eventfd: the UART has output */
     bool out_watched; /* waiting for EPOLLOUT */
     bool stdin_watched;
     bool tty_raw;

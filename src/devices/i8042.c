@@ -9,9 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define ST_OBF 0x01   /* output buffer full */
-#define ST_SYS 0x04   /* self test passed */
-#define ST_CMD 0x08   /* last write was a command */
+#define ST_OBF 0x01 /* output buffer full */
+#define ST_SYS 0x04 /* self test passed */
+#define ST_CMD 0x08 /* last write was a command */
 #define CTR_KBD_INT 0x01
 #define CTR_TRANSLATE 0x40
 
@@ -74,11 +74,8 @@ static void data_write(void *dev, uint64_t offset, uint8_t *data, uint32_t len)
     k->writes++;
     k->status &= (uint8_t)~ST_CMD;
     switch (k->pending_cmd) {
-    case CMD_WRITE_CTR:
-        k->ctr = data[0];
-        break;
-    case CMD_WRITE_OUTP:
-        break; /* output port writes (A20, reset line) have no effect here */
+    case CMD_WRITE_CTR: k->ctr = data[0]; break;
+    case CMD_WRITE_OUTP: break; /* output port writes (A20, reset line) have no effect here */
     default:
         /* A byte for the keyboard itself: acknowledge it like a real one. */
         push_locked(k, KBD_ACK);
@@ -137,10 +134,10 @@ static void cmd_write(void *dev, uint64_t offset, uint8_t *data, uint32_t len)
     pthread_mutex_unlock(&k->lock);
 }
 
-const struct trap_ops i8042_data_ops = { .name = "i8042-data", .read = data_read,
+const struct trap_ops i8042_data_ops = { .name = "i8042-data",
+                                         .read = data_read,
                                          .write = data_write };
-const struct trap_ops i8042_cmd_ops = { .name = "i8042-cmd", .read = cmd_read,
-                                        .write = cmd_write };
+const struct trap_ops i8042_cmd_ops = { .name = "i8042-cmd", .read = cmd_read, .write = cmd_write };
 
 void i8042_init(struct i8042 *k, i8042_reset_fn *reset, i8042_irq_fn *irq, void *ctx)
 {
@@ -153,16 +150,14 @@ void i8042_init(struct i8042 *k, i8042_reset_fn *reset, i8042_irq_fn *irq, void 
     k->ctx = ctx;
 }
 
-void i8042_destroy(struct i8042 *k)
-{
-    pthread_mutex_destroy(&k->lock);
-}
+void i8042_destroy(struct i8042 *k) { pthread_mutex_destroy(&k->lock); }
 
 void i8042_ctrl_alt_del(struct i8042 *k)
 {
     static const uint8_t set1[] = { 0x1d, 0x38, 0xe0, 0x53, 0xe0, 0xd3, 0xb8, 0x9d };
-    static const uint8_t set2[] = { 0x14, 0x11, 0xe0, 0x71, 0xe0, 0xf0,
-                                    0x71, 0xf0, 0x11, 0xf0, 0x14 };
+    static const uint8_t set2[] = {
+        0x14, 0x11, 0xe0, 0x71, 0xe0, 0xf0, 0x71, 0xf0, 0x11, 0xf0, 0x14
+    };
     pthread_mutex_lock(&k->lock);
     bool translated = k->ctr & CTR_TRANSLATE;
     const uint8_t *codes = translated ? set1 : set2;
@@ -187,10 +182,7 @@ void i8042_counts(struct i8042 *k, uint64_t *reads, uint64_t *writes, uint64_t *
 /* The lifecycle: the controller at 0x60/0x64, its interrupt on IRQ_I8042;
  * the guest's reset through it stops the VM (status 0). */
 
-static void i8042_vm_irq(void *ctx)
-{
-    vm_irq_pulse(ctx, IRQ_I8042);
-}
+static void i8042_vm_irq(void *ctx) { vm_irq_pulse(ctx, IRQ_I8042); }
 
 static void i8042_vm_reset(void *ctx)
 {
@@ -213,10 +205,16 @@ static int i8042_create(const struct device_env *env, int index, char *err, size
     }
     i8042_init(k, i8042_vm_reset, i8042_vm_irq, env->dm->vm);
     const struct devmgr_device d = {
-        .ops = &i8042_device, .name = "i8042", .dev = k, .nranges = 2,
+        .ops = &i8042_device,
+        .name = "i8042",
+        .dev = k,
+        .nranges = 2,
         .ranges = { { TRAP_PIO, I8042_DATA_PORT, 1, &i8042_data_ops },
                     { TRAP_PIO, I8042_CMD_PORT, 1, &i8042_cmd_ops } },
-        .acpi_name = "PS2_", .acpi_hid = "PNP0303", .nirq = 1, .irq = IRQ_I8042,
+        .acpi_name = "PS2_",
+        .acpi_hid = "PNP0303",
+        .nirq = 1,
+        .irq = IRQ_I8042,
     };
     return devmgr_add(env->dm, &d, err, errlen) < 0 ? -1 : 0;
 }

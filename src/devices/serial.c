@@ -133,9 +133,7 @@ static void serial_read(void *dev, uint64_t offset, uint8_t *data, uint32_t len)
             s->rx_bytes++;
         }
         break;
-    case REG_IER:
-        v = (s->lcr & LCR_DLAB) ? s->dlm : s->ier;
-        break;
+    case REG_IER: v = (s->lcr & LCR_DLAB) ? s->dlm : s->ier; break;
     case REG_IIR:
         v = iir_locked(s);
         if ((v & 0x0f) == IIR_THRI)
@@ -305,7 +303,7 @@ size_t serial_flush(struct serial *s, int timeout_ms)
         uint64_t now = mono_ns();
         if (now >= deadline)
             break;
-        struct pollfd p = {.fd = s->out_fd, .events = POLLOUT};
+        struct pollfd p = { .fd = s->out_fd, .events = POLLOUT };
         int wait_ms = (int)((deadline - now + 999999) / 1000000);
         if (poll(&p, 1, wait_ms) < 0 && errno != EINTR)
             break;

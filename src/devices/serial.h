@@ -44,9 +44,9 @@ struct serial {
 
     uint8_t tx[SERIAL_TX_CAP];
     size_t tx_head, tx_count;
-    bool tx_kicked;      /* kick_fd bumped and the ring not yet drained empty */
-    bool tx_broken;      /* out_fd failed for good: output is discarded */
-    uint64_t tx_dropped; /* bytes lost to a full ring or a broken console */
+    bool tx_kicked;              /* kick_fd bumped and the ring not yet drained empty */
+    bool tx_broken;              /* out_fd failed for good: output is discarded */
+    uint64_t tx_dropped;         /* bytes lost to a full ring or a broken console */
     uint64_t rx_bytes, tx_bytes; /* bytes the guest read and wrote */
     bool tx_drop_logged;
 };

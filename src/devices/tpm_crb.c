@@ -35,7 +35,8 @@ enum {
 
 /* Interface id: CRB type and version, 64-byte transfers, CRB selected and
  * locked, RID 1; VID/DID in the upper half. */
-#define CRB_INTF_ID_LO (0x1u | 0x1u << 4 | 0x3u << 11 | 0x1u << 14 | 0x1u << 17 | 0x1u << 19 | 0x01u << 24)
+#define CRB_INTF_ID_LO                                                                             \
+    (0x1u | 0x1u << 4 | 0x3u << 11 | 0x1u << 14 | 0x1u << 17 | 0x1u << 19 | 0x01u << 24)
 #define CRB_INTF_ID_HI (0x1014u | 0x0001u << 16)
 
 /* Brings the register image up to date after every change. The guest may
@@ -51,8 +52,8 @@ static void refresh_locked(struct tpm_crb *c)
     r[LOC_STS / 4] = c->loc_assigned ? 1 : 0;
     r[INTF_ID / 4] = CRB_INTF_ID_LO;
     r[INTF_ID / 4 + 1] = CRB_INTF_ID_HI;
-    r[CTRL_STS / 4] = (c->state == CRB_IDLE ? CTRL_STS_IDLE : 0) |
-                      (tpm_failed(c->backend) ? CTRL_STS_FATAL : 0);
+    r[CTRL_STS / 4] =
+        (c->state == CRB_IDLE ? CTRL_STS_IDLE : 0) | (tpm_failed(c->backend) ? CTRL_STS_FATAL : 0);
     r[CTRL_CANCEL / 4] = c->cancel;
     r[CTRL_START / 4] = c->state == CRB_EXECUTING ? 1 : 0;
     r[CTRL_INT_ENABLE / 4] = c->int_enable;
@@ -103,8 +104,8 @@ static void start_locked(struct tpm_crb *c)
     if (!c->loc_assigned || c->state == CRB_EXECUTING)
         return;
     uint8_t *buf = c->page + CRB_BUFFER_OFFSET;
-    size_t max = c->backend->max_command < CRB_BUFFER_SIZE ? c->backend->max_command
-                                                           : CRB_BUFFER_SIZE;
+    size_t max =
+        c->backend->max_command < CRB_BUFFER_SIZE ? c->backend->max_command : CRB_BUFFER_SIZE;
     /* The header may not claim more than the guest wrote. */
     size_t len = tpm_command_length(buf, c->filled, max);
     c->filled = 0;
@@ -160,8 +161,7 @@ static void crb_write(void *dev, uint64_t offset, uint8_t *data, uint32_t len)
             if (v & CTRL_REQ_CMD_READY) {
                 c->state = CRB_READY;
                 c->filled = 0;
-            }
-            else if (v & CTRL_REQ_GO_IDLE)
+            } else if (v & CTRL_REQ_GO_IDLE)
                 c->state = CRB_IDLE;
         }
         break;
@@ -177,8 +177,7 @@ static void crb_write(void *dev, uint64_t offset, uint8_t *data, uint32_t len)
     case CTRL_INT_ENABLE:
         c->int_enable = v & 1; /* stored; this device never interrupts */
         break;
-    default:
-        break; /* read-only or reserved */
+    default: break; /* read-only or reserved */
     }
     refresh_locked(c);
     pthread_mutex_unlock(&c->lock);

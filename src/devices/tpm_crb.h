@@ -28,9 +28,9 @@ struct tpm_crb {
     enum crb_state state;
     bool loc_assigned;
     uint32_t cancel, int_enable;
-    size_t filled; /* end of the furthest buffer write since the last command */
-    uint8_t *page; /* registers, then the command/response buffer: `mapped` or own_page */
-    uint64_t commands; /* commands the guest started */
+    size_t filled;       /* end of the furthest buffer write since the last command */
+    uint8_t *page;       /* registers, then the command/response buffer: `mapped` or own_page */
+    uint64_t commands;   /* commands the guest started */
     pthread_cond_t done; /* a command completed, or holding was stopped */
     bool no_hold;        /* START returns at once: the VMM pauses or stops */
     uint8_t own_page[CRB_PAGE_SIZE];

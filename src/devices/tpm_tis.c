@@ -65,8 +65,7 @@ static uint32_t sts_locked(const struct tpm_tis *t)
     uint32_t v = STS_FAMILY_TPM2 | STS_VALID | STS_SELF_TEST_DONE, burst = 0;
     switch (t->state) {
     case TIS_IDLE:
-    case TIS_EXECUTION:
-        break;
+    case TIS_EXECUTION: break;
     case TIS_READY:
         v |= STS_COMMAND_READY;
         burst = sizeof(t->buf);
@@ -245,8 +244,8 @@ static void go_locked(struct tpm_tis *t)
 {
     if (t->state != TIS_RECEPTION || expecting(t))
         return; /* tpmGo before the whole command arrived is ignored */
-    size_t max = t->backend->max_command < sizeof(t->buf) ? t->backend->max_command
-                                                          : sizeof(t->buf);
+    size_t max =
+        t->backend->max_command < sizeof(t->buf) ? t->backend->max_command : sizeof(t->buf);
     size_t len = t->overrun ? 0 : tpm_command_length(t->buf, t->len, max);
     t->commands++;
     if (len == 0 || len != t->len) {

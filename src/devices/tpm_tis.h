@@ -21,7 +21,7 @@
 #define TIS_LOCALITIES 5
 #define TIS_LOCALITY_SIZE 0x1000
 #define TIS_MMIO_SIZE (TIS_LOCALITIES * TIS_LOCALITY_SIZE)
-#define TIS_DATA_FIFO 0x24  /* in each locality: 4 bytes */
+#define TIS_DATA_FIFO 0x24 /* in each locality: 4 bytes */
 #define TIS_XDATA_FIFO 0x80
 
 enum tis_state { TIS_IDLE, TIS_READY, TIS_RECEPTION, TIS_EXECUTION, TIS_COMPLETION };
@@ -32,14 +32,14 @@ struct tpm_tis {
     bool no_hold;        /* tpmGo returns at once: the VMM pauses or stops */
     struct tpm_backend *backend;
     enum tis_state state;
-    int active;                       /* active locality, -1 for none */
-    bool pending[TIS_LOCALITIES];     /* requestUse waiting for the active one */
+    int active;                   /* active locality, -1 for none */
+    bool pending[TIS_LOCALITIES]; /* requestUse waiting for the active one */
     bool seized[TIS_LOCALITIES];
     uint32_t int_enable[TIS_LOCALITIES];
     uint8_t int_vector[TIS_LOCALITIES];
-    bool abort_pending;               /* commandReady arrived during execution */
-    bool overrun;                     /* more bytes than the command claimed */
-    size_t len;                       /* bytes received, or response length */
+    bool abort_pending; /* commandReady arrived during execution */
+    bool overrun;       /* more bytes than the command claimed */
+    size_t len;         /* bytes received, or response length */
     size_t read_pos;
     uint8_t buf[TPM_BUFFER_MAX];
     uint64_t commands;

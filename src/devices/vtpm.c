@@ -123,11 +123,11 @@ int vtpm_place(struct vtpm *t, struct devmgr *dm, char *err, size_t errlen)
     switch (t->model) {
     case TPM_MODEL_CRB:
     case TPM_MODEL_TIS: return place_fixed(t, dm, err, errlen);
-    case TPM_MODEL_VIRTIO:
-    {
+    case TPM_MODEL_VIRTIO: {
         virtio_tpm_init(&t->virtio, &t->backend, &dm->vm->mem);
-        const struct devmgr_virtio v = { .ops = &vtpm_device, .name = "virtio-tpm",
-                                         .mmio = &t->virtio.mmio, .dev = t };
+        const struct devmgr_virtio v = {
+            .ops = &vtpm_device, .name = "virtio-tpm", .mmio = &t->virtio.mmio, .dev = t
+        };
         return devmgr_attach_virtio(dm, &v, NULL, err, errlen);
     }
     default: return 0;
@@ -151,8 +151,10 @@ static int vtpm_create(const struct device_env *env, int index, char *err, size_
     t->measured = cfg->measured_boot;
     int fd = inherited_fd_parse(cfg->socket);
     if (fd >= 0 && (fd = inherited_fd_take(env->inherited, fd)) < 0) {
-        snprintf(err, errlen, "tpm.socket %s: not a descriptor hearth inherited at start, or "
-                 "one an earlier start consumed", cfg->socket);
+        snprintf(err, errlen,
+                 "tpm.socket %s: not a descriptor hearth inherited at start, or "
+                 "one an earlier start consumed",
+                 cfg->socket);
         free(t);
         return -1;
     }
@@ -180,13 +182,17 @@ static int vtpm_count(const struct device_env *env)
 /* Firecracker has no TPM: hearth's "tpm" group (zeros without one). */
 static void vtpm_metrics(void *const *devs, int n, json_t *o)
 {
-    static const char *const names[] = { "commands", "failures", "bytes_in", "bytes_out",
-                                         "latency_sum_us", "latency_max_us" };
+    static const char *const names[] = { "commands",  "failures",       "bytes_in",
+                                         "bytes_out", "latency_sum_us", "latency_max_us" };
     struct swtpm_stats st = { 0 };
     if (n > 0 && ((struct vtpm *)devs[0])->backend_open)
         swtpm_get_stats(&((struct vtpm *)devs[0])->swtpm, &st);
-    const uint64_t v[] = { st.commands, st.failures, st.bytes_in,
-                           st.bytes_out, st.latency_ns_total / 1000, st.latency_ns_max / 1000 };
+    const uint64_t v[] = { st.commands,
+                           st.failures,
+                           st.bytes_in,
+                           st.bytes_out,
+                           st.latency_ns_total / 1000,
+                           st.latency_ns_max / 1000 };
     json_object_set_new(o, "tpm", metrics_counters(names, v, 6));
 }
 
@@ -201,8 +207,8 @@ const struct device_ops vtpm_device = {
     .metrics = vtpm_metrics,
 };
 
-int vtpm_measure(struct vtpm *t, struct guest_mem *mem, const struct measure_inputs *in,
-                 char *err, size_t errlen)
+int vtpm_measure(struct vtpm *t, struct guest_mem *mem, const struct measure_inputs *in, char *err,
+                 size_t errlen)
 {
     if (!t || !t->measured)
         return 0;

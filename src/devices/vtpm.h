@@ -47,8 +47,8 @@ int vtpm_place(struct vtpm *t, struct devmgr *dm, char *err, size_t errlen);
 /* Measures the boot (tpm/measure.h) into the TPM, the event log into
  * guest RAM at LAYOUT_TPM_LOG. Nothing to do without a TPM (t NULL) or
  * measured boot. 0, or -1 with a message. */
-int vtpm_measure(struct vtpm *t, struct guest_mem *mem, const struct measure_inputs *in,
-                 char *err, size_t errlen);
+int vtpm_measure(struct vtpm *t, struct guest_mem *mem, const struct measure_inputs *in, char *err,
+                 size_t errlen);
 
 /* GET /tpm: the section and, with a TPM (t not NULL), the measurements. */
 json_t *vtpm_to_json(const struct vtpm *t, json_t *section);

@@ -60,9 +60,8 @@ static int add_controller(struct cgroup *cg, const char *file)
     return 0;
 }
 
-int cgroup_init(struct cgroup *cg, enum cgroup_version version, const char *parent,
-                const char *id, const struct cgroup_setting *settings, int n, char *err,
-                size_t errlen)
+int cgroup_init(struct cgroup *cg, enum cgroup_version version, const char *parent, const char *id,
+                const struct cgroup_setting *settings, int n, char *err, size_t errlen)
 {
     memset(cg, 0, sizeof(*cg));
     cg->version = version == CGROUP_AUTO ? cgroup_host_version() : version;

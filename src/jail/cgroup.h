@@ -34,9 +34,8 @@ enum cgroup_version cgroup_host_version(void);
  * (nothing is created: enough to enter, kill or remove a group made
  * earlier, by this process or one before it). -1 with a message for a
  * setting that names no controller. */
-int cgroup_init(struct cgroup *cg, enum cgroup_version version, const char *parent,
-                const char *id, const struct cgroup_setting *settings, int n, char *err,
-                size_t errlen);
+int cgroup_init(struct cgroup *cg, enum cgroup_version version, const char *parent, const char *id,
+                const struct cgroup_setting *settings, int n, char *err, size_t errlen);
 
 /* cgroup_init, then creates the group (v2: once, the controllers enabled on
  * the way down) and writes the settings. -1 with a message naming the file

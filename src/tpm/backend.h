@@ -59,7 +59,7 @@ struct tpm_backend_ops {
 struct tpm_backend {
     const struct tpm_backend_ops *ops;
     void *impl;
-    size_t max_command; /* largest command and response the TPM accepts */
+    size_t max_command;    /* largest command and response the TPM accepts */
     uint64_t sync_wait_ns; /* what a transport may wait for an answer (0: never) */
 };
 

@@ -41,8 +41,7 @@ static void sync_done(void *ctx, const uint8_t *rsp, size_t len)
     pthread_mutex_unlock(&c->lock);
 }
 
-int measure_backend_xfer(void *ctx, const uint8_t *cmd, size_t len, uint8_t *rsp,
-                         size_t *rsp_len)
+int measure_backend_xfer(void *ctx, const uint8_t *cmd, size_t len, uint8_t *rsp, size_t *rsp_len)
 {
     struct sync_call c = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, false, rsp,
                            rsp_len };
@@ -126,7 +125,7 @@ static void write_spec_id(struct tpm2w_writer *w, int banks)
     tpm2w_put32_le(w, 16 + 4 + 4 + 4 + nalgs * 4 + 1);
     tpm2w_put_bytes(w, "Spec ID Event03", 16); /* with its NUL */
     tpm2w_put32_le(w, 0);                      /* platformClass: client */
-    uint8_t version[4] = { 0, 2, 0, 2 }; /* minor, major, errata, uintnSize (UINT64) */
+    uint8_t version[4] = { 0, 2, 0, 2 };       /* minor, major, errata, uintnSize (UINT64) */
     tpm2w_put_bytes(w, version, 4);
     tpm2w_put32_le(w, nalgs);
     for (int i = 0; i < TPM2_NBANKS; i++) {
@@ -317,8 +316,7 @@ json_t *measure_to_json(const struct measure_log *m)
                      : (size_t)snprintf(what + n, sizeof(what) - n, "\\x%02x", (unsigned char)*p);
         what[n] = 0;
         json_array_append_new(a, json_pack("{s:i, s:s, s:o, s:s}", "pcr", (int)e->pcr, "event",
-                                           event_name(e->type), "digests", d, "description",
-                                           what));
+                                           event_name(e->type), "digests", d, "description", what));
     }
     return a;
 }

@@ -77,7 +77,6 @@ json_t *measure_to_json(const struct measure_log *m);
 
 /* Runs one command on a backend and waits for the answer: a tpm2_conn
  * over the TPM thread. ctx is the struct tpm_backend. */
-int measure_backend_xfer(void *ctx, const uint8_t *cmd, size_t len, uint8_t *rsp,
-                         size_t *rsp_len);
+int measure_backend_xfer(void *ctx, const uint8_t *cmd, size_t len, uint8_t *rsp, size_t *rsp_len);
 
 #endif

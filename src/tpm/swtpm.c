@@ -38,22 +38,22 @@ enum {
 #define CAP_SET_DATAFD (1u << 12)
 #define CAP_SET_BUFFERSIZE (1u << 13)
 
-static const struct { uint64_t bit; const char *name; } required_caps[] = {
-    { CAP_INIT, "INIT" },           { CAP_SHUTDOWN, "SHUTDOWN" },
-    { CAP_SET_LOCALITY, "SET_LOCALITY" }, { CAP_CANCEL_TPM_CMD, "CANCEL_TPM_CMD" },
-    { CAP_STOP, "STOP" },           { CAP_SET_DATAFD, "SET_DATAFD" },
+static const struct {
+    uint64_t bit;
+    const char *name;
+} required_caps[] = {
+    { CAP_INIT, "INIT" },
+    { CAP_SHUTDOWN, "SHUTDOWN" },
+    { CAP_SET_LOCALITY, "SET_LOCALITY" },
+    { CAP_CANCEL_TPM_CMD, "CANCEL_TPM_CMD" },
+    { CAP_STOP, "STOP" },
+    { CAP_SET_DATAFD, "SET_DATAFD" },
     { CAP_SET_BUFFERSIZE, "SET_BUFFERSIZE" },
 };
 
-static int64_t now_ns(void)
-{
-    return (int64_t)mono_ns();
-}
+static int64_t now_ns(void) { return (int64_t)mono_ns(); }
 
-static int64_t now_ms(void)
-{
-    return (int64_t)(mono_ns() / 1000000);
-}
+static int64_t now_ms(void) { return (int64_t)(mono_ns() / 1000000); }
 
 /* Waits until fd is ready for `events` or the deadline passes. Also wakes
  * for wake_fd (when >= 0) and returns 1 in that case. 0: ready; -ETIMEDOUT,
@@ -250,9 +250,9 @@ int swtpm_open(struct swtpm *s, const char *ctrl_path, int ctrl_fd, int timeout_
         (s->ctrl_fd < 0 || connect(s->ctrl_fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)) {
         r = -errno;
         snprintf(err, errlen, "tpm.socket %s: %s", ctrl_path,
-                 errno == ENOENT ? "does not exist"
+                 errno == ENOENT         ? "does not exist"
                  : errno == ECONNREFUSED ? "nothing is listening (swtpm not running?)"
-                                        : strerror(errno));
+                                         : strerror(errno));
         goto out;
     }
     tpm_put_be32(buf, CMD_GET_CAPABILITY);
@@ -308,7 +308,8 @@ int swtpm_open(struct swtpm *s, const char *ctrl_path, int ctrl_fd, int timeout_
     tpm_put_be32(startup + 2, sizeof(startup));
     tpm_put_be32(startup + 6, TPM_CC_STARTUP);
     tpm_put_be16(startup + 10, TPM_SU_CLEAR);
-    if ((r = data_xfer(s, startup, sizeof(startup), rsp, &rsp_len, -1, now_ms() + timeout_ms)) < 0) {
+    if ((r = data_xfer(s, startup, sizeof(startup), rsp, &rsp_len, -1, now_ms() + timeout_ms)) <
+        0) {
         r = fail(err, errlen, r, "TPM2_Startup: %s", strerror(-r));
         goto out;
     }
@@ -460,10 +461,7 @@ static void swtpm_cancel(void *impl)
         wake(s);
 }
 
-static bool swtpm_failed(void *impl)
-{
-    return atomic_load(&((struct swtpm *)impl)->failed);
-}
+static bool swtpm_failed(void *impl) { return atomic_load(&((struct swtpm *)impl)->failed); }
 
 const struct tpm_backend_ops swtpm_backend_ops = {
     .submit = swtpm_submit,
@@ -488,7 +486,8 @@ int swtpm_start(struct swtpm *s, struct tpm_backend *b)
     if (r)
         return -r;
     s->thread_started = true;
-    *b = (struct tpm_backend){ .ops = &swtpm_backend_ops, .impl = s,
+    *b = (struct tpm_backend){ .ops = &swtpm_backend_ops,
+                               .impl = s,
                                .max_command = s->buffer_size,
                                .sync_wait_ns = swtpm_answer_bound_ns(s) };
     return 0;

@@ -27,17 +27,17 @@ struct swtpm_stats {
 struct swtpm {
     int ctrl_fd;
     int data_fd;
-    int wake_fd;           /* eventfd: a job, a cancel or shutdown is pending */
+    int wake_fd; /* eventfd: a job, a cancel or shutdown is pending */
     int timeout_ms;
     uint64_t caps;
-    uint32_t buffer_size;  /* what swtpm accepted */
+    uint32_t buffer_size; /* what swtpm accepted */
 
     pthread_t thread;
     bool thread_started;
     pthread_mutex_t lock;
     pthread_cond_t cond;
     bool shutdown;
-    bool busy;             /* a job is queued or running */
+    bool busy; /* a job is queued or running */
     bool cancel_requested;
     uint8_t locality, cur_locality;
     uint8_t cmd[TPM_BUFFER_MAX];
@@ -45,12 +45,12 @@ struct swtpm {
     tpm_done_fn *done;
     void *done_ctx;
 
-    atomic_bool failed;    /* sticky: logged once, every later command fails */
-    bool keep_running;     /* close without SHUTDOWN (swtpm_release) */
-    bool seccomp;          /* the command thread installs its filter */
+    atomic_bool failed; /* sticky: logged once, every later command fails */
+    bool keep_running;  /* close without SHUTDOWN (swtpm_release) */
+    bool seccomp;       /* the command thread installs its filter */
     uint8_t rsp[TPM_BUFFER_MAX];
 
-    struct swtpm_stats stats; /* under lock */
+    struct swtpm_stats stats;          /* under lock */
     uint64_t submitted_ns, started_ns; /* the command in flight: submitted, picked up */
 };
 

@@ -14,8 +14,7 @@
 /* Where commands go: swtpm's data channel directly (manufacture) or the
  * TPM thread (a VM's backend). xfer returns 0 with the response (at most
  * TPM_BUFFER_MAX bytes into rsp, its length in *rsp_len), or -1. */
-typedef int tpm2_xfer_fn(void *ctx, const uint8_t *cmd, size_t len, uint8_t *rsp,
-                         size_t *rsp_len);
+typedef int tpm2_xfer_fn(void *ctx, const uint8_t *cmd, size_t len, uint8_t *rsp, size_t *rsp_len);
 struct tpm2_conn {
     tpm2_xfer_fn *xfer;
     void *ctx;
@@ -40,8 +39,8 @@ int tpm2_run(const struct tpm2_conn *t, struct tpm2w_writer *cmd, uint8_t rsp[TP
 struct tpm2_bank {
     const char *name; /* "sha256": also OpenSSL's digest name */
     int bit;
-    uint16_t alg;     /* TPM_ALG_* */
-    uint16_t size;    /* digest bytes */
+    uint16_t alg;  /* TPM_ALG_* */
+    uint16_t size; /* digest bytes */
 };
 extern const struct tpm2_bank tpm2_banks[TPM2_NBANKS];
 

@@ -326,10 +326,7 @@ void virtio_mmio_config_changed_locked(struct virtio_mmio *m)
         m->irq(m->irq_ctx);
 }
 
-void virtio_mmio_destroy(struct virtio_mmio *m)
-{
-    pthread_mutex_destroy(&m->lock);
-}
+void virtio_mmio_destroy(struct virtio_mmio *m) { pthread_mutex_destroy(&m->lock); }
 
 void virtio_mmio_signal_used_locked(struct virtio_mmio *m)
 {

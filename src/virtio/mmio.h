@@ -33,7 +33,7 @@ struct virtio_mmio;
 struct virtio_device_ops {
     const char *name;
     uint32_t device_id;
-    uint64_t features;  /* besides VIRTIO_F_VERSION_1 (and the instance's own) */
+    uint64_t features; /* besides VIRTIO_F_VERSION_1 (and the instance's own) */
     int nqueues;
     uint16_t queue_max;
     /* Bytes of device-specific configuration space (at 0x100). The

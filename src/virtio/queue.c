@@ -112,10 +112,7 @@ void virtq_push(struct virtq *q, const struct guest_mem *mem, uint16_t head, uin
     memcpy(used + 2, &q->used_idx, 2);
 }
 
-void virtq_unpop(struct virtq *q)
-{
-    q->last_avail--;
-}
+void virtq_unpop(struct virtq *q) { q->last_avail--; }
 
 #define VRING_AVAIL_F_NO_INTERRUPT 1
 
@@ -137,8 +134,7 @@ bool virtq_should_signal(struct virtq *q, const struct guest_mem *mem)
     return first || (uint16_t)(now - event - 1) < (uint16_t)(now - old);
 }
 
-size_t virtq_chain_write_at(const struct virtq_chain *c, size_t offset, const void *src,
-                            size_t len)
+size_t virtq_chain_write_at(const struct virtq_chain *c, size_t offset, const void *src, size_t len)
 {
     struct iovec iov[VIRTQ_MAX_SEGS];
     int n = virtq_iov_slice(c->in, c->nin, offset, len, iov, VIRTQ_MAX_SEGS);

@@ -22,7 +22,7 @@
 #define VIRTQ_DESC_F_INDIRECT 4
 
 struct virtq {
-    uint16_t size;      /* QueueNum: a power of two <= max */
+    uint16_t size; /* QueueNum: a power of two <= max */
     bool ready;
     uint64_t desc_gpa, avail_gpa, used_gpa;
     bool event_idx;      /* VIRTIO_RING_F_EVENT_IDX negotiated */

@@ -134,13 +134,16 @@ static int measure(struct vmm *m, const struct loaded_kernel *k, const struct lo
     const struct vm_config *cfg = &m->cfg;
     char *text = measure_machine_json(cfg, added);
     const struct measure_inputs in = {
-        .kernel_path = cfg->boot.kernel_image_path, .initrd_path = cfg->boot.initrd_path,
-        .kernel = k->image, .kernel_len = k->image_len,
+        .kernel_path = cfg->boot.kernel_image_path,
+        .initrd_path = cfg->boot.initrd_path,
+        .kernel = k->image,
+        .kernel_len = k->image_len,
         .initrd = rd->size ? gpa_to_hva(&m->vm.mem, rd->gpa, rd->size) : NULL,
-        .initrd_len = rd->size, .cmdline = cmdline, .config_json = text ? text : "{}",
+        .initrd_len = rd->size,
+        .cmdline = cmdline,
+        .config_json = text ? text : "{}",
     };
-    int r = vtpm_measure(devmgr_find(&m->devices, &vtpm_device, 0), &m->vm.mem, &in, err,
-                         errlen);
+    int r = vtpm_measure(devmgr_find(&m->devices, &vtpm_device, 0), &m->vm.mem, &in, err, errlen);
     free(text);
     return r;
 }
@@ -162,9 +165,14 @@ static int build(struct vmm *m, char *err, size_t errlen)
         return -1;
     }
     const struct device_env env = {
-        .dm = &m->devices, .cfg = cfg, .vmm_loop = &m->loop, .inherited = m->opt.inherited,
-        .seccomp = m->opt.seccomp, .boot_timer = m->opt.boot_timer,
-        .start_wall_ns = m->opt.start_wall_ns, .start_cpu_ns = m->opt.start_cpu_ns,
+        .dm = &m->devices,
+        .cfg = cfg,
+        .vmm_loop = &m->loop,
+        .inherited = m->opt.inherited,
+        .seccomp = m->opt.seccomp,
+        .boot_timer = m->opt.boot_timer,
+        .start_wall_ns = m->opt.start_wall_ns,
+        .start_cpu_ns = m->opt.start_cpu_ns,
     };
     if (devmgr_create_all(&m->devices, &env, err, errlen) < 0 ||
         devmgr_start(&m->devices, err, errlen) < 0)
@@ -176,8 +184,7 @@ static int build(struct vmm *m, char *err, size_t errlen)
     config_root_args(cfg, root, sizeof(root));
     snprintf(added, sizeof(added), "%s%s%s", root, root[0] && m->devices.cmdline[0] ? " " : "",
              m->devices.cmdline);
-    snprintf(cmdline, sizeof(cmdline), "%s%s%s", config_boot_args(cfg), added[0] ? " " : "",
-             added);
+    snprintf(cmdline, sizeof(cmdline), "%s%s%s", config_boot_args(cfg), added[0] ? " " : "", added);
     struct loaded_kernel k;
     struct loaded_initrd rd;
     struct boot_entry entry;
@@ -239,8 +246,7 @@ int vmm_start(struct vmm *m, char *err, size_t errlen)
         struct itimerspec period = { { METRICS_PERIOD_MS / 1000, 0 },
                                      { METRICS_PERIOD_MS / 1000, 0 } };
         m->metrics_timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
-        if (m->metrics_timer_fd < 0 ||
-            timerfd_settime(m->metrics_timer_fd, 0, &period, NULL) < 0 ||
+        if (m->metrics_timer_fd < 0 || timerfd_settime(m->metrics_timer_fd, 0, &period, NULL) < 0 ||
             loop_add(&m->loop, m->metrics_timer_fd, EPOLLIN, on_metrics_timer, m) < 0)
             log_warn("metrics: no periodic flush: %s", strerror(errno));
         write_metrics(m); /* Firecracker writes one line at boot */
@@ -332,8 +338,7 @@ int vmm_configure(struct vmm *m, enum config_section s, json_t *body, bool patch
     struct vm_config next;
     bool live = m->state != VMM_NOT_STARTED;
     if (live && !(patch && devmgr_updatable(&m->devices, s))) {
-        snprintf(err, errlen, "%s: cannot change after the microVM started",
-                 config_section_key(s));
+        snprintf(err, errlen, "%s: cannot change after the microVM started", config_section_key(s));
         return -1;
     }
     if (config_copy(&next, &m->cfg) < 0) {
@@ -362,15 +367,9 @@ int vmm_load_config(struct vmm *m, struct vm_config *cfg, char *err, size_t errl
     return 0;
 }
 
-enum vmm_state vmm_state(const struct vmm *m)
-{
-    return m->state;
-}
+enum vmm_state vmm_state(const struct vmm *m) { return m->state; }
 
-const struct vm_config *vmm_config(const struct vmm *m)
-{
-    return &m->cfg;
-}
+const struct vm_config *vmm_config(const struct vmm *m) { return &m->cfg; }
 
 static json_t *ops_tpm(void *ctx)
 {
@@ -485,7 +484,8 @@ struct vmm *vmm_create(const struct vmm_options *opt, char *err, size_t errlen)
         return NULL;
     }
     m->opt = *opt;
-    snprintf(m->id, sizeof(m->id), "%s", opt->instance_id ? opt->instance_id : "anonymous-instance");
+    snprintf(m->id, sizeof(m->id), "%s",
+             opt->instance_id ? opt->instance_id : "anonymous-instance");
     config_init(&m->cfg);
     metrics_init(&m->metrics);
     devmgr_init(&m->devices, device_kinds, (int)(sizeof(device_kinds) / sizeof(device_kinds[0])));
@@ -502,7 +502,8 @@ struct vmm *vmm_create(const struct vmm_options *opt, char *err, size_t errlen)
     /* A console reader that goes away (hearth | head) is an EPIPE for the
      * serial drain to handle, not the end of the VM. */
     signal(SIGPIPE, SIG_IGN);
-    if (loop_init(&m->loop) < 0 || (m->sig_fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK)) < 0 ||
+    if (loop_init(&m->loop) < 0 ||
+        (m->sig_fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK)) < 0 ||
         loop_add(&m->loop, m->sig_fd, EPOLLIN, on_signal, m) < 0) {
         snprintf(err, errlen, "event loop setup: %s", strerror(errno));
         vmm_destroy(m);

@@ -20,10 +20,10 @@ struct vmm;
 
 struct vmm_options {
     const char *instance_id;
-    bool boot_timer;        /* attach the boot-timer device */
-    bool seccomp;           /* every thread installs its filter (default) */
-    uint64_t start_wall_ns; /* CLOCK_MONOTONIC when the process started */
-    uint64_t start_cpu_ns;  /* CLOCK_PROCESS_CPUTIME_ID when the process started */
+    bool boot_timer;                 /* attach the boot-timer device */
+    bool seccomp;                    /* every thread installs its filter (default) */
+    uint64_t start_wall_ns;          /* CLOCK_MONOTONIC when the process started */
+    uint64_t start_cpu_ns;           /* CLOCK_PROCESS_CPUTIME_ID when the process started */
     struct inherited_fds *inherited; /* what tpm.socket "fd:N" may name (NULL: nothing) */
 };
 

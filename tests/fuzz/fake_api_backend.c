@@ -6,10 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static uint8_t mode_of(void *ctx)
-{
-    return *(const uint8_t *)ctx;
-}
+static uint8_t mode_of(void *ctx) { return *(const uint8_t *)ctx; }
 
 static int fake_allocate(void *ctx, struct vtpm *out, double *ms, char *err, size_t errlen)
 {

@@ -22,7 +22,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 /* More turns than any finite input needs to go quiet. */
 #define QUIET_TURNS 2000
 
-
 /* The input, consumed as the script runs. */
 struct script {
     const uint8_t *p;

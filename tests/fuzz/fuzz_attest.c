@@ -31,13 +31,13 @@ static void init(void)
     strcpy(policy.kernel_file, "vmlinux");
     strcpy(policy.initrd_file, "initrd");
     store = X509_STORE_new();
-    TPM2B_PUBLIC ak = {.publicArea = {
-                           .type = TPM2_ALG_RSA,
-                           .nameAlg = TPM2_ALG_SHA256,
-                           .objectAttributes = TPMA_OBJECT_FIXEDTPM | TPMA_OBJECT_FIXEDPARENT |
-                                               TPMA_OBJECT_SENSITIVEDATAORIGIN |
-                                               TPMA_OBJECT_RESTRICTED | TPMA_OBJECT_SIGN_ENCRYPT,
-                       }};
+    TPM2B_PUBLIC ak = { .publicArea = {
+                            .type = TPM2_ALG_RSA,
+                            .nameAlg = TPM2_ALG_SHA256,
+                            .objectAttributes = TPMA_OBJECT_FIXEDTPM | TPMA_OBJECT_FIXEDPARENT |
+                                                TPMA_OBJECT_SENSITIVEDATAORIGIN |
+                                                TPMA_OBJECT_RESTRICTED | TPMA_OBJECT_SIGN_ENCRYPT,
+                        } };
     ak.publicArea.parameters.rsaDetail.scheme.scheme = TPM2_ALG_RSASSA;
     ak.publicArea.parameters.rsaDetail.scheme.details.rsassa.hashAlg = TPM2_ALG_SHA256;
     ak.publicArea.parameters.rsaDetail.symmetric.algorithm = TPM2_ALG_NULL;
@@ -52,14 +52,16 @@ static void judge_log(const uint8_t *log, size_t len)
 {
     static struct evlog l;
     char err[300];
-    struct challenge c = {0};
-    TPMS_ATTEST info = {.magic = TPM2_GENERATED_VALUE, .type = TPM2_ST_ATTEST_QUOTE};
+    struct challenge c = { 0 };
+    TPMS_ATTEST info = { .magic = TPM2_GENERATED_VALUE, .type = TPM2_ST_ATTEST_QUOTE };
     info.extraData.size = sizeof(c.nonce);
     info.attested.quote.pcrSelect.count = 1;
     info.attested.quote.pcrSelect.pcrSelections[0] = (TPMS_PCR_SELECTION){
-        .hash = TPM2_ALG_SHA256, .sizeofSelect = 3, .pcrSelect = {0xff, 0x03, 0}};
+        .hash = TPM2_ALG_SHA256, .sizeofSelect = 3, .pcrSelect = { 0xff, 0x03, 0 }
+    };
     struct evidence e = {
-        .ak_pub = ak_wire, .ak_pub_len = ak_wire_len, .event_log = log, .event_log_len = len};
+        .ak_pub = ak_wire, .ak_pub_len = ak_wire_len, .event_log = log, .event_log_len = len
+    };
     if (evlog_parse(&l, log, len, policy.bank, err, sizeof(err)) == 0) {
         uint8_t pcrs[EVLOG_NPCRS][EVLOG_MAX_DIGEST];
         evlog_replay(&l, pcrs);
@@ -74,7 +76,7 @@ static void judge_log(const uint8_t *log, size_t len)
         e.pcr_values_mask = 0x3ff;
     }
     static uint8_t quote[sizeof(TPM2B_ATTEST)], sig[sizeof(TPMT_SIGNATURE)];
-    TPM2B_ATTEST q = {0};
+    TPM2B_ATTEST q = { 0 };
     size_t n = 0;
     Tss2_MU_TPMS_ATTEST_Marshal(&info, q.attestationData, sizeof(q.attestationData), &n);
     q.size = (UINT16)n;
@@ -82,7 +84,7 @@ static void judge_log(const uint8_t *log, size_t len)
     Tss2_MU_TPM2B_ATTEST_Marshal(&q, quote, sizeof(quote), &n);
     e.quote = quote;
     e.quote_len = n;
-    TPMT_SIGNATURE s = {.sigAlg = TPM2_ALG_RSASSA};
+    TPMT_SIGNATURE s = { .sigAlg = TPM2_ALG_RSASSA };
     s.signature.rsassa.hash = TPM2_ALG_SHA256;
     s.signature.rsassa.sig.size = 256;
     n = 0;
@@ -92,14 +94,14 @@ static void judge_log(const uint8_t *log, size_t len)
     TPM2B_PUBLIC ak;
     size_t off = 0;
     Tss2_MU_TPM2B_PUBLIC_Unmarshal(ak_wire, ak_wire_len, &off, &ak);
-    struct verdict v = {0};
+    struct verdict v = { 0 };
     verify_attestation(&policy, &c, &ak, &e, &v);
 }
 
 static void judge_evidence(const uint8_t *p, size_t len)
 {
-    const uint8_t *f[7] = {0};
-    size_t n[7] = {0};
+    const uint8_t *f[7] = { 0 };
+    size_t n[7] = { 0 };
     for (int i = 0; i < 7 && len >= 2; i++) {
         size_t want = (size_t)(p[0] << 8 | p[1]);
         p += 2;
@@ -109,22 +111,22 @@ static void judge_evidence(const uint8_t *p, size_t len)
         p += n[i];
         len -= n[i];
     }
-    struct evidence e = {.ek_cert = f[0],
-                         .ek_pub = f[1],
-                         .ak_pub = f[2],
-                         .credential = f[3],
-                         .quote = f[4],
-                         .signature = f[5],
-                         .event_log = f[6],
-                         .ek_cert_len = n[0],
-                         .ek_pub_len = n[1],
-                         .ak_pub_len = n[2],
-                         .credential_len = n[3],
-                         .quote_len = n[4],
-                         .signature_len = n[5],
-                         .event_log_len = n[6]};
-    struct verdict v = {0};
-    struct challenge c = {0};
+    struct evidence e = { .ek_cert = f[0],
+                          .ek_pub = f[1],
+                          .ak_pub = f[2],
+                          .credential = f[3],
+                          .quote = f[4],
+                          .signature = f[5],
+                          .event_log = f[6],
+                          .ek_cert_len = n[0],
+                          .ek_pub_len = n[1],
+                          .ak_pub_len = n[2],
+                          .credential_len = n[3],
+                          .quote_len = n[4],
+                          .signature_len = n[5],
+                          .event_log_len = n[6] };
+    struct verdict v = { 0 };
+    struct challenge c = { 0 };
     TPM2B_PUBLIC ek, ak;
     if (verify_identity(&policy, store, &e, &ek, &ak, &v))
         verify_attestation(&policy, &c, &ak, &e, &v);

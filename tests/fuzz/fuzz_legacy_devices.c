@@ -14,7 +14,11 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static void no_irq(void *ctx, int level) { (void)ctx; (void)level; }
+static void no_irq(void *ctx, int level)
+{
+    (void)ctx;
+    (void)level;
+}
 static void no_kbd_irq(void *ctx) { (void)ctx; }
 static void count_reset(void *ctx) { (*(int *)ctx)++; }
 
@@ -33,7 +37,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     trap_register(&reg, TRAP_PIO, SERIAL_PORT_BASE, SERIAL_PORT_LEN, &serial_ops, &ser, NULL);
     trap_register(&reg, TRAP_PIO, I8042_DATA_PORT, 1, &i8042_data_ops, &kbd, NULL);
     trap_register(&reg, TRAP_PIO, I8042_CMD_PORT, 1, &i8042_cmd_ops, &kbd, NULL);
-    trap_register(&reg, TRAP_MMIO, LAYOUT_BOOT_TIMER, LAYOUT_BOOT_TIMER_SIZE, &boot_timer_ops, &timer, NULL);
+    trap_register(&reg, TRAP_MMIO, LAYOUT_BOOT_TIMER, LAYOUT_BOOT_TIMER_SIZE, &boot_timer_ops,
+                  &timer, NULL);
     for (size_t off = 0; off + 14 <= size; off += 14) {
         const uint8_t *a = data + off;
         enum trap_space space = (a[0] & 1) ? TRAP_MMIO : TRAP_PIO;
@@ -42,7 +47,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         uint32_t addr;
         memcpy(&addr, a + 2, 4);
         if (space == TRAP_PIO)
-            addr = 0x3f0 + addr % 0x20 - 0x390 * (addr & 0x100 ? 1 : 0); /* around COM1 and the i8042 */
+            addr = 0x3f0 + addr % 0x20 -
+                   0x390 * (addr & 0x100 ? 1 : 0); /* around COM1 and the i8042 */
         else
             addr = (uint32_t)LAYOUT_BOOT_TIMER + addr % 0x1010;
         uint8_t buf[8];

@@ -55,13 +55,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (reg + len > span)
             continue; /* the trap registry never passes such an access */
         switch (s[0] % 5) {
-        case 0:
-            ops->read(dev, reg, val, len);
-            break;
+        case 0: ops->read(dev, reg, val, len); break;
         case 1:
-        case 2:
-            ops->write(dev, reg, val, len);
-            break;
+        case 2: ops->write(dev, reg, val, len); break;
         case 3: /* the guest scribbles on its own RAM: rings, buffers */
             memcpy(mem.host + (reg * 16) % ((64 << 10) - 8), val, 8);
             break;

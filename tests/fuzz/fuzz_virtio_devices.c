@@ -43,7 +43,8 @@ static struct virtio_mmio *start(int kind)
 {
     char err[256];
     if (kind == 0) {
-        struct drive_config cfg = { .drive_id = "fuzz", .path_on_host = disk,
+        struct drive_config cfg = { .drive_id = "fuzz",
+                                    .path_on_host = disk,
                                     .cache_type = CACHE_WRITEBACK,
                                     .rate_limiter = { .ops = { 20, 0, 1 } } };
         if (virtio_blk_init(&blk, &cfg, &mem, err, sizeof(err)) < 0)
@@ -55,7 +56,8 @@ static struct virtio_mmio *start(int kind)
         if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK, 0, sv) < 0)
             abort();
         peer = sv[1];
-        struct net_config cfg = { .iface_id = "eth0", .host_dev_name = "tap",
+        struct net_config cfg = { .iface_id = "eth0",
+                                  .host_dev_name = "tap",
                                   .rx_rate_limiter = { .bandwidth = { 4096, 0, 1 } } };
         if (virtio_net_init(&net, &cfg, sv[0], false, &mem, err, sizeof(err)) < 0)
             abort();
@@ -159,12 +161,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (reg + len > 0x1000)
             continue; /* the trap registry never passes such an access */
         switch (s[0] % 8) {
-        case 0:
-            virtio_mmio_ops.read(m, reg, val, len);
-            break;
-        case 1:
-            virtio_mmio_ops.write(m, reg, val, len);
-            break;
+        case 0: virtio_mmio_ops.read(m, reg, val, len); break;
+        case 1: virtio_mmio_ops.write(m, reg, val, len); break;
         case 2: { /* a notification, the way a driver writes it */
             uint32_t q = s[4] % 4;
             virtio_mmio_ops.write(m, 0x50, (uint8_t *)&q, 4);
@@ -178,9 +176,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                    val, 8);
             break;
         case 6:
-        case 7:
-            backend(kind, s);
-            break;
+        case 7: backend(kind, s); break;
         }
     }
     stop(kind);

@@ -10,8 +10,16 @@
 static enum vmm_state state;
 static struct vm_config cfg;
 
-static enum vmm_state f_state(void *ctx) { (void)ctx; return state; }
-static const struct vm_config *f_config(void *ctx) { (void)ctx; return &cfg; }
+static enum vmm_state f_state(void *ctx)
+{
+    (void)ctx;
+    return state;
+}
+static const struct vm_config *f_config(void *ctx)
+{
+    (void)ctx;
+    return &cfg;
+}
 static int f_configure(void *ctx, enum config_section s, json_t *body, bool patch, char *err,
                        size_t errlen)
 {

@@ -101,8 +101,9 @@ static bool fake_ctrl(struct fake_client *c)
         char buf[CMSG_SPACE(sizeof(int))];
     } ctl;
     struct iovec iov = { req, sizeof(req) };
-    struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.buf,
-                          .msg_controllen = sizeof(ctl.buf) };
+    struct msghdr msg = {
+        .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.buf, .msg_controllen = sizeof(ctl.buf)
+    };
     ssize_t n = recvmsg(c->ctrl, &msg, 0);
     if (n < 4)
         return false;

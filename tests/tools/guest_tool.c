@@ -143,8 +143,7 @@ static int read_rate(const char *dev, unsigned seconds)
         bytes += (uint64_t)r;
         off += (uint64_t)r;
     }
-    out("read-rate %llu %llu\n", (unsigned long long)bytes,
-           (unsigned long long)(now_ns() - t0));
+    out("read-rate %llu %llu\n", (unsigned long long)bytes, (unsigned long long)(now_ns() - t0));
     return 0;
 }
 

@@ -42,13 +42,13 @@ int main(int argc, char **argv)
     setup[0x201] = 0x66;
     memcpy(setup + 0x202, "HdrS", 4);
     put16(setup + 0x206, (uint16_t)version);
-    setup[0x211] = 0x01;                 /* LOADED_HIGH */
-    put32(setup + 0x214, 0x100000);      /* code32_start */
-    put32(setup + 0x22c, 0x7fffffff);    /* initrd_addr_max */
-    put32(setup + 0x230, 0x200000);      /* kernel_alignment */
-    setup[0x234] = 1;                    /* relocatable */
-    put16(setup + 0x236, no64 ? 0 : 1);  /* XLF_KERNEL_64 */
-    put32(setup + 0x238, 2047);          /* cmdline_size */
+    setup[0x211] = 0x01;                                         /* LOADED_HIGH */
+    put32(setup + 0x214, 0x100000);                              /* code32_start */
+    put32(setup + 0x22c, 0x7fffffff);                            /* initrd_addr_max */
+    put32(setup + 0x230, 0x200000);                              /* kernel_alignment */
+    setup[0x234] = 1;                                            /* relocatable */
+    put16(setup + 0x236, no64 ? 0 : 1);                          /* XLF_KERNEL_64 */
+    put32(setup + 0x238, 2047);                                  /* cmdline_size */
     put32(setup + 0x260, (uint32_t)((n + (1 << 20)) & ~0xfffu)); /* init_size: image + bss */
 
     FILE *out = fopen(argv[2], "wb");

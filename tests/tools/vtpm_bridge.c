@@ -72,14 +72,14 @@ static int measure(const char *ctrl, const char *vm_json, const char *log_out, c
     uint8_t *initrd = slurp(cfg.boot.initrd_path, &rdlen);
     if (!kernel || (cfg.boot.initrd_path && !initrd))
         return die("%s: cannot read the kernel or initrd", vm_json);
-    const struct measure_inputs in = {.kernel_path = cfg.boot.kernel_image_path,
-                                      .initrd_path = cfg.boot.initrd_path,
-                                      .kernel = kernel,
-                                      .kernel_len = klen,
-                                      .initrd = initrd,
-                                      .initrd_len = rdlen,
-                                      .cmdline = cmdline,
-                                      .config_json = machine};
+    const struct measure_inputs in = { .kernel_path = cfg.boot.kernel_image_path,
+                                       .initrd_path = cfg.boot.initrd_path,
+                                       .kernel = kernel,
+                                       .kernel_len = klen,
+                                       .initrd = initrd,
+                                       .initrd_len = rdlen,
+                                       .cmdline = cmdline,
+                                       .config_json = machine };
     if (swtpm_open(&s, ctrl, -1, 10000, err, sizeof(err)) < 0 || swtpm_start(&s, &b) < 0)
         return die("%s", err);
     int r = measure_boot(&m, &b, &in, log, sizeof(log), err, sizeof(err));
@@ -114,7 +114,7 @@ static int full_io(int fd, uint8_t *p, size_t n, bool out)
 /* SET_DATAFD only: no INIT, so the PCRs measure left stay. */
 static int relay(const char *ctrl)
 {
-    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    struct sockaddr_un sa = { .sun_family = AF_UNIX };
     snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", ctrl);
     int c = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0), pair[2];
     if (c < 0 || connect(c, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
@@ -122,10 +122,11 @@ static int relay(const char *ctrl)
         return die("%s: cannot connect", ctrl);
     uint8_t req[4], res[4];
     tpm_put_be32(req, CMD_SET_DATAFD);
-    char cbuf[CMSG_SPACE(sizeof(int))] = {0};
-    struct iovec iov = {req, sizeof(req)};
+    char cbuf[CMSG_SPACE(sizeof(int))] = { 0 };
+    struct iovec iov = { req, sizeof(req) };
     struct msghdr mh = {
-        .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof(cbuf)};
+        .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof(cbuf)
+    };
     struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
     cm->cmsg_level = SOL_SOCKET;
     cm->cmsg_type = SCM_RIGHTS;

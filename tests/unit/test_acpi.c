@@ -51,16 +51,26 @@ static void devices_nest_in_scope(void **state)
     aml_end(&a);
     assert_false(a.overflow);
     /* ScopeOp, PkgLength, '\' _SB_, DeviceOp (5B 82), PkgLength, COM1, NameOp _UID Zero */
-    uint8_t want[] = { 0x10, 19, '\\', '_', 'S', 'B', '_', 0x5b, 0x82, 11, 'C', 'O', 'M', '1',
-                       0x08, '_', 'U', 'I', 'D', 0x00 };
+    uint8_t want[] = { 0x10, 19,  '\\', '_', 'S',  'B', '_', 0x5b, 0x82, 11,
+                       'C',  'O', 'M',  '1', 0x08, '_', 'U', 'I',  'D',  0x00 };
     assert_int_equal(a.len, sizeof(want));
     assert_memory_equal(a.buf, want, sizeof(want));
     aml_end(&a); /* unbalanced */
     assert_true(a.overflow);
 }
 
-static uint32_t rd32(const uint8_t *p) { uint32_t v; memcpy(&v, p, 4); return v; }
-static uint64_t rd64(const uint8_t *p) { uint64_t v; memcpy(&v, p, 8); return v; }
+static uint32_t rd32(const uint8_t *p)
+{
+    uint32_t v;
+    memcpy(&v, p, 4);
+    return v;
+}
+static uint64_t rd64(const uint8_t *p)
+{
+    uint64_t v;
+    memcpy(&v, p, 8);
+    return v;
+}
 
 static void tables_are_consistent(void **state)
 {
@@ -132,7 +142,7 @@ static void vcpu_counts_past_the_limit_are_refused(void **state)
     struct guest_mem m;
     assert_int_equal(guest_mem_init(&m, 16 << 20, false), 0);
     static struct acpi_config cfg;
-    int bad[] = {0, -1, HEARTH_MAX_VCPUS + 1, 255, 1000};
+    int bad[] = { 0, -1, HEARTH_MAX_VCPUS + 1, 255, 1000 };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         memset(&cfg, 0, sizeof(cfg));
         cfg.nvcpus = bad[i];

@@ -17,8 +17,16 @@ static struct {
     bool fail_start;
 } fake;
 
-static enum vmm_state f_state(void *ctx) { (void)ctx; return fake.state; }
-static const struct vm_config *f_config(void *ctx) { (void)ctx; return &fake.cfg; }
+static enum vmm_state f_state(void *ctx)
+{
+    (void)ctx;
+    return fake.state;
+}
+static const struct vm_config *f_config(void *ctx)
+{
+    (void)ctx;
+    return &fake.cfg;
+}
 static int f_configure(void *ctx, enum config_section s, json_t *body, bool patch, char *err,
                        size_t errlen)
 {
@@ -61,8 +69,7 @@ static int setup(void **state)
 }
 
 /* Sends one request; returns the status, with the body in out (or ""). */
-static unsigned req_n(const char *method, const char *path, const char *body, char *out,
-                      size_t n)
+static unsigned req_n(const char *method, const char *path, const char *body, char *out, size_t n)
 {
     struct api_reply r;
     api_route(&router, method, path, body, body ? strlen(body) : 0, &r);
@@ -89,8 +96,9 @@ static void getting_started_flow(void **state)
     (void)state;
     char out[512];
     assert_int_equal(req("GET", "/", NULL, out), 200);
-    assert_string_equal(out, "{\"id\":\"vm-1\",\"state\":\"Not started\",\"vmm_version\":\""
-                             HEARTH_VERSION "\",\"app_name\":\"hearth\"}");
+    assert_string_equal(
+        out, "{\"id\":\"vm-1\",\"state\":\"Not started\",\"vmm_version\":\"" HEARTH_VERSION
+             "\",\"app_name\":\"hearth\"}");
     assert_int_equal(req("PUT", "/boot-source",
                          "{\"kernel_image_path\": \"/k\", \"boot_args\": \"console=ttyS0\"}", out),
                      204);
@@ -103,7 +111,8 @@ static void getting_started_flow(void **state)
     assert_string_equal(out, "{\"vcpu_count\":2,\"mem_size_mib\":256,\"smt\":false,"
                              "\"track_dirty_pages\":false,\"huge_pages\":\"None\"}");
     assert_int_equal(req("GET", "/tpm", NULL, out), 200);
-    assert_string_equal(out, "{\"socket\":\"/s\",\"model\":\"tis\",\"timeout_ms\":2000,\"measured_boot\":true}");
+    assert_string_equal(
+        out, "{\"socket\":\"/s\",\"model\":\"tis\",\"timeout_ms\":2000,\"measured_boot\":true}");
     assert_int_equal(req("PUT", "/actions", "{\"action_type\": \"InstanceStart\"}", out), 204);
     assert_int_equal(fake.actions[0], VMM_INSTANCE_START);
     assert_int_equal(req("GET", "/", NULL, out), 200);
@@ -223,8 +232,9 @@ static void device_routes(void **state)
     assert_int_equal(fake.cfg.ndrives, 1);
     expect_fault("PUT", "/drives", drive, "The ID cannot be empty.");
     expect_fault("PUT", "/drives/", drive, "The ID cannot be empty.");
-    expect_fault("PUT", "/drives/root-fs", "{", "API Resource IDs can only contain alphanumeric "
-                                                "characters and underscores.");
+    expect_fault("PUT", "/drives/root-fs", "{",
+                 "API Resource IDs can only contain alphanumeric "
+                 "characters and underscores.");
     expect_fault("PUT", "/drives/other", drive,
                  "The id from the path does not match the id from the body!");
     expect_fault("PUT", "/network-interfaces/eth1",
@@ -299,7 +309,8 @@ static void state_rule_table(void **state)
     assert_null(api_state_fault(API_POST_BOOT, VMM_PAUSED));
     assert_non_null(strstr(api_state_fault(API_POST_BOOT, VMM_NOT_STARTED), "before starting"));
     assert_null(api_state_fault(API_PAUSED, VMM_PAUSED));
-    assert_non_null(strstr(api_state_fault(API_PAUSED, VMM_RUNNING), "while the microVM is paused"));
+    assert_non_null(
+        strstr(api_state_fault(API_PAUSED, VMM_RUNNING), "while the microVM is paused"));
     assert_non_null(strstr(api_state_fault(API_PAUSED, VMM_NOT_STARTED), "before starting"));
 }
 

@@ -25,8 +25,16 @@
 
 static struct vm_config cfg;
 
-static enum vmm_state f_state(void *ctx) { (void)ctx; return VMM_NOT_STARTED; }
-static const struct vm_config *f_config(void *ctx) { (void)ctx; return &cfg; }
+static enum vmm_state f_state(void *ctx)
+{
+    (void)ctx;
+    return VMM_NOT_STARTED;
+}
+static const struct vm_config *f_config(void *ctx)
+{
+    (void)ctx;
+    return &cfg;
+}
 static int f_configure(void *ctx, enum config_section s, json_t *body, bool patch, char *err,
                        size_t errlen)
 {
@@ -73,7 +81,8 @@ static int setup(void **state)
     api_router_init(&f->router, &ops, NULL, "vm-1");
     char err[256];
     assert_int_equal(api_server_start(&f->srv, f->path, MAX_PAYLOAD, &f->router, false, err,
-                                      sizeof(err)), 0);
+                                      sizeof(err)),
+                     0);
     assert_int_equal(pthread_create(&f->vmm, NULL, vmm_thread, f), 0);
     *state = f;
     return 0;

@@ -33,12 +33,12 @@ static int pcr_submit(void *impl, const uint8_t *cmd, size_t len, uint8_t locali
 {
     (void)locality;
     struct pcr_tpm *t = impl;
-    uint8_t rsp[64] = {0x80, 0x01, 0, 0, 0, 10, 0, 0, 0, 0};
+    uint8_t rsp[64] = { 0x80, 0x01, 0, 0, 0, 10, 0, 0, 0, 0 };
     size_t n = 10;
     uint32_t cc = tpm_be32(cmd + 6);
     if (cc == 0x17a) { /* GetCapability(PCRS): sha1 and sha256, all 24 PCRs */
-        static const uint8_t caps[] = {0, 0,    0,    0,    5,    0,    0, 0,    2,    0x00, 0x04,
-                                       3, 0xff, 0xff, 0xff, 0x00, 0x0b, 3, 0xff, 0xff, 0xff};
+        static const uint8_t caps[] = { 0, 0,    0,    0,    5,    0,    0, 0,    2,    0x00, 0x04,
+                                        3, 0xff, 0xff, 0xff, 0x00, 0x0b, 3, 0xff, 0xff, 0xff };
         memcpy(rsp + 10, caps, sizeof(caps));
         n += sizeof(caps);
     } else if (cc == 0x182) { /* PCR_Extend: handle, auth area, TPML_DIGEST_VALUES */
@@ -65,16 +65,13 @@ static int pcr_submit(void *impl, const uint8_t *cmd, size_t len, uint8_t locali
     return 0;
 }
 
-static void pcr_cancel(void *impl)
-{
-    (void)impl;
-}
+static void pcr_cancel(void *impl) { (void)impl; }
 static bool pcr_failed(void *impl)
 {
     (void)impl;
     return false;
 }
-static const struct tpm_backend_ops pcr_ops = {pcr_submit, pcr_cancel, pcr_failed};
+static const struct tpm_backend_ops pcr_ops = { pcr_submit, pcr_cancel, pcr_failed };
 
 static struct pcr_tpm tpm;
 static uint8_t hearth_log[0x10000];
@@ -91,13 +88,13 @@ static int setup(void **state)
         junk[i] = (uint8_t)(i * 7);
     assert_int_equal(write(fd, junk, sizeof(junk)), (ssize_t)sizeof(junk));
     close(fd);
-    struct tpm_backend b = {.ops = &pcr_ops, .impl = &tpm, .max_command = TPM_BUFFER_MAX};
+    struct tpm_backend b = { .ops = &pcr_ops, .impl = &tpm, .max_command = TPM_BUFFER_MAX };
     struct measure_log m;
-    const struct measure_inputs in = {.kernel_path = kernel_path,
-                                      .kernel = junk,
-                                      .kernel_len = sizeof(junk),
-                                      .cmdline = "console=ttyS0",
-                                      .config_json = "{\"vcpu_count\":2,\"devices\":\"\"}"};
+    const struct measure_inputs in = { .kernel_path = kernel_path,
+                                       .kernel = junk,
+                                       .kernel_len = sizeof(junk),
+                                       .cmdline = "console=ttyS0",
+                                       .config_json = "{\"vcpu_count\":2,\"devices\":\"\"}" };
     char err[256];
     assert_int_equal(measure_boot(&m, &b, &in, hearth_log, sizeof(hearth_log), err, sizeof(err)),
                      0);
@@ -171,9 +168,9 @@ static void test_hostile_logs(void **state)
         evlog_parse(&l, buf, hearth_log_len, sha256, err, sizeof(err));
     }
     /* A bank the log does not have, a PCR that does not exist, a huge size. */
-    assert_int_equal(
-        evlog_parse(&l, hearth_log, hearth_log_len, evlog_alg_by_name("sha384"), err, sizeof(err)),
-        -1);
+    assert_int_equal(evlog_parse(&l, hearth_log, hearth_log_len, evlog_alg_by_name("sha384"), err,
+                                 sizeof(err)),
+                     -1);
     assert_string_equal(err, "event log: has no sha384 digests");
     memcpy(buf, hearth_log, hearth_log_len);
     static struct evlog good;
@@ -327,16 +324,16 @@ static void test_policy(void **state)
     static const struct {
         const char *key, *value, *error;
     } bad[] = {
-        {"bank", "\"md5\"", "bank: must be sha1, sha256, sha384 or sha512"},
-        {"pcrs", "[24]", "pcrs: must be a list of PCR numbers 0-23"},
-        {"pcrs", "[]", "pcrs: must be a non-empty list of PCR numbers"},
-        {"kernel", "{\"file\": \"k\", \"digest\": \"00\"}",
-         "kernel.digest: 2 hex digits, expected an even number from 64 to 64"},
-        {"vcpus", "0", "vcpus: must be a positive integer"},
-        {"cmdline", "1", "cmdline: must be a string"},
-        {"hearth_attest_policy", "2",
-         "hearth_attest_policy: must be 1 (the policy format's version)"},
-        {"extra", "1", "extra: unknown key"},
+        { "bank", "\"md5\"", "bank: must be sha1, sha256, sha384 or sha512" },
+        { "pcrs", "[24]", "pcrs: must be a list of PCR numbers 0-23" },
+        { "pcrs", "[]", "pcrs: must be a non-empty list of PCR numbers" },
+        { "kernel", "{\"file\": \"k\", \"digest\": \"00\"}",
+          "kernel.digest: 2 hex digits, expected an even number from 64 to 64" },
+        { "vcpus", "0", "vcpus: must be a positive integer" },
+        { "cmdline", "1", "cmdline: must be a string" },
+        { "hearth_attest_policy", "2",
+          "hearth_attest_policy: must be 1 (the policy format's version)" },
+        { "extra", "1", "extra: unknown key" },
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         json_t *c = json_deep_copy(j);
@@ -348,8 +345,9 @@ static void test_policy(void **state)
     }
     json_decref(j);
     policy_free(&p);
-    assert_int_equal(
-        policy_make(&p, "sha256", "/nonexistent/k", NULL, "", -1, -1, NULL, err, sizeof(err)), -1);
+    assert_int_equal(policy_make(&p, "sha256", "/nonexistent/k", NULL, "", -1, -1, NULL, err,
+                                 sizeof(err)),
+                     -1);
     assert_string_equal(err, "/nonexistent/k: No such file or directory");
     policy_free(&p);
 }
@@ -379,8 +377,11 @@ static void test_measures_what_was_loaded(void **state)
     eh->e_phoff = sizeof(*eh);
     eh->e_phentsize = sizeof(Elf64_Phdr);
     eh->e_phnum = 1;
-    const Elf64_Phdr ph = {.p_type = PT_LOAD, .p_offset = 0x1000, .p_paddr = 0x200000,
-                           .p_filesz = 0x1000, .p_memsz = 0x1000};
+    const Elf64_Phdr ph = { .p_type = PT_LOAD,
+                            .p_offset = 0x1000,
+                            .p_paddr = 0x200000,
+                            .p_filesz = 0x1000,
+                            .p_memsz = 0x1000 };
     memcpy(kernel + sizeof(*eh), &ph, sizeof(ph));
     memset(kernel + 0x1000, 0x5a, 0x1000);
     memcpy(other, kernel, sizeof(other));
@@ -404,15 +405,15 @@ static void test_measures_what_was_loaded(void **state)
     assert_int_equal(truncate(rdpath, 0), 0);
 
     static struct pcr_tpm t;
-    struct tpm_backend b = {.ops = &pcr_ops, .impl = &t, .max_command = TPM_BUFFER_MAX};
-    const struct measure_inputs in = {.kernel_path = kpath,
-                                      .initrd_path = rdpath,
-                                      .kernel = k.image,
-                                      .kernel_len = k.image_len,
-                                      .initrd = gpa_to_hva(&mem, rd.gpa, rd.size),
-                                      .initrd_len = rd.size,
-                                      .cmdline = "console=ttyS0",
-                                      .config_json = "{}"};
+    struct tpm_backend b = { .ops = &pcr_ops, .impl = &t, .max_command = TPM_BUFFER_MAX };
+    const struct measure_inputs in = { .kernel_path = kpath,
+                                       .initrd_path = rdpath,
+                                       .kernel = k.image,
+                                       .kernel_len = k.image_len,
+                                       .initrd = gpa_to_hva(&mem, rd.gpa, rd.size),
+                                       .initrd_len = rd.size,
+                                       .cmdline = "console=ttyS0",
+                                       .config_json = "{}" };
     struct measure_log m;
     static uint8_t log[0x10000];
     assert_int_equal(measure_boot(&m, &b, &in, log, sizeof(log), err, sizeof(err)), 0);
@@ -436,9 +437,12 @@ static void test_measures_what_was_loaded(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_parse_hearth_log), cmocka_unit_test(test_hostile_logs),
-        cmocka_unit_test(test_base64),           cmocka_unit_test(test_stream),
-        cmocka_unit_test(test_fields),           cmocka_unit_test(test_policy),
+        cmocka_unit_test(test_parse_hearth_log),
+        cmocka_unit_test(test_hostile_logs),
+        cmocka_unit_test(test_base64),
+        cmocka_unit_test(test_stream),
+        cmocka_unit_test(test_fields),
+        cmocka_unit_test(test_policy),
         cmocka_unit_test(test_measures_what_was_loaded),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -68,34 +68,38 @@ static void judge_quote(TPMI_ALG_HASH hash, struct verdict *v)
                                  err, sizeof(err)),
                      0);
     const EVP_MD *md = hash == TPM2_ALG_SHA1 ? EVP_sha1() : EVP_sha256();
-    struct challenge c = {0};
+    struct challenge c = { 0 };
     memset(c.nonce, 0x5a, sizeof(c.nonce));
-    TPMS_ATTEST info = {.magic = TPM2_GENERATED_VALUE, .type = TPM2_ST_ATTEST_QUOTE};
+    TPMS_ATTEST info = { .magic = TPM2_GENERATED_VALUE, .type = TPM2_ST_ATTEST_QUOTE };
     info.extraData.size = sizeof(c.nonce);
     memcpy(info.extraData.buffer, c.nonce, sizeof(c.nonce));
     info.attested.quote.pcrSelect.count = 1;
     info.attested.quote.pcrSelect.pcrSelections[0] = (TPMS_PCR_SELECTION){
-        .hash = TPM2_ALG_SHA256, .sizeofSelect = 3, .pcrSelect = {0xff, 0x03, 0}};
+        .hash = TPM2_ALG_SHA256, .sizeofSelect = 3, .pcrSelect = { 0xff, 0x03, 0 }
+    };
     info.attested.quote.pcrDigest.size = (UINT16)EVP_MD_get_size(md);
     static uint8_t quote[sizeof(TPM2B_ATTEST)], sig[sizeof(TPMT_SIGNATURE)];
-    TPM2B_ATTEST q = {0};
+    TPM2B_ATTEST q = { 0 };
     size_t n = 0, qlen = 0, slen = 0;
-    assert_int_equal(
-        Tss2_MU_TPMS_ATTEST_Marshal(&info, q.attestationData, sizeof(q.attestationData), &n), 0);
+    assert_int_equal(Tss2_MU_TPMS_ATTEST_Marshal(&info, q.attestationData,
+                                                 sizeof(q.attestationData), &n),
+                     0);
     q.size = (UINT16)n;
     assert_int_equal(Tss2_MU_TPM2B_ATTEST_Marshal(&q, quote, sizeof(quote), &qlen), 0);
-    TPMT_SIGNATURE s = {.sigAlg = TPM2_ALG_RSASSA};
+    TPMT_SIGNATURE s = { .sigAlg = TPM2_ALG_RSASSA };
     s.signature.rsassa.hash = hash;
     size_t siglen = sizeof(s.signature.rsassa.sig.buffer);
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
     assert_int_equal(EVP_DigestSignInit(ctx, NULL, md, NULL, key), 1);
-    assert_int_equal(
-        EVP_DigestSign(ctx, s.signature.rsassa.sig.buffer, &siglen, q.attestationData, q.size), 1);
+    assert_int_equal(EVP_DigestSign(ctx, s.signature.rsassa.sig.buffer, &siglen, q.attestationData,
+                                    q.size),
+                     1);
     EVP_MD_CTX_free(ctx);
     s.signature.rsassa.sig.size = (UINT16)siglen;
     assert_int_equal(Tss2_MU_TPMT_SIGNATURE_Marshal(&s, sig, sizeof(sig), &slen), 0);
     const struct evidence e = {
-        .quote = quote, .quote_len = qlen, .signature = sig, .signature_len = slen};
+        .quote = quote, .quote_len = qlen, .signature = sig, .signature_len = slen
+    };
     memset(v, 0, sizeof(*v));
     verify_attestation(&p, &c, &ak, &e, v);
     policy_free(&p);

@@ -34,8 +34,8 @@ static void smaps_excludes_the_guest_mapping(void **state)
 {
     (void)state;
     size_t big = 64 << 20, touched = 1 << 20;
-    char *g = mmap(NULL, big, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
-                   -1, 0);
+    char *g =
+        mmap(NULL, big, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     assert_true(g != MAP_FAILED);
     memset(g, 1, touched);
     struct smaps_total with, without;

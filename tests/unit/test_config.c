@@ -17,14 +17,15 @@ static void full_config_parses(void **state)
     (void)state;
     struct vm_config c;
     char err[256];
-    assert_int_equal(parse("{\"boot-source\": {\"kernel_image_path\": \"/k\", \"boot_args\": \"a=b\","
-                           " \"initrd_path\": \"/i\"},"
-                           " \"machine-config\": {\"vcpu_count\": 4, \"mem_size_mib\": 8192,"
-                           " \"smt\": true, \"huge_pages\": \"2M\"},"
-                           " \"serial\": {\"serial_out_path\": \"/s\"},"
-                           " \"logger\": {\"log_path\": \"/l\", \"level\": \"warning\"}}",
-                           &c, err),
-                     0);
+    assert_int_equal(
+        parse("{\"boot-source\": {\"kernel_image_path\": \"/k\", \"boot_args\": \"a=b\","
+              " \"initrd_path\": \"/i\"},"
+              " \"machine-config\": {\"vcpu_count\": 4, \"mem_size_mib\": 8192,"
+              " \"smt\": true, \"huge_pages\": \"2M\"},"
+              " \"serial\": {\"serial_out_path\": \"/s\"},"
+              " \"logger\": {\"log_path\": \"/l\", \"level\": \"warning\"}}",
+              &c, err),
+        0);
     assert_string_equal(c.boot.kernel_image_path, "/k");
     assert_string_equal(c.boot.boot_args, "a=b");
     assert_string_equal(c.boot.initrd_path, "/i");
@@ -44,8 +45,9 @@ static void defaults_match_firecracker(void **state)
     (void)state;
     struct vm_config c;
     char err[256];
-    assert_int_equal(parse("{\"boot-source\": {\"kernel_image_path\": \"/k\", \"initrd_path\": null}}",
-                           &c, err), 0);
+    assert_int_equal(
+        parse("{\"boot-source\": {\"kernel_image_path\": \"/k\", \"initrd_path\": null}}", &c, err),
+        0);
     assert_null(c.boot.boot_args);
     assert_string_equal(config_boot_args(&c), CONFIG_DEFAULT_BOOT_ARGS);
     assert_null(c.boot.initrd_path);
@@ -61,7 +63,9 @@ static void defaults_match_firecracker(void **state)
 static void errors_name_the_key(void **state)
 {
     (void)state;
-    static const struct { const char *json, *msg; } cases[] = {
+    static const struct {
+        const char *json, *msg;
+    } cases[] = {
         { "{}", "boot-source: missing required field" },
         { "{\"boot-source\": {}}", "boot-source.kernel_image_path: missing required field" },
         { "{\"boot-source\": 1}", "boot-source: must be an object, got an integer" },
@@ -105,10 +109,10 @@ static void invalid_json_reports_position(void **state)
     assert_int_equal(parse("{\n  \"boot-source\": ,\n}", &c, err), -1);
     assert_non_null(strstr(err, "invalid JSON at line 2"));
     /* Embedded NULs never reach a path: the parser refuses them. */
-    assert_int_equal(parse("{\"boot-source\": {\"kernel_image_path\": \"a\\u0000b\"}}", &c, err), -1);
+    assert_int_equal(parse("{\"boot-source\": {\"kernel_image_path\": \"a\\u0000b\"}}", &c, err),
+                     -1);
     assert_non_null(strstr(err, "is not allowed"));
 }
-
 
 static json_t *js(const char *text)
 {
@@ -152,8 +156,7 @@ static void machine_config_put_resets_patch_merges(void **state)
     assert_int_equal(set(&c, CONFIG_MACHINE, "{\"vcpu_count\": 2}", false, err), -1);
     assert_string_equal(err, "machine-config.mem_size_mib: missing required field");
     /* Only machine-config can be patched. */
-    assert_int_equal(set(&c, CONFIG_BOOT_SOURCE, "{\"kernel_image_path\": \"/k\"}", true, err),
-                     -1);
+    assert_int_equal(set(&c, CONFIG_BOOT_SOURCE, "{\"kernel_image_path\": \"/k\"}", true, err), -1);
     assert_string_equal(err, "boot-source: cannot be patched");
     config_free(&c);
 }
@@ -161,7 +164,10 @@ static void machine_config_put_resets_patch_merges(void **state)
 static void sections_validate_their_fields(void **state)
 {
     (void)state;
-    static const struct { enum config_section s; const char *body, *msg; } cases[] = {
+    static const struct {
+        enum config_section s;
+        const char *body, *msg;
+    } cases[] = {
         { CONFIG_TPM, "{\"model\": \"crb\"}", "tpm.socket: missing required field" },
         { CONFIG_TPM, "{\"socket\": \"/s\", \"model\": \"tpm\"}",
           "tpm.model: must be \"crb\", \"tis\" or \"virtio\", got \"tpm\"" },

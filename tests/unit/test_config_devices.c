@@ -41,14 +41,16 @@ static int set(enum config_section s, const char *body, bool patch)
 static void drives_put_replace_and_keep_the_root_first(void **state)
 {
     (void)state;
-    assert_int_equal(set(CONFIG_DRIVES, "{\"drive_id\": \"data\", \"path_on_host\": \"/d\","
-                                        " \"is_root_device\": false, \"is_read_only\": true}",
+    assert_int_equal(set(CONFIG_DRIVES,
+                         "{\"drive_id\": \"data\", \"path_on_host\": \"/d\","
+                         " \"is_root_device\": false, \"is_read_only\": true}",
                          false),
                      0);
-    assert_int_equal(set(CONFIG_DRIVES, "{\"drive_id\": \"rootfs\", \"path_on_host\": \"/r\","
-                                        " \"is_root_device\": true, \"cache_type\": \"Writeback\","
-                                        " \"rate_limiter\": {\"bandwidth\": {\"size\": 1000,"
-                                        " \"refill_time\": 100, \"one_time_burst\": 5}}}",
+    assert_int_equal(set(CONFIG_DRIVES,
+                         "{\"drive_id\": \"rootfs\", \"path_on_host\": \"/r\","
+                         " \"is_root_device\": true, \"cache_type\": \"Writeback\","
+                         " \"rate_limiter\": {\"bandwidth\": {\"size\": 1000,"
+                         " \"refill_time\": 100, \"one_time_burst\": 5}}}",
                          false),
                      0);
     assert_int_equal(c.ndrives, 2);
@@ -64,15 +66,17 @@ static void drives_put_replace_and_keep_the_root_first(void **state)
     config_root_args(&c, root, sizeof(root));
     assert_string_equal(root, "root=/dev/vda rw");
     /* A second root is refused; the same id replaces. */
-    assert_int_equal(set(CONFIG_DRIVES, "{\"drive_id\": \"data\", \"path_on_host\": \"/d\","
-                                        " \"is_root_device\": true}",
+    assert_int_equal(set(CONFIG_DRIVES,
+                         "{\"drive_id\": \"data\", \"path_on_host\": \"/d\","
+                         " \"is_root_device\": true}",
                          false),
                      -1);
     assert_string_equal(err, "drives.is_root_device: a root block device already exists "
                              "(drive \"rootfs\")");
-    assert_int_equal(set(CONFIG_DRIVES, "{\"drive_id\": \"rootfs\", \"path_on_host\": \"/r2\","
-                                        " \"is_root_device\": true, \"is_read_only\": true,"
-                                        " \"partuuid\": \"0eaa91a0-01\"}",
+    assert_int_equal(set(CONFIG_DRIVES,
+                         "{\"drive_id\": \"rootfs\", \"path_on_host\": \"/r2\","
+                         " \"is_root_device\": true, \"is_read_only\": true,"
+                         " \"partuuid\": \"0eaa91a0-01\"}",
                          false),
                      0);
     assert_int_equal(c.ndrives, 2);
@@ -86,14 +90,16 @@ static void drives_put_replace_and_keep_the_root_first(void **state)
 static void drive_patch_changes_path_and_limiter_only(void **state)
 {
     (void)state;
-    assert_int_equal(set(CONFIG_DRIVES, "{\"drive_id\": \"d\", \"path_on_host\": \"/d\","
-                                        " \"is_root_device\": false, \"rate_limiter\": {"
-                                        "\"bandwidth\": {\"size\": 10, \"refill_time\": 1},"
-                                        " \"ops\": {\"size\": 5, \"refill_time\": 2}}}",
+    assert_int_equal(set(CONFIG_DRIVES,
+                         "{\"drive_id\": \"d\", \"path_on_host\": \"/d\","
+                         " \"is_root_device\": false, \"rate_limiter\": {"
+                         "\"bandwidth\": {\"size\": 10, \"refill_time\": 1},"
+                         " \"ops\": {\"size\": 5, \"refill_time\": 2}}}",
                          false),
                      0);
-    assert_int_equal(set(CONFIG_DRIVES, "{\"drive_id\": \"d\", \"rate_limiter\": {\"ops\": "
-                                        "{\"size\": 7, \"refill_time\": 3}}}",
+    assert_int_equal(set(CONFIG_DRIVES,
+                         "{\"drive_id\": \"d\", \"rate_limiter\": {\"ops\": "
+                         "{\"size\": 7, \"refill_time\": 3}}}",
                          true),
                      0);
     const struct drive_config *d = config_drive(&c, "d");
@@ -102,8 +108,7 @@ static void drive_patch_changes_path_and_limiter_only(void **state)
     assert_int_equal(set(CONFIG_DRIVES, "{\"drive_id\": \"d\", \"path_on_host\": \"/e\"}", true),
                      0);
     assert_string_equal(d->path_on_host, "/e");
-    assert_int_equal(set(CONFIG_DRIVES, "{\"drive_id\": \"d\", \"is_read_only\": true}", true),
-                     -1);
+    assert_int_equal(set(CONFIG_DRIVES, "{\"drive_id\": \"d\", \"is_read_only\": true}", true), -1);
     assert_string_equal(err, "drives: unknown key \"is_read_only\"");
     assert_int_equal(set(CONFIG_DRIVES, "{\"drive_id\": \"x\", \"path_on_host\": \"/e\"}", true),
                      -1);
@@ -113,10 +118,11 @@ static void drive_patch_changes_path_and_limiter_only(void **state)
 static void network_interfaces(void **state)
 {
     (void)state;
-    assert_int_equal(set(CONFIG_NETS, "{\"iface_id\": \"eth0\", \"host_dev_name\": \"tap0\","
-                                      " \"guest_mac\": \"06:00:AC:10:00:02\", \"mtu\": 1400,"
-                                      " \"tx_rate_limiter\": {\"ops\": {\"size\": 100,"
-                                      " \"refill_time\": 1000}}}",
+    assert_int_equal(set(CONFIG_NETS,
+                         "{\"iface_id\": \"eth0\", \"host_dev_name\": \"tap0\","
+                         " \"guest_mac\": \"06:00:AC:10:00:02\", \"mtu\": 1400,"
+                         " \"tx_rate_limiter\": {\"ops\": {\"size\": 100,"
+                         " \"refill_time\": 1000}}}",
                          false),
                      0);
     const struct net_config *n = config_net(&c, "eth0");
@@ -126,8 +132,9 @@ static void network_interfaces(void **state)
     assert_int_equal(n->mtu, 1400);
     assert_int_equal(n->tx_rate_limiter.ops.size, 100);
     assert_false(ratelimit_config_enabled(&n->rx_rate_limiter));
-    assert_int_equal(set(CONFIG_NETS, "{\"iface_id\": \"eth1\", \"host_dev_name\": \"tap1\","
-                                      " \"guest_mac\": \"06:00:ac:10:00:02\"}",
+    assert_int_equal(set(CONFIG_NETS,
+                         "{\"iface_id\": \"eth1\", \"host_dev_name\": \"tap1\","
+                         " \"guest_mac\": \"06:00:ac:10:00:02\"}",
                          false),
                      -1);
     assert_string_equal(err, "network-interfaces.guest_mac: already in use by network "
@@ -137,8 +144,9 @@ static void network_interfaces(void **state)
                      -1);
     assert_string_equal(err, "network-interfaces.host_dev_name: already used by network "
                              "interface \"eth0\"");
-    assert_int_equal(set(CONFIG_NETS, "{\"iface_id\": \"eth0\", \"rx_rate_limiter\": "
-                                      "{\"bandwidth\": {\"size\": 1, \"refill_time\": 1}}}",
+    assert_int_equal(set(CONFIG_NETS,
+                         "{\"iface_id\": \"eth0\", \"rx_rate_limiter\": "
+                         "{\"bandwidth\": {\"size\": 1, \"refill_time\": 1}}}",
                          true),
                      0);
     assert_int_equal(n->rx_rate_limiter.bandwidth.size, 1);
@@ -152,8 +160,9 @@ static void network_interfaces(void **state)
 static void vsock_and_entropy(void **state)
 {
     (void)state;
-    assert_int_equal(set(CONFIG_VSOCK, "{\"guest_cid\": 3, \"uds_path\": \"/v.sock\","
-                                       " \"vsock_id\": \"vsock0\"}",
+    assert_int_equal(set(CONFIG_VSOCK,
+                         "{\"guest_cid\": 3, \"uds_path\": \"/v.sock\","
+                         " \"vsock_id\": \"vsock0\"}",
                          false),
                      0);
     assert_true(c.vsock.on);
@@ -162,8 +171,9 @@ static void vsock_and_entropy(void **state)
     assert_int_equal(set(CONFIG_ENTROPY, "{}", false), 0);
     assert_true(c.entropy.on);
     assert_false(ratelimit_config_enabled(&c.entropy.rate_limiter));
-    assert_int_equal(set(CONFIG_ENTROPY, "{\"rate_limiter\": {\"bandwidth\": {\"size\": 64,"
-                                         " \"refill_time\": 10, \"one_time_burst\": null}}}",
+    assert_int_equal(set(CONFIG_ENTROPY,
+                         "{\"rate_limiter\": {\"bandwidth\": {\"size\": 64,"
+                         " \"refill_time\": 10, \"one_time_burst\": null}}}",
                          false),
                      0);
     assert_int_equal(c.entropy.rate_limiter.bandwidth.size, 64);
@@ -174,28 +184,37 @@ static void vsock_and_entropy(void **state)
 static void bad_fields_are_named(void **state)
 {
     (void)state;
-    static const struct { enum config_section s; const char *body, *msg; } cases[] = {
-        { CONFIG_DRIVES, "{\"drive_id\": \"a-b\", \"path_on_host\": \"/d\", \"is_root_device\": false}",
+    static const struct {
+        enum config_section s;
+        const char *body, *msg;
+    } cases[] = {
+        { CONFIG_DRIVES,
+          "{\"drive_id\": \"a-b\", \"path_on_host\": \"/d\", \"is_root_device\": false}",
           "drives.drive_id: must be 1 to 64 letters, digits or underscores, got \"a-b\"" },
         { CONFIG_DRIVES, "{\"drive_id\": \"a\", \"is_root_device\": false}",
           "drives.path_on_host: missing required field" },
         { CONFIG_DRIVES, "{\"drive_id\": \"a\", \"path_on_host\": \"/d\"}",
           "drives.is_root_device: missing required field" },
-        { CONFIG_DRIVES, "{\"drive_id\": \"a\", \"path_on_host\": \"/d\", \"is_root_device\": false,"
-                         " \"cache_type\": \"Fast\"}",
+        { CONFIG_DRIVES,
+          "{\"drive_id\": \"a\", \"path_on_host\": \"/d\", \"is_root_device\": false,"
+          " \"cache_type\": \"Fast\"}",
           "drives.cache_type: must be \"Unsafe\" or \"Writeback\", got \"Fast\"" },
         { CONFIG_DRIVES, "{\"drive_id\": \"a\", \"socket\": \"/s\", \"is_root_device\": false}",
           "drives.socket: vhost-user drives are not supported" },
-        { CONFIG_DRIVES, "{\"drive_id\": \"a\", \"path_on_host\": \"/d\", \"is_root_device\": false,"
-                         " \"rate_limiter\": {\"bandwidth\": {\"size\": 1}}}",
+        { CONFIG_DRIVES,
+          "{\"drive_id\": \"a\", \"path_on_host\": \"/d\", \"is_root_device\": false,"
+          " \"rate_limiter\": {\"bandwidth\": {\"size\": 1}}}",
           "drives.rate_limiter.bandwidth.refill_time: missing required field" },
-        { CONFIG_DRIVES, "{\"drive_id\": \"a\", \"path_on_host\": \"/d\", \"is_root_device\": false,"
-                         " \"rate_limiter\": {\"bw\": {}}}",
+        { CONFIG_DRIVES,
+          "{\"drive_id\": \"a\", \"path_on_host\": \"/d\", \"is_root_device\": false,"
+          " \"rate_limiter\": {\"bw\": {}}}",
           "drives.rate_limiter: unknown key \"bw\"" },
-        { CONFIG_DRIVES, "{\"drive_id\": \"a\", \"path_on_host\": \"/d\", \"is_root_device\": false,"
-                         " \"rate_limiter\": {\"ops\": {\"size\": -1, \"refill_time\": 1}}}",
+        { CONFIG_DRIVES,
+          "{\"drive_id\": \"a\", \"path_on_host\": \"/d\", \"is_root_device\": false,"
+          " \"rate_limiter\": {\"ops\": {\"size\": -1, \"refill_time\": 1}}}",
           "drives.rate_limiter.ops.size: must be between 0 and 9223372036854775807, got -1" },
-        { CONFIG_NETS, "{\"iface_id\": \"e\", \"host_dev_name\": \"tap0\", \"guest_mac\": \"06:00\"}",
+        { CONFIG_NETS,
+          "{\"iface_id\": \"e\", \"host_dev_name\": \"tap0\", \"guest_mac\": \"06:00\"}",
           "network-interfaces.guest_mac: must be six hex bytes like \"06:00:ac:10:00:02\", got "
           "\"06:00\"" },
         { CONFIG_NETS, "{\"iface_id\": \"e\", \"host_dev_name\": \"a-very-long-tap-name\"}",
@@ -251,7 +270,8 @@ static void file_lists_and_round_trip(void **state)
               "\"rate_limiter\":{\"bandwidth\":{\"size\":1048576,\"one_time_burst\":null,"
               "\"refill_time\":1000},\"ops\":null},\"io_engine\":\"Sync\",\"socket\":null}]");
     free(text);
-    text = json_dumps(json_object_get(out, "network-interfaces"), JSON_COMPACT | JSON_PRESERVE_ORDER);
+    text =
+        json_dumps(json_object_get(out, "network-interfaces"), JSON_COMPACT | JSON_PRESERVE_ORDER);
     assert_string_equal(text, "[{\"iface_id\":\"eth0\",\"host_dev_name\":\"tap0\","
                               "\"guest_mac\":\"06:00:ac:10:00:02\",\"mtu\":null,"
                               "\"rx_rate_limiter\":null,\"tx_rate_limiter\":null}]");
@@ -288,7 +308,8 @@ static void file_lists_and_round_trip(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(drives_put_replace_and_keep_the_root_first, setup, teardown),
+        cmocka_unit_test_setup_teardown(drives_put_replace_and_keep_the_root_first, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(drive_patch_changes_path_and_limiter_only, setup, teardown),
         cmocka_unit_test_setup_teardown(network_interfaces, setup, teardown),
         cmocka_unit_test_setup_teardown(vsock_and_entropy, setup, teardown),

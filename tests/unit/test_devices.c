@@ -33,10 +33,7 @@ static uint8_t rd(struct serial *s, uint64_t reg)
     return v;
 }
 
-static void wr(struct serial *s, uint64_t reg, uint8_t v)
-{
-    serial_ops.write(s, reg, &v, 1);
-}
+static void wr(struct serial *s, uint64_t reg, uint8_t v) { serial_ops.write(s, reg, &v, 1); }
 
 /* A console pipe that never blocks hearth, and the eventfd the loop watches. */
 struct console {
@@ -248,8 +245,16 @@ static void uart_thre_interrupt_is_acknowledged_by_iir(void **state)
     serial_destroy(&s);
 }
 
-static void on_reset(void *ctx) { (void)ctx; resets++; }
-static void on_kbd_irq(void *ctx) { (void)ctx; kbd_irqs++; }
+static void on_reset(void *ctx)
+{
+    (void)ctx;
+    resets++;
+}
+static void on_kbd_irq(void *ctx)
+{
+    (void)ctx;
+    kbd_irqs++;
+}
 
 static uint8_t krd(struct i8042 *k, const struct trap_ops *ops)
 {
@@ -258,10 +263,7 @@ static uint8_t krd(struct i8042 *k, const struct trap_ops *ops)
     return v;
 }
 
-static void kwr(struct i8042 *k, const struct trap_ops *ops, uint8_t v)
-{
-    ops->write(k, 0, &v, 1);
-}
+static void kwr(struct i8042 *k, const struct trap_ops *ops, uint8_t v) { ops->write(k, 0, &v, 1); }
 
 static void i8042_commands_and_reset(void **state)
 {

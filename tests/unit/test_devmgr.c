@@ -28,9 +28,11 @@ static void record(void *dev) { order[norder++] = *(int *)dev; }
 static void nothing(void *dev) { (void)dev; }
 
 /* A device kind whose destroy records the device's id. */
-static const struct device_ops recorded = { .name = "recorded", .section = CONFIG_NSECTIONS,
+static const struct device_ops recorded = { .name = "recorded",
+                                            .section = CONFIG_NSECTIONS,
                                             .destroy = record };
-static const struct device_ops plain = { .name = "plain", .section = CONFIG_NSECTIONS,
+static const struct device_ops plain = { .name = "plain",
+                                         .section = CONFIG_NSECTIONS,
                                          .destroy = nothing };
 
 static void open_manager(const struct device_ops *const *kinds, int nkinds)
@@ -58,9 +60,15 @@ static void legacy_device_gets_traps_and_a_dsdt_node(void **state)
     char err[160];
     int id = 1;
     const struct devmgr_device d = {
-        .ops = &recorded, .name = "uart", .dev = &id, .nranges = 2,
+        .ops = &recorded,
+        .name = "uart",
+        .dev = &id,
+        .nranges = 2,
         .ranges = { { TRAP_PIO, 0x3f8, 8, &nop_ops }, { TRAP_MMIO, 0xd0000000, 0x1000, &nop_ops } },
-        .acpi_name = "COM1", .acpi_hid = "PNP0501", .nirq = 1, .irq = 4,
+        .acpi_name = "COM1",
+        .acpi_hid = "PNP0501",
+        .nirq = 1,
+        .irq = 4,
     };
     assert_int_equal(devmgr_add(&dm, &d, err, sizeof(err)), 0);
     assert_int_equal(vm.traps.nranges, 2);
@@ -159,8 +167,9 @@ static void full_lists_are_start_up_errors(void **state)
 
     setup(NULL);
     acpi.ndevs = ACPI_MAX_DEVS;
-    struct devmgr_device d = { .ops = &plain, .name = "late", .acpi_name = "LATE",
-                               .acpi_hid = "PNP0000" };
+    struct devmgr_device d = {
+        .ops = &plain, .name = "late", .acpi_name = "LATE", .acpi_hid = "PNP0000"
+    };
     assert_int_equal(devmgr_add(&dm, &d, err, sizeof(err)), -ENOSPC);
     assert_non_null(strstr(err, "describing late: more than"));
 }
@@ -185,8 +194,7 @@ static void io_thread_serves_backends(void **state)
     char err[160];
     int efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     assert_true(efd >= 0);
-    assert_int_equal(devmgr_io_add(&dm, "t", efd, EPOLLIN, io_handler, NULL, err, sizeof(err)),
-                     0);
+    assert_int_equal(devmgr_io_add(&dm, "t", efd, EPOLLIN, io_handler, NULL, err, sizeof(err)), 0);
     assert_int_equal(devmgr_start(&dm, err, sizeof(err)), 0);
     uint64_t one = 1;
     assert_int_equal(write(efd, &one, sizeof(one)), sizeof(one));
@@ -319,8 +327,16 @@ static void fake_metrics(void *const *devs, int n, json_t *o)
     (void)devs;
 }
 
-static int two(const struct device_env *env) { (void)env; return 2; }
-static int none(const struct device_env *env) { (void)env; return 0; }
+static int two(const struct device_env *env)
+{
+    (void)env;
+    return 2;
+}
+static int none(const struct device_env *env)
+{
+    (void)env;
+    return 0;
+}
 static int create1(const struct device_env *env, int index, char *err, size_t errlen);
 static int create2(const struct device_env *env, int index, char *err, size_t errlen);
 static int create3(const struct device_env *env, int index, char *err, size_t errlen);
@@ -328,18 +344,34 @@ static int create3(const struct device_env *env, int index, char *err, size_t er
 /* Kind 1: two drives that take PATCHes; kind 2: configured off; kind 3:
  * one, always, that can be saved. */
 static const struct device_ops kind1 = {
-    .name = "one", .section = CONFIG_DRIVES, .count = two, .check = fake_check,
-    .create = create1, .destroy = fake_destroy, .quiesce = fake_quiesce,
-    .resume = fake_resume, .reset = fake_reset, .update = fake_update, .save = fake_save,
+    .name = "one",
+    .section = CONFIG_DRIVES,
+    .count = two,
+    .check = fake_check,
+    .create = create1,
+    .destroy = fake_destroy,
+    .quiesce = fake_quiesce,
+    .resume = fake_resume,
+    .reset = fake_reset,
+    .update = fake_update,
+    .save = fake_save,
     .metrics = fake_metrics,
 };
 static const struct device_ops kind2 = {
-    .name = "two", .section = CONFIG_VSOCK, .count = none, .create = create2,
-    .destroy = fake_destroy, .metrics = fake_metrics,
+    .name = "two",
+    .section = CONFIG_VSOCK,
+    .count = none,
+    .create = create2,
+    .destroy = fake_destroy,
+    .metrics = fake_metrics,
 };
 static const struct device_ops kind3 = {
-    .name = "three", .section = CONFIG_NSECTIONS, .create = create3, .destroy = fake_destroy,
-    .quiesce = fake_quiesce, .resume = fake_resume,
+    .name = "three",
+    .section = CONFIG_NSECTIONS,
+    .create = create3,
+    .destroy = fake_destroy,
+    .quiesce = fake_quiesce,
+    .resume = fake_resume,
 };
 static int create1(const struct device_env *env, int index, char *err, size_t errlen)
 {
@@ -481,7 +513,11 @@ static void t_limiter_ready(void *dev, int which)
     atomic_fetch_add(&ready_calls, 1);
 }
 static int t_resets;
-static void t_reset(void *dev) { (void)dev; t_resets++; }
+static void t_reset(void *dev)
+{
+    (void)dev;
+    t_resets++;
+}
 
 static void wait_calls(int n)
 {
@@ -494,11 +530,14 @@ static void virtio_backends_limiters_and_reset_have_one_hook(void **state)
 {
     (void)state;
     char err[160];
-    static const struct virtio_device_ops tops = { .name = "t", .nqueues = 1, .queue_max = 8,
+    static const struct virtio_device_ops tops = { .name = "t",
+                                                   .nqueues = 1,
+                                                   .queue_max = 8,
                                                    .reset = t_reset,
                                                    .limiter_ready = t_limiter_ready };
-    static const struct device_ops kind = { .name = "t", .section = CONFIG_NSECTIONS,
-                                            .destroy = nothing, .io_ready = t_io_ready };
+    static const struct device_ops kind = {
+        .name = "t", .section = CONFIG_NSECTIONS, .destroy = nothing, .io_ready = t_io_ready
+    };
     static struct virtio_mmio m;
     int fds[2] = { eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK), eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK) };
     static struct ratelimit rl[2];
@@ -507,9 +546,14 @@ static void virtio_backends_limiters_and_reset_have_one_hook(void **state)
     rl[1].blocked = true;
     virtio_mmio_init(&m, &tops, fds, &vm.mem);
     const struct devmgr_virtio v = {
-        .ops = &kind, .name = "virtio-t", .mmio = &m, .dev = fds,
-        .nfds = 2, .fds = { { fds[0], EPOLLIN }, { fds[1], EPOLLIN } },
-        .nlimiters = 2, .limiters = { &rl[0], &rl[1] },
+        .ops = &kind,
+        .name = "virtio-t",
+        .mmio = &m,
+        .dev = fds,
+        .nfds = 2,
+        .fds = { { fds[0], EPOLLIN }, { fds[1], EPOLLIN } },
+        .nlimiters = 2,
+        .limiters = { &rl[0], &rl[1] },
     };
     assert_int_equal(devmgr_attach_virtio(&dm, &v, NULL, err, sizeof(err)), 0);
     assert_int_equal(devmgr_start(&dm, err, sizeof(err)), 0);
@@ -565,8 +609,7 @@ int main(void)
         cmocka_unit_test_setup(full_lists_are_start_up_errors, setup),
         cmocka_unit_test_setup(io_thread_serves_backends, setup),
         cmocka_unit_test_setup(tpm_with_full_acpi_lists_is_an_error, setup),
-        cmocka_unit_test_setup(devices_are_made_in_order_and_torn_down_in_reverse,
-                               lifecycle_setup),
+        cmocka_unit_test_setup(devices_are_made_in_order_and_torn_down_in_reverse, lifecycle_setup),
         cmocka_unit_test_setup(quiesce_resume_and_reset_reach_every_device, lifecycle_setup),
         cmocka_unit_test_setup(check_and_update_go_by_section, lifecycle_setup),
         cmocka_unit_test_setup(save_names_what_cannot_and_metrics_cover_every_kind,

@@ -247,9 +247,10 @@ static void summary_line(void **state)
     e.unclaimed = 2;
     char line[512];
     vm_exits_format(&e, line, sizeof(line));
-    assert_string_equal(line, "VM exits: 1000 in KVM (io 100, mmio 200, halt 50, irq 25, "
-                              "irq window 5, other 620 (page faults 300)); 290 reached hearth: serial 90, tpm-tis "
-                              "200 (264 accesses), unclaimed 2");
+    assert_string_equal(
+        line, "VM exits: 1000 in KVM (io 100, mmio 200, halt 50, irq 25, "
+              "irq window 5, other 620 (page faults 300)); 290 reached hearth: serial 90, tpm-tis "
+              "200 (264 accesses), unclaimed 2");
     assert_int_equal(vm_exits_other(&e), 620);
     /* A short buffer is cut, never overrun. */
     char small[16];

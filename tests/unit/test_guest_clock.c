@@ -12,7 +12,7 @@
 
 #define TSC_PER_MS 3000000ull /* the simulated 3 GHz TSC */
 #define TSC_READ_NS 20
-#define PIT_READ_NS 3000 /* a latch and two reads: three exits */
+#define PIT_READ_NS 3000        /* a latch and two reads: three exits */
 #define SLOW_PIT_READ_NS 300000 /* the same in an emulated host */
 
 struct sim {
@@ -53,10 +53,7 @@ static uint64_t rate_with(uint64_t pit_read_ns, uint64_t at, uint64_t ns)
     return tsc_rate_per_ms(&c);
 }
 
-static uint64_t rate_with_stall(uint64_t at, uint64_t ns)
-{
-    return rate_with(PIT_READ_NS, at, ns);
-}
+static uint64_t rate_with_stall(uint64_t at, uint64_t ns) { return rate_with(PIT_READ_NS, at, ns); }
 
 /* Within 1% natively, within 4% where each PIT read costs 0.3 ms. */
 static void quiet_measurement_is_close(void **state)

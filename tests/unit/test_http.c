@@ -37,7 +37,8 @@ static void incomplete_until_the_body_arrives(void **state)
     assert_int_equal(parse("GET / HTTP/1.1\r\n", &r), HTTP_INCOMPLETE);
     assert_int_equal(parse("PUT /x HTTP/1.1\r\nContent-Length: 5\r\n\r\nab", &r), HTTP_INCOMPLETE);
     assert_false(r.expect_continue);
-    assert_int_equal(parse("PUT /x HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n", &r),
+    assert_int_equal(parse("PUT /x HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n",
+                           &r),
                      HTTP_INCOMPLETE);
     assert_true(r.expect_continue);
 }
@@ -62,7 +63,9 @@ static void connection_semantics(void **state)
 static void malformed_requests_are_refused(void **state)
 {
     (void)state;
-    static const struct { const char *req, *why; } cases[] = {
+    static const struct {
+        const char *req, *why;
+    } cases[] = {
         { "GET /\r\n\r\n", "Invalid request line." },
         { "GET / HTTP/2.0\r\n\r\n", "Unsupported HTTP version." },
         { "get / HTTP/1.1\r\n\r\n", "Invalid HTTP method." },
@@ -124,8 +127,9 @@ static void responses(void **state)
                              "Connection: keep-alive\r\n\r\n");
     n = http_response(out, sizeof(out), 400, "{\"a\":1}", false);
     out[n] = 0;
-    assert_string_equal(out, "HTTP/1.1 400 Bad Request\r\nServer: hearth API\r\nConnection: close\r\n"
-                             "Content-Type: application/json\r\nContent-Length: 7\r\n\r\n{\"a\":1}");
+    assert_string_equal(out,
+                        "HTTP/1.1 400 Bad Request\r\nServer: hearth API\r\nConnection: close\r\n"
+                        "Content-Type: application/json\r\nContent-Length: 7\r\n\r\n{\"a\":1}");
     assert_int_equal(http_response(out, 40, 200, "{}", true), 0);
 }
 

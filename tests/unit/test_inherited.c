@@ -76,8 +76,8 @@ static void parses_fd_n(void **state)
     assert_int_equal(inherited_fd_parse("fd:1023"), 1023);
     assert_int_equal(inherited_fd_parse("/run/swtpm.sock"), -1);
     assert_int_equal(inherited_fd_parse(NULL), -1);
-    static const char *const bad[] = { "fd:", "fd:2", "fd:1024", "fd:-3", "fd:+3", "fd: 3",
-                                       "fd:3x", "fd:99999999999999999999" };
+    static const char *const bad[] = { "fd:",   "fd:2",  "fd:1024", "fd:-3",
+                                       "fd:+3", "fd: 3", "fd:3x",   "fd:99999999999999999999" };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
         assert_int_equal(inherited_fd_parse(bad[i]), -2);
 }

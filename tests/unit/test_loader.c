@@ -48,8 +48,12 @@ static size_t make_elf(uint8_t *buf, const struct elf_spec *s)
     eh->e_phentsize = sizeof(Elf64_Phdr);
     eh->e_phnum = s->pvh_note ? 2 : 1;
     Elf64_Phdr *ph = (Elf64_Phdr *)(buf + sizeof(*eh));
-    ph[0] = (Elf64_Phdr){ .p_type = PT_LOAD, .p_offset = 0x1000, .p_paddr = s->paddr,
-                          .p_vaddr = s->paddr, .p_filesz = s->filesz, .p_memsz = s->memsz };
+    ph[0] = (Elf64_Phdr){ .p_type = PT_LOAD,
+                          .p_offset = 0x1000,
+                          .p_paddr = s->paddr,
+                          .p_vaddr = s->paddr,
+                          .p_filesz = s->filesz,
+                          .p_memsz = s->memsz };
     memset(buf + 0x1000, 0x5a, 0x1000);
     if (s->pvh_note) {
         uint8_t *n = buf + 0x800;
@@ -108,22 +112,42 @@ static void elf_vmlinux_loads(void **state)
 static void bad_elves_are_rejected(void **state)
 {
     (void)state;
-    static const struct { struct elf_spec s; long cut; const char *msg; } cases[] = {
-        { { .paddr = 0x9000, .filesz = 0x100, .memsz = 0x100, .entry = 0x9000 }, 0,
+    static const struct {
+        struct elf_spec s;
+        long cut;
+        const char *msg;
+    } cases[] = {
+        { { .paddr = 0x9000, .filesz = 0x100, .memsz = 0x100, .entry = 0x9000 },
+          0,
           "overlaps reserved memory below 0x100000" },
-        { { .paddr = 0x1f00000, .filesz = 0x100, .memsz = 0x200000, .entry = 0x1f00000 }, 0,
+        { { .paddr = 0x1f00000, .filesz = 0x100, .memsz = 0x200000, .entry = 0x1f00000 },
+          0,
           "does not fit in guest RAM" },
-        { { .paddr = 0x200000, .filesz = 0x1000, .memsz = 0x1000, .entry = 0x200000 }, 0x1800,
+        { { .paddr = 0x200000, .filesz = 0x1000, .memsz = 0x1000, .entry = 0x200000 },
+          0x1800,
           "segment 0 truncated" },
-        { { .paddr = 0x200000, .filesz = 0x200, .memsz = 0x100, .entry = 0x200000 }, 0,
+        { { .paddr = 0x200000, .filesz = 0x200, .memsz = 0x100, .entry = 0x200000 },
+          0,
           "file size exceeds memory size" },
-        { { .paddr = 0x200000, .filesz = 0x100, .memsz = 0x100, .entry = 0x900000 }, 0,
+        { { .paddr = 0x200000, .filesz = 0x100, .memsz = 0x100, .entry = 0x900000 },
+          0,
           "entry point 0x900000 is outside the loaded image" },
-        { { .paddr = 0x200000, .filesz = 0x100, .memsz = 0x100, .entry = 0x200000,
-            .machine = EM_AARCH64 }, 0, "not a 64-bit little-endian x86_64 ELF" },
-        { { .paddr = 0x200000, .filesz = 0x100, .memsz = 0x100, .entry = 0x200000,
-            .class = ELFCLASS32 }, 0, "not a 64-bit little-endian x86_64 ELF" },
-        { { .paddr = 0x200000, .filesz = 0x100, .memsz = 0x100, .entry = 0x200000 }, 0x50,
+        { { .paddr = 0x200000,
+            .filesz = 0x100,
+            .memsz = 0x100,
+            .entry = 0x200000,
+            .machine = EM_AARCH64 },
+          0,
+          "not a 64-bit little-endian x86_64 ELF" },
+        { { .paddr = 0x200000,
+            .filesz = 0x100,
+            .memsz = 0x100,
+            .entry = 0x200000,
+            .class = ELFCLASS32 },
+          0,
+          "not a 64-bit little-endian x86_64 ELF" },
+        { { .paddr = 0x200000, .filesz = 0x100, .memsz = 0x100, .entry = 0x200000 },
+          0x50,
           "program headers truncated" },
     };
     static uint8_t img[0x3000];

@@ -63,11 +63,11 @@ static void translation_rejects_bad_ranges(void **state)
     struct guest_mem m;
     uint64_t size = 16 << 20;
     assert_int_equal(guest_mem_init(&m, size, false), 0);
-    assert_null(gpa_to_hva(&m, 0, 0));                 /* empty */
-    assert_null(gpa_to_hva(&m, size, 1));              /* just past the end */
-    assert_null(gpa_to_hva(&m, size - 4, 8));          /* straddles the end */
-    assert_null(gpa_to_hva(&m, 8, UINT64_MAX));        /* length overflow */
-    assert_null(gpa_to_hva(&m, UINT64_MAX - 3, 8));    /* address overflow */
+    assert_null(gpa_to_hva(&m, 0, 0));              /* empty */
+    assert_null(gpa_to_hva(&m, size, 1));           /* just past the end */
+    assert_null(gpa_to_hva(&m, size - 4, 8));       /* straddles the end */
+    assert_null(gpa_to_hva(&m, 8, UINT64_MAX));     /* length overflow */
+    assert_null(gpa_to_hva(&m, UINT64_MAX - 3, 8)); /* address overflow */
     assert_non_null(gpa_to_hva(&m, size - 8, 8));
     uint8_t buf[16] = { 1, 2, 3 };
     assert_int_equal(guest_write(&m, size - 16, buf, 16), 0);

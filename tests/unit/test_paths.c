@@ -47,7 +47,8 @@ static void helper_refuses_a_fifo_without_waiting(void **state)
                                        err, sizeof(err)),
                      -EINVAL);
     assert_non_null(strstr(err, "is a FIFO, not a regular file"));
-    assert_int_equal(path_open_checked(dir, O_RDONLY, 0, PATH_REG | PATH_BLK, "f", err, sizeof(err)),
+    assert_int_equal(path_open_checked(dir, O_RDONLY, 0, PATH_REG | PATH_BLK, "f", err,
+                                       sizeof(err)),
                      -EINVAL);
     assert_non_null(strstr(err, ": is a directory, not a regular file or block device"));
     assert_int_equal(path_open_checked("/nonexistent/x", O_RDONLY, 0, PATH_REG, "f", err,

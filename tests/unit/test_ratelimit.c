@@ -45,10 +45,7 @@ static bool timer_fires_within(int ms)
 }
 
 /* The device's timer fired: unblock without waiting for it. */
-static void fire(void)
-{
-    rl.blocked = false;
-}
+static void fire(void) { rl.blocked = false; }
 
 static void disabled_buckets_never_limit(void **state)
 {
@@ -218,7 +215,7 @@ static void updates_replace_only_changed_buckets(void **state)
     ratelimit_update(&rl, &old, &next, T0);
     assert_int_equal(rl.bw.budget, 5000); /* new bucket: full */
     assert_int_equal(rl.ops.budget, 9);   /* unchanged: kept */
-    assert_true(timer_fires_within(50)); /* the blocked device retries at once */
+    assert_true(timer_fires_within(50));  /* the blocked device retries at once */
     fire();
     assert_true(ratelimit_consume(&rl, 4000, T0));
     /* Disabling: size 0. */

@@ -17,8 +17,16 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-enum probe { FORK, CLONE_USERNS, CLONE_SHARED_FILES, OPEN_READ, OPEN_RDWR, OPEN_CREATE,
-             OPEN_TRUNCATE, CLONE3 };
+enum probe {
+    FORK,
+    CLONE_USERNS,
+    CLONE_SHARED_FILES,
+    OPEN_READ,
+    OPEN_RDWR,
+    OPEN_CREATE,
+    OPEN_TRUNCATE,
+    CLONE3
+};
 
 /* A regular file for the drive's reopen, made before any filter. */
 static char disk[] = "/tmp/hearth-seccomp-disk-XXXXXX";

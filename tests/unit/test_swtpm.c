@@ -280,8 +280,8 @@ static void slow_answer_is_in_when_go_returns(void **state)
             answered = (rd32(&tpm_tis_ops, &t, 0x18) & 0x90) == 0x90; /* stsValid, dataAvail */
         }
         uint64_t took_ms = (mono_ns() - t0) / 1000000;
-        print_message("%s: the write returned after %llu ms, answered: %d\n",
-                      model ? "tis" : "crb", (unsigned long long)took_ms, answered);
+        print_message("%s: the write returned after %llu ms, answered: %d\n", model ? "tis" : "crb",
+                      (unsigned long long)took_ms, answered);
         assert_true(answered);
         assert_true(took_ms >= SLOW_MS - 50);
         assert_false(tpm_failed(&b));

@@ -22,9 +22,9 @@ static void a_command_is_marshalled_big_endian(void **state)
     tpm2w_put8(&w, 0xc3);
     size_t len = tpm2w_finish(&w);
     static const uint8_t want[] = {
-        0x80, 0x02, 0, 0, 0, 30, 0, 0, 0x01, 0x82, /* header */
-        1, 2, 3, 4,                                 /* handle */
-        0, 0, 0, 9, 0x40, 0, 0, 9, 0, 0, 0, 0, 0,   /* password session */
+        0x80, 0x02, 0,    0, 0,    30, 0, 0, 0x01, 0x82,          /* header */
+        1,    2,    3,    4,                                      /* handle */
+        0,    0,    0,    9, 0x40, 0,  0, 9, 0,    0,    0, 0, 0, /* password session */
         0xa1, 0xb2, 0xc3,
     };
     assert_int_equal(len, sizeof(want));

@@ -57,18 +57,18 @@ static void crb_command_round_trip(void **state)
     wr32(&tpm_crb_ops, &c, 0x08, 1);
     assert_int_equal(rd32(&tpm_crb_ops, &c, 0x00) & 0x82, 0x82);
     wr32(&tpm_crb_ops, &c, 0x40, 1);
-    assert_int_equal(rd32(&tpm_crb_ops, &c, 0x40), 0);       /* cmdReady reads back 0 */
-    assert_int_equal(rd32(&tpm_crb_ops, &c, 0x44) & 2, 0);   /* not idle */
+    assert_int_equal(rd32(&tpm_crb_ops, &c, 0x40), 0);     /* cmdReady reads back 0 */
+    assert_int_equal(rd32(&tpm_crb_ops, &c, 0x44) & 2, 0); /* not idle */
     for (int i = 0; i < 12; i++)
         wr8(&tpm_crb_ops, &c, 0x80 + i, get_random[i]);
     wr32(&tpm_crb_ops, &c, 0x4c, 1);
     assert_int_equal(f.submits, 1);
     assert_int_equal(f.cmd_len, 12);
     assert_memory_equal(f.cmd, get_random, 12);
-    assert_int_equal(rd32(&tpm_crb_ops, &c, 0x4c), 1);       /* START while running */
-    wr32(&tpm_crb_ops, &c, 0x4c, 1);                          /* a second START: ignored */
+    assert_int_equal(rd32(&tpm_crb_ops, &c, 0x4c), 1); /* START while running */
+    wr32(&tpm_crb_ops, &c, 0x4c, 1);                   /* a second START: ignored */
     assert_int_equal(f.submits, 1);
-    wr8(&tpm_crb_ops, &c, 0x80, 0xee);                        /* buffer locked meanwhile */
+    wr8(&tpm_crb_ops, &c, 0x80, 0xee); /* buffer locked meanwhile */
     wr32(&tpm_crb_ops, &c, 0x48, 1);
     assert_int_equal(f.cancels, 1);
     f.rsp_len = 44;
@@ -129,11 +129,11 @@ static void tis_fifo_state_machine(void **state)
     assert_int_equal(rd8(&tpm_tis_ops, &t, 0x24), 0xff); /* nothing to read yet */
     for (int i = 0; i < 11; i++) {
         wr8(&tpm_tis_ops, &t, 0x24, get_random[i]);
-        assert_int_equal(tis_sts(&t) & 0x88, 0x88);      /* expecting more */
+        assert_int_equal(tis_sts(&t) & 0x88, 0x88); /* expecting more */
     }
     wr8(&tpm_tis_ops, &t, 0x24, get_random[11]);
     assert_int_equal(tis_sts(&t) & 0x88, 0x80);
-    wr8(&tpm_tis_ops, &t, 0x18, 0x20);                   /* tpmGo */
+    wr8(&tpm_tis_ops, &t, 0x18, 0x20); /* tpmGo */
     assert_int_equal(f.submits, 1);
     assert_int_equal(f.locality, 0);
     assert_int_equal(tis_sts(&t) & 0x10, 0);
@@ -141,10 +141,10 @@ static void tis_fifo_state_machine(void **state)
     fake_backend_complete(&f);
     uint32_t s = tis_sts(&t);
     assert_int_equal(s & 0x90, 0x90);
-    assert_int_equal((s >> 8) & 0xffff, 20);             /* burstCount = bytes left */
+    assert_int_equal((s >> 8) & 0xffff, 20); /* burstCount = bytes left */
     uint8_t first = rd8(&tpm_tis_ops, &t, 0x24);
     assert_int_equal(first, 0x80);
-    wr8(&tpm_tis_ops, &t, 0x18, 0x02);                   /* responseRetry */
+    wr8(&tpm_tis_ops, &t, 0x18, 0x02); /* responseRetry */
     for (int i = 0; i < 20; i++)
         rd8(&tpm_tis_ops, &t, 0x24);
     assert_int_equal(tis_sts(&t) & 0x10, 0);
@@ -193,7 +193,7 @@ static void tis_grants_locality_0_only(void **state)
     fake_backend_init(&f, 4096);
     tpm_tis_init(&t, &f.be);
     for (uint32_t loc = 1; loc < 5; loc++) {
-        wr8(&tpm_tis_ops, &t, loc * 0x1000, 0x02); /* requestUse */
+        wr8(&tpm_tis_ops, &t, loc * 0x1000, 0x02);                /* requestUse */
         assert_int_equal(rd8(&tpm_tis_ops, &t, loc * 0x1000), 0); /* not valid, not active */
         tis_send_at(&t, loc);
     }
@@ -303,7 +303,11 @@ static int slow_submit(void *impl, const uint8_t *cmd, size_t len, uint8_t local
 }
 
 static void slow_cancel(void *impl) { (void)impl; }
-static bool slow_failed(void *impl) { (void)impl; return false; }
+static bool slow_failed(void *impl)
+{
+    (void)impl;
+    return false;
+}
 static const struct tpm_backend_ops slow_ops = { slow_submit, slow_cancel, slow_failed };
 
 static double ms_since(const struct timespec *t0)
@@ -325,7 +329,9 @@ static void go_waits_briefly_for_the_answer(void **state)
     for (int model = 0; model < 2; model++) {
         for (int quick = 1; quick >= 0; quick--) {
             memset(&s, 0, sizeof(s));
-            s.f.be = (struct tpm_backend){ .ops = &slow_ops, .impl = &s, .max_command = 4096,
+            s.f.be = (struct tpm_backend){ .ops = &slow_ops,
+                                           .impl = &s,
+                                           .max_command = 4096,
                                            .sync_wait_ns = quick ? 2000000000ull : 20000000ull };
             s.delay_us = quick ? 1000 : 500000;
             struct timespec t0;
@@ -402,8 +408,9 @@ static void a_pause_lets_go_of_a_held_vcpu(void **state)
     static struct tpm_crb c;
     for (int model = 0; model < 2; model++) {
         memset(&s, 0, sizeof(s));
-        s.f.be = (struct tpm_backend){ .ops = &slow_ops, .impl = &s, .max_command = 4096,
-                                       .sync_wait_ns = 5000000000ull };
+        s.f.be = (struct tpm_backend){
+            .ops = &slow_ops, .impl = &s, .max_command = 4096, .sync_wait_ns = 5000000000ull
+        };
         s.delay_us = 400000;
         struct go_writer w = { .model = model, .t = &t, .c = &c };
         if (model == 0) {
@@ -469,8 +476,9 @@ static void tis_spinning_reads_wait(void **state)
     static struct slow_backend s;
     static struct tpm_tis t;
     memset(&s, 0, sizeof(s));
-    s.f.be = (struct tpm_backend){ .ops = &slow_ops, .impl = &s, .max_command = 4096,
-                                   .sync_wait_ns = 10000000ull };
+    s.f.be = (struct tpm_backend){
+        .ops = &slow_ops, .impl = &s, .max_command = 4096, .sync_wait_ns = 10000000ull
+    };
     s.delay_us = 300000;
     tpm_tis_init(&t, &s.f.be);
     wr8(&tpm_tis_ops, &t, 0x0000, 0x02);
@@ -507,10 +515,10 @@ static void crb_image_is_always_current(void **state)
     tpm_crb_init(&c, &f.be, 0xfed40000, mapped);
     uint32_t v;
     memcpy(&v, mapped + 0x00, 4);
-    assert_int_equal(v, 0x80);                     /* valid, no locality */
+    assert_int_equal(v, 0x80); /* valid, no locality */
     memcpy(&v, mapped + 0x5c, 4);
-    assert_int_equal(v, 0xfed40080);               /* buffer address */
-    assert_int_equal(mapped[0x80], 0);              /* buffer cleared */
+    assert_int_equal(v, 0xfed40080);   /* buffer address */
+    assert_int_equal(mapped[0x80], 0); /* buffer cleared */
     wr32(&tpm_crb_ops, &c, 0x08, 1);
     memcpy(&v, mapped + 0x00, 4);
     assert_int_equal(v, 0x82);
@@ -520,14 +528,14 @@ static void crb_image_is_always_current(void **state)
     assert_memory_equal(mapped + 0x80, get_random, 12);
     wr32(&tpm_crb_ops, &c, 0x4c, 1);
     memcpy(&v, mapped + 0x4c, 4);
-    assert_int_equal(v, 1);                        /* START while executing */
+    assert_int_equal(v, 1); /* START while executing */
     f.rsp_len = 30;
     fake_backend_complete(&f);
     memcpy(&v, mapped + 0x4c, 4);
     assert_int_equal(v, 0);
     assert_int_equal(mapped[0x80], 0x80);
     assert_int_equal(mapped[0x85], 30);
-    wr32(&tpm_crb_ops, &c, 0x40, 2);               /* goIdle */
+    wr32(&tpm_crb_ops, &c, 0x40, 2); /* goIdle */
     memcpy(&v, mapped + 0x44, 4);
     assert_int_equal(v & 2, 2);
     tpm_crb_destroy(&c);
@@ -540,7 +548,11 @@ static void crb_image_is_always_current(void **state)
 #define CMD 0x4000
 #define RSP 0x5000
 
-struct desc { uint64_t addr; uint32_t len; uint16_t flags, next; };
+struct desc {
+    uint64_t addr;
+    uint32_t len;
+    uint16_t flags, next;
+};
 
 static void put_desc(struct guest_mem *m, int i, uint64_t addr, uint32_t len, uint16_t flags,
                      uint16_t next)
@@ -623,7 +635,11 @@ static void virtqueue_checks(void **state)
 }
 
 static int irqs;
-static void count_irq(void *ctx) { (void)ctx; irqs++; }
+static void count_irq(void *ctx)
+{
+    (void)ctx;
+    irqs++;
+}
 
 static void mmio_setup(struct virtio_mmio *mm)
 {

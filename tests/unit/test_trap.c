@@ -51,7 +51,9 @@ static void registration_refuses_overlaps(void **state)
     assert_int_equal(trap_register(&reg, TRAP_MMIO, 0, 0, &fake_ops, &f, NULL), -EINVAL);
     assert_int_equal(trap_register(&reg, TRAP_MMIO, UINT64_MAX, 2, &fake_ops, &f, NULL), -EINVAL);
     for (int i = reg.nranges; i < TRAP_MAX_RANGES; i++)
-        assert_int_equal(trap_register(&reg, TRAP_PIO, 0x10000 + (uint64_t)i * 8, 8, &fake_ops, &f, NULL), 0);
+        assert_int_equal(trap_register(&reg, TRAP_PIO, 0x10000 + (uint64_t)i * 8, 8, &fake_ops, &f,
+                                       NULL),
+                         0);
     assert_int_equal(trap_register(&reg, TRAP_PIO, 0x90000, 8, &fake_ops, &f, NULL), -ENOSPC);
 }
 

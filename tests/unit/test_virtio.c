@@ -33,12 +33,22 @@ static void t_cfg_read(void *dev, uint32_t off, uint8_t *data, uint32_t len)
     (void)dev;
     memcpy(data, cfg_space + off, len);
 }
-static void t_irq(void *ctx) { (void)ctx; irqs++; }
+static void t_irq(void *ctx)
+{
+    (void)ctx;
+    irqs++;
+}
 
 static const struct virtio_device_ops t_ops = {
-    .name = "t", .device_id = 99, .features = VIRTIO_RING_F_EVENT_IDX, .nqueues = 2,
-    .queue_max = 256, .config_size = 8, .config_read = t_cfg_read,
-    .notify = t_notify, .reset = t_reset,
+    .name = "t",
+    .device_id = 99,
+    .features = VIRTIO_RING_F_EVENT_IDX,
+    .nqueues = 2,
+    .queue_max = 256,
+    .config_size = 8,
+    .config_read = t_cfg_read,
+    .notify = t_notify,
+    .reset = t_reset,
 };
 
 static int setup(void **state)
@@ -108,7 +118,7 @@ static void event_idx_suppresses_notifications_and_interrupts(void **state)
         assert_int_equal(virtq_pop(q, &mem, &c), 1);
         virtq_push(q, &mem, c.head, 4);
     }
-    assert_true(virtq_should_signal(q, &mem)); /* 4 -> 6 crosses 5 */
+    assert_true(virtq_should_signal(q, &mem));  /* 4 -> 6 crosses 5 */
     assert_false(virtq_should_signal(q, &mem)); /* nothing new */
     /* Through the transport: the interrupt only when asked for. */
     irqs = 0;
@@ -198,8 +208,8 @@ static void queues_are_fixed_once_live(void **state)
     (void)state;
     assert_true(vd_setup(&d, &m, &mem, 0, 8));
     vd_wr(&d, 0x30, 0);
-    vd_wr(&d, 0x38, 256);                 /* size changed after DRIVER_OK */
-    vd_wr(&d, 0x80, 0x12340);             /* rings moved */
+    vd_wr(&d, 0x38, 256);     /* size changed after DRIVER_OK */
+    vd_wr(&d, 0x80, 0x12340); /* rings moved */
     vd_wr(&d, 0x44, 1);
     assert_int_equal(m.queues[0].size, 8);
     assert_int_equal(m.queues[0].desc_gpa, VD_DESC(0));
@@ -263,8 +273,8 @@ int main(void)
 {
     log_init(NULL, LOG_OFF, NULL);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(event_idx_suppresses_notifications_and_interrupts,
-                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(event_idx_suppresses_notifications_and_interrupts, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(without_event_idx_the_no_interrupt_flag_counts, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(unpop_gives_the_chain_back, setup, teardown),

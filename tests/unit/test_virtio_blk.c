@@ -42,7 +42,11 @@ static struct late_write {
     pthread_t thread;
 } late = { .fd = -1 };
 
-static void t_irq(void *ctx) { (void)ctx; irqs++; }
+static void t_irq(void *ctx)
+{
+    (void)ctx;
+    irqs++;
+}
 
 static void make_disk(char *p, size_t size, uint8_t seed)
 {
@@ -63,7 +67,8 @@ static void start(bool read_only, bool writeback, const struct ratelimit_config 
         assert_int_equal(guest_mem_init(&mem, MEM_SIZE, false), 0);
     memset(mem.host, 0, MEM_SIZE);
     make_disk(path, DISK, 0);
-    struct drive_config cfg = { .drive_id = "drive0", .path_on_host = path,
+    struct drive_config cfg = { .drive_id = "drive0",
+                                .path_on_host = path,
                                 .is_read_only = read_only,
                                 .cache_type = writeback ? CACHE_WRITEBACK : CACHE_UNSAFE };
     if (rl)
@@ -117,8 +122,10 @@ static int64_t rw(uint32_t type, uint64_t sector, uint32_t len)
 {
     header(type, sector);
     bool in = type != VIRTIO_BLK_T_OUT;
-    struct vd_seg s[4] = { { HDR, 16, false }, { BUF, len / 2, in },
-                           { BUF + len / 2, len - len / 2, in }, { STATUS, 1, true } };
+    struct vd_seg s[4] = { { HDR, 16, false },
+                           { BUF, len / 2, in },
+                           { BUF + len / 2, len - len / 2, in },
+                           { STATUS, 1, true } };
     vd_chain(&d, 0, s, 4);
     return run();
 }
@@ -194,8 +201,9 @@ static void bad_requests_fail_and_the_device_goes_on(void **state)
     assert_int_equal(run(), 0);
     /* A header split over two descriptors is still a header. */
     header(VIRTIO_BLK_T_IN, 1);
-    struct vd_seg split[4] = { { HDR, 8, false }, { HDR + 8, 8, false }, { BUF, 512, true },
-                               { STATUS, 1, true } };
+    struct vd_seg split[4] = {
+        { HDR, 8, false }, { HDR + 8, 8, false }, { BUF, 512, true }, { STATUS, 1, true }
+    };
     vd_chain(&d, 0, split, 4);
     assert_int_equal(run(), 513);
     assert_int_equal(mem.host[STATUS], VIRTIO_BLK_S_OK);
@@ -204,7 +212,8 @@ static void bad_requests_fail_and_the_device_goes_on(void **state)
     assert_false(vd_rd(&d, 0x70) & VIRTIO_STATUS_NEEDS_RESET);
     /* A data descriptor outside RAM breaks the queue: NEEDS_RESET. */
     header(VIRTIO_BLK_T_IN, 0);
-    struct vd_seg out[3] = { { HDR, 16, false }, { MEM_SIZE - 256, 512, true },
+    struct vd_seg out[3] = { { HDR, 16, false },
+                             { MEM_SIZE - 256, 512, true },
                              { STATUS, 1, true } };
     vd_chain(&d, 0, out, 3);
     assert_int_equal(run(), -1);
@@ -218,7 +227,7 @@ static void read_only_drives_refuse_writes(void **state)
     uint32_t f;
     vd_wr(&d, 0x14, 0);
     f = vd_rd(&d, 0x10);
-    assert_true(f & (1u << 5)); /* VIRTIO_BLK_F_RO */
+    assert_true(f & (1u << 5));  /* VIRTIO_BLK_F_RO */
     assert_false(f & (1u << 9)); /* no FLUSH with Unsafe */
     assert_int_equal(rw(VIRTIO_BLK_T_OUT, 0, 512), 1);
     assert_int_equal(mem.host[STATUS], VIRTIO_BLK_S_IOERR);
@@ -309,8 +318,7 @@ static void backing_file_swaps_live(void **state)
     struct ratelimit_config none = { 0 };
     char err[256];
     irqs = 0;
-    assert_int_equal(virtio_blk_update(&blk, "/nonexistent/disk", &none, err, sizeof(err)),
-                     -2);
+    assert_int_equal(virtio_blk_update(&blk, "/nonexistent/disk", &none, err, sizeof(err)), -2);
     assert_string_equal(err, "drives[drive0].path_on_host /nonexistent/disk: No such file or "
                              "directory");
     assert_int_equal(seccomp_prepare(), 0);

@@ -20,7 +20,7 @@
 #include <cmocka.h>
 
 #define MEM_SIZE (4 << 20)
-#define RXBUF(i) (VD_DATA + 0x10000 + (uint64_t)(i) * 0x1000)
+#define RXBUF(i) (VD_DATA + 0x10000 + (uint64_t)(i)*0x1000)
 #define TXBUF VD_DATA
 
 static struct guest_mem mem;
@@ -49,8 +49,11 @@ static void start(const struct ratelimit_config *tx)
     int sv[2];
     assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK, 0, sv), 0);
     peer = sv[1];
-    struct net_config cfg = { .iface_id = "eth0", .host_dev_name = "tap0", .has_mac = true,
-                              .guest_mac = { 6, 0, 0xac, 0x10, 0, 2 }, .mtu = 1400 };
+    struct net_config cfg = { .iface_id = "eth0",
+                              .host_dev_name = "tap0",
+                              .has_mac = true,
+                              .guest_mac = { 6, 0, 0xac, 0x10, 0, 2 },
+                              .mtu = 1400 };
     if (tx)
         cfg.tx_rate_limiter = *tx;
     char err[256];
@@ -79,7 +82,8 @@ static void send_frame(const char *payload)
     uint8_t hdr[12] = { 0 };
     memcpy(mem.host + TXBUF, hdr, 12);
     memcpy(mem.host + TXBUF + 0x100, payload, strlen(payload));
-    struct vd_seg s[2] = { { TXBUF, 12, false }, { TXBUF + 0x100, (uint32_t)strlen(payload), false } };
+    struct vd_seg s[2] = { { TXBUF, 12, false },
+                           { TXBUF + 0x100, (uint32_t)strlen(payload), false } };
     vd_chain(&d, 1, s, 2);
     vd_notify(&d, 1);
 }

@@ -18,7 +18,11 @@ static struct virtio_rng rng;
 static struct vd d;
 static int irqs;
 
-static void t_irq(void *ctx) { (void)ctx; irqs++; }
+static void t_irq(void *ctx)
+{
+    (void)ctx;
+    irqs++;
+}
 
 static void start(const struct entropy_config *cfg)
 {
@@ -83,8 +87,7 @@ static void fills_chains_up_to_the_cap(void **state)
 static void rate_limited_requests_wait_for_the_timer(void **state)
 {
     (void)state;
-    struct entropy_config cfg = { .on = true,
-                                  .rate_limiter = { .bandwidth = { 100, 0, 100 } } };
+    struct entropy_config cfg = { .on = true, .rate_limiter = { .bandwidth = { 100, 0, 100 } } };
     start(&cfg);
     struct vd_seg s = { VD_DATA, 64, true };
     vd_chain(&d, 0, &s, 1);

@@ -20,7 +20,7 @@
 
 #define MEM_SIZE (4 << 20)
 #define CID 3
-#define RXBUF(i) (VD_DATA + 0x10000 + (uint64_t)(i) * 0x2000)
+#define RXBUF(i) (VD_DATA + 0x10000 + (uint64_t)(i)*0x2000)
 #define TXBUF (VD_DATA)
 
 static struct guest_mem mem;
@@ -77,9 +77,15 @@ static void send_pkt(uint16_t op, uint32_t src_port, uint32_t dst_port, const ch
                      uint32_t flags)
 {
     uint32_t len = data ? (uint32_t)strlen(data) : 0;
-    struct vsock_hdr h = { .src_cid = CID, .dst_cid = 2, .src_port = src_port,
-                           .dst_port = dst_port, .len = len, .type = 1, .op = op,
-                           .flags = flags, .buf_alloc = 65536 };
+    struct vsock_hdr h = { .src_cid = CID,
+                           .dst_cid = 2,
+                           .src_port = src_port,
+                           .dst_port = dst_port,
+                           .len = len,
+                           .type = 1,
+                           .op = op,
+                           .flags = flags,
+                           .buf_alloc = 65536 };
     memcpy(mem.host + TXBUF, &h, sizeof(h));
     if (len)
         memcpy(mem.host + TXBUF + 0x100, data, len);
@@ -223,8 +229,13 @@ static void host_data_waits_for_credit(void **state)
     struct vsock_hdr h;
     assert_true(recv_pkt(&h, NULL));
     int fd = accept(l, NULL, NULL);
-    struct vsock_hdr cu = { .src_cid = CID, .dst_cid = 2, .src_port = 1, .dst_port = 6000,
-                            .type = 1, .op = VSOCK_OP_CREDIT_UPDATE, .buf_alloc = 10 };
+    struct vsock_hdr cu = { .src_cid = CID,
+                            .dst_cid = 2,
+                            .src_port = 1,
+                            .dst_port = 6000,
+                            .type = 1,
+                            .op = VSOCK_OP_CREDIT_UPDATE,
+                            .buf_alloc = 10 };
     memcpy(mem.host + TXBUF, &cu, sizeof(cu));
     struct vd_seg s = { TXBUF, sizeof(cu), false };
     vd_chain(&d, 1, &s, 1);
@@ -306,8 +317,9 @@ static void strays_and_forgeries_get_resets(void **state)
     send_pkt(VSOCK_OP_RST, 9, 9999, NULL, 0); /* a reset is never answered */
     assert_false(recv_pkt(&h, NULL));
     /* A forged source CID. */
-    struct vsock_hdr f = { .src_cid = 77, .dst_cid = 2, .src_port = 1, .dst_port = 2,
-                           .type = 1, .op = VSOCK_OP_REQUEST };
+    struct vsock_hdr f = {
+        .src_cid = 77, .dst_cid = 2, .src_port = 1, .dst_port = 2, .type = 1, .op = VSOCK_OP_REQUEST
+    };
     memcpy(mem.host + TXBUF, &f, sizeof(f));
     struct vd_seg s = { TXBUF, sizeof(f), false };
     vd_chain(&d, 1, &s, 1);

@@ -25,7 +25,7 @@ struct fake_sock {
     size_t out_total;
     size_t room; /* how much more the socket takes before -EAGAIN */
     bool shut_wr;
-    int hello;   /* what hello() answers: 1 a CONNECT line, 0 not yet, -1 garbage */
+    int hello; /* what hello() answers: 1 a CONNECT line, 0 not yet, -1 garbage */
     uint32_t hello_port;
     uint32_t ok_port; /* what hello_ok told the client, 0 before */
 };
@@ -34,8 +34,8 @@ struct fx {
     struct vsock_conns t;
     struct vsock_stats stats;
     struct fake_sock s[VSOCK_MAX_CONNS];
-    int clients_waiting;   /* on the listener */
-    int next_hello;        /* the next client's hello() answer */
+    int clients_waiting; /* on the listener */
+    int next_hello;      /* the next client's hello() answer */
     uint32_t next_hello_port;
     bool services_refuse;  /* connect() finds nobody */
     int connects, dropped; /* connect() calls; clients or connections without a slot */
@@ -194,8 +194,13 @@ static int teardown(void **state)
 static void guest_send(struct fx *f, uint16_t op, uint32_t guest_port, uint32_t host_port,
                        uint32_t flags, uint32_t fwd_cnt, const void *data, uint32_t len)
 {
-    struct vsock_pkt p = { .op = op, .src_port = guest_port, .dst_port = host_port, .len = len,
-                           .flags = flags, .buf_alloc = GUEST_BUF, .fwd_cnt = fwd_cnt };
+    struct vsock_pkt p = { .op = op,
+                           .src_port = guest_port,
+                           .dst_port = host_port,
+                           .len = len,
+                           .flags = flags,
+                           .buf_alloc = GUEST_BUF,
+                           .fwd_cnt = fwd_cnt };
     struct iovec iov = { (void *)data, len };
     vsock_conn_guest_packet(&f->t, &p, &iov, len ? 1 : 0);
 }
@@ -278,12 +283,14 @@ static void host_writes(struct fx *f, int id, const char *s)
     vsock_conn_sock_events.ready(&f->t, id, VSOCK_SOCK_IN);
 }
 
-
-static void guest_credit(struct fx *f, uint32_t guest_port, uint32_t host_port,
-                         uint32_t buf_alloc, uint32_t fwd_cnt)
+static void guest_credit(struct fx *f, uint32_t guest_port, uint32_t host_port, uint32_t buf_alloc,
+                         uint32_t fwd_cnt)
 {
-    struct vsock_pkt p = { .op = VSOCK_OP_CREDIT_UPDATE, .src_port = guest_port,
-                           .dst_port = host_port, .buf_alloc = buf_alloc, .fwd_cnt = fwd_cnt };
+    struct vsock_pkt p = { .op = VSOCK_OP_CREDIT_UPDATE,
+                           .src_port = guest_port,
+                           .dst_port = host_port,
+                           .buf_alloc = buf_alloc,
+                           .fwd_cnt = fwd_cnt };
     vsock_conn_guest_packet(&f->t, &p, NULL, 0);
 }
 
@@ -521,16 +528,16 @@ static void shutdown_both_directions(void **state)
 
     /* Both ways from the guest: a reset at once with nothing waiting... */
     int c = open_guest_conn(f, 12, 6002);
-    guest_send(f, VSOCK_OP_SHUTDOWN, 12, 6002, VSOCK_SHUTDOWN_RCV | VSOCK_SHUTDOWN_SEND, 0,
-               NULL, 0);
+    guest_send(f, VSOCK_OP_SHUTDOWN, 12, 6002, VSOCK_SHUTDOWN_RCV | VSOCK_SHUTDOWN_SEND, 0, NULL,
+               0);
     assert_false(f->s[c].open);
     expect_pkt(f, VSOCK_OP_RST, 6002, 12);
     /* ...or once what it sent reached the host. */
     int d = open_guest_conn(f, 13, 6003);
     f->s[d].room = 0;
     guest_send(f, VSOCK_OP_RW, 13, 6003, 0, 0, "bye", 3);
-    guest_send(f, VSOCK_OP_SHUTDOWN, 13, 6003, VSOCK_SHUTDOWN_RCV | VSOCK_SHUTDOWN_SEND, 0,
-               NULL, 0);
+    guest_send(f, VSOCK_OP_SHUTDOWN, 13, 6003, VSOCK_SHUTDOWN_RCV | VSOCK_SHUTDOWN_SEND, 0, NULL,
+               0);
     assert_true(f->s[d].open);
     assert_int_equal(f->t.slot[d].state, VSOCK_CLOSING);
     expect_nothing(f);
@@ -628,8 +635,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(guest_conn_data_both_ways_within_credit, setup, teardown),
         cmocka_unit_test_setup_teardown(host_conn_handshake_then_data, setup, teardown),
-        cmocka_unit_test_setup_teardown(guest_beyond_credit_loses_the_connection, setup,
-                                        teardown),
+        cmocka_unit_test_setup_teardown(guest_beyond_credit_loses_the_connection, setup, teardown),
         cmocka_unit_test_setup_teardown(rst_for_unknown_connections, setup, teardown),
         cmocka_unit_test_setup_teardown(shutdown_both_directions, setup, teardown),
         cmocka_unit_test_setup_teardown(deadlines, setup, teardown),

@@ -77,8 +77,8 @@ static int ring_open(struct virtio_blk *b)
         /* By number: liburing 2.3's shared library lacks these two calls. */
         (e = io_uring_register((unsigned)b->ring.ring_fd, IORING_REGISTER_RESTRICTIONS, allowed,
                                sizeof(allowed) / sizeof(allowed[0]))) < 0 ||
-        (e = io_uring_register((unsigned)b->ring.ring_fd, IORING_REGISTER_ENABLE_RINGS, NULL,
-                               0)) < 0) {
+        (e = io_uring_register((unsigned)b->ring.ring_fd, IORING_REGISTER_ENABLE_RINGS, NULL, 0)) <
+            0) {
         io_uring_queue_exit(&b->ring);
         return e;
     }
@@ -109,8 +109,10 @@ static void finish_locked(struct virtio_blk *b, struct blk_req *r, uint8_t statu
 static void answer_locked(struct virtio_blk *b, const struct virtq_chain *c, uint8_t *status,
                           uint32_t used, uint8_t code)
 {
-    struct blk_req r = { .head = c->head, .gen = virtio_mmio_queue_gen_locked(&b->mmio, 0),
-                         .status = status, .used_len = used };
+    struct blk_req r = { .head = c->head,
+                         .gen = virtio_mmio_queue_gen_locked(&b->mmio, 0),
+                         .status = status,
+                         .used_len = used };
     finish_locked(b, &r, code);
 }
 
@@ -177,8 +179,10 @@ static bool request_locked(struct virtio_blk *b, const struct virtq_chain *c)
         return true;
     }
     struct blk_req *r = free_slot(b);
-    *r = (struct blk_req){ .head = c->head, .type = (uint8_t)h.type,
-                           .gen = virtio_mmio_queue_gen_locked(&b->mmio, 0), .status = status };
+    *r = (struct blk_req){ .head = c->head,
+                           .type = (uint8_t)h.type,
+                           .gen = virtio_mmio_queue_gen_locked(&b->mmio, 0),
+                           .status = status };
     bool in = h.type == VIRTIO_BLK_T_IN || h.type == VIRTIO_BLK_T_GET_ID;
     /* The data: after the header (readable), or before the status
      * (writable); a request moves data one way only. */
@@ -199,9 +203,9 @@ static bool request_locked(struct virtio_blk *b, const struct virtq_chain *c)
             answer_locked(b, c, status, 1, VIRTIO_BLK_S_IOERR);
             return true;
         }
-        r->niov = in ? virtq_iov_slice(c->in, c->nin, 0, len, r->iov, VIRTIO_BLK_SEG_MAX + 2)
-                     : virtq_iov_slice(c->out, c->nout, sizeof(h), len, r->iov,
-                                       VIRTIO_BLK_SEG_MAX + 2);
+        r->niov =
+            in ? virtq_iov_slice(c->in, c->nin, 0, len, r->iov, VIRTIO_BLK_SEG_MAX + 2)
+               : virtq_iov_slice(c->out, c->nout, sizeof(h), len, r->iov, VIRTIO_BLK_SEG_MAX + 2);
         if (r->niov < 0) { /* cannot happen: a chain has at most that many */
             answer_locked(b, c, status, 1, VIRTIO_BLK_S_IOERR);
             return true;
@@ -382,8 +386,8 @@ int virtio_blk_init(struct virtio_blk *b, const struct drive_config *cfg,
     b->writeback = cfg->cache_type == CACHE_WRITEBACK;
     b->rl_cfg = cfg->rate_limiter;
     virtio_mmio_init(&b->mmio, &virtio_blk_ops, b, mem);
-    b->mmio.features |= (b->read_only ? VIRTIO_BLK_F_RO : 0) |
-                        (b->writeback ? VIRTIO_BLK_F_FLUSH : 0);
+    b->mmio.features |=
+        (b->read_only ? VIRTIO_BLK_F_RO : 0) | (b->writeback ? VIRTIO_BLK_F_FLUSH : 0);
     uint64_t size = 0;
     int e;
     if ((b->fd = open_disk(cfg->path_on_host, b->id, b->read_only, &size, err, errlen)) < 0)
@@ -485,10 +489,7 @@ void virtio_blk_stats(struct virtio_blk *b, struct blk_stats *out, uint64_t *thr
 
 /* The lifecycle: one device per configured drive. */
 
-static int blk_count(const struct device_env *env)
-{
-    return env->cfg->ndrives;
-}
+static int blk_count(const struct device_env *env) { return env->cfg->ndrives; }
 
 static int blk_check(const struct vm_config *next, char *err, size_t errlen)
 {
@@ -517,9 +518,14 @@ static int blk_create(const struct device_env *env, int index, char *err, size_t
         return -1;
     }
     const struct devmgr_virtio v = {
-        .ops = &virtio_blk_device, .name = "virtio-blk", .mmio = &b->mmio, .dev = b,
-        .nfds = 1, .fds = { { b->ring_fd, EPOLLIN } },
-        .nlimiters = 1, .limiters = { &b->rl },
+        .ops = &virtio_blk_device,
+        .name = "virtio-blk",
+        .mmio = &b->mmio,
+        .dev = b,
+        .nfds = 1,
+        .fds = { { b->ring_fd, EPOLLIN } },
+        .nlimiters = 1,
+        .limiters = { &b->rl },
     };
     return devmgr_attach_virtio(env->dm, &v, NULL, err, errlen) < 0 ? -1 : 0;
 }
@@ -550,10 +556,11 @@ _Static_assert(sizeof(struct blk_stats) == 9 * sizeof(uint64_t), "blk_stats: cou
 /* Per drive "block_<id>", and "block" summing them (Firecracker's). */
 static void blk_metrics(void *const *devs, int n, json_t *o)
 {
-    static const char *const names[] = { "read_count", "write_count", "flush_count",
-                                         "read_bytes", "write_bytes", "invalid_reqs_count",
-                                         "execute_fails", "update_count", "update_fails",
-                                         "rate_limiter_throttled_events" };
+    static const char *const names[] = { "read_count",    "write_count",
+                                         "flush_count",   "read_bytes",
+                                         "write_bytes",   "invalid_reqs_count",
+                                         "execute_fails", "update_count",
+                                         "update_fails",  "rate_limiter_throttled_events" };
     uint64_t sum[10] = { 0 };
     for (int i = 0; i < n; i++) {
         struct virtio_blk *b = devs[i];

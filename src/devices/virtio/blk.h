@@ -44,10 +44,10 @@ struct blk_req {
     uint16_t head;
     uint8_t type;
     bool busy;
-    uint32_t gen;       /* the queue's generation when the chain was taken */
-    uint8_t *status;    /* the chain's last writable byte */
-    uint32_t used_len;  /* bytes written to the guest on success */
-    uint64_t len;       /* bytes the I/O must move */
+    uint32_t gen;      /* the queue's generation when the chain was taken */
+    uint8_t *status;   /* the chain's last writable byte */
+    uint32_t used_len; /* bytes written to the guest on success */
+    uint64_t len;      /* bytes the I/O must move */
     int niov;
     struct iovec iov[VIRTIO_BLK_SEG_MAX + 2];
 };
@@ -62,16 +62,16 @@ struct virtio_blk {
     char id[CONFIG_ID_MAX + 1];
     int fd;
     bool read_only, writeback;
-    uint64_t sectors;          /* capacity in 512-byte sectors */
-    bool uring;                /* io_uring, else system calls in place */
+    uint64_t sectors; /* capacity in 512-byte sectors */
+    bool uring;       /* io_uring, else system calls in place */
     struct io_uring ring;
-    int ring_fd;               /* eventfd: completions are ready */
+    int ring_fd; /* eventfd: completions are ready */
     int inflight;
-    uint64_t inflight_bytes;   /* at most VIRTIO_BLK_INFLIGHT_BYTES */
-    struct blk_req *reqs;      /* VIRTIO_BLK_INFLIGHT slots */
+    uint64_t inflight_bytes; /* at most VIRTIO_BLK_INFLIGHT_BYTES */
+    struct blk_req *reqs;    /* VIRTIO_BLK_INFLIGHT slots */
     struct ratelimit rl;
     struct ratelimit_config rl_cfg;
-    struct blk_stats stats;    /* under the transport lock */
+    struct blk_stats stats; /* under the transport lock */
 };
 
 extern const struct virtio_device_ops virtio_blk_ops;

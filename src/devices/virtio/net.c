@@ -59,7 +59,8 @@ int tap_open(const char *name, bool *offload, char *err, size_t errlen)
 /* Watches the TAP for what the device can act on now. */
 static void watch_locked(struct virtio_net *n)
 {
-    uint32_t ev = (n->rx_starved || n->rx_rl.blocked ? 0 : EPOLLIN) | (n->tx_blocked ? EPOLLOUT : 0);
+    uint32_t ev =
+        (n->rx_starved || n->rx_rl.blocked ? 0 : EPOLLIN) | (n->tx_blocked ? EPOLLOUT : 0);
     if (n->io && ev != n->tap_events && loop_mod(n->io, n->tap, ev) == 0)
         n->tap_events = ev;
 }
@@ -324,10 +325,7 @@ void virtio_net_stats(struct virtio_net *n, struct net_stats *out, uint64_t *rx_
 
 /* The lifecycle: one virtio-net per configured interface, PATCHable. */
 
-static int net_count(const struct device_env *env)
-{
-    return env->cfg->nnets;
-}
+static int net_count(const struct device_env *env) { return env->cfg->nnets; }
 
 static int net_check(const struct vm_config *next, char *err, size_t errlen)
 {
@@ -365,9 +363,14 @@ static int net_create(const struct device_env *env, int index, char *err, size_t
     }
     n->io = &env->dm->io; /* the TAP is watched once the driver is ready */
     const struct devmgr_virtio v = {
-        .ops = &virtio_net_device, .name = "virtio-net", .mmio = &n->mmio, .dev = n,
-        .nfds = 1, .fds = { { n->tap, 0 } },
-        .nlimiters = 2, .limiters = { &n->rx_rl, &n->tx_rl },
+        .ops = &virtio_net_device,
+        .name = "virtio-net",
+        .mmio = &n->mmio,
+        .dev = n,
+        .nfds = 1,
+        .fds = { { n->tap, 0 } },
+        .nlimiters = 2,
+        .limiters = { &n->rx_rl, &n->tx_rl },
     };
     return devmgr_attach_virtio(env->dm, &v, NULL, err, errlen) < 0 ? -1 : 0;
 }
@@ -382,8 +385,7 @@ static int net_update(void *dev, int index, const struct vm_config *old,
                       const struct vm_config *next, char *err, size_t errlen)
 {
     (void)old, (void)err, (void)errlen;
-    virtio_net_update(dev, &next->nets[index].rx_rate_limiter,
-                      &next->nets[index].tx_rate_limiter);
+    virtio_net_update(dev, &next->nets[index].rx_rate_limiter, &next->nets[index].tx_rate_limiter);
     return 0;
 }
 
@@ -392,11 +394,12 @@ _Static_assert(sizeof(struct net_stats) == 9 * sizeof(uint64_t), "net_stats: cou
 /* Per interface "net_<id>", and "net" summing them (Firecracker's). */
 static void net_metrics(void *const *devs, int n, json_t *o)
 {
-    static const char *const names[] = { "rx_packets_count", "rx_bytes_count",
-                                         "tx_packets_count", "tx_bytes_count", "tap_read_fails",
-                                         "tap_write_fails", "tx_malformed_frames",
-                                         "no_rx_avail_buffer", "no_tx_avail_buffer",
-                                         "rx_rate_limiter_throttled", "tx_rate_limiter_throttled" };
+    static const char *const names[] = { "rx_packets_count",         "rx_bytes_count",
+                                         "tx_packets_count",         "tx_bytes_count",
+                                         "tap_read_fails",           "tap_write_fails",
+                                         "tx_malformed_frames",      "no_rx_avail_buffer",
+                                         "no_tx_avail_buffer",       "rx_rate_limiter_throttled",
+                                         "tx_rate_limiter_throttled" };
     uint64_t sum[11] = { 0 };
     for (int i = 0; i < n; i++) {
         struct virtio_net *dev = devs[i];

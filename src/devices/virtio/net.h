@@ -28,17 +28,17 @@ struct net_stats {
 struct virtio_net {
     struct virtio_mmio mmio;
     char id[CONFIG_ID_MAX + 1];
-    int tap;                 /* the TAP (or, in tests, a datagram socket) */
-    bool offload;            /* the TAP takes TUNSETOFFLOAD */
+    int tap;      /* the TAP (or, in tests, a datagram socket) */
+    bool offload; /* the TAP takes TUNSETOFFLOAD */
     uint8_t mac[6];
     uint16_t mtu;
-    struct loop *io;         /* where the TAP is watched; NULL: not watched */
-    uint32_t tap_events;     /* what it is watched for now */
-    bool rx_starved;         /* no RX buffer: wait for the guest's notify */
-    bool tx_blocked;         /* the TAP was full: wait for EPOLLOUT */
+    struct loop *io;     /* where the TAP is watched; NULL: not watched */
+    uint32_t tap_events; /* what it is watched for now */
+    bool rx_starved;     /* no RX buffer: wait for the guest's notify */
+    bool tx_blocked;     /* the TAP was full: wait for EPOLLOUT */
     struct ratelimit rx_rl, tx_rl;
     struct ratelimit_config rx_cfg, tx_cfg;
-    struct net_stats stats;  /* under the transport lock */
+    struct net_stats stats; /* under the transport lock */
 };
 
 extern const struct virtio_device_ops virtio_net_ops;

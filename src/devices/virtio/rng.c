@@ -102,10 +102,7 @@ void virtio_rng_destroy(struct virtio_rng *r)
 
 /* The lifecycle: one entropy device when the section is set. */
 
-static int rng_count(const struct device_env *env)
-{
-    return env->cfg->entropy.on;
-}
+static int rng_count(const struct device_env *env) { return env->cfg->entropy.on; }
 
 static void rng_destroy(void *dev)
 {
@@ -128,8 +125,12 @@ static int rng_create(const struct device_env *env, int index, char *err, size_t
         return -1;
     }
     const struct devmgr_virtio v = {
-        .ops = &virtio_rng_device, .name = "virtio-rng", .mmio = &r->mmio, .dev = r,
-        .nlimiters = 1, .limiters = { &r->rl },
+        .ops = &virtio_rng_device,
+        .name = "virtio-rng",
+        .mmio = &r->mmio,
+        .dev = r,
+        .nlimiters = 1,
+        .limiters = { &r->rl },
     };
     return devmgr_attach_virtio(env->dm, &v, NULL, err, errlen) < 0 ? -1 : 0;
 }
@@ -137,8 +138,8 @@ static int rng_create(const struct device_env *env, int index, char *err, size_t
 /* Firecracker's "entropy" group (zeros without the device). */
 static void rng_metrics(void *const *devs, int n, json_t *o)
 {
-    static const char *const names[] = { "entropy_event_count", "entropy_bytes",
-                                         "host_rng_fails", "entropy_rate_limiter_throttled" };
+    static const char *const names[] = { "entropy_event_count", "entropy_bytes", "host_rng_fails",
+                                         "entropy_rate_limiter_throttled" };
     uint64_t e[4] = { 0 };
     for (int i = 0; i < n; i++) {
         struct virtio_rng *r = devs[i];

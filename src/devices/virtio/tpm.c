@@ -44,8 +44,8 @@ static void process_locked(struct virtio_tpm *t)
     while (!t->busy && virtio_mmio_live_locked(m)) {
         if (virtio_mmio_pop_locked(m, 0, &t->chain) <= 0)
             return;
-        size_t max = t->backend->max_command < sizeof(t->cmd) ? t->backend->max_command
-                                                              : sizeof(t->cmd);
+        size_t max =
+            t->backend->max_command < sizeof(t->cmd) ? t->backend->max_command : sizeof(t->cmd);
         size_t got = virtq_chain_read(&t->chain, t->cmd, sizeof(t->cmd));
         size_t len = t->chain.out_len == got ? tpm_command_length(t->cmd, got, max) : 0;
         t->commands++;
@@ -87,15 +87,11 @@ const struct virtio_device_ops virtio_tpm_ops = {
     .reset = tpm_reset,
 };
 
-void virtio_tpm_init(struct virtio_tpm *t, struct tpm_backend *backend,
-                     const struct guest_mem *mem)
+void virtio_tpm_init(struct virtio_tpm *t, struct tpm_backend *backend, const struct guest_mem *mem)
 {
     memset(t, 0, sizeof(*t));
     t->backend = backend;
     virtio_mmio_init(&t->mmio, &virtio_tpm_ops, t, mem);
 }
 
-void virtio_tpm_destroy(struct virtio_tpm *t)
-{
-    virtio_mmio_destroy(&t->mmio);
-}
+void virtio_tpm_destroy(struct virtio_tpm *t) { virtio_mmio_destroy(&t->mmio); }

@@ -16,9 +16,9 @@
 struct virtio_tpm {
     struct virtio_mmio mmio;
     struct tpm_backend *backend;
-    bool busy;                 /* a chain is at the TPM */
-    uint32_t busy_gen;         /* queue 0's generation when it was taken */
-    struct virtq_chain chain;  /* the chain at the TPM */
+    bool busy;                /* a chain is at the TPM */
+    uint32_t busy_gen;        /* queue 0's generation when it was taken */
+    struct virtq_chain chain; /* the chain at the TPM */
     uint8_t cmd[TPM_BUFFER_MAX];
     uint64_t commands;
 };

@@ -21,10 +21,16 @@
 static void virtio_vsock_put_hdr(struct virtio_vsock *v, const struct virtq_chain *ch,
                                  const struct vsock_pkt *p)
 {
-    struct vsock_hdr h = { .src_cid = VSOCK_HOST_CID, .dst_cid = v->guest_cid,
-                           .src_port = p->src_port, .dst_port = p->dst_port, .len = p->len,
-                           .type = TYPE_STREAM, .op = p->op, .flags = p->flags,
-                           .buf_alloc = p->buf_alloc, .fwd_cnt = p->fwd_cnt };
+    struct vsock_hdr h = { .src_cid = VSOCK_HOST_CID,
+                           .dst_cid = v->guest_cid,
+                           .src_port = p->src_port,
+                           .dst_port = p->dst_port,
+                           .len = p->len,
+                           .type = TYPE_STREAM,
+                           .op = p->op,
+                           .flags = p->flags,
+                           .buf_alloc = p->buf_alloc,
+                           .fwd_cnt = p->fwd_cnt };
     virtq_chain_write(ch, &h, HDR);
 }
 
@@ -106,8 +112,12 @@ static void virtio_vsock_rx(struct virtio_vsock *v)
 static void virtio_vsock_tx_packet(struct virtio_vsock *v, const struct vsock_hdr *h,
                                    const struct virtq_chain *ch)
 {
-    struct vsock_pkt p = { .op = h->op, .src_port = h->src_port, .dst_port = h->dst_port,
-                           .len = h->len, .flags = h->flags, .buf_alloc = h->buf_alloc,
+    struct vsock_pkt p = { .op = h->op,
+                           .src_port = h->src_port,
+                           .dst_port = h->dst_port,
+                           .len = h->len,
+                           .flags = h->flags,
+                           .buf_alloc = h->buf_alloc,
                            .fwd_cnt = h->fwd_cnt };
     if (h->src_cid != v->guest_cid || h->dst_cid != VSOCK_HOST_CID || h->type != TYPE_STREAM) {
         vsock_conn_guest_stray(&v->conns, &p);
@@ -218,8 +228,8 @@ int virtio_vsock_init(struct virtio_vsock *v, const struct vsock_config *cfg,
     v->guest_cid = cfg->guest_cid;
     virtio_mmio_init(&v->mmio, &virtio_vsock_ops, v, mem);
     vsock_conn_init(&v->conns, &vsock_unix_ops, &v->host, &v->stats);
-    return vsock_unix_init(&v->host, cfg->uds_path, &vsock_conn_sock_events, &v->conns,
-                           &v->stats, err, errlen);
+    return vsock_unix_init(&v->host, cfg->uds_path, &vsock_conn_sock_events, &v->conns, &v->stats,
+                           err, errlen);
 }
 
 void virtio_vsock_destroy(struct virtio_vsock *v)
@@ -234,10 +244,7 @@ void virtio_vsock_destroy(struct virtio_vsock *v)
 
 enum { FD_HOST, FD_TIMER };
 
-static int vsock_count(const struct device_env *env)
-{
-    return env->cfg->vsock.on;
-}
+static int vsock_count(const struct device_env *env) { return env->cfg->vsock.on; }
 
 static int vsock_check(const struct vm_config *next, char *err, size_t errlen)
 {
@@ -263,8 +270,13 @@ static int vsock_create(const struct device_env *env, int index, char *err, size
         return -1;
     }
     const struct devmgr_virtio d = {
-        .ops = &virtio_vsock_device, .name = "virtio-vsock", .mmio = &v->mmio, .dev = v,
-        .nfds = 2, .fds = { [FD_HOST] = { v->host.epfd, EPOLLIN }, [FD_TIMER] = { v->host.timer_fd, EPOLLIN } },
+        .ops = &virtio_vsock_device,
+        .name = "virtio-vsock",
+        .mmio = &v->mmio,
+        .dev = v,
+        .nfds = 2,
+        .fds = { [FD_HOST] = { v->host.epfd, EPOLLIN },
+                 [FD_TIMER] = { v->host.timer_fd, EPOLLIN } },
     };
     return devmgr_attach_virtio(env->dm, &d, NULL, err, errlen) < 0 ? -1 : 0;
 }
@@ -283,10 +295,9 @@ _Static_assert(sizeof(struct vsock_stats) == 9 * sizeof(uint64_t), "vsock_stats:
 /* Firecracker's "vsock" group (zeros without the device). */
 static void vsock_metrics(void *const *devs, int n, json_t *o)
 {
-    static const char *const names[] = { "rx_packets_count", "tx_packets_count",
-                                         "rx_bytes_count", "tx_bytes_count", "conns_added",
-                                         "conns_killed", "conns_removed", "tx_write_fails",
-                                         "rx_read_fails" };
+    static const char *const names[] = { "rx_packets_count", "tx_packets_count", "rx_bytes_count",
+                                         "tx_bytes_count",   "conns_added",      "conns_killed",
+                                         "conns_removed",    "tx_write_fails",   "rx_read_fails" };
     struct vsock_stats sum = { 0 };
     for (int i = 0; i < n; i++) {
         struct vsock_stats st;

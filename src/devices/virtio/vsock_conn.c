@@ -58,8 +58,9 @@ static void vsock_conn_kill(struct vsock_conns *t, struct vsock_conn *c, bool re
     /* The host socket goes now; the guest hears an RST when a chain comes. */
     uint32_t local = c->local_port, peer = c->peer_port;
     vsock_conn_free(t, c);
-    *c = (struct vsock_conn){ .state = VSOCK_RESET, .local_port = local, .peer_port = peer,
-                              .pending = 1u << VSOCK_OP_RST };
+    *c = (struct vsock_conn){
+        .state = VSOCK_RESET, .local_port = local, .peer_port = peer, .pending = 1u << VSOCK_OP_RST
+    };
 }
 
 /* A handshake or shutdown step begins: it must end within VSOCK_TIMEOUT_MS. */
@@ -83,7 +84,8 @@ static struct vsock_conn *vsock_conn_guest_connect(struct vsock_conns *t, uint32
     if (r < 0)
         *c = (struct vsock_conn){ .state = VSOCK_RESET, .pending = 1u << VSOCK_OP_RST };
     else /* the service may have written already */
-        *c = (struct vsock_conn){ .state = VSOCK_OPEN, .pending = 1u << VSOCK_OP_RESPONSE,
+        *c = (struct vsock_conn){ .state = VSOCK_OPEN,
+                                  .pending = 1u << VSOCK_OP_RESPONSE,
                                   .readable = true };
     c->local_port = port;
     c->peer_port = peer_port;
@@ -112,8 +114,7 @@ static bool vsock_conn_write(struct vsock_conns *t, struct vsock_conn *c, const 
         return true;
     /* The guest may not send more than its credit: a peer that does is
      * broken and loses the connection. */
-    if (c->txlen + rest > VSOCK_BUF_ALLOC ||
-        (!c->txbuf && !(c->txbuf = malloc(VSOCK_BUF_ALLOC)))) {
+    if (c->txlen + rest > VSOCK_BUF_ALLOC || (!c->txbuf && !(c->txbuf = malloc(VSOCK_BUF_ALLOC)))) {
         vsock_conn_kill(t, c, true);
         return false;
     }
@@ -216,8 +217,10 @@ void vsock_conn_guest_stray(struct vsock_conns *t, const struct vsock_pkt *p)
     int id = vsock_conn_free_slot(t);
     if (id < 0)
         return;
-    t->slot[id] = (struct vsock_conn){ .state = VSOCK_RESET, .local_port = p->dst_port,
-                                       .peer_port = p->src_port, .pending = 1u << VSOCK_OP_RST };
+    t->slot[id] = (struct vsock_conn){ .state = VSOCK_RESET,
+                                       .local_port = p->dst_port,
+                                       .peer_port = p->src_port,
+                                       .pending = 1u << VSOCK_OP_RST };
 }
 
 void vsock_conn_guest_bad(struct vsock_conns *t, const struct vsock_pkt *p)
@@ -280,14 +283,10 @@ void vsock_conn_guest_packet(struct vsock_conns *t, const struct vsock_pkt *p,
         if (p->flags & VSOCK_SHUTDOWN_SEND)
             vsock_conn_guest_shut_send(t, c);
         return;
-    case VSOCK_OP_RST:
-        vsock_conn_kill(t, c, false);
-        return;
+    case VSOCK_OP_RST: vsock_conn_kill(t, c, false); return;
     case VSOCK_OP_CREDIT_UPDATE:
         return; /* the credit was taken above; the next RX round sends what fits */
-    case VSOCK_OP_CREDIT_REQUEST:
-        c->pending |= 1u << VSOCK_OP_CREDIT_UPDATE;
-        return;
+    case VSOCK_OP_CREDIT_REQUEST: c->pending |= 1u << VSOCK_OP_CREDIT_UPDATE; return;
     default: /* the virtio half lets none through; a caller that does resets */
         vsock_conn_kill(t, c, true);
     }
@@ -319,8 +318,11 @@ static bool vsock_conn_has_data(const struct vsock_conn *c)
 static struct vsock_pkt vsock_conn_reply(struct vsock_conn *c, uint16_t op)
 {
     c->fwd_cnt_sent = c->fwd_cnt;
-    return (struct vsock_pkt){ .op = op, .src_port = c->local_port, .dst_port = c->peer_port,
-                               .buf_alloc = VSOCK_BUF_ALLOC, .fwd_cnt = c->fwd_cnt };
+    return (struct vsock_pkt){ .op = op,
+                               .src_port = c->local_port,
+                               .dst_port = c->peer_port,
+                               .buf_alloc = VSOCK_BUF_ALLOC,
+                               .fwd_cnt = c->fwd_cnt };
 }
 
 bool vsock_conn_rx_wants(const struct vsock_conns *t, int id)
@@ -422,8 +424,8 @@ static void vsock_conn_on_tick(void *ctx)
     bool waiting = false;
     for (int i = 0; i < VSOCK_MAX_CONNS; i++) {
         struct vsock_conn *c = &t->slot[i];
-        bool timed = c->state == VSOCK_HELLO || c->state == VSOCK_CONNECTING ||
-                     c->state == VSOCK_CLOSING;
+        bool timed =
+            c->state == VSOCK_HELLO || c->state == VSOCK_CONNECTING || c->state == VSOCK_CLOSING;
         if (timed && c->deadline_ns && now >= c->deadline_ns)
             vsock_conn_kill(t, c, c->state != VSOCK_HELLO);
         else if (timed)

@@ -47,31 +47,31 @@ enum vsock_op {
 
 enum vsock_state {
     VSOCK_FREE,
-    VSOCK_HELLO,       /* host client: waiting for its "CONNECT <port>\n" */
-    VSOCK_CONNECTING,  /* REQUEST sent to the guest, waiting for RESPONSE */
+    VSOCK_HELLO,      /* host client: waiting for its "CONNECT <port>\n" */
+    VSOCK_CONNECTING, /* REQUEST sent to the guest, waiting for RESPONSE */
     VSOCK_OPEN,
-    VSOCK_CLOSING,     /* SHUTDOWN sent to the guest, waiting for its RST */
-    VSOCK_RESET,       /* only an RST left to send (no host socket) */
+    VSOCK_CLOSING, /* SHUTDOWN sent to the guest, waiting for its RST */
+    VSOCK_RESET,   /* only an RST left to send (no host socket) */
 };
 
 /* A connection. The backend holds a socket for it in every state but
  * FREE and RESET. */
 struct vsock_conn {
     enum vsock_state state;
-    uint32_t local_port, peer_port; /* host side, guest side */
-    uint32_t pending;             /* 1 << op: control packets owed to the guest */
-    uint32_t shutdown_flags;      /* for a pending SHUTDOWN */
+    uint32_t local_port, peer_port;        /* host side, guest side */
+    uint32_t pending;                      /* 1 << op: control packets owed to the guest */
+    uint32_t shutdown_flags;               /* for a pending SHUTDOWN */
     uint32_t peer_buf_alloc, peer_fwd_cnt; /* the guest's receive credit */
-    uint32_t rx_cnt;              /* payload bytes sent to the guest */
-    uint32_t fwd_cnt;             /* guest payload the host socket took */
-    uint32_t fwd_cnt_sent;        /* fwd_cnt as last told to the guest */
-    bool readable;                /* the host socket may have data (edge-triggered) */
+    uint32_t rx_cnt;                       /* payload bytes sent to the guest */
+    uint32_t fwd_cnt;                      /* guest payload the host socket took */
+    uint32_t fwd_cnt_sent;                 /* fwd_cnt as last told to the guest */
+    bool readable;                         /* the host socket may have data (edge-triggered) */
     bool host_eof;
-    uint64_t deadline_ns;         /* HELLO, CONNECTING, CLOSING */
-    uint8_t *txbuf;               /* guest data the host socket did not take yet */
+    uint64_t deadline_ns; /* HELLO, CONNECTING, CLOSING */
+    uint8_t *txbuf;       /* guest data the host socket did not take yet */
     uint32_t txlen;
-    bool shut_wr_owed;            /* the guest shut its sending side: once txbuf drains */
-    bool reset_when_drained;      /* the guest closed: reset once txbuf drains */
+    bool shut_wr_owed;       /* the guest shut its sending side: once txbuf drains */
+    bool reset_when_drained; /* the guest closed: reset once txbuf drains */
 };
 
 /* A packet's fields that are the connection's business (the CIDs and the
@@ -84,7 +84,7 @@ struct vsock_pkt {
 
 struct vsock_conns {
     struct vsock_conn slot[VSOCK_MAX_CONNS]; /* a connection's id is its index */
-    uint32_t next_port; /* for host-initiated connections */
+    uint32_t next_port;                      /* for host-initiated connections */
     const struct vsock_sock_ops *low;
     void *low_ctx;
     struct vsock_stats *stats;

@@ -222,8 +222,10 @@ int vsock_unix_check(const char *path, char *err, size_t errlen)
 {
     struct stat st;
     if (lstat(path, &st) == 0) {
-        snprintf(err, errlen, "vsock.uds_path %s: already exists (remove it, or use another "
-                              "path)", path);
+        snprintf(err, errlen,
+                 "vsock.uds_path %s: already exists (remove it, or use another "
+                 "path)",
+                 path);
         return -EADDRINUSE;
     }
     return 0;
@@ -232,8 +234,9 @@ int vsock_unix_check(const char *path, char *err, size_t errlen)
 int vsock_unix_init(struct vsock_unix *u, const char *path, const struct vsock_sock_events *ev,
                     void *ev_ctx, struct vsock_stats *stats, char *err, size_t errlen)
 {
-    *u = (struct vsock_unix){ .listen_fd = -1, .epfd = -1, .timer_fd = -1, .stats = stats,
-                              .ev = ev, .ev_ctx = ev_ctx };
+    *u = (struct vsock_unix){
+        .listen_fd = -1, .epfd = -1, .timer_fd = -1, .stats = stats, .ev = ev, .ev_ctx = ev_ctx
+    };
     for (int i = 0; i < VSOCK_MAX_CONNS; i++)
         u->fd[i] = -1;
     snprintf(u->path, sizeof(u->path), "%s", path);

@@ -68,8 +68,8 @@ struct vsock_sock_events {
 struct vsock_unix {
     char path[CONFIG_UDS_PATH_MAX + 1];
     int listen_fd;
-    int epfd;     /* the connections' sockets and the listener */
-    int timer_fd; /* ticks while armed */
+    int epfd;                /* the connections' sockets and the listener */
+    int timer_fd;            /* ticks while armed */
     int fd[VSOCK_MAX_CONNS]; /* each connection's socket, or -1 */
     struct vsock_stats *stats;
     const struct vsock_sock_events *ev;
