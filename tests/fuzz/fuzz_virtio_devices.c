@@ -16,6 +16,7 @@
 #include "devices/virtio/rng.h"
 #include "devices/virtio/vsock.h"
 
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -133,6 +134,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (!mem.host) {
         log_init(NULL, LOG_OFF, NULL);
+        /* As hearth does: a host client that hung up is vsock's EPIPE, not
+         * the end of the process. */
+        signal(SIGPIPE, SIG_IGN);
         guest_mem_init(&mem, RAM, false);
         snprintf(disk, sizeof(disk), "/tmp/hearth-fuzz-disk.%d", getpid());
         snprintf(uds, sizeof(uds), "/tmp/hearth-fuzz-vsock.%d", getpid());
