@@ -1,8 +1,8 @@
 /* ACPI table construction: RSDP, XSDT, FADT, MADT, DSDT and extra tables. */
 #include "boot/acpi.h"
 
-#include "boot/aml.h"
 #include "arch/x86_64/layout.h"
+#include "boot/aml.h"
 
 #include <errno.h>
 #include <stdbool.h>

@@ -1,7 +1,7 @@
 /* Intel MultiProcessor Specification 1.4 table, for guests that look for it
  * before (or instead of) ACPI. */
-#include "boot/acpi.h"
 #include "arch/x86_64/layout.h"
+#include "boot/acpi.h"
 
 #include <errno.h>
 #include <string.h>

@@ -6,13 +6,13 @@
 #ifndef HEARTH_DEVICES_MANAGER_H
 #define HEARTH_DEVICES_MANAGER_H
 
-#include "boot/acpi.h"
 #include "arch/x86_64/layout.h"
-#include "core/loop.h"
-#include "core/trap.h"
-#include "core/ratelimit.h"
-#include "core/vm.h"
+#include "boot/acpi.h"
 #include "bus/device.h"
+#include "core/loop.h"
+#include "core/ratelimit.h"
+#include "core/trap.h"
+#include "core/vm.h"
 #include "virtio/mmio.h"
 
 #include <pthread.h>

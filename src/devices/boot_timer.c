@@ -1,9 +1,9 @@
 /* Boot-timer device: reports Firecracker's "Guest-boot-time" line. */
 #include "devices/boot_timer.h"
 
+#include "bus/manager.h"
 #include "core/clock.h"
 #include "core/log.h"
-#include "bus/manager.h"
 
 #include <stdio.h>
 #include <stdlib.h>

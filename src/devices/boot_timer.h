@@ -4,8 +4,8 @@
 #ifndef HEARTH_BOOT_TIMER_H
 #define HEARTH_BOOT_TIMER_H
 
-#include "core/trap.h"
 #include "bus/device.h"
+#include "core/trap.h"
 
 #include <stdatomic.h>
 #include <stdint.h>

@@ -3,10 +3,10 @@
 #include "devices/console.h"
 
 #include "arch/x86_64/layout.h"
+#include "bus/manager.h"
 #include "core/log.h"
 #include "core/metrics.h"
 #include "core/path.h"
-#include "bus/manager.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -4,8 +4,8 @@
 #ifndef HEARTH_CONSOLE_H
 #define HEARTH_CONSOLE_H
 
-#include "core/loop.h"
 #include "bus/device.h"
+#include "core/loop.h"
 #include "devices/serial.h"
 
 #include <stdbool.h>

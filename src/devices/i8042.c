@@ -2,8 +2,8 @@
 #include "devices/i8042.h"
 
 #include "arch/x86_64/layout.h"
-#include "core/metrics.h"
 #include "bus/manager.h"
+#include "core/metrics.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -3,8 +3,8 @@
 #ifndef HEARTH_I8042_H
 #define HEARTH_I8042_H
 
-#include "core/trap.h"
 #include "bus/device.h"
+#include "core/trap.h"
 
 #include <pthread.h>
 #include <stdbool.h>

@@ -3,13 +3,13 @@
 #ifndef HEARTH_VTPM_H
 #define HEARTH_VTPM_H
 
-#include "config/config.h"
 #include "bus/manager.h"
+#include "config/config.h"
 #include "devices/tpm_crb.h"
 #include "devices/tpm_tis.h"
+#include "devices/virtio/tpm.h"
 #include "tpm/measure.h"
 #include "tpm/swtpm.h"
-#include "devices/virtio/tpm.h"
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -2,11 +2,11 @@
  * vCPUs), pause/resume, metrics, and the stop that ends the process. */
 #include "vmm/vmm.h"
 
+#include "arch/x86_64/layout.h"
 #include "boot/acpi.h"
 #include "boot/cpu.h"
-#include "arch/x86_64/layout.h"
 #include "boot/loader.h"
-#include "devices/console.h"
+#include "bus/manager.h"
 #include "core/clock.h"
 #include "core/exits.h"
 #include "core/log.h"
@@ -15,13 +15,13 @@
 #include "core/seccomp.h"
 #include "core/vm.h"
 #include "devices/boot_timer.h"
+#include "devices/console.h"
 #include "devices/i8042.h"
-#include "bus/manager.h"
-#include "devices/vtpm.h"
 #include "devices/virtio/blk.h"
 #include "devices/virtio/net.h"
 #include "devices/virtio/rng.h"
 #include "devices/virtio/vsock.h"
+#include "devices/vtpm.h"
 
 #include <errno.h>
 #include <signal.h>

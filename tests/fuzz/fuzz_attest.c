@@ -6,8 +6,8 @@
  *      certificate, EK and AK public areas, credential, quote, signature,
  *      event log), through verify_identity and verify_attestation;
  *   2: a protocol line, read by attest_recv and its fields decoded. */
-#include "../../attest/proto.h"
 #include "../../attest/evidence_verify.h"
+#include "../../attest/proto.h"
 
 #include <openssl/evp.h>
 #include <stdlib.h>

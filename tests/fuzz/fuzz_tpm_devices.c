@@ -2,11 +2,11 @@
  * transport (first input byte) with arbitrary register accesses, guest
  * memory contents (virtio rings and buffers) and backend completions. Each
  * step is 12 bytes: op, width, offset (u16), value (u64). */
-#include "../fake_backend.h"
 #include "core/log.h"
 #include "devices/tpm_crb.h"
 #include "devices/tpm_tis.h"
 #include "devices/virtio/tpm.h"
+#include "../fake_backend.h"
 
 #include <stdint.h>
 #include <string.h>

@@ -9,12 +9,12 @@
  * offset (u16), value (u64). The devices run in place (no I/O thread), on
  * a 64 KiB disk, a datagram socket pair for the TAP, a Unix socket for
  * vsock. */
-#include "../virtio_driver.h"
 #include "core/log.h"
 #include "devices/virtio/blk.h"
 #include "devices/virtio/net.h"
 #include "devices/virtio/rng.h"
 #include "devices/virtio/vsock.h"
+#include "../virtio_driver.h"
 
 #include <signal.h>
 #include <stdint.h>

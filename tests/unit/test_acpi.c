@@ -1,7 +1,7 @@
 /* Unit tests: AML encoding, ACPI tables and the MP table. */
+#include "arch/x86_64/layout.h"
 #include "boot/acpi.h"
 #include "boot/aml.h"
-#include "arch/x86_64/layout.h"
 
 #include <errno.h>
 #include <setjmp.h>

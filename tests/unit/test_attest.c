@@ -2,12 +2,12 @@
  * and replay against hearth's own measured boot (a synchronous fake TPM
  * that keeps the PCRs it is asked to extend), hostile logs, the
  * protocol's framing and fields, and policies. */
-#include "../../attest/eventlog.h"
-#include "../../attest/policy.h"
-#include "../../attest/proto.h"
 #include "boot/loader.h"
 #include "tpm/measure.h"
 #include "tpm/wire.h"
+#include "../../attest/eventlog.h"
+#include "../../attest/policy.h"
+#include "../../attest/proto.h"
 
 #include <elf.h>
 #include <setjmp.h>

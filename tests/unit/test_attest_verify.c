@@ -1,8 +1,8 @@
 /* Unit tests of the verifier's judgement of a quote (attest/verify.c):
  * quotes signed by a software AK, with the scheme's hash the agent chose.
  * Apart from test_attest: tpm2-tss's types clash with hearth's tpm2.h. */
-#include "../../attest/policy.h"
 #include "../../attest/evidence_verify.h"
+#include "../../attest/policy.h"
 
 #include <setjmp.h>
 #include <stdarg.h>

@@ -1,9 +1,9 @@
 /* Unit tests: the UART, i8042 and boot-timer register models, driven like
  * a guest. */
-#include "../log_lines.h"
 #include "devices/boot_timer.h"
 #include "devices/i8042.h"
 #include "devices/serial.h"
+#include "../log_lines.h"
 
 #include <errno.h>
 #include <fcntl.h>

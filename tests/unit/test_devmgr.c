@@ -1,9 +1,9 @@
 /* Unit tests: the device manager places devices (traps, virtio slots and
  * GSIs, command line, DSDT nodes), refuses what does not fit, tears down
  * in reverse order, and drives every device's lifecycle. */
-#include "../fake_backend.h"
 #include "bus/manager.h"
 #include "devices/vtpm.h"
+#include "../fake_backend.h"
 
 #include <errno.h>
 #include <pthread.h>

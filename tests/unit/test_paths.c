@@ -2,8 +2,8 @@
  * once, naming the field) by the helper and by every caller. */
 #include "boot/loader.h"
 #include "config/config.h"
-#include "devices/console.h"
 #include "core/path.h"
+#include "devices/console.h"
 #include "devices/virtio/blk.h"
 
 #include <errno.h>

@@ -1,10 +1,10 @@
 /* Unit tests: CRB, TIS and virtio-tpm transports and the virtqueue checks,
  * against a fake TPM backend. */
-#include "../fake_backend.h"
 #include "devices/tpm_crb.h"
 #include "devices/tpm_tis.h"
-#include "tpm/wire.h"
 #include "devices/virtio/tpm.h"
+#include "tpm/wire.h"
+#include "../fake_backend.h"
 
 #include <errno.h>
 #include <pthread.h>

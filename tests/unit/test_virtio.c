@@ -1,10 +1,10 @@
 /* Unit tests: the virtio-mmio transport and split rings as every device
  * uses them: EVENT_IDX, unpop, notifications through the notify eventfd,
  * the status rules, and what a hostile driver gets. */
-#include "../log_lines.h"
-#include "../virtio_driver.h"
 #include "core/log.h"
 #include "virtio/mmio.h"
+#include "../log_lines.h"
+#include "../virtio_driver.h"
 
 #include <setjmp.h>
 #include <stdarg.h>

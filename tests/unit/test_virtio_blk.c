@@ -2,10 +2,10 @@
  * every request checked against the disk's size and shape, the rate
  * limiter, a backing file swapped live, a reset or a queue stop with I/O in
  * flight, a ring that runs the disk's I/O and nothing else. */
-#include "../virtio_driver.h"
 #include "core/log.h"
 #include "core/seccomp.h"
 #include "devices/virtio/blk.h"
+#include "../virtio_driver.h"
 
 #include <errno.h>
 #include <fcntl.h>

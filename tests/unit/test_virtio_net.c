@@ -3,9 +3,9 @@
  * buffer): frames both ways without copies, num_buffers,
  * buffers running out, malformed frames, the TX rate limiter, MAC and MTU
  * in the configuration space. */
-#include "../virtio_driver.h"
 #include "core/log.h"
 #include "devices/virtio/net.h"
+#include "../virtio_driver.h"
 
 #include <poll.h>
 #include <setjmp.h>

@@ -1,8 +1,8 @@
 /* Unit tests: virtio-rng fills what the guest asks for, within its cap and
  * its rate limiter, and a broken queue needs a reset. */
-#include "../virtio_driver.h"
 #include "core/log.h"
 #include "devices/virtio/rng.h"
+#include "../virtio_driver.h"
 
 #include <poll.h>
 #include <setjmp.h>

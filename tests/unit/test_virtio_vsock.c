@@ -1,9 +1,9 @@
 /* Unit tests: virtio-vsock's Unix-socket model both ways (host CONNECT
  * with "OK <port>", guest connections to <uds_path>_<port>), credit,
  * shutdown and reset, and what a stray or forged packet gets. */
-#include "../virtio_driver.h"
 #include "core/log.h"
 #include "devices/virtio/vsock.h"
+#include "../virtio_driver.h"
 
 #include <errno.h>
 #include <poll.h>

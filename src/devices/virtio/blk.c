@@ -1,11 +1,11 @@
 /* virtio-blk: requests from the queue to the backing file, asynchronously. */
 #include "devices/virtio/blk.h"
 
+#include "bus/manager.h"
 #include "core/clock.h"
 #include "core/log.h"
 #include "core/metrics.h"
 #include "core/path.h"
-#include "bus/manager.h"
 
 #include <errno.h>
 #include <fcntl.h>

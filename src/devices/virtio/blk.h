@@ -9,9 +9,9 @@
 #ifndef HEARTH_VIRTIO_BLK_H
 #define HEARTH_VIRTIO_BLK_H
 
+#include "bus/device.h"
 #include "config/config.h"
 #include "core/ratelimit.h"
-#include "bus/device.h"
 #include "virtio/mmio.h"
 
 #include <liburing.h>

@@ -1,10 +1,10 @@
 /* virtio-net: frames between the guest's queues and a TAP device. */
 #include "devices/virtio/net.h"
 
+#include "bus/manager.h"
 #include "core/clock.h"
 #include "core/log.h"
 #include "core/metrics.h"
-#include "bus/manager.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -7,10 +7,10 @@
 #ifndef HEARTH_VIRTIO_NET_H
 #define HEARTH_VIRTIO_NET_H
 
+#include "bus/device.h"
 #include "config/config.h"
 #include "core/loop.h"
 #include "core/ratelimit.h"
-#include "bus/device.h"
 #include "virtio/mmio.h"
 
 #define VIRTIO_ID_NET 1

@@ -1,9 +1,9 @@
 /* virtio-rng: guest entropy from the host's getrandom. */
 #include "devices/virtio/rng.h"
 
+#include "bus/manager.h"
 #include "core/clock.h"
 #include "core/metrics.h"
-#include "bus/manager.h"
 
 #include <errno.h>
 #include <stdio.h>

@@ -4,9 +4,9 @@
 #ifndef HEARTH_VIRTIO_RNG_H
 #define HEARTH_VIRTIO_RNG_H
 
+#include "bus/device.h"
 #include "config/config.h"
 #include "core/ratelimit.h"
-#include "bus/device.h"
 #include "virtio/mmio.h"
 
 #define VIRTIO_ID_RNG 4

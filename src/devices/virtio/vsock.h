@@ -19,12 +19,12 @@
 #ifndef HEARTH_VIRTIO_VSOCK_H
 #define HEARTH_VIRTIO_VSOCK_H
 
-#include "config/config.h"
 #include "bus/device.h"
-#include "virtio/mmio.h"
+#include "config/config.h"
 #include "devices/virtio/vsock_conn.h"
 #include "devices/virtio/vsock_defs.h"
 #include "devices/virtio/vsock_unix.h"
+#include "virtio/mmio.h"
 
 #include <stdint.h>
 
