@@ -76,8 +76,8 @@ start_daemon --pool-min 0 --pool-max 0 --manufacture fast
 "$TPMD" --socket "$T/api2.sock" --state-dir "$T/state2" --pool-min 0 --pool-max 0 \
     --manufacture fast >> "$T/tpmd.log" 2>&1 &
 DAEMON2=$!
-HEARTH_TPMD_SOCKET=$T/api2.sock wait_until 10 "$CLIENT" status > /dev/null 2>&1 ||
-    fail "the second hearth-tpmd did not start"
+daemon_answers "$DAEMON2" "$T/api2.sock" ||
+    fail "the second hearth-tpmd did not start: $(tail -n 5 "$T/tpmd.log")"
 for v in a b kernel initrd cmdline vcpus $(seq -f h%g 3 20); do
     alloc "$v"
 done

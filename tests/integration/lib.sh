@@ -44,6 +44,20 @@ wait_until() {
 
 not_running() { ! kill -0 "$1" 2> /dev/null; }
 
+# serving PID CMD...: waits until CMD succeeds while PID lives (a daemon
+# that answers). One that exits ends the wait at once; a live one gets a
+# minute (scaled), however busy the host: the bound catches a hang, it
+# measures nothing. Fails when PID is gone.
+serving() {
+    local pid=$1 end=$(($(date +%s%N) + $(scaled 60) * 1000000000))
+    shift
+    until "$@"; do
+        kill -0 "$pid" 2> /dev/null && [ "$(date +%s%N)" -lt "$end" ] || return 1
+        sleep 0.05
+    done
+    kill -0 "$pid" 2> /dev/null
+}
+
 # Debian's cloud kernel for the Linux guests, in $KDIR. scripts/run-tests.sh
 # fetches it before entering the test host (which has no network); a test
 # that finds none fails rather than skip.

@@ -55,7 +55,7 @@ for round in 1 2; do
     for d in s1 s2 s3; do
         "$TPMD" --socket "$T/$d.sock" --state-dir "$T/$d" --pool-max 0 --pool-min 0 >> "$T/tpmd.log" 2>&1 &
         P=$!
-        wait_until 10 "$CLIENT" --socket "$T/$d.sock" status > /dev/null 2>&1 || fail "daemon $d did not start"
+        daemon_answers "$P" "$T/$d.sock" || fail "daemon $d did not start: $(tail -n 5 "$T/tpmd.log")"
         kill "$P"
         wait "$P"
     done

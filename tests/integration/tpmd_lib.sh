@@ -9,10 +9,16 @@ chmod 711 "$T" # each swtpm runs as its own uid, which must reach the state dir
 export HEARTH_TPMD_SOCKET=$T/api.sock
 DAEMON=
 
+# daemon_answers PID SOCK: until the daemon PID answers on SOCK (serving).
+daemon_answers() {
+    tpmd_status() { "$CLIENT" --socket "$1" status > /dev/null 2>&1; }
+    serving "$1" tpmd_status "$2"
+}
 start_daemon() { # ARGS...: returns once the daemon answers
     "$TPMD" --socket "$HEARTH_TPMD_SOCKET" --state-dir "$STATE" "$@" >> "$T/tpmd.log" 2>&1 &
     DAEMON=$!
-    wait_until 10 "$CLIENT" status > /dev/null 2>&1 || fail "hearth-tpmd did not start"
+    daemon_answers "$DAEMON" "$HEARTH_TPMD_SOCKET" ||
+        fail "hearth-tpmd did not start: $(tail -n 5 "$T/tpmd.log")"
 }
 stop_all() {
     [ -n "$DAEMON" ] && kill "$DAEMON" 2> /dev/null && wait "$DAEMON" 2> /dev/null

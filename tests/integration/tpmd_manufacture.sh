@@ -36,7 +36,8 @@ JSON
                 $([ "$method" = fast ] && echo --ek "$ek") >> "$T/tpmd.log" 2>&1 &
         fi
         DAEMON=$!
-        wait_until 10 "$BUILD/hearth-tpm" status > /dev/null 2>&1
+        serving "$DAEMON" eval '"$BUILD/hearth-tpm" status > /dev/null 2>&1' ||
+            fail "$method/$ek: hearth-tpmd did not start: $(tail -n 5 "$T/tpmd.log")"
         A=$("$BUILD/hearth-tpm" alloc) || fail "$method/$ek: allocation failed: $A"
         SOCK=$(echo "$A" | sed -n 's/.*"ctrl_socket":"\([^"]*\)".*/\1/p')
         "$BUILD/hearth-tpm" ca > "$T/ca.pem"
