@@ -1,8 +1,8 @@
 /* The lifecycle every device fills in, once, in its own file: the device
  * manager drives it for attach order, teardown, pause, snapshots, metrics
  * and PATCH, so "for every device" is one loop. */
-#ifndef HEARTH_DEVICES_DEVICE_H
-#define HEARTH_DEVICES_DEVICE_H
+#ifndef HEARTH_BUS_DEVICE_H
+#define HEARTH_BUS_DEVICE_H
 
 #include "config/config.h"
 #include "core/inherited.h"

@@ -3,8 +3,8 @@
  * virtio-mmio slot and GSI, kernel command-line entry, DSDT node), runs
  * the devices' I/O thread, and loops over them for pause, snapshots,
  * metrics, PATCH and teardown (in reverse order of attachment). */
-#ifndef HEARTH_DEVICES_MANAGER_H
-#define HEARTH_DEVICES_MANAGER_H
+#ifndef HEARTH_BUS_MANAGER_H
+#define HEARTH_BUS_MANAGER_H
 
 #include "arch/x86_64/layout.h"
 #include "boot/acpi.h"
